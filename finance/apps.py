@@ -1,0 +1,8 @@
+"""App config for the ledger core."""
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class FinanceConfig(AppConfig):
+    name = "finance"
+    verbose_name = _("Finance core and ledger")

@@ -1,0 +1,406 @@
+"""The one posting service: the only code that writes entries, lines and balances."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date as date_type
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import IntegrityError, OperationalError, connection, models, transaction
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
+
+from finance import errors
+from finance.models import (
+    Account,
+    Balance,
+    EconomicCode,
+    Entry,
+    FunctionCode,
+    FundSource,
+    Line,
+    Organization,
+    Period,
+    Region,
+    VoucherSequence,
+    fen_to_decimal,
+)
+
+log = logging.getLogger(__name__)
+ZERO = Decimal("0")
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class Dims:
+    """A dimension tuple; blank where a book does not use a dimension. Codes are strings."""
+
+    region: str = ""
+    unit: str = ""
+    function: str = ""
+    economic: str = ""
+    fund_source: str = ""
+    project: str = ""
+
+    def key(self, year: int) -> str:
+        return "|".join(
+            (str(year), self.region, self.unit, self.function, self.economic,
+             self.fund_source, self.project)
+        )
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    """One line to post. Exactly one of debit/credit is a positive Decimal."""
+
+    book: str
+    account: str
+    debit: Any = ZERO
+    credit: Any = ZERO
+    dims: Dims = field(default_factory=Dims)
+
+
+def dr(book: str, account: str, amount: Any, dims: Dims | None = None) -> LineSpec:
+    return LineSpec(book=book, account=account, debit=amount, dims=dims or Dims())
+
+
+def cr(book: str, account: str, amount: Any, dims: Dims | None = None) -> LineSpec:
+    return LineSpec(book=book, account=account, credit=amount, dims=dims or Dims())
+
+
+# ------------------------------------------------------------- after-posting hooks
+_after_posting: list[Callable[[Entry], None]] = []
+
+
+def register_after_posting(hook: Callable[[Entry], None]) -> None:
+    """Apps (e.g. audit monitoring) register here from AppConfig.ready(); hooks run
+    after the posting transaction commits, so they never block or undo a posting."""
+    if hook not in _after_posting:
+        _after_posting.append(hook)
+
+
+def _run_hooks(entry: Entry) -> None:
+    for hook in list(_after_posting):
+        try:
+            hook(entry)
+        except Exception:  # a monitoring failure must not surface as a posting failure
+            log.exception("after-posting hook %r failed for entry %s", hook, entry.pk)
+
+
+# ------------------------------------------------------------------- validation
+def to_fen(amount: Any) -> int:
+    """Exact conversion; refuses floats, non-positive amounts and more than 2 places."""
+    if isinstance(amount, bool) or not isinstance(amount, Decimal | int):
+        raise errors.InvalidAmount(amount=amount)
+    value = Decimal(amount)
+    if not value.is_finite() or value <= 0 or value.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise errors.InvalidAmount(amount=amount)
+    return int(value * 100)
+
+
+def _with_leaf_flag(qs: models.QuerySet) -> models.QuerySet:
+    child = qs.model.objects.filter(parent=OuterRef("pk"), active=True)
+    return qs.annotate(has_child=Exists(child))
+
+
+_DIM_MODELS: dict[str, tuple[type[models.Model], str, bool]] = {
+    # dims field: (model, label, must be leaf)
+    "region": (Region, "region", False),
+    "unit": (Organization, "unit", False),
+    "function": (FunctionCode, "function", True),
+    "economic": (EconomicCode, "economic", True),
+    "fund_source": (FundSource, "fund source", True),
+}
+
+
+def _resolve(model: type[models.Model], label: str, codes: set[str], leaf: bool) -> dict[str, Any]:
+    if not codes:
+        return {}
+    qs = model.objects.filter(code__in=codes)
+    if leaf:
+        qs = _with_leaf_flag(qs)
+    found = {obj.code: obj for obj in qs}
+    for code in sorted(codes):
+        obj = found.get(code)
+        if obj is None:
+            raise errors.UnknownCode(kind=label, code=code)
+        if not obj.active:
+            raise errors.RetiredCode(kind=label, code=code)
+        if leaf and obj.has_child:
+            raise errors.CodeNotLeaf(kind=label, code=code)
+    return found
+
+
+@dataclass
+class _Prepared:
+    year: int
+    month: int
+    rows: list[tuple[int, str, Account, Dims, int, int]]  # seq, book, account, dims, dr, cr
+    refs: dict[str, dict[str, Any]]
+    content: str
+    content_hash: str
+
+
+def _prepare(lines: Sequence[LineSpec], on: date_type, description: str, kind: str,
+             source_ref: str, tracking_id: str, reverses: Entry | None) -> _Prepared:
+    if len(lines) < 2:
+        raise errors.TooFewLines()
+    year, month = on.year, on.month
+    amounts: list[tuple[int, int]] = []
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for seq, spec in enumerate(lines, start=1):
+        has_dr = not (isinstance(spec.debit, Decimal | int) and not isinstance(spec.debit, bool)
+                      and spec.debit == 0)
+        has_cr = not (isinstance(spec.credit, Decimal | int) and not isinstance(spec.credit, bool)
+                      and spec.credit == 0)
+        if has_dr == has_cr:
+            raise errors.BadLine(seq=seq)
+        d = to_fen(spec.debit) if has_dr else 0
+        c = to_fen(spec.credit) if has_cr else 0
+        amounts.append((d, c))
+        totals[spec.book][0] += d
+        totals[spec.book][1] += c
+    for book, (d, c) in sorted(totals.items()):
+        if d != c:
+            raise errors.EntryUnbalanced(book=book, debit=fen_to_decimal(d), credit=fen_to_decimal(c))
+
+    accounts = _resolve(Account, "account", {s.account for s in lines}, leaf=True)
+    for spec in lines:
+        acc = accounts[spec.account]
+        if acc.book != spec.book:
+            raise errors.WrongBook(code=acc.code, actual=acc.book, book=spec.book)
+    refs = {
+        name: _resolve(model, label, {getattr(s.dims, name) for s in lines} - {""}, leaf)
+        for name, (model, label, leaf) in _DIM_MODELS.items()
+    }
+    rows = [
+        (seq, spec.book, accounts[spec.account], spec.dims, d, c)
+        for seq, (spec, (d, c)) in enumerate(zip(lines, amounts, strict=True), start=1)
+    ]
+    content = canonical_content(
+        year=year, date=on.isoformat(), description=description, kind=kind, source=source_ref,
+        tracking_id=tracking_id,
+        reverses=f"{reverses.fiscal_year}-{reverses.number}" if reverses else "",
+        lines=[(seq, book, acc.code, dims.key(year), d, c) for seq, book, acc, dims, d, c in rows],
+    )
+    return _Prepared(year, month, rows, refs, content, sha256(content))
+
+
+def canonical_content(*, year: int, date: str, description: str, kind: str, source: str,
+                      tracking_id: str, reverses: str, lines: list[tuple]) -> str:
+    """The business content of an entry, serialised the same way at posting and at
+    verification; its hash decides idempotency and feeds the chain."""
+    return json.dumps(
+        {"year": year, "date": date, "description": description, "kind": kind,
+         "source": source, "tracking_id": tracking_id, "reverses": reverses,
+         "lines": [list(x) for x in lines]},
+        ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+    )
+
+
+def chain_hash(*, prev_hash: str, number: int, content_hash: str, posted_by: int | None,
+               posted_at: datetime) -> str:
+    stamp = posted_at.astimezone(UTC).isoformat()
+    return sha256(f"{prev_hash}|{number}|{content_hash}|{posted_by or ''}|{stamp}")
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def source_ref(source: models.Model | None) -> tuple[ContentType | None, str, str]:
+    if source is None:
+        return None, "", ""
+    ct = ContentType.objects.get_for_model(source)
+    return ct, str(source.pk), f"{ct.app_label}.{ct.model}:{source.pk}"
+
+
+# ------------------------------------------------------------------- balances
+def _apply_balances(prep: _Prepared) -> None:
+    """Add the entry's net movement to each (account, tuple) balance, in a fixed order
+    (no deadlocks between postings); a must-not-go-negative account is checked in the
+    same UPDATE that moves it, so concurrent postings cannot overspend."""
+    net: dict[tuple[int, str], list] = {}
+    for _seq, _book, acc, dims, d, c in prep.rows:
+        key = (acc.pk, dims.key(prep.year))
+        if key not in net:
+            net[key] = [acc, dims, 0, 0]
+        net[key][2] += d
+        net[key][3] += c
+    keys = sorted(net)
+    Balance.objects.bulk_create(
+        [
+            Balance(
+                account=net[k][0], dim_key=k[1], year=prep.year,
+                region=prep.refs["region"].get(net[k][1].region),
+                unit=prep.refs["unit"].get(net[k][1].unit),
+                function=prep.refs["function"].get(net[k][1].function),
+                economic=prep.refs["economic"].get(net[k][1].economic),
+                fund_source=prep.refs["fund_source"].get(net[k][1].fund_source),
+                project_code=net[k][1].project,
+            )
+            for k in keys
+        ],
+        ignore_conflicts=True,
+    )
+    for key in keys:
+        acc, dims, d, c = net[key]
+        qs = Balance.objects.filter(account_id=key[0], dim_key=key[1])
+        # movement against the normal side, in fen
+        reduction = (c - d) if acc.normal_side == "debit" else (d - c)
+        if acc.must_not_go_negative and reduction > 0:
+            normal = (F("debit_fen") - F("credit_fen") if acc.normal_side == "debit"
+                      else F("credit_fen") - F("debit_fen"))
+            qs = qs.alias(normal_bal=normal).filter(normal_bal__gte=reduction)
+        updated = qs.update(debit_fen=F("debit_fen") + d, credit_fen=F("credit_fen") + c)
+        if updated != 1:
+            bal = Balance.objects.get(account_id=key[0], dim_key=key[1])
+            avail = (bal.debit_fen - bal.credit_fen if acc.normal_side == "debit"
+                     else bal.credit_fen - bal.debit_fen)
+            raise errors.IndicatorInsufficient(
+                account=acc.code, dims=key[1], available=fen_to_decimal(avail),
+                requested=fen_to_decimal(reduction),
+            )
+
+
+# ------------------------------------------------------------------- the service
+class _Replay(Exception):  # noqa: N818 - internal control flow, never escapes
+    pass
+
+
+def entry_post(
+    *,
+    lines: Sequence[LineSpec],
+    description: str,
+    user: Any = None,
+    on: date_type | None = None,
+    as_of: datetime | None = None,
+    source: models.Model | None = None,
+    kind: str = "",
+    tracking_id: str = "",
+    idempotency_key: str | None = None,
+    reverses: Entry | None = None,
+) -> Entry:
+    """Post one balanced entry (凭证). `on` is the accounting date (default: the local
+    date of `as_of`). Returns the existing entry when `idempotency_key` was used
+    before for the same content."""
+    as_of = as_of or timezone.now()
+    on = on or timezone.localdate(as_of)
+    src_ct, src_id, src_ref = source_ref(source)
+    prep = _prepare(lines, on, description, kind, src_ref, tracking_id, reverses)
+    if idempotency_key:
+        existing = _replayed(idempotency_key, prep.content_hash)
+        if existing:
+            return existing
+    attempts = 1 if connection.in_atomic_block else 5
+    for attempt in range(1, attempts + 1):
+        try:
+            entry = _post_atomic(prep, description, kind, src_ct, src_id, tracking_id,
+                                 idempotency_key, reverses, user, as_of, on)
+        except _Replay:
+            found = _replayed(idempotency_key or "", prep.content_hash)
+            assert found is not None  # noqa: S101 - _Replay is raised only when it exists
+            return found
+        except OperationalError as exc:  # deadlock / serialization: retry whole txn
+            if attempt == attempts or not _retryable(exc):
+                raise
+            time.sleep(0.01 * attempt)
+            continue
+        transaction.on_commit(lambda e=entry: _run_hooks(e))
+        return entry
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _retryable(exc: OperationalError) -> bool:
+    code = getattr(getattr(exc, "__cause__", None), "sqlstate", None)
+    return code in {"40001", "40P01"} or "database is locked" in str(exc)
+
+
+def _replayed(key: str, content_hash: str) -> Entry | None:
+    existing = Entry.objects.filter(idempotency_key=key).first()
+    if existing is None:
+        return None
+    if existing.content_hash != content_hash:
+        raise errors.IdempotencyConflict(key=key, entry=existing.pk)
+    return existing
+
+
+def _post_atomic(prep: _Prepared, description: str, kind: str, src_ct: ContentType | None,
+                 src_id: str, tracking_id: str, idempotency_key: str | None,
+                 reverses: Entry | None, user: Any, as_of: datetime, on: date_type) -> Entry:
+    with transaction.atomic():
+        _apply_balances(prep)
+        # The sequence row is locked last and held only to commit: it orders entries
+        # (gap-free numbers, hash chain) and serialises against period close.
+        seq = VoucherSequence.objects.select_for_update().filter(fiscal_year=prep.year).first()
+        period = Period.objects.filter(fiscal_year__year=prep.year, month=prep.month).first()
+        if seq is None or period is None:
+            raise errors.PeriodMissing(year=prep.year, month=prep.month)
+        if period.status != Period.Status.OPEN:
+            raise errors.PeriodClosed(year=prep.year, month=prep.month)
+        if idempotency_key and Entry.objects.filter(idempotency_key=idempotency_key).exists():
+            raise _Replay()
+        if reverses is not None:
+            by = Entry.objects.filter(reverses=reverses).first()
+            if by is not None:
+                raise errors.AlreadyReversed(entry=reverses.pk, by=by.pk)
+        number = seq.last_number + 1
+        user_id = getattr(user, "pk", None)
+        entry_hash = chain_hash(prev_hash=seq.last_hash, number=number,
+                                content_hash=prep.content_hash, posted_by=user_id, posted_at=as_of)
+        try:
+            entry = Entry.objects.create(
+                fiscal_year=prep.year, number=number, date=on, month=prep.month,
+                description=description, kind=kind, source_type=src_ct, source_id=src_id,
+                tracking_id=tracking_id, idempotency_key=idempotency_key, reverses=reverses,
+                content_hash=prep.content_hash, prev_hash=seq.last_hash, hash=entry_hash,
+                posted_by_id=user_id, posted_at=as_of,
+            )
+        except IntegrityError:
+            if reverses is not None:
+                raise errors.AlreadyReversed(entry=reverses.pk, by="?") from None
+            raise
+        refs = prep.refs
+        Line.objects.bulk_create([
+            Line(entry=entry, seq=s, book=book, account=acc, year=prep.year,
+                 region=refs["region"].get(dims.region), unit=refs["unit"].get(dims.unit),
+                 function=refs["function"].get(dims.function),
+                 economic=refs["economic"].get(dims.economic),
+                 fund_source=refs["fund_source"].get(dims.fund_source),
+                 project_code=dims.project, debit_fen=d, credit_fen=c)
+            for s, book, acc, dims, d, c in prep.rows
+        ])
+        VoucherSequence.objects.filter(pk=seq.pk).update(last_number=number, last_hash=entry_hash)
+        return entry
+
+
+def entry_reverse(*, entry: Entry, user: Any, reason: str, on: date_type | None = None,
+                  as_of: datetime | None = None, idempotency_key: str | None = None) -> Entry:
+    """冲销: post the mirror image of `entry`, linked to it; an entry is reversed once."""
+    lines = []
+    for line in entry.lines.select_related(
+        "account", "region", "unit", "function", "economic", "fund_source"
+    ).order_by("seq"):
+        dims = Dims(
+            region=line.region.code if line.region else "",
+            unit=line.unit.code if line.unit else "",
+            function=line.function.code if line.function else "",
+            economic=line.economic.code if line.economic else "",
+            fund_source=line.fund_source.code if line.fund_source else "",
+            project=line.project_code,
+        )
+        lines.append(LineSpec(book=line.book, account=line.account.code,
+                              debit=line.credit, credit=line.debit, dims=dims))
+    return entry_post(
+        lines=lines, description=f"冲销 reversal of {entry.fiscal_year}-{entry.number}: {reason}",
+        user=user, on=on, as_of=as_of, source=entry.source, kind="reversal",
+        tracking_id=entry.tracking_id, idempotency_key=idempotency_key, reverses=entry,
+    )

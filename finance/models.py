@@ -1,0 +1,361 @@
+"""Master data (years, periods, regions, organizations, classifications, accounts),
+the ledger (entries, lines, balances) and workflow steps of documents."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+from stdnum.cn import uscc
+
+from finance.errors import LedgerImmutable
+
+MONEY = {"max_digits": 18, "decimal_places": 2}
+CENT = Decimal("0.01")
+
+
+def fen_to_decimal(fen: int) -> Decimal:
+    """Integer fen (分) to a 2-place Decimal yuan; amounts are stored as fen so that
+    SQL sums are exact on every database."""
+    return (Decimal(fen) / 100).quantize(CENT)
+
+
+def validate_uscc(value: str) -> None:
+    """统一社会信用代码: 18 characters with a check character (GB 32100-2015)."""
+    if not uscc.is_valid(value):
+        raise ValidationError(_("Invalid unified social credit code (统一社会信用代码): %(v)s"),
+                              params={"v": value})
+
+
+# --------------------------------------------------------------------------- time
+class FiscalYear(models.Model):
+    """预算年度: the calendar year."""
+
+    year = models.PositiveSmallIntegerField(unique=True)
+    is_closed = models.BooleanField(default=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["year"]
+
+    def __str__(self) -> str:
+        return f"{self.year}"
+
+
+class Period(models.Model):
+    """会计期间: one month of a fiscal year, open or closed."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        CLOSED = "closed", _("closed")
+
+    fiscal_year = models.ForeignKey(FiscalYear, on_delete=models.PROTECT, related_name="periods")
+    month = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["fiscal_year__year", "month"]
+        constraints = [
+            models.UniqueConstraint(fields=["fiscal_year", "month"], name="period_unique_month"),
+            models.CheckConstraint(condition=Q(month__gte=1, month__lte=12), name="period_month_1_12"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.fiscal_year_id}:{self.month:02d} ({self.status})"
+
+
+# ------------------------------------------------------------------ master data
+class Region(models.Model):
+    """行政区划: the city and its districts."""
+
+    class Level(models.TextChoices):
+        CITY = "city", _("city")
+        DISTRICT = "district", _("district")
+
+    code = models.CharField(max_length=6, unique=True)
+    name = models.CharField(max_length=100)
+    level = models.CharField(max_length=10, choices=Level.choices)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="children")
+    active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Organization(models.Model):
+    """A node of the organization tree: bureau, department (主管部门), budget unit
+    (预算单位) or non-tax revenue unit (非税收入单位)."""
+
+    class Kind(models.TextChoices):
+        BUREAU = "bureau", _("finance bureau")
+        DEPARTMENT = "department", _("department")
+        BUDGET_UNIT = "budget_unit", _("budget unit")
+        NONTAX_UNIT = "nontax_unit", _("non-tax revenue unit")
+
+    code = models.CharField(max_length=20, unique=True)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="children")
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="organizations")
+    uscc = models.CharField(_("unified social credit code"), max_length=18, unique=True,
+                            validators=[validate_uscc])
+    active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class CodeBase(models.Model):
+    """A classification code (类/款/项 tree). Codes are strings; retired, never deleted."""
+
+    code = models.CharField(max_length=20, unique=True)
+    name = models.CharField(max_length=200)
+    level = models.CharField(max_length=10, blank=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="children")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class FunctionCode(CodeBase):
+    """支出功能分类 (类 3 / 款 5 / 项 7 digits)."""
+
+    history = HistoricalRecords()
+
+
+class GovEconomicCode(CodeBase):
+    """政府预算支出经济分类."""
+
+    history = HistoricalRecords()
+
+
+class EconomicCode(CodeBase):
+    """部门预算支出经济分类, mapped to the government economic classification."""
+
+    government = models.ForeignKey(GovEconomicCode, null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="department_codes")
+    history = HistoricalRecords()
+
+
+class RevenueCode(CodeBase):
+    """收入分类."""
+
+    history = HistoricalRecords()
+
+
+class FundSource(CodeBase):
+    """资金性质: 一般公共预算, 政府性基金预算, …"""
+
+    history = HistoricalRecords()
+
+
+class Book(models.TextChoices):
+    INDICATOR = "indicator", _("indicator control book (指标账)")
+    BUDGET = "budget", _("budget accounting (预算会计)")
+    FINANCIAL = "financial", _("financial accounting (财务会计)")
+
+
+class Side(models.TextChoices):
+    DEBIT = "debit", _("debit")
+    CREDIT = "credit", _("credit")
+
+
+class Account(CodeBase):
+    """会计科目 of the government accounting chart, plus the indicator control accounts."""
+
+    book = models.CharField(max_length=10, choices=Book.choices)
+    category = models.CharField(max_length=30)
+    normal_side = models.CharField(max_length=6, choices=Side.choices)
+    must_not_go_negative = models.BooleanField(
+        default=False,
+        help_text=_("Balance on the normal side per dimension tuple may never go below zero."),
+    )
+    history = HistoricalRecords()
+
+
+# ----------------------------------------------------------------------- ledger
+class ImmutableQuerySet(models.QuerySet):
+    """Posted rows are never updated or deleted through the ORM."""
+
+    def update(self, **kwargs):  # noqa: ANN003
+        raise LedgerImmutable()
+
+    def delete(self):
+        raise LedgerImmutable()
+
+
+class Entry(models.Model):
+    """凭证: a posted, balanced, immutable set of lines with a chained hash."""
+
+    fiscal_year = models.PositiveSmallIntegerField()
+    number = models.PositiveIntegerField(help_text=_("Gap-free voucher number within the year"))
+    date = models.DateField()
+    month = models.PositiveSmallIntegerField()
+    description = models.CharField(max_length=300)
+    kind = models.CharField(max_length=40, blank=True)
+    source_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT)
+    source_id = models.CharField(max_length=64, blank=True)
+    source = GenericForeignKey("source_type", "source_id")
+    tracking_id = models.CharField(max_length=64, blank=True, db_index=True)
+    idempotency_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="reversed_by")
+    content_hash = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+    posted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="+")
+    posted_at = models.DateTimeField()
+
+    objects = ImmutableQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["fiscal_year", "number"]
+        verbose_name_plural = "entries"
+        constraints = [
+            models.UniqueConstraint(fields=["fiscal_year", "number"], name="entry_unique_number"),
+        ]
+        indexes = [models.Index(fields=["source_type", "source_id"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.fiscal_year}-{self.number:07d} {self.description}"
+
+    def save(self, *args, **kwargs):  # noqa: ANN002, ANN003
+        if not self._state.adding:
+            raise LedgerImmutable()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # noqa: ANN002, ANN003
+        raise LedgerImmutable()
+
+
+class Line(models.Model):
+    """One line of an entry: book, account, dimension tuple, debit or credit."""
+
+    entry = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="lines")
+    seq = models.PositiveSmallIntegerField()
+    book = models.CharField(max_length=10, choices=Book.choices)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lines")
+    year = models.PositiveSmallIntegerField()
+    region = models.ForeignKey(Region, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    unit = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    function = models.ForeignKey(FunctionCode, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    economic = models.ForeignKey(EconomicCode, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    fund_source = models.ForeignKey(FundSource, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    project_code = models.CharField(max_length=40, blank=True)
+    debit_fen = models.BigIntegerField(default=0)
+    credit_fen = models.BigIntegerField(default=0)
+
+    objects = ImmutableQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["entry_id", "seq"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(debit_fen__gt=0, credit_fen=0) | Q(debit_fen=0, credit_fen__gt=0)),
+                name="line_one_positive_side",
+            ),
+            models.UniqueConstraint(fields=["entry", "seq"], name="line_unique_seq"),
+        ]
+        indexes = [models.Index(fields=["account", "year", "unit"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.book}/{self.account_id} Dr {self.debit} Cr {self.credit}"
+
+    @property
+    def debit(self) -> Decimal:
+        return fen_to_decimal(self.debit_fen)
+
+    @property
+    def credit(self) -> Decimal:
+        return fen_to_decimal(self.credit_fen)
+
+    def save(self, *args, **kwargs):  # noqa: ANN002, ANN003
+        if not self._state.adding:
+            raise LedgerImmutable()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # noqa: ANN002, ANN003
+        raise LedgerImmutable()
+
+
+class Balance(models.Model):
+    """Running totals per account and dimension tuple, maintained only by the posting
+    service in the same transaction as the lines; `verify_ledger` recomputes them."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="balances")
+    dim_key = models.CharField(max_length=200)
+    year = models.PositiveSmallIntegerField()
+    region = models.ForeignKey(Region, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    unit = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    function = models.ForeignKey(FunctionCode, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    economic = models.ForeignKey(EconomicCode, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    fund_source = models.ForeignKey(FundSource, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    project_code = models.CharField(max_length=40, blank=True)
+    debit_fen = models.BigIntegerField(default=0)
+    credit_fen = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "dim_key"], name="balance_unique_tuple"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.account_id} {self.dim_key}: Dr {self.debit_fen} Cr {self.credit_fen}"
+
+
+class VoucherSequence(models.Model):
+    """Per-year counter and chain head; locking it orders postings (gap-free numbers)."""
+
+    fiscal_year = models.PositiveSmallIntegerField(unique=True)
+    last_number = models.PositiveIntegerField(default=0)
+    last_hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"{self.fiscal_year}: {self.last_number}"
+
+
+# -------------------------------------------------------------------- workflow
+class WorkflowStep(models.Model):
+    """The one record of workflow transitions for every document (who, when, from, to, why)."""
+
+    doc_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    doc_id = models.CharField(max_length=64)
+    document = GenericForeignKey("doc_type", "doc_id")
+    from_state = models.CharField(max_length=40, blank=True)
+    to_state = models.CharField(max_length=40)
+    action = models.CharField(max_length=40)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT,
+                              related_name="+")
+    at = models.DateTimeField()
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["doc_type", "doc_id"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.doc_type_id}:{self.doc_id} {self.from_state}->{self.to_state}"

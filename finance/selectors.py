@@ -1,0 +1,250 @@
+"""Reads of the ledger: balances for any partial dimension tuple, trial balance, and
+the verification that recomputes everything from the lines and the hash chain."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Q, Sum
+
+from finance.ledger import GENESIS, canonical_content, chain_hash, sha256
+from finance.models import Account, Balance, Entry, Line, VoucherSequence, fen_to_decimal
+
+_DIM_FIELDS = {
+    "region": "region__code",
+    "unit": "unit__code",
+    "function": "function__code",
+    "economic": "economic__code",
+    "fund_source": "fund_source__code",
+    "project": "project_code",
+}
+
+
+def _dim_filter(year: int | None, dims: dict[str, str | None]) -> Q:
+    q = Q()
+    if year is not None:
+        q &= Q(year=year)
+    for name, value in dims.items():
+        if name not in _DIM_FIELDS:
+            raise TypeError(f"unknown dimension {name}")
+        if value is not None:
+            q &= Q(**{_DIM_FIELDS[name]: value})
+    return q
+
+
+def balance_fen(*, account: str, year: int | None = None, as_of: date | None = None,
+                **dims: str | None) -> int:
+    """Normal-side balance in fen of `account` summed over every tuple matching the
+    given dimensions (omit a dimension to sum over it); as of a date if given."""
+    acc = Account.objects.get(code=account)
+    q = _dim_filter(year, dims) & Q(account=acc)
+    if as_of is None:
+        agg = Balance.objects.filter(q).aggregate(d=Sum("debit_fen"), c=Sum("credit_fen"))
+    else:
+        agg = Line.objects.filter(q, entry__date__lte=as_of).aggregate(
+            d=Sum("debit_fen"), c=Sum("credit_fen"))
+    d, c = agg["d"] or 0, agg["c"] or 0
+    return d - c if acc.normal_side == "debit" else c - d
+
+
+def balance(*, account: str, year: int | None = None, as_of: date | None = None,
+            **dims: str | None) -> Decimal:
+    """Like `balance_fen`, in yuan as a 2-place Decimal."""
+    return fen_to_decimal(balance_fen(account=account, year=year, as_of=as_of, **dims))
+
+
+@dataclass(frozen=True)
+class TrialBalanceRow:
+    account: str
+    name: str
+    normal_side: str
+    debit: Decimal
+    credit: Decimal
+
+    @property
+    def balance(self) -> Decimal:
+        return self.debit - self.credit if self.normal_side == "debit" else self.credit - self.debit
+
+
+@dataclass(frozen=True)
+class TrialBalance:
+    book: str
+    rows: list[TrialBalanceRow]
+
+    @property
+    def total_debit(self) -> Decimal:
+        return sum((r.debit for r in self.rows), Decimal("0.00"))
+
+    @property
+    def total_credit(self) -> Decimal:
+        return sum((r.credit for r in self.rows), Decimal("0.00"))
+
+    @property
+    def balanced(self) -> bool:
+        return self.total_debit == self.total_credit
+
+
+def trial_balance(*, book: str, year: int | None = None, as_of: date | None = None) -> TrialBalance:
+    """Debit and credit totals per account of one book (试算平衡表)."""
+    lines = Line.objects.filter(book=book)
+    if year is not None:
+        lines = lines.filter(year=year)
+    if as_of is not None:
+        lines = lines.filter(entry__date__lte=as_of)
+    agg = (lines.values("account__code", "account__name", "account__normal_side")
+           .annotate(d=Sum("debit_fen"), c=Sum("credit_fen")).order_by("account__code"))
+    return TrialBalance(book=book, rows=[
+        TrialBalanceRow(r["account__code"], r["account__name"], r["account__normal_side"],
+                        fen_to_decimal(r["d"] or 0), fen_to_decimal(r["c"] or 0))
+        for r in agg
+    ])
+
+
+# ------------------------------------------------------------------ verification
+@dataclass
+class VerifyProblem:
+    fiscal_year: int
+    number: int | None
+    entry_id: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"entry {self.fiscal_year}-{self.number} (id {self.entry_id})" \
+            if self.number is not None else f"year {self.fiscal_year}"
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class VerifyResult:
+    entries_checked: int = 0
+    lines_checked: int = 0
+    balances_checked: int = 0
+    problems: list[VerifyProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_broken(self) -> VerifyProblem | None:
+        return self.problems[0] if self.problems else None
+
+
+def ledger_verify(*, chunk: int = 2000) -> VerifyResult:
+    """Recompute every entry's content hash and the hash chain from the stored lines,
+    check numbering, balancing per book, and every running balance."""
+    result = VerifyResult()
+    years = sorted(set(Entry.objects.values_list("fiscal_year", flat=True))
+                   | set(VoucherSequence.objects.values_list("fiscal_year", flat=True)))
+    for year in years:
+        _verify_year(year, result, chunk)
+    _verify_balances(result)
+    return result
+
+
+def _verify_year(year: int, result: VerifyResult, chunk: int) -> None:
+    seq = VoucherSequence.objects.filter(fiscal_year=year).first()
+    prev = sha256(f"{GENESIS}|smart-finance|{year}")
+    expected_number = 1
+    entries = (Entry.objects.filter(fiscal_year=year).order_by("number")
+               .select_related("source_type", "reverses"))
+    broken = False
+    while True:
+        batch = list(entries.filter(number__gte=expected_number)[:chunk]) if not broken else []
+        if not batch:
+            break
+        line_rows = defaultdict(list)
+        for row in (Line.objects.filter(entry_id__in=[e.pk for e in batch]).order_by("entry_id", "seq")
+                    .values_list("entry_id", "seq", "book", "account__code", "year",
+                                 "region__code", "unit__code", "function__code",
+                                 "economic__code", "fund_source__code", "project_code",
+                                 "debit_fen", "credit_fen")):
+            line_rows[row[0]].append(row)
+        for e in batch:
+            problem = _check_entry(e, expected_number, prev, line_rows.get(e.pk, []))
+            result.entries_checked += 1
+            result.lines_checked += len(line_rows.get(e.pk, []))
+            if problem:
+                result.problems.append(VerifyProblem(year, e.number, e.pk, problem))
+                broken = True
+                break
+            prev = e.hash
+            expected_number += 1
+    if not broken and seq is not None and (seq.last_number != expected_number - 1 or seq.last_hash != prev):
+        result.problems.append(VerifyProblem(
+            year, expected_number, None,
+            f"sequence head says entry {seq.last_number} with hash {seq.last_hash[:12]}…, "
+            f"ledger ends at {expected_number - 1} with hash {prev[:12]}… (entries missing or added)"))
+
+
+def _check_entry(e: Entry, expected_number: int, prev: str, rows: list[tuple]) -> str | None:
+    if e.number != expected_number:
+        return f"number {e.number} where {expected_number} was expected (gap or deletion)"
+    if e.prev_hash != prev:
+        return "previous-hash link does not match the previous entry"
+    if len(rows) < 2:
+        return f"has {len(rows)} lines"
+    per_book: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    content_lines = []
+    for (_eid, seq, book, acc, year, region, unit, function, economic, fund, project,
+         d, c) in rows:
+        per_book[book][0] += d
+        per_book[book][1] += c
+        key = "|".join((str(year), region or "", unit or "", function or "", economic or "",
+                        fund or "", project))
+        content_lines.append((seq, book, acc, key, d, c))
+    for book, (d, c) in per_book.items():
+        if d != c:
+            return f"book {book} does not balance: debit {fen_to_decimal(d)} credit {fen_to_decimal(c)}"
+    source = (f"{e.source_type.app_label}.{e.source_type.model}:{e.source_id}"
+              if e.source_type_id else "")
+    content = canonical_content(
+        year=e.fiscal_year, date=e.date.isoformat(), description=e.description, kind=e.kind,
+        source=source, tracking_id=e.tracking_id,
+        reverses=f"{e.reverses.fiscal_year}-{e.reverses.number}" if e.reverses_id else "",
+        lines=content_lines,
+    )
+    if sha256(content) != e.content_hash:
+        return "content does not match its hash (a line or field was changed)"
+    expected = chain_hash(prev_hash=prev, number=e.number, content_hash=e.content_hash,
+                          posted_by=e.posted_by_id, posted_at=e.posted_at)
+    if expected != e.hash:
+        return "entry hash does not match (header changed)"
+    return None
+
+
+def _verify_balances(result: VerifyResult) -> None:
+    from_lines = {
+        (r["account_id"], r["key"]): (r["d"], r["c"])
+        for r in _line_totals()
+    }
+    stored = {(b.account_id, b.dim_key): (b.debit_fen, b.credit_fen)
+              for b in Balance.objects.only("account_id", "dim_key", "debit_fen", "credit_fen")}
+    result.balances_checked = len(stored)
+    for key in sorted(set(from_lines) | set(stored), key=str):
+        a = from_lines.get(key, (0, 0))
+        b = stored.get(key, (0, 0))
+        if a != b:
+            result.problems.append(VerifyProblem(
+                0, None, None,
+                f"balance of account id {key[0]} on {key[1]} is Dr {fen_to_decimal(b[0])} "
+                f"Cr {fen_to_decimal(b[1])}, lines sum to Dr {fen_to_decimal(a[0])} "
+                f"Cr {fen_to_decimal(a[1])}"))
+
+
+def _line_totals() -> list[dict]:
+    totals: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+    rows = (Line.objects.values("account_id", "year", "region__code", "unit__code",
+                                "function__code", "economic__code", "fund_source__code",
+                                "project_code")
+            .annotate(d=Sum("debit_fen"), c=Sum("credit_fen")).order_by())
+    for r in rows:
+        key = "|".join((str(r["year"]), r["region__code"] or "", r["unit__code"] or "",
+                        r["function__code"] or "", r["economic__code"] or "",
+                        r["fund_source__code"] or "", r["project_code"]))
+        t = totals[(r["account_id"], key)]
+        t[0] += r["d"]
+        t[1] += r["c"]
+    return [{"account_id": k[0], "key": k[1], "d": v[0], "c": v[1]} for k, v in totals.items()]

@@ -1,0 +1,109 @@
+"""Writes to master data, fiscal periods and workflow steps. Ledger writes live in
+`finance.ledger` (the one posting service) and are re-exported here."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models, transaction
+from django.utils import timezone
+
+from finance.ledger import GENESIS, Dims, LineSpec, cr, dr, entry_post, entry_reverse, sha256
+from finance.models import (
+    FiscalYear,
+    Organization,
+    Period,
+    Region,
+    VoucherSequence,
+    WorkflowStep,
+)
+
+__all__ = [
+    "Dims", "LineSpec", "cr", "dr", "entry_post", "entry_reverse",
+    "fiscal_year_open", "period_close", "period_reopen", "region_upsert",
+    "organization_upsert", "workflow_record", "save_with_history",
+]
+
+
+def save_with_history(obj: models.Model, *, user: Any, reason: str) -> None:
+    """Validate and save a master-data row; the history row carries user and reason."""
+    obj.full_clean()
+    obj._history_user = user  # type: ignore[attr-defined]  # read by simple-history
+    obj._change_reason = reason  # type: ignore[attr-defined]
+    obj.save()
+
+
+@transaction.atomic
+def fiscal_year_open(*, year: int, user: Any, reason: str = "open fiscal year") -> FiscalYear:
+    """Create the year, its twelve open periods and the voucher sequence (idempotent)."""
+    fy = FiscalYear.objects.filter(year=year).first()
+    if fy is None:
+        fy = FiscalYear(year=year)
+        save_with_history(fy, user=user, reason=reason)
+    for month in range(1, 13):
+        if not Period.objects.filter(fiscal_year=fy, month=month).exists():
+            save_with_history(Period(fiscal_year=fy, month=month), user=user, reason=reason)
+    VoucherSequence.objects.get_or_create(
+        fiscal_year=year, defaults={"last_hash": sha256(f"{GENESIS}|smart-finance|{year}")}
+    )
+    return fy
+
+
+def _set_period_status(year: int, month: int, status: str, user: Any, reason: str) -> Period:
+    with transaction.atomic():
+        # Locking the sequence row serialises the change against in-flight postings.
+        list(VoucherSequence.objects.select_for_update().filter(fiscal_year=year))
+        period = Period.objects.select_for_update().get(fiscal_year__year=year, month=month)
+        if period.status != status:
+            period.status = status
+            save_with_history(period, user=user, reason=reason)
+        return period
+
+
+def period_close(*, year: int, month: int, user: Any, reason: str = "month close") -> Period:
+    return _set_period_status(year, month, Period.Status.CLOSED, user, reason)
+
+
+def period_reopen(*, year: int, month: int, user: Any, reason: str) -> Period:
+    return _set_period_status(year, month, Period.Status.OPEN, user, reason)
+
+
+def region_upsert(*, code: str, name: str, level: str, parent_code: str = "", user: Any,
+                  reason: str) -> Region:
+    region = Region.objects.filter(code=code).first() or Region(code=code)
+    parent = Region.objects.get(code=parent_code) if parent_code else None
+    if (region.pk and region.name == name and region.level == level
+            and region.parent_id == (parent.pk if parent else None)):
+        return region
+    region.name, region.level, region.parent = name, level, parent
+    save_with_history(region, user=user, reason=reason)
+    return region
+
+
+def organization_upsert(*, code: str, name: str, kind: str, region_code: str, uscc: str,
+                        parent_code: str = "", user: Any, reason: str) -> Organization:
+    """Create or change an organization; the USCC is validated; unchanged rows are left
+    alone (no history row)."""
+    org = Organization.objects.filter(code=code).first() or Organization(code=code)
+    parent = Organization.objects.get(code=parent_code) if parent_code else None
+    region = Region.objects.get(code=region_code)
+    new = {"name": name, "kind": kind, "region_id": region.pk, "uscc": uscc,
+           "parent_id": parent.pk if parent else None}
+    if org.pk and all(getattr(org, k) == v for k, v in new.items()):
+        return org
+    for k, v in new.items():
+        setattr(org, k, v)
+    save_with_history(org, user=user, reason=reason)
+    return org
+
+
+def workflow_record(*, document: models.Model, from_state: str, to_state: str, action: str,
+                    user: Any, comment: str = "", as_of: datetime | None = None) -> WorkflowStep:
+    """Record one workflow transition of any document (the shared trail)."""
+    return WorkflowStep.objects.create(
+        doc_type=ContentType.objects.get_for_model(document), doc_id=str(document.pk),
+        from_state=from_state, to_state=to_state, action=action,
+        actor=user if getattr(user, "pk", None) else None,
+        at=as_of or timezone.now(), comment=comment,
+    )
