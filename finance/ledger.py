@@ -337,6 +337,10 @@ def _post_atomic(prep: _Prepared, description: str, kind: str, src_ct: ContentTy
                  src_id: str, tracking_id: str, idempotency_key: str | None,
                  reverses: Entry | None, user: Any, as_of: datetime, on: date_type) -> Entry:
     with transaction.atomic():
+        if reverses is not None:
+            by = Entry.objects.filter(reverses=reverses).first()
+            if by is not None:
+                raise errors.AlreadyReversed(entry=reverses.pk, by=by.pk)
         _apply_balances(prep)
         # The sequence row is locked last and held only to commit: it orders entries
         # (gap-free numbers, hash chain) and serialises against period close.
@@ -348,10 +352,6 @@ def _post_atomic(prep: _Prepared, description: str, kind: str, src_ct: ContentTy
             raise errors.PeriodClosed(year=prep.year, month=prep.month)
         if idempotency_key and Entry.objects.filter(idempotency_key=idempotency_key).exists():
             raise _Replay()
-        if reverses is not None:
-            by = Entry.objects.filter(reverses=reverses).first()
-            if by is not None:
-                raise errors.AlreadyReversed(entry=reverses.pk, by=by.pk)
         number = seq.last_number + 1
         user_id = getattr(user, "pk", None)
         entry_hash = chain_hash(prev_hash=seq.last_hash, number=number,

@@ -1,0 +1,38 @@
+"""Posting shapes used across tests (the entries of DOMAIN.md's control book)."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from finance.ledger import Dims, cr, dr
+
+YEAR = 2026
+ON = dt.date(2026, 3, 10)
+
+
+def dims(unit: str = "440300101", function: str = "2050203", economic: str = "30201",
+         fund: str = "1", project: str = "") -> Dims:
+    return Dims(region="440300", unit=unit, function=function, economic=economic,
+                fund_source=fund, project=project)
+
+
+def approve_lines(amount: Decimal, d: Dims | None = None) -> list:
+    """批复 in the control book: Dr available / Cr authority."""
+    d = d or dims()
+    return [dr("indicator", "9101", amount, d), cr("indicator", "9001", amount, d)]
+
+
+def commit_lines(amount: Decimal, d: Dims | None = None) -> list:
+    """A payment request commits: Dr committed / Cr available."""
+    d = d or dims()
+    return [dr("indicator", "9201", amount, d), cr("indicator", "9101", amount, d)]
+
+
+def pay_lines(amount: Decimal, d: Dims | None = None) -> list:
+    """A treasury payment: control book, budget accounting (cash) and financial (accrual)."""
+    d = d or dims()
+    return [
+        dr("indicator", "9301", amount, d), cr("indicator", "9201", amount, d),
+        dr("budget", "7101", amount, d), cr("budget", "6001", amount, d),
+        dr("financial", "5001", amount, d), cr("financial", "4001", amount, d),
+    ]
