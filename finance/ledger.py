@@ -8,8 +8,8 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date as date_type
 from datetime import UTC, datetime
+from datetime import date as date_type
 from decimal import Decimal
 from typing import Any
 

@@ -285,14 +285,6 @@ class Line(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.book}/{self.account_id} Dr {self.debit} Cr {self.credit}"
 
-    @property
-    def debit(self) -> Decimal:
-        return fen_to_decimal(self.debit_fen)
-
-    @property
-    def credit(self) -> Decimal:
-        return fen_to_decimal(self.credit_fen)
-
     def save(self, *args, **kwargs):  # noqa: ANN002, ANN003
         if not self._state.adding:
             raise LedgerImmutable()
@@ -300,6 +292,14 @@ class Line(models.Model):
 
     def delete(self, *args, **kwargs):  # noqa: ANN002, ANN003
         raise LedgerImmutable()
+
+    @property
+    def debit(self) -> Decimal:
+        return fen_to_decimal(self.debit_fen)
+
+    @property
+    def credit(self) -> Decimal:
+        return fen_to_decimal(self.credit_fen)
 
 
 class Balance(models.Model):

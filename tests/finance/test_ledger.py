@@ -150,9 +150,8 @@ class TestMustNotGoNegative:
         assert selectors.balance(account="1002") == D("-5.00")
 
     def test_refusal_inside_a_larger_transaction_leaves_it_usable(self, ledger, user):
-        with transaction.atomic():
-            with pytest.raises(errors.IndicatorInsufficient):
-                entry_post(lines=commit_lines(D("2000.00")), description="x", user=user, on=ON)
+        with transaction.atomic(), pytest.raises(errors.IndicatorInsufficient):
+            entry_post(lines=commit_lines(D("2000.00")), description="x", user=user, on=ON)
         assert Balance.objects.get(account__code="9101").debit_fen == 100000
 
 
