@@ -15,24 +15,10 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, OperationalError, connection, models, transaction
-from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from finance import errors
-from finance.models import (
-    Account,
-    Balance,
-    EconomicCode,
-    Entry,
-    FunctionCode,
-    FundSource,
-    Line,
-    Organization,
-    Period,
-    Region,
-    VoucherSequence,
-    fen_to_decimal,
-)
+from finance.models import Entry, Period, fen_to_decimal
 
 log = logging.getLogger(__name__)
 ZERO = Decimal("0")
@@ -106,36 +92,66 @@ def to_fen(amount: Any) -> int:
     return int(value * 100)
 
 
-def _with_leaf_flag(qs: models.QuerySet) -> models.QuerySet:
-    child = qs.model.objects.filter(parent=OuterRef("pk"), active=True)
-    return qs.annotate(has_child=Exists(child))
+@dataclass(frozen=True)
+class _Ref:
+    """A resolved account or code: what posting needs, read in one round trip."""
+
+    id: int
+    code: str
+    active: bool
+    has_child: bool
+    book: str = ""
+    normal_side: str = ""
+    must_not_go_negative: bool = False
 
 
-_DIM_MODELS: dict[str, tuple[type[models.Model], str, bool]] = {
-    # dims field: (model, label, must be leaf)
-    "region": (Region, "region", False),
-    "unit": (Organization, "unit", False),
-    "function": (FunctionCode, "function", True),
-    "economic": (EconomicCode, "economic", True),
-    "fund_source": (FundSource, "fund source", True),
+# dims field: (table, label in messages, must be leaf)
+_DIM_TABLES: dict[str, tuple[str, str, bool]] = {
+    "region": ("finance_region", "region", False),
+    "unit": ("finance_organization", "unit", False),
+    "function": ("finance_functioncode", "function", True),
+    "economic": ("finance_economiccode", "economic", True),
+    "fund_source": ("finance_fundsource", "fund source", True),
 }
 
 
-def _resolve(model: type[models.Model], label: str, codes: set[str], leaf: bool) -> dict[str, Any]:
-    if not codes:
-        return {}
-    qs = model.objects.filter(code__in=codes)
-    if leaf:
-        qs = _with_leaf_flag(qs)
-    found = {obj.code: obj for obj in qs}
-    for code in sorted(codes):
-        obj = found.get(code)
-        if obj is None:
-            raise errors.UnknownCode(kind=label, code=code)
-        if not obj.active:
-            raise errors.RetiredCode(kind=label, code=code)
-        if leaf and obj.has_child:
-            raise errors.CodeNotLeaf(kind=label, code=code)
+def _resolve_all(accounts: set[str], dim_codes: dict[str, set[str]]) -> dict[str, dict[str, _Ref]]:
+    """Look up every account and code of an entry in a single query (UNION ALL) and
+    check each exists, is active and (where required) is a leaf."""
+    parts, params = [], []
+    wanted = {"account": accounts, **dim_codes}
+    for kind, codes in wanted.items():
+        if not codes:
+            continue
+        table = "finance_account" if kind == "account" else _DIM_TABLES[kind][0]
+        if kind == "account":
+            extra, part_params = "t.book, t.normal_side, t.must_not_go_negative", [kind]
+        else:
+            extra, part_params = "'', '', %s", [kind, False]
+        marks = ", ".join(["%s"] * len(codes))
+        parts.append(
+            f"SELECT %s, t.id, t.code, t.active, EXISTS (SELECT 1 FROM {table} c "
+            f"WHERE c.parent_id = t.id AND c.active), {extra} FROM {table} t "
+            f"WHERE t.code IN ({marks})"
+        )
+        params += part_params + sorted(codes)
+    found: dict[str, dict[str, _Ref]] = {kind: {} for kind in wanted}
+    if parts:
+        with connection.cursor() as cur:
+            cur.execute(" UNION ALL ".join(parts), params)
+            for kind, pk, code, active, has_child, book, side, mnn in cur.fetchall():
+                found[kind][code] = _Ref(pk, code, bool(active), bool(has_child), book, side,
+                                         bool(mnn))
+    for kind, codes in wanted.items():
+        label, leaf = ("account", True) if kind == "account" else _DIM_TABLES[kind][1:]
+        for code in sorted(codes):
+            ref = found[kind].get(code)
+            if ref is None:
+                raise errors.UnknownCode(kind=label, code=code)
+            if not ref.active:
+                raise errors.RetiredCode(kind=label, code=code)
+            if leaf and ref.has_child:
+                raise errors.CodeNotLeaf(kind=label, code=code)
     return found
 
 
@@ -143,10 +159,16 @@ def _resolve(model: type[models.Model], label: str, codes: set[str], leaf: bool)
 class _Prepared:
     year: int
     month: int
-    rows: list[tuple[int, str, Account, Dims, int, int]]  # seq, book, account, dims, dr, cr
-    refs: dict[str, dict[str, Any]]
+    rows: list[tuple[int, str, _Ref, Dims, int, int]]  # seq, book, account, dims, dr, cr
+    refs: dict[str, dict[str, _Ref]]
     content: str
     content_hash: str
+
+    def dim_ids(self, dims: Dims) -> tuple[int | None, ...]:
+        return tuple(
+            self.refs[name][getattr(dims, name)].id if getattr(dims, name) else None
+            for name in _DIM_TABLES
+        )
 
 
 def _prepare(lines: Sequence[LineSpec], on: date_type, description: str, kind: str,
@@ -172,15 +194,13 @@ def _prepare(lines: Sequence[LineSpec], on: date_type, description: str, kind: s
         if d != c:
             raise errors.EntryUnbalanced(book=book, debit=fen_to_decimal(d), credit=fen_to_decimal(c))
 
-    accounts = _resolve(Account, "account", {s.account for s in lines}, leaf=True)
+    refs = _resolve_all({s.account for s in lines},
+                        {name: {getattr(s.dims, name) for s in lines} - {""} for name in _DIM_TABLES})
+    accounts = refs.pop("account")
     for spec in lines:
         acc = accounts[spec.account]
         if acc.book != spec.book:
             raise errors.WrongBook(code=acc.code, actual=acc.book, book=spec.book)
-    refs = {
-        name: _resolve(model, label, {getattr(s.dims, name) for s in lines} - {""}, leaf)
-        for name, (model, label, leaf) in _DIM_MODELS.items()
-    }
     rows = [
         (seq, spec.book, accounts[spec.account], spec.dims, d, c)
         for seq, (spec, (d, c)) in enumerate(zip(lines, amounts, strict=True), start=1)
@@ -224,51 +244,50 @@ def source_ref(source: models.Model | None) -> tuple[ContentType | None, str, st
 
 
 # ------------------------------------------------------------------- balances
-def _apply_balances(prep: _Prepared) -> None:
+_UPSERT = """
+INSERT INTO finance_balance (account_id, dim_key, year, region_id, unit_id, function_id,
+                             economic_id, fund_source_id, project_code, debit_fen, credit_fen)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (account_id, dim_key) DO UPDATE
+SET debit_fen = finance_balance.debit_fen + excluded.debit_fen,
+    credit_fen = finance_balance.credit_fen + excluded.credit_fen
+"""
+_GUARDED = """
+UPDATE finance_balance SET debit_fen = debit_fen + %s, credit_fen = credit_fen + %s
+WHERE account_id = %s AND dim_key = %s AND {normal} >= %s
+"""
+_NORMAL = {"debit": "(debit_fen - credit_fen)", "credit": "(credit_fen - debit_fen)"}
+
+
+def _apply_balances(cur: Any, prep: _Prepared) -> None:
     """Add the entry's net movement to each (account, tuple) balance, in a fixed order
-    (no deadlocks between postings); a must-not-go-negative account is checked in the
-    same UPDATE that moves it, so concurrent postings cannot overspend."""
+    (no deadlocks between postings). A must-not-go-negative account is checked in the
+    same UPDATE that moves it, so concurrent postings cannot overspend: the row lock
+    makes the second writer re-evaluate the condition on the committed balance."""
     net: dict[tuple[int, str], list] = {}
     for _seq, _book, acc, dims, d, c in prep.rows:
-        key = (acc.pk, dims.key(prep.year))
+        key = (acc.id, dims.key(prep.year))
         if key not in net:
             net[key] = [acc, dims, 0, 0]
         net[key][2] += d
         net[key][3] += c
-    keys = sorted(net)
-    Balance.objects.bulk_create(
-        [
-            Balance(
-                account=net[k][0], dim_key=k[1], year=prep.year,
-                region=prep.refs["region"].get(net[k][1].region),
-                unit=prep.refs["unit"].get(net[k][1].unit),
-                function=prep.refs["function"].get(net[k][1].function),
-                economic=prep.refs["economic"].get(net[k][1].economic),
-                fund_source=prep.refs["fund_source"].get(net[k][1].fund_source),
-                project_code=net[k][1].project,
-            )
-            for k in keys
-        ],
-        ignore_conflicts=True,
-    )
-    for key in keys:
+    for key in sorted(net):
         acc, dims, d, c = net[key]
-        qs = Balance.objects.filter(account_id=key[0], dim_key=key[1])
-        # movement against the normal side, in fen
         reduction = (c - d) if acc.normal_side == "debit" else (d - c)
         if acc.must_not_go_negative and reduction > 0:
-            normal = (F("debit_fen") - F("credit_fen") if acc.normal_side == "debit"
-                      else F("credit_fen") - F("debit_fen"))
-            qs = qs.alias(normal_bal=normal).filter(normal_bal__gte=reduction)
-        updated = qs.update(debit_fen=F("debit_fen") + d, credit_fen=F("credit_fen") + c)
-        if updated != 1:
-            bal = Balance.objects.get(account_id=key[0], dim_key=key[1])
-            avail = (bal.debit_fen - bal.credit_fen if acc.normal_side == "debit"
-                     else bal.credit_fen - bal.debit_fen)
-            raise errors.IndicatorInsufficient(
-                account=acc.code, dims=key[1], available=fen_to_decimal(avail),
-                requested=fen_to_decimal(reduction),
-            )
+            cur.execute(_GUARDED.format(normal=_NORMAL[acc.normal_side]),
+                        [d, c, acc.id, key[1], reduction])
+            if cur.rowcount != 1:
+                cur.execute(f"SELECT {_NORMAL[acc.normal_side]} FROM finance_balance "
+                            "WHERE account_id = %s AND dim_key = %s", [acc.id, key[1]])
+                row = cur.fetchone()
+                raise errors.IndicatorInsufficient(
+                    account=acc.code, dims=key[1], available=fen_to_decimal(row[0] if row else 0),
+                    requested=fen_to_decimal(reduction),
+                )
+        else:
+            cur.execute(_UPSERT, [acc.id, key[1], prep.year, *prep.dim_ids(dims), dims.project,
+                                  d, c])
 
 
 # ------------------------------------------------------------------- the service
@@ -336,49 +355,59 @@ def _replayed(key: str, content_hash: str) -> Entry | None:
 def _post_atomic(prep: _Prepared, description: str, kind: str, src_ct: ContentType | None,
                  src_id: str, tracking_id: str, idempotency_key: str | None,
                  reverses: Entry | None, user: Any, as_of: datetime, on: date_type) -> Entry:
-    with transaction.atomic():
+    for_update = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with transaction.atomic(), connection.cursor() as cur:
         if reverses is not None:
             by = Entry.objects.filter(reverses=reverses).first()
             if by is not None:
                 raise errors.AlreadyReversed(entry=reverses.pk, by=by.pk)
-        _apply_balances(prep)
+        _apply_balances(cur, prep)
         # The sequence row is locked last and held only to commit: it orders entries
-        # (gap-free numbers, hash chain) and serialises against period close.
-        seq = VoucherSequence.objects.select_for_update().filter(fiscal_year=prep.year).first()
-        period = Period.objects.filter(fiscal_year__year=prep.year, month=prep.month).first()
+        # (gap-free numbers, hash chain) and serialises against period close. Work
+        # under it is kept to a few statements.
+        cur.execute("SELECT id, last_number, last_hash FROM finance_vouchersequence "
+                    f"WHERE fiscal_year = %s{for_update}", [prep.year])
+        seq = cur.fetchone()
+        cur.execute("SELECT p.status FROM finance_period p JOIN finance_fiscalyear y "
+                    "ON y.id = p.fiscal_year_id WHERE y.year = %s AND p.month = %s",
+                    [prep.year, prep.month])
+        period = cur.fetchone()
         if seq is None or period is None:
             raise errors.PeriodMissing(year=prep.year, month=prep.month)
-        if period.status != Period.Status.OPEN:
+        if period[0] != Period.Status.OPEN:
             raise errors.PeriodClosed(year=prep.year, month=prep.month)
         if idempotency_key and Entry.objects.filter(idempotency_key=idempotency_key).exists():
             raise _Replay()
-        number = seq.last_number + 1
+        seq_id, last_number, last_hash = seq
+        number = last_number + 1
         user_id = getattr(user, "pk", None)
-        entry_hash = chain_hash(prev_hash=seq.last_hash, number=number,
+        entry_hash = chain_hash(prev_hash=last_hash, number=number,
                                 content_hash=prep.content_hash, posted_by=user_id, posted_at=as_of)
+        entry = Entry(
+            fiscal_year=prep.year, number=number, date=on, month=prep.month,
+            description=description, kind=kind, source_type=src_ct, source_id=src_id,
+            tracking_id=tracking_id, idempotency_key=idempotency_key, reverses=reverses,
+            content_hash=prep.content_hash, prev_hash=last_hash, hash=entry_hash,
+            posted_by_id=user_id, posted_at=as_of,
+        )
         try:
-            entry = Entry.objects.create(
-                fiscal_year=prep.year, number=number, date=on, month=prep.month,
-                description=description, kind=kind, source_type=src_ct, source_id=src_id,
-                tracking_id=tracking_id, idempotency_key=idempotency_key, reverses=reverses,
-                content_hash=prep.content_hash, prev_hash=seq.last_hash, hash=entry_hash,
-                posted_by_id=user_id, posted_at=as_of,
-            )
+            Entry.objects.bulk_create([entry])
         except IntegrityError:
             if reverses is not None:
                 raise errors.AlreadyReversed(entry=reverses.pk, by="?") from None
             raise
-        refs = prep.refs
-        Line.objects.bulk_create([
-            Line(entry=entry, seq=s, book=book, account=acc, year=prep.year,
-                 region=refs["region"].get(dims.region), unit=refs["unit"].get(dims.unit),
-                 function=refs["function"].get(dims.function),
-                 economic=refs["economic"].get(dims.economic),
-                 fund_source=refs["fund_source"].get(dims.fund_source),
-                 project_code=dims.project, debit_fen=d, credit_fen=c)
-            for s, book, acc, dims, d, c in prep.rows
-        ])
-        VoucherSequence.objects.filter(pk=seq.pk).update(last_number=number, last_hash=entry_hash)
+        if entry.pk is None:  # backends without RETURNING on bulk insert
+            entry.pk = Entry.objects.get(fiscal_year=prep.year, number=number).pk
+        values, params = [], []
+        for s, book, acc, dims, d, c in prep.rows:
+            values.append("(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
+            params += [entry.pk, s, book, acc.id, prep.year, *prep.dim_ids(dims), dims.project, d, c]
+        insert = ("INSERT INTO finance_line (entry_id, seq, book, account_id, year, region_id, "
+                  "unit_id, function_id, economic_id, fund_source_id, project_code, debit_fen, "
+                  "credit_fen) VALUES " + ", ".join(values))  # placeholders only
+        cur.execute(insert, params)
+        cur.execute("UPDATE finance_vouchersequence SET last_number = %s, last_hash = %s "
+                    "WHERE id = %s", [number, entry_hash, seq_id])
         return entry
 
 

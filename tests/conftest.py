@@ -24,6 +24,15 @@ def pytest_collection_modifyitems(config, items):  # noqa: ANN001, ARG001
             item.add_marker(skip_pg)
 
 
+@pytest.fixture(autouse=True)
+def english():
+    """Tests assert the English texts; TestMessages checks the Chinese ones."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def user(django_user_model):  # noqa: ANN001
     return django_user_model.objects.create_user(username="clerk", password="x-Secret-123")

@@ -246,3 +246,15 @@ class TestAfterPostingHooks:
             ledger_mod._after_posting.remove(seen.append)
         assert [x.description for x in seen] == ["c", "p"]
         assert seen[-1].pk == e.pk
+
+
+class TestMessages:
+    def test_clerk_sees_chinese_by_default_with_the_figures(self, ledger, user):
+        from django.utils import translation
+
+        with pytest.raises(errors.IndicatorInsufficient) as exc:
+            entry_post(lines=commit_lines(D("1000.01")), description="x", user=user, on=ON)
+        with translation.override("zh-hans"):
+            text = str(exc.value)
+        assert text.startswith("指标不足：科目 9101")
+        assert "可用 1000.00，申请 1000.01" in text

@@ -34,7 +34,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=2026)
 
     def handle(self, *args, units: int, year: int, seed: int, **options):  # noqa: ANN002, ANN003
-        rng = random.Random(seed)
+        rng = random.Random(seed)  # noqa: S311 - reproducible demo data
         user_model = get_user_model()
         admin, created = user_model.objects.get_or_create(
             username="admin", defaults={"is_staff": True, "is_superuser": True})
