@@ -18,7 +18,7 @@ from django.db import IntegrityError, OperationalError, connection, models, tran
 from django.utils import timezone
 
 from finance import errors
-from finance.models import Entry, Period, fen_to_decimal
+from finance.models import Entry, fen_to_decimal
 
 log = logging.getLogger(__name__)
 ZERO = Decimal("0")
@@ -247,11 +247,12 @@ def source_ref(source: models.Model | None) -> tuple[ContentType | None, str, st
 _UPSERT = """
 INSERT INTO finance_balance (account_id, dim_key, year, region_id, unit_id, function_id,
                              economic_id, fund_source_id, project_code, debit_fen, credit_fen)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+VALUES {values}
 ON CONFLICT (account_id, dim_key) DO UPDATE
 SET debit_fen = finance_balance.debit_fen + excluded.debit_fen,
     credit_fen = finance_balance.credit_fen + excluded.credit_fen
 """
+_UPSERT_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 _GUARDED = """
 UPDATE finance_balance SET debit_fen = debit_fen + %s, credit_fen = credit_fen + %s
 WHERE account_id = %s AND dim_key = %s AND {normal} >= %s
@@ -260,34 +261,44 @@ _NORMAL = {"debit": "(debit_fen - credit_fen)", "credit": "(credit_fen - debit_f
 
 
 def _apply_balances(cur: Any, prep: _Prepared) -> None:
-    """Add the entry's net movement to each (account, tuple) balance, in a fixed order
-    (no deadlocks between postings). A must-not-go-negative account is checked in the
-    same UPDATE that moves it, so concurrent postings cannot overspend: the row lock
-    makes the second writer re-evaluate the condition on the committed balance."""
-    net: dict[tuple[int, str], list] = {}
+    """Add the entry's net movement to each (account, tuple) balance.
+
+    Rows are touched in one global order — accounts without the must-not-go-negative
+    flag first (in one multi-row upsert), then flagged ones — so two postings never
+    wait on each other in a cycle. A flagged account that is reduced is checked in
+    the same UPDATE that moves it: the row lock makes a concurrent second writer
+    re-evaluate the condition on the committed balance, so nothing is overspent."""
+    net: dict[tuple[bool, int, str], list] = {}
     for _seq, _book, acc, dims, d, c in prep.rows:
-        key = (acc.id, dims.key(prep.year))
+        key = (acc.must_not_go_negative, acc.id, dims.key(prep.year))
         if key not in net:
             net[key] = [acc, dims, 0, 0]
         net[key][2] += d
         net[key][3] += c
+    batch: list[Any] = []
+    rows = 0
     for key in sorted(net):
         acc, dims, d, c = net[key]
         reduction = (c - d) if acc.normal_side == "debit" else (d - c)
-        if acc.must_not_go_negative and reduction > 0:
-            cur.execute(_GUARDED.format(normal=_NORMAL[acc.normal_side]),
-                        [d, c, acc.id, key[1], reduction])
-            if cur.rowcount != 1:
-                cur.execute(f"SELECT {_NORMAL[acc.normal_side]} FROM finance_balance "
-                            "WHERE account_id = %s AND dim_key = %s", [acc.id, key[1]])
-                row = cur.fetchone()
-                raise errors.IndicatorInsufficient(
-                    account=acc.code, dims=key[1], available=fen_to_decimal(row[0] if row else 0),
-                    requested=fen_to_decimal(reduction),
-                )
-        else:
-            cur.execute(_UPSERT, [acc.id, key[1], prep.year, *prep.dim_ids(dims), dims.project,
-                                  d, c])
+        if not (acc.must_not_go_negative and reduction > 0):
+            batch += [acc.id, key[2], prep.year, *prep.dim_ids(dims), dims.project, d, c]
+            rows += 1
+            continue
+        if rows:
+            cur.execute(_UPSERT.format(values=", ".join([_UPSERT_ROW] * rows)), batch)
+            batch, rows = [], 0
+        cur.execute(_GUARDED.format(normal=_NORMAL[acc.normal_side]),
+                    [d, c, acc.id, key[2], reduction])
+        if cur.rowcount != 1:
+            cur.execute(f"SELECT {_NORMAL[acc.normal_side]} FROM finance_balance "
+                        "WHERE account_id = %s AND dim_key = %s", [acc.id, key[2]])
+            row = cur.fetchone()
+            raise errors.IndicatorInsufficient(
+                account=acc.code, dims=key[2], available=fen_to_decimal(row[0] if row else 0),
+                requested=fen_to_decimal(reduction),
+            )
+    if rows:
+        cur.execute(_UPSERT.format(values=", ".join([_UPSERT_ROW] * rows)), batch)
 
 
 # ------------------------------------------------------------------- the service
@@ -355,60 +366,132 @@ def _replayed(key: str, content_hash: str) -> Entry | None:
 def _post_atomic(prep: _Prepared, description: str, kind: str, src_ct: ContentType | None,
                  src_id: str, tracking_id: str, idempotency_key: str | None,
                  reverses: Entry | None, user: Any, as_of: datetime, on: date_type) -> Entry:
-    for_update = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    with transaction.atomic(), connection.cursor() as cur:
-        if reverses is not None:
-            by = Entry.objects.filter(reverses=reverses).first()
-            if by is not None:
-                raise errors.AlreadyReversed(entry=reverses.pk, by=by.pk)
-        _apply_balances(cur, prep)
-        # The sequence row is locked last and held only to commit: it orders entries
-        # (gap-free numbers, hash chain) and serialises against period close. Work
-        # under it is kept to a few statements.
-        cur.execute("SELECT id, last_number, last_hash FROM finance_vouchersequence "
-                    f"WHERE fiscal_year = %s{for_update}", [prep.year])
-        seq = cur.fetchone()
-        cur.execute("SELECT p.status FROM finance_period p JOIN finance_fiscalyear y "
-                    "ON y.id = p.fiscal_year_id WHERE y.year = %s AND p.month = %s",
-                    [prep.year, prep.month])
-        period = cur.fetchone()
-        if seq is None or period is None:
-            raise errors.PeriodMissing(year=prep.year, month=prep.month)
-        if period[0] != Period.Status.OPEN:
-            raise errors.PeriodClosed(year=prep.year, month=prep.month)
-        if idempotency_key and Entry.objects.filter(idempotency_key=idempotency_key).exists():
-            raise _Replay()
-        seq_id, last_number, last_hash = seq
-        number = last_number + 1
-        user_id = getattr(user, "pk", None)
-        entry_hash = chain_hash(prev_hash=last_hash, number=number,
-                                content_hash=prep.content_hash, posted_by=user_id, posted_at=as_of)
-        entry = Entry(
-            fiscal_year=prep.year, number=number, date=on, month=prep.month,
-            description=description, kind=kind, source_type=src_ct, source_id=src_id,
-            tracking_id=tracking_id, idempotency_key=idempotency_key, reverses=reverses,
-            content_hash=prep.content_hash, prev_hash=last_hash, hash=entry_hash,
-            posted_by_id=user_id, posted_at=as_of,
-        )
-        try:
-            Entry.objects.bulk_create([entry])
-        except IntegrityError:
+    user_id = getattr(user, "pk", None)
+    entry = Entry(
+        fiscal_year=prep.year, date=on, month=prep.month, description=description, kind=kind,
+        source_type=src_ct, source_id=src_id, tracking_id=tracking_id,
+        idempotency_key=idempotency_key, reverses=reverses, content_hash=prep.content_hash,
+        posted_by_id=user_id, posted_at=as_of,
+    )
+    line_values = [
+        [s, book, acc.id, prep.year, *prep.dim_ids(dims), dims.project, d, c]
+        for s, book, acc, dims, d, c in prep.rows
+    ]
+    try:
+        with transaction.atomic(), connection.cursor() as cur:
             if reverses is not None:
-                raise errors.AlreadyReversed(entry=reverses.pk, by="?") from None
-            raise
-        if entry.pk is None:  # backends without RETURNING on bulk insert
-            entry.pk = Entry.objects.get(fiscal_year=prep.year, number=number).pk
-        values, params = [], []
-        for s, book, acc, dims, d, c in prep.rows:
-            values.append("(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
-            params += [entry.pk, s, book, acc.id, prep.year, *prep.dim_ids(dims), dims.project, d, c]
-        insert = ("INSERT INTO finance_line (entry_id, seq, book, account_id, year, region_id, "
-                  "unit_id, function_id, economic_id, fund_source_id, project_code, debit_fen, "
-                  "credit_fen) VALUES " + ", ".join(values))  # placeholders only
-        cur.execute(insert, params)
-        cur.execute("UPDATE finance_vouchersequence SET last_number = %s, last_hash = %s "
-                    "WHERE id = %s", [number, entry_hash, seq_id])
-        return entry
+                by = Entry.objects.filter(reverses=reverses).first()
+                if by is not None:
+                    raise errors.AlreadyReversed(entry=reverses.pk, by=by.pk)
+            _apply_balances(cur, prep)
+            if connection.vendor == "postgresql":
+                _number_and_insert_pg(cur, entry, line_values, user_id, as_of)
+            else:
+                _number_and_insert(cur, entry, line_values, user_id, as_of)
+    except IntegrityError:
+        if idempotency_key and Entry.objects.filter(idempotency_key=idempotency_key).exists():
+            raise _Replay() from None
+        if reverses is not None and Entry.objects.filter(reverses=reverses).exists():
+            by = Entry.objects.get(reverses=reverses)
+            raise errors.AlreadyReversed(entry=reverses.pk, by=by.pk) from None
+        raise
+    entry._state.adding = False
+    entry._state.db = connection.alias
+    return entry
+
+
+def _closed_or_missing(cur: Any, year: int, month: int) -> errors.LedgerError:
+    cur.execute("SELECT closed_months FROM finance_vouchersequence WHERE fiscal_year = %s", [year])
+    row = cur.fetchone()
+    if row is None:
+        return errors.PeriodMissing(year=year, month=month)
+    return errors.PeriodClosed(year=year, month=month)
+
+
+_LINE_COLUMNS = ("entry_id, seq, book, account_id, year, region_id, unit_id, function_id, "
+                 "economic_id, fund_source_id, project_code, debit_fen, credit_fen")
+_ENTRY_COLUMNS = ("fiscal_year, number, date, month, description, kind, source_type_id, "
+                  "source_id, tracking_id, idempotency_key, reverses_id, content_hash, prev_hash, "
+                  "hash, posted_by_id, posted_at")
+
+# PostgreSQL: number, chain and insert in ONE statement, so the sequence row is locked
+# for one round trip plus the commit. The chain hash is computed by the server with the
+# same formula as chain_hash() and checked against it below.
+_PG_NUMBER_AND_INSERT = f"""
+WITH seq AS (
+  UPDATE finance_vouchersequence s
+  SET prev_hash = s.last_hash,
+      last_number = s.last_number + 1,
+      last_hash = encode(sha256(convert_to(
+        s.last_hash || '|' || (s.last_number + 1)::text || '|' || %s || '|' || %s || '|' || %s,
+        'UTF8')), 'hex')
+  WHERE s.fiscal_year = %s AND (s.closed_months & %s) = 0
+  RETURNING s.last_number, s.prev_hash, s.last_hash
+), ent AS (
+  INSERT INTO finance_entry ({_ENTRY_COLUMNS})
+  SELECT %s, seq.last_number, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, seq.prev_hash,
+         seq.last_hash, %s, %s
+  FROM seq
+  RETURNING id, number, prev_hash, hash
+), lin AS (
+  INSERT INTO finance_line ({_LINE_COLUMNS})
+  SELECT ent.id, v.* FROM ent, (VALUES {{values}}) AS v
+)
+SELECT id, number, prev_hash, hash FROM ent
+"""
+_PG_VALUE = ("(%s::smallint, %s::varchar, %s::bigint, %s::smallint, %s::bigint, %s::bigint, "
+             "%s::bigint, %s::bigint, %s::bigint, %s::varchar, %s::bigint, %s::bigint)")
+
+
+def _number_and_insert_pg(cur: Any, entry: Entry, line_values: list[list], user_id: int | None,
+                          as_of: datetime) -> None:
+    stamp = as_of.astimezone(UTC).isoformat()
+    sql = _PG_NUMBER_AND_INSERT.format(values=", ".join([_PG_VALUE] * len(line_values)))
+    params: list[Any] = [
+        entry.content_hash, "" if user_id is None else str(user_id), stamp,
+        entry.fiscal_year, 1 << (entry.month - 1),
+        entry.fiscal_year, entry.date, entry.month, entry.description, entry.kind,
+        entry.source_type_id, entry.source_id, entry.tracking_id, entry.idempotency_key,
+        entry.reverses_id, entry.content_hash, user_id, as_of,
+    ]
+    for row in line_values:
+        params += row
+    cur.execute(sql, params)
+    row = cur.fetchone()
+    if row is None:
+        raise _closed_or_missing(cur, entry.fiscal_year, entry.month)
+    entry.pk, entry.number, entry.prev_hash, entry.hash = row
+    expected = chain_hash(prev_hash=entry.prev_hash, number=entry.number,
+                          content_hash=entry.content_hash, posted_by=user_id, posted_at=as_of)
+    if expected != entry.hash:  # the server and Python must agree, or verify would fail later
+        raise RuntimeError(f"chain hash mismatch for entry {entry.fiscal_year}-{entry.number}")
+
+
+def _number_and_insert(cur: Any, entry: Entry, line_values: list[list], user_id: int | None,
+                       as_of: datetime) -> None:
+    """Portable path (SQLite, whose IMMEDIATE transactions already serialise writers)."""
+    for_update = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    cur.execute("SELECT id, last_number, last_hash, closed_months FROM finance_vouchersequence "
+                f"WHERE fiscal_year = %s{for_update}", [entry.fiscal_year])
+    seq = cur.fetchone()
+    if seq is None or seq[3] & (1 << (entry.month - 1)):
+        raise _closed_or_missing(cur, entry.fiscal_year, entry.month)
+    seq_id, last_number, last_hash, _closed = seq
+    entry.number = last_number + 1
+    entry.prev_hash = last_hash
+    entry.hash = chain_hash(prev_hash=last_hash, number=entry.number,
+                            content_hash=entry.content_hash, posted_by=user_id, posted_at=as_of)
+    Entry.objects.bulk_create([entry])
+    if entry.pk is None:  # backends without RETURNING on bulk insert
+        entry.pk = Entry.objects.get(fiscal_year=entry.fiscal_year, number=entry.number).pk
+    marks = "(" + ", ".join(["%s"] * 13) + ")"
+    params: list[Any] = []
+    for row in line_values:
+        params += [entry.pk, *row]
+    cur.execute(f"INSERT INTO finance_line ({_LINE_COLUMNS}) VALUES "
+                + ", ".join([marks] * len(line_values)), params)
+    cur.execute("UPDATE finance_vouchersequence SET last_number = %s, last_hash = %s, "
+                "prev_hash = %s WHERE id = %s", [entry.number, entry.hash, last_hash, seq_id])
 
 
 def entry_reverse(*, entry: Entry, user: Any, reason: str, on: date_type | None = None,

@@ -333,6 +333,11 @@ class VoucherSequence(models.Model):
     fiscal_year = models.PositiveSmallIntegerField(unique=True)
     last_number = models.PositiveIntegerField(default=0)
     last_hash = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64, blank=True,
+                                 help_text="chain head before the last posting")
+    closed_months = models.PositiveIntegerField(
+        default=0, help_text="bit m-1 set: month m closed; mirrors Period.status under this row's "
+                             "lock so a posting checks it in the statement that numbers it")
 
     def __str__(self) -> str:
         return f"{self.fiscal_year}: {self.last_number}"

@@ -53,11 +53,15 @@ def fiscal_year_open(*, year: int, user: Any, reason: str = "open fiscal year") 
 def _set_period_status(year: int, month: int, status: str, user: Any, reason: str) -> Period:
     with transaction.atomic():
         # Locking the sequence row serialises the change against in-flight postings.
-        list(VoucherSequence.objects.select_for_update().filter(fiscal_year=year))
+        seq = VoucherSequence.objects.select_for_update().get(fiscal_year=year)
         period = Period.objects.select_for_update().get(fiscal_year__year=year, month=month)
         if period.status != status:
             period.status = status
             save_with_history(period, user=user, reason=reason)
+            bit = 1 << (month - 1)
+            seq.closed_months = (seq.closed_months | bit if status == Period.Status.CLOSED
+                                 else seq.closed_months & ~bit)
+            seq.save(update_fields=["closed_months"])
         return period
 
 
