@@ -1,9 +1,21 @@
-"""URL map."""
+"""URL map: each app mounts its pages under /<app>/ and its API under /api/<app>/."""
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/finance/", include("finance.api_urls")),
+    path("api/budgets/", include("budgets.api_urls")),
+    path("api/payments/", include("payments.api_urls")),
+    path("api/audit/", include("audit.api_urls")),
+    path("api/reports/", include("reports.api_urls")),
+    path("budgets/", include("budgets.urls")),
+    path("payments/", include("payments.urls")),
+    path("audit/", include("audit.urls")),
+    path("reports/", include("reports.urls")),
     path("", include("finance.urls")),
 ]

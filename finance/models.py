@@ -364,3 +364,42 @@ class WorkflowStep(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.doc_type_id}:{self.doc_id} {self.from_state}->{self.to_state}"
+
+
+# ------------------------------------------------------------------------- jobs
+class Job(models.Model):
+    """A long-running piece of work (a feed import, an export) run as a Celery task,
+    with progress users can watch and the issues it found. Shared by every app."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    kind = models.CharField(max_length=40)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    filename = models.CharField(max_length=255, blank=True)
+    file = models.FileField(upload_to="jobs/%Y/%m/", blank=True)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    result = models.JSONField(default=dict, blank=True)
+    issues = models.JSONField(default=list, blank=True)
+    message = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} {self.status} {self.done}/{self.total}"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return int(100 * self.done / self.total) if self.total else 0

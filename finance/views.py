@@ -19,3 +19,14 @@ def trial_balance_view(request: HttpRequest) -> HttpResponse:
         for value, label in Book.choices
     ]
     return render(request, "finance/trial_balance.html", {"books": books, "year": year})
+
+
+@login_required
+def job_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """A progress bar that polls /api/finance/jobs/<pk>/ until the job ends."""
+    from django.shortcuts import get_object_or_404
+
+    from finance.models import Job
+
+    qs = Job.objects.all() if request.user.is_staff else Job.objects.filter(created_by=request.user)
+    return render(request, "finance/job.html", {"job": get_object_or_404(qs, pk=pk)})

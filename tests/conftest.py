@@ -33,6 +33,13 @@ def english():
         yield
 
 
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    """Uploaded and generated files go to a per-test folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
 @pytest.fixture
 def user(django_user_model):  # noqa: ANN001
     return django_user_model.objects.create_user(username="clerk", password="x-Secret-123")

@@ -1,0 +1,1 @@
+"""Audit: history views, tamper evidence, tracing figures to sources, monitoring."""

@@ -1,0 +1,2 @@
+"""REST API of the audit app (mounted under /api/audit/)."""
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Pages of the audit app."""
+app_name = "audit"
+urlpatterns: list = []

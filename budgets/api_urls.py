@@ -1,0 +1,2 @@
+"""REST API of the budgets app (mounted under /api/budgets/)."""
+urlpatterns: list = []

@@ -1,0 +1,6 @@
+"""App config."""
+from django.apps import AppConfig
+
+
+class BudgetsConfig(AppConfig):
+    name = "budgets"

@@ -1,0 +1,3 @@
+"""Pages of the budgets app."""
+app_name = "budgets"
+urlpatterns: list = []

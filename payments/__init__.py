@@ -1,0 +1,1 @@
+"""Treasury payments: payees, requests, rules, approvals, vouchers, bank feeds, reconciliation."""

@@ -1,0 +1,2 @@
+"""REST API of the payments app (mounted under /api/payments/)."""
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Pages of the payments app."""
+app_name = "payments"
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""Reports: execution, close, final accounts and public disclosure."""

@@ -1,0 +1,2 @@
+"""REST API of the reports app (mounted under /api/reports/)."""
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Pages of the reports app."""
+app_name = "reports"
+urlpatterns: list = []
