@@ -34,6 +34,12 @@ def english():
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Argon2 is the production hasher; tests create many users, so hash cheaply."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
     """Uploaded and generated files go to a per-test folder."""
     settings.MEDIA_ROOT = tmp_path / "media"
