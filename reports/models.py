@@ -1,1 +1,132 @@
-"""Models of the reports app."""
+"""Models of the reports app: the carry-forward policy per fund source, year-end closes
+(with the entries they posted, so a reopening can reverse exactly those) and disclosure
+sets (预决算公开) with their files and manifest. No amount is stored here: every figure
+is computed from ledger lines and carries a trace reference."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from finance.models import FundSource, Organization
+
+
+class FundSourcePolicy(models.Model):
+    """What happens to unspent indicators (9101 available) of a fund source at year end:
+    carried forward into next year (结转) or taken back (收回)."""
+
+    class Action(models.TextChoices):
+        CARRY_FORWARD = "carry_forward", _("carry forward (结转)")
+        TAKE_BACK = "take_back", _("take back (收回)")
+
+    fund_source = models.OneToOneField(FundSource, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=20, choices=Action.choices)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["fund_source__code"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.fund_source_id}: {self.action}"
+
+
+class YearEndClose(models.Model):
+    """年终结账 of one fiscal year: the closing, carry-forward and opening entries it
+    posted. Reopening reverses exactly these entries."""
+
+    class Status(models.TextChoices):
+        CLOSED = "closed", _("closed")
+        REOPENED = "reopened", _("reopened (reversed)")
+
+    year = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CLOSED)
+    entry_ids = models.JSONField(default=list, help_text="ids of the entries the close posted")
+    summary = models.JSONField(default=dict, blank=True,
+                               help_text="amounts moved, as strings of yuan")
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT,
+                                  related_name="+")
+    closed_at = models.DateTimeField()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["year", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["year"], condition=Q(status="closed"),
+                                    name="yearendclose_one_closed_per_year"),
+        ]
+        permissions = [("reopen_year", "Can reopen a closed fiscal year (by reversal)")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.year} {self.status}"
+
+
+class DisclosureSet(models.Model):
+    """One department's disclosure (预算公开 or 决算公开) of a year: draft → approved →
+    published. A published set is immutable; its manifest lists each file's SHA-256 and
+    each figure's trace reference."""
+
+    class Kind(models.TextChoices):
+        BUDGET = "budget", _("budget disclosure (预算公开)")
+        FINAL = "final", _("final accounts disclosure (决算公开)")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("draft")
+        APPROVED = "approved", _("approved")
+        PUBLISHED = "published", _("published")
+
+    department = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    approved_on = models.DateField(help_text=_("date of 批复; publication is due 20 days later"))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField()
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="+")
+    published_at = models.DateTimeField(null=True, blank=True)
+    manifest = models.JSONField(default=dict, blank=True)
+    manifest_sha256 = models.CharField(max_length=64, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["year", "department__code", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["department", "year", "kind"],
+                                    name="disclosureset_unique"),
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(approved_by__isnull=False, approved_at__isnull=False),
+                name="disclosureset_approved_has_who_when"),
+            models.CheckConstraint(
+                condition=~Q(status="published") | Q(published_at__isnull=False,
+                                                     manifest_sha256__gt=""),
+                name="disclosureset_published_has_manifest"),
+        ]
+        permissions = [("approve_disclosure", "Can approve a disclosure set"),
+                       ("publish_disclosure", "Can publish a disclosure set")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.year} {self.department_id} {self.kind} {self.status}"
+
+
+class DisclosureFile(models.Model):
+    """A generated file of a disclosure set (xlsx, pdf, csv, datapackage.json)."""
+
+    disclosure = models.ForeignKey(DisclosureSet, on_delete=models.PROTECT, related_name="files")
+    name = models.CharField(max_length=200)
+    file = models.FileField(upload_to="disclosure/%Y/")
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["disclosure_id", "name"]
+        constraints = [models.UniqueConstraint(fields=["disclosure", "name"],
+                                               name="disclosurefile_unique_name")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.disclosure_id} {self.name}"

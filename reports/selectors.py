@@ -1,0 +1,301 @@
+"""Reads for reports: the ledger facts of a year (one SQL GROUP BY over ledger lines,
+then pandas on integer fen — never float), report scopes, the budget execution report
+and its monthly trend. Every figure carries a trace reference (reports.trace)."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+import pandas as pd
+from django.db.models import BooleanField, ExpressionWrapper, Q, Sum
+from django.db.models.functions import Coalesce
+
+from finance.models import (
+    Account,
+    EconomicCode,
+    FunctionCode,
+    FundSource,
+    Line,
+    Organization,
+    Region,
+    fen_to_decimal,
+)
+from reports import errors
+from reports.trace import trace_ref
+
+# Entry kinds the reports distinguish (Entry.kind).
+KIND_APPROVAL = "approval"
+KIND_ADJUSTMENT = "adjustment"
+KIND_CLOSING = "closing"
+KIND_CARRY_FORWARD = "carry_forward"
+KIND_OPENING = "opening"
+
+EXECUTION_MEASURES = ("approved", "adjusted", "committed", "paid", "available")
+DIMENSIONS = ("region", "department", "unit", "function", "economic", "fund_source")
+FACT_COLUMNS = ["account", "book", "kind", "measure", "region", "department", "unit",
+                "function", "economic", "fund_source", "basic", "month", "amount"]
+
+
+# ------------------------------------------------------------------------- scope
+@dataclass(frozen=True)
+class Scope:
+    """What a report covers: `all`, `region:<code>` (a region with its districts, so the
+    city consolidates its districts), `department:<code>` or `unit:<code>`."""
+
+    kind: str = "all"
+    code: str = ""
+
+    @classmethod
+    def parse(cls, text: str | None) -> Scope:
+        if not text or text == "all":
+            return cls()
+        kind, _, code = text.partition(":")
+        if kind not in {"region", "department", "unit"} or not code:
+            raise errors.BadScope(scope=text)
+        return cls(kind, code)
+
+    def __str__(self) -> str:
+        return self.kind if self.kind == "all" else f"{self.kind}:{self.code}"
+
+    def trace_dims(self) -> dict[str, str]:
+        return {} if self.kind == "all" else {self.kind: self.code}
+
+
+@dataclass
+class MasterData:
+    """Code lookups read once per report (a few thousand rows at most)."""
+
+    accounts: dict[int, tuple[str, str, str]]  # id -> (code, book, normal side)
+    functions: dict[int, str]
+    economics: dict[int, str]
+    funds: dict[int, str]
+    regions: dict[int, str]
+    region_parent: dict[str, str]
+    org_code: dict[int, str]
+    org_department: dict[int, str]  # org id -> department code ('' when none)
+    names: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls) -> MasterData:
+        accounts = {pk: (code, book, side) for pk, code, book, side in
+                    Account.objects.values_list("id", "code", "book", "normal_side")}
+        regions = dict(Region.objects.values_list("id", "code"))
+        region_parent = {code: (regions.get(parent) or "") for code, parent in
+                         Region.objects.values_list("code", "parent_id")}
+        orgs = {pk: (code, kind, parent) for pk, code, kind, parent in
+                Organization.objects.values_list("id", "code", "kind", "parent_id")}
+        dept: dict[int, str] = {}
+        for pk in orgs:
+            node, seen = pk, 0
+            dept[pk] = ""
+            while node is not None and seen < 20:
+                code, kind, parent = orgs[node]
+                if kind == Organization.Kind.DEPARTMENT:
+                    dept[pk] = code
+                    break
+                node, seen = parent, seen + 1
+        names = {
+            "function": dict(FunctionCode.objects.values_list("code", "name")),
+            "economic": dict(EconomicCode.objects.values_list("code", "name")),
+            "fund_source": dict(FundSource.objects.values_list("code", "name")),
+            "account": dict(Account.objects.values_list("code", "name")),
+            "org": dict(Organization.objects.values_list("code", "name")),
+            "region": dict(Region.objects.values_list("code", "name")),
+        }
+        return cls(accounts, dict(FunctionCode.objects.values_list("id", "code")),
+                   dict(EconomicCode.objects.values_list("id", "code")),
+                   dict(FundSource.objects.values_list("id", "code")), regions, region_parent,
+                   {pk: v[0] for pk, v in orgs.items()}, dept, names)
+
+    def region_with_descendants(self, code: str) -> set[str]:
+        out = {code}
+        changed = True
+        while changed:
+            extra = {c for c, p in self.region_parent.items() if p in out} - out
+            changed = bool(extra)
+            out |= extra
+        return out
+
+
+# ------------------------------------------------------------------------- facts
+def ledger_facts(*, year: int, as_of: date | None = None, by_month: bool = False,
+                 master: MasterData | None = None) -> pd.DataFrame:
+    """Every ledger line of `year` summed per account, entry kind and dimension tuple
+    (one GROUP BY in SQL), labelled with its measure. `amount` is integer fen on the
+    account's normal side (int64: exact; no float anywhere)."""
+    master = master or MasterData.load()
+    lines = Line.objects.filter(year=year)
+    if as_of is not None:
+        lines = lines.filter(entry__date__lte=as_of)
+    keys = ["account_id", "kind", "region_id", "unit_id", "function_id", "economic_id",
+            "fund_source_id", "is_basic"]
+    if by_month:
+        keys.append("entry__month")
+    # a reversal counts with the kind of the entry it reverses (a reversed approval
+    # nets out of "approved", a reversed close out of "closed")
+    rows = (lines.annotate(is_basic=ExpressionWrapper(Q(project_code=""),
+                                                       output_field=BooleanField()),
+                           kind=Coalesce("entry__reverses__kind", "entry__kind"))
+            .values(*keys).annotate(d=Sum("debit_fen"), c=Sum("credit_fen")).order_by()
+            .values_list(*keys, "d", "c"))
+    raw = pd.DataFrame.from_records(list(rows), columns=[*keys, "d", "c"])
+    return _label(raw, master, by_month)
+
+
+def _label(raw: pd.DataFrame, master: MasterData, by_month: bool) -> pd.DataFrame:
+    if raw.empty:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("amount", "month") else object)
+                             for c in FACT_COLUMNS})
+    acc = raw["account_id"].map(master.accounts)
+    out = pd.DataFrame({
+        "account": acc.str[0], "book": acc.str[1], "kind": raw["kind"].fillna(""),
+        "region": raw["region_id"].map(master.regions).fillna(""),
+        "department": raw["unit_id"].map(master.org_department).fillna(""),
+        "unit": raw["unit_id"].map(master.org_code).fillna(""),
+        "function": raw["function_id"].map(master.functions).fillna(""),
+        "economic": raw["economic_id"].map(master.economics).fillna(""),
+        "fund_source": raw["fund_source_id"].map(master.funds).fillna(""),
+        "basic": raw["is_basic"].astype(bool),
+        "month": raw["entry__month"].astype("int64") if by_month else 0,
+    })
+    d = raw["d"].astype("int64")
+    c = raw["c"].astype("int64")
+    out["amount"] = np.where(acc.str[2] == "debit", d - c, c - d).astype("int64")
+    out["measure"] = _measures(out)
+    return out[FACT_COLUMNS]
+
+
+def _measures(f: pd.DataFrame) -> np.ndarray:
+    """The measure each line group contributes to (see docs/apps/reports.md)."""
+    a, k = f["account"], f["kind"]
+    first = a.str[0]
+    not_closing = k != KIND_CLOSING
+    conditions = [
+        (a == "9001") & (k == KIND_APPROVAL),
+        (a == "9001") & (k == KIND_CLOSING),
+        a == "9001",
+        a == "9101", a == "9201", a == "9301",
+        (f["book"] == "budget") & (first == "6") & not_closing,
+        (f["book"] == "budget") & (first == "7") & not_closing,
+        (f["book"] == "budget") & (first == "8") & (a != "8001") & (k == KIND_OPENING),
+        (f["book"] == "financial") & (first == "4") & not_closing,
+        (f["book"] == "financial") & (first == "5") & not_closing,
+    ]
+    choices = ["approved", "closed", "adjusted", "available", "committed", "paid", "revenue",
+               "expenditure", "opening", "fin_revenue", "fin_expense"]
+    return np.select(conditions, choices, default="balance")
+
+
+def scope_filter(facts: pd.DataFrame, scope: Scope, master: MasterData) -> pd.DataFrame:
+    if scope.kind == "all":
+        return facts
+    if scope.kind == "region":
+        return facts[facts["region"].isin(master.region_with_descendants(scope.code))]
+    return facts[facts[scope.kind] == scope.code]
+
+
+def fen_sum(frame: pd.DataFrame, measure: str | Iterable[str], **filters: object) -> int:
+    """Sum of `amount` (fen) of the facts with the given measure(s) and filters; a
+    filter value ending in '*' matches a code prefix (类/款 contain their children)."""
+    measures = [measure] if isinstance(measure, str) else list(measure)
+    mask = frame["measure"].isin(measures)
+    for name, value in filters.items():
+        if isinstance(value, str) and value.endswith("*"):
+            mask &= frame[name].str.startswith(value[:-1])
+        elif isinstance(value, list | tuple | set):
+            mask &= frame[name].isin(list(value))
+        else:
+            mask &= frame[name] == value
+    return int(frame.loc[mask, "amount"].sum())
+
+
+# ------------------------------------------------------------------- execution
+@dataclass(frozen=True)
+class Figure:
+    """One reported amount: exact fen, and the reference of the query that produces it."""
+
+    fen: int
+    trace: str
+
+    @property
+    def yuan(self) -> Decimal:
+        return fen_to_decimal(self.fen)
+
+
+@dataclass
+class ExecutionRow:
+    keys: dict[str, str]
+    labels: dict[str, str]
+    figures: dict[str, Figure]
+
+    @property
+    def budget_fen(self) -> int:
+        return self.figures["approved"].fen + self.figures["adjusted"].fen
+
+    @property
+    def rate(self) -> Decimal | None:
+        """执行率 = paid / (approved + adjusted), 4 places (a fraction), None if no budget."""
+        if not self.budget_fen:
+            return None
+        return (Decimal(self.figures["paid"].fen) / Decimal(self.budget_fen)).quantize(
+            Decimal("0.0001"), rounding=ROUND_HALF_UP)
+
+
+@dataclass
+class ExecutionReport:
+    year: int
+    as_of: date | None
+    scope: Scope
+    group_by: tuple[str, ...]
+    rows: list[ExecutionRow]
+    total: ExecutionRow
+    monthly_paid: list[Figure]  # 12 months of payments (9301 debits net), the trend
+
+
+def execution_report(*, year: int, group_by: Sequence[str] = ("department",),
+                     scope: Scope | None = None, as_of: date | None = None) -> ExecutionReport:
+    """预算执行情况表: approved, adjusted, committed, paid, available and execution rate by
+    any of region / department / unit / function / economic / fund source."""
+    scope = scope or Scope()
+    group = tuple(group_by)
+    for name in group:
+        if name not in DIMENSIONS:
+            raise errors.BadScope(scope=name)
+    master = MasterData.load()
+    facts = ledger_facts(year=year, as_of=as_of, by_month=True, master=master)
+    facts = scope_filter(facts, scope, master)
+    facts = facts[facts["measure"].isin(EXECUTION_MEASURES)]
+    base = {"year": str(year), **scope.trace_dims()}
+    if as_of is not None:
+        base["as_of"] = as_of.isoformat()
+    rows: list[ExecutionRow] = []
+    if group and not facts.empty:
+        pivot = facts.pivot_table(index=list(group), columns="measure", values="amount",
+                                  aggfunc="sum", fill_value=0)
+        for key, values in pivot.iterrows():
+            key_t = key if isinstance(key, tuple) else (key,)
+            keys = dict(zip(group, (str(k) for k in key_t), strict=True))
+            rows.append(_execution_row(keys, values, base, master))
+    totals = facts.groupby("measure")["amount"].sum() if not facts.empty else pd.Series(dtype="int64")
+    total = _execution_row({}, totals, base, master)
+    monthly = facts[facts["measure"] == "paid"].groupby("month")["amount"].sum()
+    monthly_paid = [Figure(int(monthly.get(m, 0)),
+                           trace_ref(measure="paid", month=str(m), **base)) for m in range(1, 13)]
+    return ExecutionReport(year, as_of, scope, group, rows, total, monthly_paid)
+
+
+_NAME_KIND = {"department": "org", "unit": "org"}
+
+
+def _execution_row(keys: dict[str, str], values: pd.Series, base: dict[str, str],
+                   master: MasterData) -> ExecutionRow:
+    dims = {**base, **{k: v for k, v in keys.items() if v}}
+    # an empty key means "lines without this dimension": trace it explicitly as blank
+    dims.update({k: "-" for k, v in keys.items() if not v})
+    figures = {m: Figure(int(values.get(m, 0)), trace_ref(measure=m, **dims))
+               for m in EXECUTION_MEASURES}
+    labels = {k: master.names.get(_NAME_KIND.get(k, k), {}).get(v, "") for k, v in keys.items()}
+    return ExecutionRow(keys, labels, figures)

@@ -1,0 +1,85 @@
+"""A small city on the ledger, built through the real services: two city departments
+with units, one district department (罗湖区), approvals on several function/economic
+codes (with 三公 codes and a government-fund line and a project), an adjustment, a
+reversed approval, commitments and payments (the last one to a named person)."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from finance import services
+from finance.ids import make_uscc
+from finance.ledger import Dims, entry_post, entry_reverse
+from tests.helpers import approve_lines, commit_lines, pay_lines
+
+D = Decimal
+YEAR = 2026
+
+
+def dims(unit: str, function: str, economic: str, fund: str = "1", project: str = "",
+         region: str = "440300") -> Dims:
+    return Dims(region=region, unit=unit, function=function, economic=economic,
+                fund_source=fund, project=project)
+
+
+# (name, dims, approved, adjusted, committed-and-paid, committed-only)
+LINES = {
+    "edu_office": (dims("440300101", "2050203", "30201"), D("1000.00"), D("0"), D("400.00"), D("50.00")),
+    "edu_salary": (dims("440300101", "2050203", "30101"), D("5000.00"), D("250.00"), D("2500.00"), D("0")),
+    "edu_host": (dims("440300102", "2050204", "30217"), D("300.00"), D("0"), D("120.40"), D("0")),
+    "edu_car": (dims("440300102", "2050204", "30231"), D("800.00"), D("0"), D("333.33"), D("0")),
+    "edu_proj": (dims("440300102", "2050204", "31002", project="P2026-001"), D("2000.00"), D("0"),
+                 D("1500.00"), D("0")),
+    "edu_fund": (dims("440300101", "2120399", "31005", fund="2", project="P2026-002"),
+                 D("4000.00"), D("0"), D("1000.00"), D("0")),
+    "health": (dims("440300201", "2100201", "30201"), D("700.00"), D("0"), D("700.00"), D("0")),
+    "soe": (dims("440300201", "2100201", "30299", fund="3", project="P2026-003"),
+            D("600.00"), D("0"), D("100.00"), D("0")),
+    "luohu": (dims("440303101", "2010301", "30201", region="440303"), D("900.00"), D("0"),
+              D("450.00"), D("0")),
+}
+
+
+@pytest.fixture
+def city(fiscal_year, orgs, user):  # noqa: ARG001
+    mk = services.organization_upsert
+    mk(code="440300200", name="深圳市卫生健康委员会", kind="department", region_code="440300",
+       uscc=make_uscc("440300", 200), parent_code="440300001", user=user, reason="set-up")
+    mk(code="440300201", name="深圳市人民医院", kind="budget_unit", region_code="440300",
+       uscc=make_uscc("440300", 201), parent_code="440300200", user=user, reason="set-up")
+    mk(code="440303100", name="罗湖区教育局", kind="department", region_code="440303",
+       uscc=make_uscc("440303", 100), parent_code="440300001", user=user, reason="set-up")
+    mk(code="440303101", name="罗湖区第一小学", kind="budget_unit", region_code="440303",
+       uscc=make_uscc("440303", 101), parent_code="440303100", user=user, reason="set-up")
+    march, april = dt.date(YEAR, 3, 10), dt.date(YEAR, 4, 15)
+    for name, (d, approved, adjusted, paid, committed) in LINES.items():
+        entry_post(lines=approve_lines(approved, d), description=f"批复 {name}", user=user,
+                   on=dt.date(YEAR, 1, 20), kind="approval")
+        if adjusted:
+            entry_post(lines=approve_lines(adjusted, d), description=f"调整 {name}", user=user,
+                       on=march, kind="adjustment")
+        if paid:
+            entry_post(lines=commit_lines(paid + committed, d), description=f"申请 {name}",
+                       user=user, on=march, kind="commitment")
+            entry_post(lines=pay_lines(paid, d), description=f"支付 {name} 收款人 张三丰 "
+                       "6222021234567890123", user=user, on=april, kind="payment")
+    # an approval posted by mistake and reversed: it must net to nothing
+    wrong = entry_post(lines=approve_lines(D("99.99"), LINES["health"][0]), description="误批",
+                       user=user, on=march, kind="approval")
+    entry_reverse(entry=wrong, user=user, reason="duplicate", on=march)
+    return user
+
+
+def expected(measure: str, names: list[str] | None = None) -> Decimal:
+    idx = {"approved": 1, "adjusted": 2, "paid": 3}
+    total = D("0.00")
+    for name, row in LINES.items():
+        if names is not None and name not in names:
+            continue
+        d, approved, adjusted, paid, committed = row
+        total += {"approved": approved, "adjusted": adjusted, "paid": paid,
+                  "committed": committed,
+                  "available": approved + adjusted - paid - committed}.get(measure, row[idx.get(measure, 1)])
+    return total
