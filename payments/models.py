@@ -1,1 +1,415 @@
-"""Models of the payments app."""
+"""Models of the payments app: payees, plans, requests, rules, vouchers, bank feeds,
+statement lines, reconciliation exceptions."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from finance.ledger import Dims
+
+MONEY = {"max_digits": 16, "decimal_places": 2}
+
+
+class Bank(models.Model):
+    """A bank branch identified by its 12-digit CNAPS code (联行号)."""
+
+    cnaps = models.CharField(_("CNAPS code"), max_length=12, unique=True)
+    name = models.CharField(max_length=200)
+    active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["cnaps"]
+
+    def __str__(self) -> str:
+        return f"{self.cnaps} {self.name}"
+
+
+class Payee(models.Model):
+    """收款人: account changes are kept in history (django-simple-history)."""
+
+    name = models.CharField(max_length=200)
+    account_number = models.CharField(max_length=40)
+    bank_name = models.CharField(max_length=200)
+    branch_name = models.CharField(max_length=200, blank=True)
+    cnaps = models.CharField(_("CNAPS code"), max_length=20, blank=True)
+    blocked = models.BooleanField(default=False)
+    blocked_reason = models.CharField(max_length=300, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.name} {self.account_number}"
+
+
+class Membership(models.Model):
+    """Which organization a user works for (roles are Django groups)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="payments_membership")
+    organization = models.ForeignKey("finance.Organization", on_delete=models.PROTECT,
+                                     related_name="+")
+    history = HistoricalRecords()
+
+    def __str__(self) -> str:
+        return f"{self.user_id} @ {self.organization_id}"
+
+
+class AgentAccount(models.Model):
+    """The treasury's zero-balance account at an agent bank (代理银行): vouchers are
+    batched per agent account, statements arrive for it."""
+
+    number = models.CharField(max_length=40, unique=True)
+    name = models.CharField(max_length=200)
+    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="agent_accounts")
+    history = HistoricalRecords()
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.name}"
+
+
+class FundSourceSetting(models.Model):
+    """Per fund source: whether monthly plan control (用款计划控制) applies."""
+
+    fund_source = models.CharField(max_length=10, unique=True)
+    plan_control = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    def __str__(self) -> str:
+        return f"{self.fund_source} plan_control={self.plan_control}"
+
+
+class IndicatorFields(models.Model):
+    """The dimension tuple of an indicator (指标), stored as codes."""
+
+    year = models.PositiveSmallIntegerField()
+    region = models.CharField(max_length=12)
+    unit = models.CharField(max_length=20)
+    function = models.CharField(max_length=12)
+    economic = models.CharField(max_length=12)
+    fund_source = models.CharField(max_length=10)
+    project = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def dims(self) -> Dims:
+        return Dims(region=self.region, unit=self.unit, function=self.function,
+                    economic=self.economic, fund_source=self.fund_source, project=self.project)
+
+
+class PaymentPlan(IndicatorFields):
+    """用款计划: a month's applied and approved amounts for one indicator."""
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", _("applied")
+        APPROVED = "approved", _("approved")
+
+    month = models.PositiveSmallIntegerField()
+    applied = models.DecimalField(**MONEY)
+    approved = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.APPLIED)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["year", "month", "region", "unit", "function", "economic",
+                        "fund_source", "project"], name="plan_unique_indicator_month"),
+            models.CheckConstraint(condition=Q(applied__gt=0), name="plan_applied_positive"),
+            models.CheckConstraint(condition=Q(approved__gte=0), name="plan_approved_nonneg"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} plan {self.year}-{self.month:02d} {self.unit} {self.approved}"
+
+
+class PaymentRequest(IndicatorFields):
+    """支付申请: a budget unit's request to pay a payee from an indicator."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("draft")
+        REFUSED = "refused", _("refused by rules")
+        UNIT_REVIEW = "unit_review", _("awaiting unit head")
+        TREASURY_REVIEW = "treasury_review", _("awaiting treasury reviewer")
+        DIRECTOR_REVIEW = "director_review", _("awaiting treasury director")
+        APPROVED = "approved", _("approved")
+        REJECTED = "rejected", _("rejected")
+        VOUCHERED = "vouchered", _("voucher issued")
+        PAID = "paid", _("paid")
+        RETURNED = "returned", _("returned by bank (退票)")
+
+    tracking_id = models.CharField(_("tracking id"), max_length=40, unique=True)
+    plan = models.ForeignKey(PaymentPlan, null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="requests")
+    amount = models.DecimalField(**MONEY)
+    payee = models.ForeignKey(Payee, on_delete=models.PROTECT, related_name="requests")
+    purpose = models.CharField(max_length=300)
+    contract_ref = models.CharField(max_length=100, blank=True)
+    procurement_ref = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                 related_name="+")
+    filed_at = models.DateTimeField()
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    commit_entry = models.ForeignKey("finance.Entry", null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="+")
+    pay_entry = models.ForeignKey("finance.Entry", null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="+")
+    return_reason = models.CharField(max_length=300, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-filed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="request_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["payee", "amount"]), models.Index(fields=["status"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.tracking_id} {self.amount} {self.status}"
+
+
+class Attachment(models.Model):
+    request = models.ForeignKey(PaymentRequest, on_delete=models.CASCADE,
+                                related_name="attachments")
+    name = models.CharField(max_length=200)
+    file = models.FileField(upload_to="payments/attachments/%Y/%m/")
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.name}"
+
+
+class Rule(models.Model):
+    """A pre-review rule: data (enabled, action, params with Decimals as strings),
+    changed with history, never by a code edit."""
+
+    class Action(models.TextChoices):
+        REFUSE = "refuse", _("refuse")
+        FLAG = "flag", _("flag for review")
+
+    code = models.CharField(max_length=40, unique=True)
+    name = models.CharField(max_length=200)
+    enabled = models.BooleanField(default=True)
+    action = models.CharField(max_length=10, choices=Action.choices, default=Action.FLAG)
+    params = models.JSONField(default=dict, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({'on' if self.enabled else 'off'})"
+
+
+class RuleHit(models.Model):
+    """One finding of the pre-review on one submission of a request."""
+
+    request = models.ForeignKey(PaymentRequest, on_delete=models.CASCADE, related_name="hits")
+    rule_code = models.CharField(max_length=40)
+    action = models.CharField(max_length=10, choices=Rule.Action.choices)
+    reason = models.CharField(max_length=500)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.rule_code}: {self.reason}"
+
+
+class VoucherSeq(models.Model):
+    """Last voucher number per month (ZF + YYYYMM + 4 digits)."""
+
+    year = models.PositiveSmallIntegerField()
+    month = models.PositiveSmallIntegerField()
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["year", "month"], name="voucherseq_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.year}-{self.month:02d}: {self.last}"
+
+
+class VoucherBatch(models.Model):
+    """A day's vouchers for one agent bank, exported together (CSV, pain.001)."""
+
+    agent_account = models.ForeignKey(AgentAccount, on_delete=models.PROTECT,
+                                      related_name="batches")
+    date = models.DateField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.date} {self.agent_account_id}"
+
+
+class Voucher(models.Model):
+    """支付凭证: one approved request sent to the agent bank."""
+
+    class Status(models.TextChoices):
+        ISSUED = "issued", _("issued")
+        PAID = "paid", _("paid")
+        RETURNED = "returned", _("returned (退票)")
+
+    number = models.CharField(max_length=20, unique=True)
+    batch = models.ForeignKey(VoucherBatch, on_delete=models.PROTECT, related_name="vouchers")
+    request = models.OneToOneField(PaymentRequest, on_delete=models.PROTECT,
+                                   related_name="voucher")
+    amount = models.DecimalField(**MONEY)
+    amount_capital = models.CharField(_("amount in capitals (大写)"), max_length=100)
+    date = models.DateField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ISSUED)
+    bank_ref = models.CharField(max_length=40, blank=True)
+    paid_on = models.DateField(null=True, blank=True)
+    failure_reason = models.CharField(max_length=300, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="voucher_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.amount} {self.status}"
+
+
+class ClearingNotice(models.Model):
+    """清算额度通知单: the day's voucher total per agent bank, for the central bank."""
+
+    agent_account = models.ForeignKey(AgentAccount, on_delete=models.PROTECT,
+                                      related_name="notices")
+    date = models.DateField()
+    total = models.DecimalField(**MONEY)
+    count = models.PositiveIntegerField()
+    amount_capital = models.CharField(max_length=100)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agent_account", "date"],
+                                               name="notice_unique_day")]
+
+    def __str__(self) -> str:
+        return f"notice {self.date} {self.total}"
+
+
+class BankFile(models.Model):
+    """One imported bank file (results or statement): what was read and found."""
+
+    filename = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    format = models.CharField(max_length=20)
+    imported_at = models.DateTimeField()
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    stored = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    issues = models.JSONField(default=list, blank=True)
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.filename} {self.format}"
+
+
+class BankResult(models.Model):
+    """One line of an agent bank's payment-result file (回单)."""
+
+    bank_ref = models.CharField(max_length=40, unique=True)
+    voucher = models.ForeignKey(Voucher, on_delete=models.PROTECT, related_name="results")
+    success = models.BooleanField()
+    amount = models.DecimalField(**MONEY)
+    traded_at = models.DateTimeField()
+    reason = models.CharField(max_length=300, blank=True)
+    file = models.ForeignKey(BankFile, on_delete=models.PROTECT, related_name="results")
+
+    def __str__(self) -> str:
+        return f"{self.bank_ref} {self.voucher_id} {'ok' if self.success else 'fail'}"
+
+
+class StatementLine(models.Model):
+    """One booked entry of an account statement; stored once per (account, bank ref)."""
+
+    class Match(models.TextChoices):
+        NONE = "", _("unmatched")
+        VOUCHER = "voucher", _("by voucher number")
+        AMOUNT = "amount", _("by amount, date and payee account")
+        CLEARING = "clearing", _("clearing credit")
+
+    account = models.CharField(max_length=40)
+    bank_ref = models.CharField(max_length=60)
+    booking_date = models.DateField()
+    amount = models.DecimalField(**MONEY)
+    credit = models.BooleanField()
+    end_to_end_id = models.CharField(max_length=60, blank=True)
+    payee_account = models.CharField(max_length=40, blank=True)
+    payee_name = models.CharField(max_length=200, blank=True)
+    info = models.CharField(max_length=300, blank=True)
+    file = models.ForeignKey(BankFile, on_delete=models.PROTECT, related_name="lines")
+    line_no = models.PositiveIntegerField()
+    voucher = models.ForeignKey(Voucher, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="statement_lines")
+    notice = models.ForeignKey(ClearingNotice, null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="clearing_lines")
+    matched_by = models.CharField(max_length=10, choices=Match.choices, blank=True, default="")
+    tracking_id = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["booking_date", "id"]
+        constraints = [models.UniqueConstraint(fields=["account", "bank_ref"],
+                                               name="statement_line_unique_ref")]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.bank_ref} {'C' if self.credit else 'D'}{self.amount}"
+
+
+class ReconException(models.Model):
+    """对账差异: what reconciliation could not match; treasury resolves it by hand."""
+
+    class Kind(models.TextChoices):
+        LINE_WITHOUT_VOUCHER = "line_without_voucher", _("statement line without voucher")
+        VOUCHER_WITHOUT_LINE = "voucher_without_line", _("paid voucher without statement line")
+        AMOUNT_DIFFERENCE = "amount_difference", _("amount difference")
+        CLEARING_DIFFERENCE = "clearing_difference", _("clearing difference")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        RESOLVED = "resolved", _("resolved")
+
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    key = models.CharField(max_length=120, unique=True,
+                           help_text=_("what the exception is about; found once"))
+    account = models.CharField(max_length=40)
+    date = models.DateField()
+    statement_line = models.ForeignKey(StatementLine, null=True, blank=True,
+                                       on_delete=models.PROTECT, related_name="exceptions")
+    voucher = models.ForeignKey(Voucher, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="exceptions")
+    expected = models.DecimalField(**MONEY, null=True, blank=True)
+    actual = models.DecimalField(**MONEY, null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    resolution = models.TextField(blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["date", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="open") | ~Q(resolution=""), name="resolved_needs_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} {self.status}"

@@ -1,0 +1,83 @@
+"""Domain errors of payments; each message is a constant and carries its figures."""
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from finance.errors import LedgerError
+
+MSG_INDICATOR_SHORT = _(
+    "The indicator has %(available)s available; %(requested)s was requested. The request is "
+    "refused."
+)
+MSG_PLAN_EXCEEDED = _(
+    "The payment plan for %(year)s-%(month)02d allows %(remaining)s more (approved "
+    "%(approved)s); %(requested)s was requested. The request is refused."
+)
+MSG_WRONG_STATE = _("Request %(tracking_id)s is %(status)s; it cannot be %(action)s.")
+MSG_NOT_ALLOWED = _("%(user)s may not %(action)s this request: %(why)s.")
+MSG_FILER_CANNOT_APPROVE = _("the filer of a request can never approve it")
+MSG_ONE_LEVEL_ONLY = _("one person approves at most one level of the same request")
+MSG_MISSING_ROLE = _("the role %(role)s is required")
+MSG_OTHER_UNIT = _("the request belongs to another unit")
+MSG_REASON_REQUIRED = _("A reason is required.")
+MSG_NOTHING_TO_VOUCHER = _("There are no approved requests to put on a voucher.")
+MSG_UNKNOWN_FORMAT = _("%(file)s: the format could not be recognised (expected the bank's "
+                       "payment-result CSV, camt.053 or MT940).")
+MSG_UNKNOWN_VOUCHER = _("Voucher %(number)s is unknown.")
+MSG_RESULT_AMOUNT = _("Amount %(amount)s differs from voucher %(number)s (%(expected)s).")
+MSG_ALREADY_RESOLVED = _("Exception %(pk)s is already resolved.")
+
+
+class PaymentError(LedgerError):
+    message = _("Payment error")
+    code = "payment_error"
+
+
+class IndicatorShort(PaymentError):
+    message = MSG_INDICATOR_SHORT
+    code = "indicator_short"
+
+
+class PlanExceeded(PaymentError):
+    message = MSG_PLAN_EXCEEDED
+    code = "plan_exceeded"
+
+
+class WrongState(PaymentError):
+    message = MSG_WRONG_STATE
+    code = "wrong_state"
+
+
+class NotAllowed(PaymentError):
+    message = MSG_NOT_ALLOWED
+    code = "not_allowed"
+
+
+class ReasonRequired(PaymentError):
+    message = MSG_REASON_REQUIRED
+    code = "reason_required"
+
+
+class NothingToVoucher(PaymentError):
+    message = MSG_NOTHING_TO_VOUCHER
+    code = "nothing_to_voucher"
+
+
+class UnknownFormat(PaymentError):
+    message = MSG_UNKNOWN_FORMAT
+    code = "unknown_format"
+
+
+class AlreadyResolved(PaymentError):
+    message = MSG_ALREADY_RESOLVED
+    code = "already_resolved"
+
+
+class UnknownVoucher(PaymentError):
+    message = MSG_UNKNOWN_VOUCHER
+    code = "unknown_voucher"
+
+
+class ResultAmountDiffers(PaymentError):
+    message = MSG_RESULT_AMOUNT
+    code = "result_amount_differs"

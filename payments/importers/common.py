@@ -1,0 +1,92 @@
+"""What every bank parser returns: rows as dataclasses plus (file, line, field, reason) issues."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+
+@dataclass(frozen=True)
+class ImportIssue:
+    file: str
+    line: int
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.field}: {self.reason}"
+
+    def as_dict(self) -> dict:
+        return {"file": self.file, "line": self.line, "field": self.field, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One line of the agent bank's payment-result file."""
+
+    line: int
+    voucher_number: str
+    payer_account: str
+    payee_account: str
+    payee_name: str
+    amount: Decimal
+    success: bool
+    bank_ref: str
+    traded_at: dt.datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class StatementRow:
+    """One booked entry of an account statement (camt.053 / MT940)."""
+
+    line: int
+    account: str
+    bank_ref: str
+    booking_date: dt.date
+    amount: Decimal
+    credit: bool
+    end_to_end_id: str = ""
+    payee_account: str = ""
+    payee_name: str = ""
+    info: str = ""
+
+
+@dataclass
+class BankRows:
+    filename: str
+    format: str
+    results: list[ResultRow] = field(default_factory=list)
+    statement: list[StatementRow] = field(default_factory=list)
+    issues: list[ImportIssue] = field(default_factory=list)
+    fatal: bool = False  # nothing could be read: store nothing
+
+    @property
+    def total(self) -> int:
+        return len(self.results) + len(self.statement)
+
+
+def decode(content: bytes) -> str:
+    """UTF-8 (with or without BOM) or GBK, as Chinese banks send it."""
+    if content.startswith(b"\xef\xbb\xbf"):
+        return content[3:].decode("utf-8")
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        return content.decode("gb18030")
+
+
+def money(text: str, *, decimal_comma: bool = False) -> Decimal:
+    """'1,250,000.00' (thousands separators) or, with `decimal_comma`, MT940's '1250000,00'
+    → Decimal with 2 places; refuses anything else."""
+    raw = text.strip()
+    raw = raw.replace(",", ".") if decimal_comma else raw.replace(",", "")
+    if raw.endswith("."):
+        raw += "00"
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ValueError(f"not an amount: {text!r}") from None
+    if not value.is_finite() or value <= 0 or value.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise ValueError(f"not a positive amount with at most 2 places: {text!r}")
+    return value.quantize(Decimal("0.01"))

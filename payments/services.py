@@ -1,0 +1,699 @@
+"""Every write of the payments app: one function per use case, keyword-only, under
+transaction.atomic, taking the acting user and the time; ledger postings go through
+finance.ledger (entry_post / entry_reverse) only."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import cn2an
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from finance import errors as ledger_errors
+from finance.ledger import Dims, cr, dr, entry_post, entry_reverse
+from finance.models import Organization, WorkflowStep
+from finance.services import save_with_history, workflow_record
+from payments import errors
+from payments.importers import detect, parse
+from payments.importers.common import ImportIssue, ResultRow, StatementRow
+from payments.models import (
+    AgentAccount,
+    Attachment,
+    Bank,
+    BankFile,
+    BankResult,
+    ClearingNotice,
+    FundSourceSetting,
+    Membership,
+    Payee,
+    PaymentPlan,
+    PaymentRequest,
+    ReconException,
+    Rule,
+    RuleHit,
+    StatementLine,
+    Voucher,
+    VoucherBatch,
+    VoucherSeq,
+)
+from payments.rules import RULES, fmt, plan_used, rules_run
+
+# Roles are Django groups.
+FILER, UNIT_HEAD, REVIEWER, DIRECTOR = ("unit_filer", "unit_head", "treasury_reviewer",
+                                        "treasury_director")
+S = PaymentRequest.Status
+LEVELS = {  # status → (role, next status, level name)
+    S.UNIT_REVIEW: (UNIT_HEAD, S.TREASURY_REVIEW, "unit head"),
+    S.TREASURY_REVIEW: (REVIEWER, S.APPROVED, "treasury reviewer"),
+    S.DIRECTOR_REVIEW: (DIRECTOR, S.APPROVED, "treasury director"),
+}
+CENT = Decimal("0.01")
+
+
+def director_threshold() -> Decimal:
+    """Above this amount the treasury director approves as a third level."""
+    return Decimal(str(getattr(settings, "PAYMENTS_DIRECTOR_THRESHOLD", "100000.00")))
+
+
+def amount_in_capitals(amount: Decimal) -> str:
+    """人民币大写, e.g. 壹佰贰拾陆万伍仟柒佰捌拾元伍角; whole amounts end in 整."""
+    text = cn2an.an2cn(f"{amount:.2f}", "rmb")
+    return text if ("角" in text or "分" in text) else text + "整"
+
+
+def _in_group(user: Any, role: str) -> bool:
+    return bool(user and user.groups.filter(name=role).exists())
+
+
+def _unit_of(user: Any) -> str:
+    m = Membership.objects.filter(user=user).select_related("organization").first()
+    return m.organization.code if m else ""
+
+
+# ------------------------------------------------------------------ master data
+def bank_upsert(*, cnaps: str, name: str, user: Any, reason: str = "bank list",
+                as_of: dt.datetime | None = None) -> Bank:
+    bank = Bank.objects.filter(cnaps=cnaps).first() or Bank(cnaps=cnaps)
+    if bank.pk and bank.name == name and bank.active:
+        return bank
+    bank.name, bank.active = name, True
+    save_with_history(bank, user=user, reason=reason)
+    return bank
+
+
+def payee_save(*, payee: Payee | None = None, name: str, account_number: str, bank_name: str,
+               branch_name: str = "", cnaps: str = "", user: Any, reason: str,
+               as_of: dt.datetime | None = None) -> Payee:
+    """Create a payee or change its bank account; every change is kept in history."""
+    with transaction.atomic():
+        if payee is not None:
+            payee = Payee.objects.select_for_update().get(pk=payee.pk)
+        payee = payee or Payee()
+        new = {"name": name, "account_number": account_number, "bank_name": bank_name,
+               "branch_name": branch_name, "cnaps": cnaps}
+        if payee.pk and all(getattr(payee, k) == v for k, v in new.items()):
+            return payee
+        for k, v in new.items():
+            setattr(payee, k, v)
+        save_with_history(payee, user=user, reason=reason)
+        return payee
+
+
+def payee_block(*, payee: Payee, blocked: bool, reason: str, user: Any,
+                as_of: dt.datetime | None = None) -> Payee:
+    if not reason:
+        raise errors.ReasonRequired()
+    with transaction.atomic():
+        payee = Payee.objects.select_for_update().get(pk=payee.pk)
+        payee.blocked, payee.blocked_reason = blocked, reason if blocked else ""
+        save_with_history(payee, user=user, reason=reason)
+        return payee
+
+
+def membership_set(*, member: Any, organization: Organization, user: Any,
+                   reason: str = "membership") -> Membership:
+    m = Membership.objects.filter(user=member).first() or Membership(user=member)
+    m.organization = organization
+    save_with_history(m, user=user, reason=reason)
+    return m
+
+
+def agent_account_upsert(*, number: str, name: str, bank: Bank, user: Any,
+                         reason: str = "agent account") -> AgentAccount:
+    acct = AgentAccount.objects.filter(number=number).first() or AgentAccount(number=number)
+    if acct.pk and acct.name == name and acct.bank_id == bank.pk:
+        return acct
+    acct.name, acct.bank = name, bank
+    save_with_history(acct, user=user, reason=reason)
+    return acct
+
+
+def fund_source_plan_control_set(*, fund_source: str, enabled: bool, user: Any,
+                                 reason: str) -> FundSourceSetting:
+    s = (FundSourceSetting.objects.filter(fund_source=fund_source).first()
+         or FundSourceSetting(fund_source=fund_source))
+    s.plan_control = enabled
+    save_with_history(s, user=user, reason=reason)
+    return s
+
+
+def rule_update(*, code: str, user: Any, reason: str, enabled: bool | None = None,
+                action: str | None = None, params: dict[str, Any] | None = None) -> Rule:
+    """Switch a rule or change its thresholds (Decimals as strings); kept in history."""
+    if not reason:
+        raise errors.ReasonRequired()
+    default = RULES[code]
+    with transaction.atomic():
+        rule = (Rule.objects.select_for_update().filter(code=code).first()
+                or Rule(code=code, name=default.name, action=default.action,
+                        params=dict(default.params)))
+        if enabled is not None:
+            rule.enabled = enabled
+        if action is not None:
+            rule.action = action
+        if params is not None:
+            rule.params = {**rule.params, **params}
+        save_with_history(rule, user=user, reason=reason)
+        return rule
+
+
+# ------------------------------------------------------------------ plans
+def plan_apply(*, dims: Dims, year: int, month: int, amount: Decimal, user: Any,
+               as_of: dt.datetime | None = None) -> PaymentPlan:
+    """用款计划 申请: a unit applies for a month's amount on one indicator."""
+    with transaction.atomic():
+        plan = PaymentPlan.objects.select_for_update().filter(
+            year=year, month=month, **_dim_kwargs(dims)).first()
+        plan = plan or PaymentPlan(year=year, month=month, **_dim_kwargs(dims))
+        old = plan.status or ""
+        plan.applied = amount
+        plan.status = PaymentPlan.Status.APPLIED
+        save_with_history(plan, user=user, reason="plan applied")
+        workflow_record(document=plan, from_state=old, to_state=plan.status, action="apply",
+                        user=user, as_of=as_of)
+        return plan
+
+
+def plan_approve(*, plan: PaymentPlan, amount: Decimal | None = None, user: Any,
+                 comment: str = "", as_of: dt.datetime | None = None) -> PaymentPlan:
+    with transaction.atomic():
+        plan = PaymentPlan.objects.select_for_update().get(pk=plan.pk)
+        old = plan.status
+        plan.approved = plan.applied if amount is None else amount
+        plan.status = PaymentPlan.Status.APPROVED
+        save_with_history(plan, user=user, reason=comment or "plan approved")
+        workflow_record(document=plan, from_state=old, to_state=plan.status, action="approve",
+                        user=user, comment=comment, as_of=as_of)
+        return plan
+
+
+def _dim_kwargs(d: Dims) -> dict[str, str]:
+    return {"region": d.region, "unit": d.unit, "function": d.function, "economic": d.economic,
+            "fund_source": d.fund_source, "project": d.project}
+
+
+# ------------------------------------------------------------------ requests
+def payment_request_create(*, dims: Dims, year: int, amount: Decimal, payee: Payee,
+                           purpose: str, user: Any, contract_ref: str = "",
+                           procurement_ref: str = "",
+                           attachments: list[tuple[str, bytes]] | None = None,
+                           as_of: dt.datetime | None = None) -> PaymentRequest:
+    """A budget unit's filer drafts a request against an indicator (its dimension tuple)."""
+    as_of = as_of or timezone.now()
+    if not _in_group(user, FILER):
+        raise errors.NotAllowed(user=user, action="file", why=errors.MSG_MISSING_ROLE % {
+            "role": FILER})
+    if _unit_of(user) != dims.unit:
+        raise errors.NotAllowed(user=user, action="file", why=errors.MSG_OTHER_UNIT)
+    with transaction.atomic():
+        req = PaymentRequest(
+            tracking_id=f"TR{year}{uuid.uuid4().hex[:16].upper()}", year=year,
+            amount=Decimal(amount).quantize(CENT), payee=payee, purpose=purpose,
+            contract_ref=contract_ref, procurement_ref=procurement_ref, filed_by=user,
+            filed_at=as_of, **_dim_kwargs(dims))
+        save_with_history(req, user=user, reason="filed")
+        for name, content in attachments or []:
+            att = Attachment(request=req, name=name)
+            att.file.save(name, ContentFile(content), save=True)
+        workflow_record(document=req, from_state="", to_state=req.status, action="file",
+                        user=user, as_of=as_of)
+        return req
+
+
+def _lock(req: PaymentRequest) -> PaymentRequest:
+    return PaymentRequest.objects.select_for_update().select_related("payee").get(pk=req.pk)
+
+
+def payment_request_submit(*, request: PaymentRequest, user: Any,
+                           as_of: dt.datetime | None = None) -> PaymentRequest:
+    """Check the month's plan, run the rule library, then commit the amount in the
+    control book at once (Dr 9201 / Cr 9101). A refusing rule hit leaves the request
+    `refused` with its reasons and nothing committed; a short indicator or plan raises."""
+    as_of = as_of or timezone.now()
+    with transaction.atomic():
+        req = _lock(request)
+        if req.status not in (S.DRAFT, S.REFUSED):
+            raise errors.WrongState(tracking_id=req.tracking_id, status=req.status,
+                                    action="submitted")
+        if user.pk != req.filed_by_id:
+            raise errors.NotAllowed(user=user, action="submit", why=errors.MSG_OTHER_UNIT)
+        on = timezone.localdate(as_of)
+        plan = _plan_check(req, on)
+        RuleHit.objects.filter(request=req).delete()
+        hits = rules_run(req)
+        RuleHit.objects.bulk_create([RuleHit(request=req, rule_code=h.rule_code, action=h.action,
+                                             reason=h.reason, created_at=as_of) for h in hits])
+        old = req.status
+        req.plan = plan
+        req.submitted_at = as_of
+        if any(h.action == Rule.Action.REFUSE for h in hits):
+            req.status = S.REFUSED
+            save_with_history(req, user=user, reason="refused by rules")
+            workflow_record(document=req, from_state=old, to_state=req.status, action="submit",
+                            user=user, as_of=as_of,
+                            comment="; ".join(h.reason for h in hits if h.action == "refuse"))
+            return req
+        try:
+            req.commit_entry = entry_post(
+                lines=[dr("indicator", "9201", req.amount, req.dims),
+                       cr("indicator", "9101", req.amount, req.dims)],
+                description=f"支付申请 commit {req.tracking_id}", user=user, on=on, as_of=as_of,
+                source=req, kind="commit", tracking_id=req.tracking_id,
+                idempotency_key=f"{req.tracking_id}:commit")
+        except ledger_errors.IndicatorInsufficient as exc:
+            raise errors.IndicatorShort(available=fmt(exc.available),
+                                        requested=fmt(req.amount)) from None
+        req.status = S.UNIT_REVIEW
+        save_with_history(req, user=user, reason="submitted")
+        workflow_record(document=req, from_state=old, to_state=req.status, action="submit",
+                        user=user, as_of=as_of,
+                        comment="; ".join(h.reason for h in hits))
+        return req
+
+
+def _plan_check(req: PaymentRequest, on: dt.date) -> PaymentPlan | None:
+    setting = FundSourceSetting.objects.filter(fund_source=req.fund_source).first()
+    if setting is not None and not setting.plan_control:
+        return None
+    plan = PaymentPlan.objects.select_for_update().filter(
+        year=req.year, month=on.month, status=PaymentPlan.Status.APPROVED,
+        **_dim_kwargs(req.dims)).first()
+    approved = plan.approved if plan else Decimal("0.00")
+    used = plan_used(plan.pk) if plan else Decimal("0.00")
+    if used + req.amount > approved:
+        raise errors.PlanExceeded(year=req.year, month=on.month, approved=fmt(approved),
+                                  remaining=fmt(max(approved - used, Decimal("0.00"))),
+                                  requested=fmt(req.amount))
+    return plan
+
+
+def _check_approver(req: PaymentRequest, user: Any, action: str) -> tuple[str, str, str]:
+    if req.status not in LEVELS:
+        raise errors.WrongState(tracking_id=req.tracking_id, status=req.status, action=action)
+    role, nxt, level = LEVELS[req.status]
+    if user.pk == req.filed_by_id:
+        raise errors.NotAllowed(user=user, action=action, why=errors.MSG_FILER_CANNOT_APPROVE)
+    if not _in_group(user, role):
+        raise errors.NotAllowed(user=user, action=action,
+                                why=errors.MSG_MISSING_ROLE % {"role": role})
+    if role == UNIT_HEAD and _unit_of(user) != req.unit:
+        raise errors.NotAllowed(user=user, action=action, why=errors.MSG_OTHER_UNIT)
+    acted = WorkflowStep.objects.filter(
+        doc_type=ContentType.objects.get_for_model(PaymentRequest), doc_id=str(req.pk),
+        action="approve", actor=user).exists()
+    if acted:
+        raise errors.NotAllowed(user=user, action=action, why=errors.MSG_ONE_LEVEL_ONLY)
+    return role, nxt, level
+
+
+def payment_request_approve(*, request: PaymentRequest, user: Any, comment: str = "",
+                            as_of: dt.datetime | None = None) -> PaymentRequest:
+    """One level of the chain: unit head → treasury reviewer → director above the
+    threshold. The filer never approves; one person approves at most one level."""
+    as_of = as_of or timezone.now()
+    with transaction.atomic():
+        req = _lock(request)
+        _role, nxt, level = _check_approver(req, user, "approve")
+        if req.status == S.TREASURY_REVIEW and req.amount > director_threshold():
+            nxt = S.DIRECTOR_REVIEW
+        old, req.status = req.status, nxt
+        save_with_history(req, user=user, reason=f"approved by {level}")
+        workflow_record(document=req, from_state=old, to_state=nxt, action="approve", user=user,
+                        comment=comment, as_of=as_of)
+        return req
+
+
+def payment_request_reject(*, request: PaymentRequest, user: Any, comment: str,
+                           as_of: dt.datetime | None = None) -> PaymentRequest:
+    """Rejection at any level releases the commitment (reversal of the commit entry)."""
+    as_of = as_of or timezone.now()
+    if not comment.strip():
+        raise errors.ReasonRequired()
+    with transaction.atomic():
+        req = _lock(request)
+        _check_approver(req, user, "reject")
+        _release(req, user, as_of, f"rejected: {comment}")
+        old, req.status = req.status, S.REJECTED
+        save_with_history(req, user=user, reason=comment)
+        workflow_record(document=req, from_state=old, to_state=req.status, action="reject",
+                        user=user, comment=comment, as_of=as_of)
+        return req
+
+
+def _release(req: PaymentRequest, user: Any, as_of: dt.datetime, reason: str) -> None:
+    assert req.commit_entry is not None  # noqa: S101 - every reviewed request is committed
+    entry_reverse(entry=req.commit_entry, user=user, reason=reason, as_of=as_of,
+                  on=timezone.localdate(as_of), idempotency_key=f"{req.tracking_id}:release")
+
+
+# ------------------------------------------------------------------ vouchers
+def voucher_batch_create(*, agent_account: AgentAccount, user: Any,
+                         requests: list[PaymentRequest] | None = None,
+                         as_of: dt.datetime | None = None) -> VoucherBatch:
+    """Put approved requests on payment vouchers (支付凭证) for one agent bank, numbered
+    ZF + YYYYMM + 4 digits, then refresh the day's clearing-limit notice."""
+    as_of = as_of or timezone.now()
+    on = timezone.localdate(as_of)
+    with transaction.atomic():
+        qs = PaymentRequest.objects.select_for_update().filter(status=S.APPROVED).order_by("id")
+        if requests is not None:
+            qs = qs.filter(pk__in=[r.pk for r in requests])
+        todo = list(qs)
+        if not todo:
+            raise errors.NothingToVoucher()
+        seq, _ = VoucherSeq.objects.get_or_create(year=on.year, month=on.month)
+        seq = VoucherSeq.objects.select_for_update().get(pk=seq.pk)
+        batch = VoucherBatch.objects.create(agent_account=agent_account, date=on,
+                                            created_by=user, created_at=as_of)
+        for req in todo:
+            seq.last += 1
+            voucher = Voucher(number=f"ZF{on.year}{on.month:02d}{seq.last:04d}", batch=batch,
+                              request=req, amount=req.amount,
+                              amount_capital=amount_in_capitals(req.amount), date=on)
+            save_with_history(voucher, user=user, reason="voucher issued")
+            req.status = S.VOUCHERED
+            save_with_history(req, user=user, reason=f"voucher {voucher.number}")
+            workflow_record(document=req, from_state=S.APPROVED, to_state=S.VOUCHERED,
+                            action="voucher", user=user, comment=voucher.number, as_of=as_of)
+        seq.save(update_fields=["last"])
+        _notice_refresh(agent_account, on, user)
+        return batch
+
+
+def _notice_refresh(agent_account: AgentAccount, on: dt.date, user: Any) -> ClearingNotice:
+    """清算额度通知单: the day's total of vouchers for the agent bank."""
+    agg = Voucher.objects.filter(batch__agent_account=agent_account, date=on).aggregate(
+        s=Sum("amount"))
+    total = agg["s"] or Decimal("0.00")
+    count = Voucher.objects.filter(batch__agent_account=agent_account, date=on).count()
+    notice = (ClearingNotice.objects.select_for_update()
+              .filter(agent_account=agent_account, date=on).first()
+              or ClearingNotice(agent_account=agent_account, date=on))
+    notice.total, notice.count = total, count
+    notice.amount_capital = amount_in_capitals(total)
+    save_with_history(notice, user=user, reason="vouchers issued")
+    return notice
+
+
+# ------------------------------------------------------------------ bank files
+@dataclass
+class ImportReport:
+    filename: str
+    format: str = ""
+    stored: int = 0
+    skipped: int = 0
+    issues: list[ImportIssue] = field(default_factory=list)
+    matched: int = 0
+    exceptions: int = 0
+    file_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"filename": self.filename, "format": self.format, "stored": self.stored,
+                "skipped": self.skipped, "matched": self.matched,
+                "exceptions": self.exceptions, "file_id": self.file_id,
+                "issues": [i.as_dict() for i in self.issues]}
+
+
+def bank_file_import(*, content: bytes, filename: str, user: Any,
+                     as_of: dt.datetime | None = None,
+                     progress: Any = None) -> ImportReport:
+    """Detect the format, parse every line, then store: results post payments or
+    release commitments (each line on its own, all or nothing); statement lines are
+    stored once per (account, bank reference) and reconciled. A bad line is reported
+    with file, line and reason; an unreadable file leaves nothing behind."""
+    as_of = as_of or timezone.now()
+    report = ImportReport(filename=filename)
+    fmt_ = detect(content)
+    if fmt_ is None:
+        report.issues.append(ImportIssue(filename, 0, "format", str(errors.MSG_UNKNOWN_FORMAT % {
+            "file": filename})))
+        return report
+    report.format = fmt_
+    rows = parse(content, filename, fmt_)
+    report.issues += rows.issues
+    if rows.fatal:
+        return report
+    digest = hashlib.sha256(content).hexdigest()
+    bank_file = BankFile(filename=filename, sha256=digest, format=fmt_, imported_at=as_of,
+                         imported_by=user if getattr(user, "pk", None) else None)
+    if rows.results:
+        _store_results(rows.results, bank_file, report, user, as_of, progress)
+    if rows.statement:
+        _store_statement(rows.statement, bank_file, report, user, as_of, progress)
+    if bank_file.pk:
+        BankFile.objects.filter(pk=bank_file.pk).update(
+            stored=report.stored, skipped=report.skipped,
+            issues=[i.as_dict() for i in report.issues])
+        report.file_id = bank_file.pk
+    return report
+
+
+def _ensure_saved(bank_file: BankFile) -> None:
+    if bank_file.pk is None:
+        bank_file.save()
+
+
+def _store_results(results: list[ResultRow], bank_file: BankFile, report: ImportReport,
+                   user: Any, as_of: dt.datetime, progress: Any) -> None:
+    seen = set(BankResult.objects.filter(bank_ref__in=[r.bank_ref for r in results])
+               .values_list("bank_ref", flat=True))
+    for n, row in enumerate(results, start=1):
+        if row.bank_ref in seen:
+            report.skipped += 1
+            continue
+        try:
+            with transaction.atomic():
+                _ensure_saved(bank_file)
+                bank_result_apply(row=row, bank_file=bank_file, user=user, as_of=as_of)
+            report.stored += 1
+        except (errors.PaymentError, ledger_errors.LedgerError) as exc:
+            if bank_file.pk and not BankFile.objects.filter(pk=bank_file.pk).exists():
+                bank_file.pk = None  # rolled back with the failed line
+            report.issues.append(ImportIssue(bank_file.filename, row.line, "voucher_number",
+                                             str(exc)))
+        if progress:
+            progress(n)
+
+
+def bank_result_apply(*, row: ResultRow, bank_file: BankFile, user: Any,
+                      as_of: dt.datetime) -> BankResult:
+    """回单: success posts the payment (control, budget and financial books); failure
+    (退票) releases the commitment — or, after a success, reverses payment and commitment —
+    and returns the request to its filer with the bank's reason."""
+    with transaction.atomic():
+        voucher = (Voucher.objects.select_for_update().select_related("request")
+                   .filter(number=row.voucher_number).first())
+        if voucher is None:
+            raise errors.UnknownVoucher(number=row.voucher_number)
+        if voucher.amount != row.amount:
+            raise errors.ResultAmountDiffers(amount=fmt(row.amount), number=voucher.number,
+                                            expected=fmt(voucher.amount))
+        req = PaymentRequest.objects.select_for_update().get(pk=voucher.request_id)
+        on = timezone.localdate(row.traded_at)
+        if row.success and voucher.status == Voucher.Status.ISSUED:
+            d, a = req.dims, req.amount
+            req.pay_entry = entry_post(
+                lines=[dr("indicator", "9301", a, d), cr("indicator", "9201", a, d),
+                       dr("budget", "7101", a, d), cr("budget", "6001", a, d),
+                       dr("financial", "5001", a, d), cr("financial", "4001", a, d)],
+                description=f"国库集中支付 {voucher.number}", user=user, on=on, as_of=as_of,
+                source=voucher, kind="payment", tracking_id=req.tracking_id,
+                idempotency_key=f"{req.tracking_id}:pay")
+            voucher.status, voucher.paid_on, voucher.bank_ref = Voucher.Status.PAID, on, row.bank_ref
+            new_status, comment = S.PAID, row.bank_ref
+        elif not row.success and voucher.status in (Voucher.Status.ISSUED, Voucher.Status.PAID):
+            if voucher.status == Voucher.Status.PAID and req.pay_entry is not None:
+                entry_reverse(entry=req.pay_entry, user=user, reason=f"退票 {row.reason}",
+                              on=on, as_of=as_of, idempotency_key=f"{req.tracking_id}:unpay")
+            _release(req, user, as_of, f"退票 {row.reason}")
+            voucher.status, voucher.failure_reason = Voucher.Status.RETURNED, row.reason
+            voucher.bank_ref = row.bank_ref
+            req.return_reason = row.reason
+            new_status, comment = S.RETURNED, row.reason
+        else:
+            raise errors.WrongState(tracking_id=req.tracking_id, status=voucher.status,
+                                    action="paid" if row.success else "returned")
+        save_with_history(voucher, user=user, reason=f"bank result {row.bank_ref}")
+        old, req.status = req.status, new_status
+        save_with_history(req, user=user, reason=f"bank result {row.bank_ref}")
+        workflow_record(document=req, from_state=old, to_state=new_status, action="bank_result",
+                        user=user, comment=comment, as_of=as_of)
+        return BankResult.objects.create(bank_ref=row.bank_ref, voucher=voucher,
+                                         success=row.success, amount=row.amount,
+                                         traded_at=row.traded_at, reason=row.reason,
+                                         file=bank_file)
+
+
+def _store_statement(rows: list[StatementRow], bank_file: BankFile, report: ImportReport,
+                     user: Any, as_of: dt.datetime, progress: Any) -> None:
+    """Lines are stored once: (account, bank_ref) already present is skipped, the same
+    reference twice in one file is an issue. Then the touched days are reconciled."""
+    by_key: dict[tuple[str, str], StatementRow] = {}
+    for row in rows:
+        key = (row.account, row.bank_ref)
+        if key in by_key:
+            report.issues.append(ImportIssue(bank_file.filename, row.line, "bank_ref",
+                                             f"{row.bank_ref} appears twice in the file"))
+            continue
+        by_key[key] = row
+    existing: set[tuple[str, str]] = set()
+    for account in {k[0] for k in by_key}:
+        refs = [k[1] for k in by_key if k[0] == account]
+        for i in range(0, len(refs), 5000):
+            existing |= {(account, r) for r in StatementLine.objects.filter(
+                account=account, bank_ref__in=refs[i:i + 5000]).values_list("bank_ref", flat=True)}
+    new = [r for k, r in by_key.items() if k not in existing]
+    report.skipped += len(by_key) - len(new)
+    if not new:
+        return
+    with transaction.atomic():
+        _ensure_saved(bank_file)
+        step = 5000
+        for i in range(0, len(new), step):
+            StatementLine.objects.bulk_create([
+                StatementLine(account=r.account, bank_ref=r.bank_ref, booking_date=r.booking_date,
+                              amount=r.amount, credit=r.credit, end_to_end_id=r.end_to_end_id,
+                              payee_account=r.payee_account, payee_name=r.payee_name[:200],
+                              info=r.info, file=bank_file, line_no=r.line)
+                for r in new[i:i + step]])
+            if progress:
+                progress(min(i + step, len(new)))
+        report.stored += len(new)
+        days: dict[str, set[dt.date]] = defaultdict(set)
+        for r in new:
+            days[r.account].add(r.booking_date)
+        for account, dates in days.items():
+            m, e = statement_reconcile(account=account, dates=sorted(dates), user=user,
+                                       as_of=as_of)
+            report.matched += m
+            report.exceptions += e
+
+
+# ------------------------------------------------------------------ reconciliation
+def statement_reconcile(*, account: str, dates: list[dt.date], user: Any,
+                        as_of: dt.datetime | None = None) -> tuple[int, int]:
+    """对账 for an account's days: debit lines to paid vouchers by EndToEndId (= voucher
+    number), then by amount + date + payee account; the clearing credit against the
+    day's paid vouchers and the clearing-limit notice; the rest becomes exceptions.
+    Returns (lines matched, exceptions opened). Safe to run again."""
+    as_of = as_of or timezone.now()
+    matched = 0
+    new_exc: list[ReconException] = []
+    with transaction.atomic():
+        lines = list(StatementLine.objects.select_for_update()
+                     .filter(account=account, booking_date__in=dates, matched_by=""))
+        vouchers = {v.number: v for v in Voucher.objects.filter(
+            batch__agent_account__number=account, paid_on__in=dates,
+            status=Voucher.Status.PAID).select_related("request__payee")}
+        taken = set(StatementLine.objects.filter(voucher__number__in=list(vouchers))
+                    .values_list("voucher__number", flat=True))
+        free = {n: v for n, v in vouchers.items() if n not in taken}
+        updates: list[StatementLine] = []
+        debits = [ln for ln in lines if not ln.credit]
+        # 1) by voucher number
+        for ln in debits:
+            v = free.get(ln.end_to_end_id) if ln.end_to_end_id else None
+            if v is None and ln.end_to_end_id:  # paid on another day than booked
+                v = (Voucher.objects.filter(number=ln.end_to_end_id, status=Voucher.Status.PAID,
+                                            batch__agent_account__number=account)
+                     .exclude(statement_lines__isnull=False).select_related("request").first())
+            if v is None:
+                continue
+            free.pop(v.number, None)
+            ln.voucher, ln.tracking_id, ln.matched_by = v, v.request.tracking_id, "voucher"
+            if v.amount != ln.amount:
+                new_exc.append(_exc("amount_difference", f"amount:{ln.pk}", account,
+                                    ln.booking_date, as_of, line=ln, voucher=v,
+                                    expected=v.amount, actual=ln.amount))
+            updates.append(ln)
+        # 2) by amount + date + payee account
+        index: dict[tuple, list[Voucher]] = defaultdict(list)
+        for v in free.values():
+            index[(v.amount, v.paid_on, v.request.payee.account_number)].append(v)
+        for ln in debits:
+            if ln.matched_by:
+                continue
+            cands = index.get((ln.amount, ln.booking_date, ln.payee_account))
+            if cands:
+                v = cands.pop(0)
+                free.pop(v.number, None)
+                ln.voucher, ln.tracking_id, ln.matched_by = v, v.request.tracking_id, "amount"
+                updates.append(ln)
+        # 3) the clearing credit: the day's paid vouchers and the notice (three-way)
+        for ln in (x for x in lines if x.credit):
+            paid = Voucher.objects.filter(batch__agent_account__number=account,
+                                          paid_on=ln.booking_date,
+                                          status=Voucher.Status.PAID).aggregate(s=Sum("amount"))
+            paid_total = paid["s"] or Decimal("0.00")
+            notice = ClearingNotice.objects.filter(agent_account__number=account,
+                                                   date=ln.booking_date).first()
+            if notice is None:
+                continue  # not a clearing credit: falls through to exceptions below
+            ln.notice, ln.matched_by = notice, "clearing"
+            updates.append(ln)
+            if paid_total != ln.amount or ln.amount > notice.total:
+                new_exc.append(_exc("clearing_difference", f"clearing:{ln.pk}", account,
+                                    ln.booking_date, as_of, line=ln, expected=paid_total,
+                                    actual=ln.amount))
+        StatementLine.objects.bulk_update(updates, ["voucher", "tracking_id", "matched_by",
+                                                    "notice"], batch_size=2000)
+        matched = len(updates)
+        for ln in lines:
+            if not ln.matched_by:
+                new_exc.append(_exc("line_without_voucher", f"line:{ln.pk}", account,
+                                    ln.booking_date, as_of, line=ln, actual=ln.amount))
+        for v in free.values():
+            new_exc.append(_exc("voucher_without_line", f"voucher:{v.pk}", account, v.paid_on,
+                                as_of, voucher=v, expected=v.amount))
+        keys = {e.key for e in new_exc}
+        known = set()
+        key_list = list(keys)
+        for i in range(0, len(key_list), 5000):
+            known |= set(ReconException.objects.filter(key__in=key_list[i:i + 5000])
+                         .values_list("key", flat=True))
+        # a voucher found later resolves its own "without line" exception by matching
+        fresh = [e for e in new_exc if e.key not in known]
+        ReconException.objects.bulk_create(fresh, batch_size=2000)
+        _close_found(updates, user, as_of)
+    return matched, len(fresh)
+
+
+def _close_found(lines: list[StatementLine], user: Any, as_of: dt.datetime) -> None:
+    keys = [f"voucher:{ln.voucher_id}" for ln in lines if ln.voucher_id]
+    for exc in ReconException.objects.filter(key__in=keys, status=ReconException.Status.OPEN):
+        exc.status, exc.resolution = ReconException.Status.RESOLVED, "statement line arrived"
+        exc.resolved_at = as_of
+        save_with_history(exc, user=user, reason="matched automatically")
+
+
+def _exc(kind: str, key: str, account: str, day: dt.date, as_of: dt.datetime, *,
+         line: StatementLine | None = None, voucher: Voucher | None = None,
+         expected: Decimal | None = None, actual: Decimal | None = None) -> ReconException:
+    return ReconException(kind=kind, key=key, account=account, date=day, statement_line=line,
+                          voucher=voucher, expected=expected, actual=actual, created_at=as_of)
+
+
+def recon_exception_resolve(*, exception: ReconException, reason: str, user: Any,
+                            as_of: dt.datetime | None = None) -> ReconException:
+    """Treasury resolves an exception by hand; the reason is kept in history."""
+    if not reason.strip():
+        raise errors.ReasonRequired()
+    with transaction.atomic():
+        exc = ReconException.objects.select_for_update().get(pk=exception.pk)
+        if exc.status == ReconException.Status.RESOLVED:
+            raise errors.AlreadyResolved(pk=exc.pk)
+        exc.status, exc.resolution = ReconException.Status.RESOLVED, reason
+        exc.resolved_by, exc.resolved_at = user, as_of or timezone.now()
+        save_with_history(exc, user=user, reason=reason)
+        return exc
+
