@@ -1,0 +1,629 @@
+"""Writes of the budgets app: the project library workflow and feed, the 二上二下
+compilation of budget plans, approval into the control book, adjustments and
+virements. Every transition is recorded with finance.services.workflow_record; every
+ledger movement goes through finance.ledger.entry_post."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Model
+from django.utils import timezone
+
+from budgets import errors
+from budgets.importers.projects import ProjectIssue, ProjectRecord
+from budgets.models import (
+    Adjustment,
+    BudgetPlan,
+    ControlNumber,
+    Indicator,
+    PerformanceTarget,
+    PlanLine,
+    Project,
+    ProjectAnnualPlan,
+)
+from budgets.validation import (
+    PlanLineInput,
+    code_problem,
+    code_table,
+    parse_amount,
+    plan_line_problems,
+)
+from finance import errors as finance_errors
+from finance import jobs
+from finance.ledger import Dims, cr, dr, entry_post
+from finance.models import FundSource, Job, Organization
+from finance.selectors import balance
+from finance.services import save_with_history, workflow_record
+
+Status = BudgetPlan.Status
+ZERO = Decimal("0.00")
+
+
+# --------------------------------------------------------------------- helpers
+def _now(as_of: dt.datetime | None) -> dt.datetime:
+    return as_of or timezone.now()
+
+
+def _name(user: Any) -> str:
+    return getattr(user, "username", "") or "unknown user"
+
+
+def _require_state(doc: Model, allowed: Iterable[str], action: str) -> None:
+    status = doc.status  # type: ignore[attr-defined]
+    if status not in set(allowed):
+        raise errors.WrongState(document=str(doc._meta.verbose_name), status=status, action=action)
+
+
+def _require_not_filer(doc: Model, user: Any, action: str) -> None:
+    """Segregation of duties: whoever filed a document never approves it."""
+    filer = getattr(doc, "filed_by_id", None)
+    if filer is not None and filer == getattr(user, "pk", None):
+        raise errors.SegregationOfDuties(user=_name(user), document=str(doc._meta.verbose_name),
+                                         action=action)
+
+
+def _move(doc: Model, *, to: str, action: str, user: Any, as_of: dt.datetime | None,
+          comment: str = "", **fields: Any) -> None:
+    """Change a document's status (history row with the action as reason) and record the
+    step in the shared workflow log."""
+    before = doc.status  # type: ignore[attr-defined]
+    doc.status = to  # type: ignore[attr-defined]
+    for name, value in fields.items():
+        setattr(doc, name, value)
+    save_with_history(doc, user=user, reason=f"{action}: {comment}" if comment else action)
+    workflow_record(document=doc, from_state=before, to_state=to, action=action, user=user,
+                    comment=comment, as_of=_now(as_of))
+
+
+def _unit(code: str) -> Organization:
+    unit = Organization.objects.select_related("region").filter(code=code).first()
+    if unit is None:
+        raise errors.UnknownUnit(code=code)
+    if unit.kind != Organization.Kind.BUDGET_UNIT:
+        raise errors.NotBudgetUnit(code=code)
+    return unit
+
+
+def dims_from_key(key: str) -> tuple[int, Dims]:
+    year, region, unit, function, economic, fund, project = key.split("|")
+    return int(year), Dims(region=region, unit=unit, function=function, economic=economic,
+                           fund_source=fund, project=project)
+
+
+# ------------------------------------------------------------- project library
+@dataclass(frozen=True)
+class TargetInput:
+    """绩效目标 as entered."""
+
+    name: str
+    target_value: str
+    measure_unit: str = ""
+
+
+@transaction.atomic
+def project_create(*, unit_code: str, code: str, name: str, kind: str, category: str = "",
+                   start_date: dt.date | None = None, end_date: dt.date | None = None,
+                   total_amount: Any, annual_plans: Iterable[tuple[int, str, Any]] = (),
+                   targets: Iterable[TargetInput] = (), user: Any,
+                   as_of: dt.datetime | None = None) -> Project:
+    """A unit files a project (draft); annual plans are (year, fund source code, amount)."""
+    unit = _unit(unit_code)
+    if Project.objects.filter(code=code).exists():
+        raise errors.ProjectExists(code=code)
+    total, problem = parse_amount(total_amount, "total amount", positive=False)
+    if problem:
+        raise errors.ProjectInvalid(code=code, problems=problem)
+    funds = code_table("fund_source")
+    project = Project(code=code, name=name, unit=unit, kind=kind, category=category,
+                      start_date=start_date, end_date=end_date, total_amount=total,
+                      filed_by=user if getattr(user, "pk", None) else None)
+    save_with_history(project, user=user, reason="project filed")
+    for year, fund, amount in annual_plans:
+        value, problem = parse_amount(amount, "annual plan amount", positive=False)
+        problem = problem or code_problem("fund_source", fund, funds)
+        if problem:
+            raise errors.ProjectInvalid(code=code, problems=problem)
+        save_with_history(ProjectAnnualPlan(project=project, year=year, amount=value,
+                                            fund_source_id=funds[fund].id),
+                          user=user, reason="project filed")
+    for target in targets:
+        save_with_history(PerformanceTarget(project=project, name=target.name,
+                                            target_value=target.target_value,
+                                            measure_unit=target.measure_unit),
+                          user=user, reason="project filed")
+    workflow_record(document=project, from_state="", to_state=project.status, action="file",
+                    user=user, as_of=_now(as_of))
+    return project
+
+
+def _locked_project(project: Project) -> Project:
+    return Project.objects.select_for_update().get(pk=project.pk)
+
+
+@transaction.atomic
+def project_submit(*, project: Project, user: Any, as_of: dt.datetime | None = None,
+                   comment: str = "") -> Project:
+    project = _locked_project(project)
+    _require_state(project, [Project.Status.DRAFT, Project.Status.RETURNED], "submit")
+    _move(project, to=Project.Status.SUBMITTED, action="submit", user=user, as_of=as_of,
+          comment=comment)
+    return project
+
+
+@transaction.atomic
+def project_review(*, project: Project, user: Any, as_of: dt.datetime | None = None,
+                   comment: str = "") -> Project:
+    project = _locked_project(project)
+    _require_state(project, [Project.Status.SUBMITTED], "review")
+    _require_not_filer(project, user, "review")
+    _move(project, to=Project.Status.REVIEWED, action="review", user=user, as_of=as_of,
+          comment=comment)
+    return project
+
+
+@transaction.atomic
+def project_accept(*, project: Project, user: Any, as_of: dt.datetime | None = None,
+                   comment: str = "") -> Project:
+    """入库: a reviewed project enters the library and can be budgeted."""
+    project = _locked_project(project)
+    _require_state(project, [Project.Status.REVIEWED], "accept into the library")
+    _require_not_filer(project, user, "accept")
+    _move(project, to=Project.Status.IN_LIBRARY, action="accept", user=user, as_of=as_of,
+          comment=comment, return_reason="")
+    return project
+
+
+@transaction.atomic
+def project_return(*, project: Project, user: Any, reason: str,
+                   as_of: dt.datetime | None = None) -> Project:
+    if not reason.strip():
+        raise errors.ReasonRequired()
+    project = _locked_project(project)
+    _require_state(project, [Project.Status.SUBMITTED, Project.Status.REVIEWED], "return")
+    _require_not_filer(project, user, "return")
+    _move(project, to=Project.Status.RETURNED, action="return", user=user, as_of=as_of,
+          comment=reason, return_reason=reason)
+    return project
+
+
+# ------------------------------------------------- investment-project feed (发改委)
+@dataclass
+class ProjectsImportReport:
+    records: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    issues: list[ProjectIssue] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"records": self.records, "created": self.created, "updated": self.updated,
+                "unchanged": self.unchanged, "bad": len({(i.record, i.code) for i in self.issues})}
+
+
+def projects_import(*, records: list[ProjectRecord], issues: Iterable[ProjectIssue] = (),
+                    filename: str = "", user: Any, reason: str = "investment-project feed",
+                    as_of: dt.datetime | None = None,
+                    progress: Callable[[int], None] | None = None) -> ProjectsImportReport:
+    """Upsert parsed feed records by project code, each in its own transaction (a bad
+    record never stops or half-saves the others). Unchanged records write nothing."""
+    report = ProjectsImportReport(records=len(records), issues=list(issues))
+    funds_by_name = {f.name: f for f in FundSource.objects.filter(active=True)}
+    for n, rec in enumerate(records, start=1):
+        def bad(fld: str, why: str, rec: ProjectRecord = rec) -> None:
+            report.issues.append(ProjectIssue(filename, rec.record, rec.code, fld, why))
+
+        unit = Organization.objects.filter(code=rec.owner_unit_code, active=True).first()
+        missing = [p.fund_source for p in rec.annual_plans if p.fund_source not in funds_by_name]
+        if unit is None:
+            bad("owner_unit_code", f"owner unit {rec.owner_unit_code} does not exist")
+        elif missing:
+            bad("annual_plan", f"fund source {missing[0]} does not exist")
+        else:
+            outcome = _project_upsert(rec, unit, funds_by_name, user, reason)
+            setattr(report, outcome, getattr(report, outcome) + 1)
+        if progress:
+            progress(n)
+    return report
+
+
+@transaction.atomic
+def _project_upsert(rec: ProjectRecord, unit: Organization, funds: dict[str, FundSource],
+                    user: Any, reason: str) -> str:
+    project = Project.objects.select_for_update().filter(code=rec.code).first()
+    created = project is None
+    project = project or Project(code=rec.code, status=Project.Status.IN_LIBRARY,
+                                 source=Project.Source.NDRC, kind=Project.Kind.PROJECT)
+    values = {"name": rec.name, "unit_id": unit.pk, "category": rec.industry,
+              "start_date": rec.start_date, "end_date": rec.end_date,
+              "total_amount": rec.total_investment, "approval_no": rec.approval_no,
+              "stage": rec.stage, "external_status": rec.status, "change_note": rec.change_note}
+    changed = created or any(getattr(project, k) != v for k, v in values.items())
+    if changed:
+        for k, v in values.items():
+            setattr(project, k, v)
+        save_with_history(project, user=user, reason=reason)
+    current = {(p.year, p.fund_source_id): p for p in project.annual_plans.all()}
+    wanted = {(p.year, funds[p.fund_source].pk): p.amount for p in rec.annual_plans}
+    for key, amount in wanted.items():
+        row = current.get(key)
+        if row is None:
+            row = ProjectAnnualPlan(project=project, year=key[0], fund_source_id=key[1])
+        elif row.amount == amount:
+            continue
+        row.amount = amount
+        save_with_history(row, user=user, reason=reason)
+        changed = True
+    for key, row in current.items():
+        if key not in wanted:
+            row._history_user = user  # type: ignore[attr-defined]
+            row._change_reason = reason  # type: ignore[attr-defined]
+            row.delete()
+            changed = True
+    return "created" if created else "updated" if changed else "unchanged"
+
+
+def project_import_enqueue(*, filename: str, content: bytes, user: Any,
+                           as_of: dt.datetime | None = None) -> Job:
+    """Store an uploaded feed file as a job and run the import as a Celery task after
+    commit; progress is visible at /jobs/<id>/."""
+    from budgets import tasks  # tasks call back into this module
+
+    job = jobs.job_create(kind="import_projects", user=user, filename=filename, content=content,
+                          as_of=as_of)
+    transaction.on_commit(lambda: tasks.project_import_run.delay(job_id=job.pk))
+    return job
+
+
+# ------------------------------------------------------------ budget plans (二上二下)
+def _locked_plan(plan: BudgetPlan) -> BudgetPlan:
+    return BudgetPlan.objects.select_for_update().select_related("unit__region").get(pk=plan.pk)
+
+
+@transaction.atomic
+def plan_create(*, unit_code: str, year: int, user: Any,
+                as_of: dt.datetime | None = None) -> BudgetPlan:
+    unit = _unit(unit_code)
+    if BudgetPlan.objects.filter(unit=unit, year=year).exists():
+        raise errors.PlanExists(unit=unit_code, year=year)
+    plan = BudgetPlan(unit=unit, year=year, filed_by=user if getattr(user, "pk", None) else None)
+    save_with_history(plan, user=user, reason="plan created")
+    workflow_record(document=plan, from_state="", to_state=plan.status, action="create",
+                    user=user, as_of=_now(as_of))
+    return plan
+
+
+@dataclass
+class LinesSaveResult:
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.deleted)
+
+
+@transaction.atomic
+def plan_lines_save(*, plan: BudgetPlan, lines: list[PlanLineInput], user: Any,
+                    as_of: dt.datetime | None = None,  # noqa: ARG001 - uniform signature
+                    where: Callable[[int], str] | None = None,
+                    problems_as: Callable[[list], Exception] | None = None) -> LinesSaveResult:
+    """Replace the plan's lines with `lines`: all valid or nothing saved. Lines that did
+    not change are left alone (no history row), so saving the same lines is a no-op."""
+    plan = _locked_plan(plan)
+    if not plan.editable:
+        raise errors.PlanReadOnly(unit=plan.unit.code, year=plan.year, status=plan.status)
+    kwargs = {"where": where} if where else {}
+    problems, clean = plan_line_problems(unit=plan.unit, lines=lines, **kwargs)
+    if problems:
+        if problems_as:
+            raise problems_as(problems)
+        raise errors.PlanLinesInvalid([f"line {p.index + 1}: {p.field}: {p.reason}"
+                                       for p in problems])
+    result = LinesSaveResult()
+    current = {(x.project_id, x.function_id, x.economic_id, x.fund_source_id): x
+               for x in plan.lines.all()}
+    wanted = set()
+    for row in clean:
+        key = (row["project_id"], row["function_id"], row["economic_id"], row["fund_source_id"])
+        wanted.add(key)
+        line = current.get(key)
+        if line is None:
+            save_with_history(PlanLine(plan=plan, **row), user=user, reason="plan line added")
+            result.created += 1
+        elif (line.amount, line.last_year_amount) != (row["amount"], row["last_year_amount"]):
+            line.amount, line.last_year_amount = row["amount"], row["last_year_amount"]
+            save_with_history(line, user=user, reason="plan line changed")
+            result.updated += 1
+        else:
+            result.unchanged += 1
+    for key, line in current.items():
+        if key not in wanted:
+            line._history_user = user  # type: ignore[attr-defined]
+            line._change_reason = "plan line removed"  # type: ignore[attr-defined]
+            line.delete()
+            result.deleted += 1
+    return result
+
+
+def _violations(plan: BudgetPlan) -> list[str]:
+    from budgets.selectors import plan_control_check  # selectors are reads; no cycle at import
+
+    return [str(errors.MSG_CONTROL_VIOLATION % {"fund": r.fund_source, "total": r.total,
+                                                 "control": r.control})
+            for r in plan_control_check(plan=plan) if r.exceeded]
+
+
+@transaction.atomic
+def plan_submit(*, plan: BudgetPlan, user: Any, as_of: dt.datetime | None = None,
+                comment: str = "") -> BudgetPlan:
+    """一上 (from draft) or 二上 (from controlled; must fit every control number)."""
+    plan = _locked_plan(plan)
+    _require_state(plan, [Status.DRAFT, Status.CONTROLLED], "submit")
+    if not plan.lines.exists():
+        raise errors.PlanEmpty(unit=plan.unit.code, year=plan.year)
+    if plan.status == Status.DRAFT:
+        _move(plan, to=Status.FIRST_SUBMITTED, action="submit 一上", user=user, as_of=as_of,
+              comment=comment)
+    else:
+        violations = _violations(plan)
+        if violations:
+            raise errors.ControlNumbersExceeded(violations)
+        _move(plan, to=Status.SECOND_SUBMITTED, action="submit 二上", user=user, as_of=as_of,
+              comment=comment)
+    return plan
+
+
+@transaction.atomic
+def plan_review(*, plan: BudgetPlan, user: Any, as_of: dt.datetime | None = None,
+                comment: str = "") -> BudgetPlan:
+    """The supervising department (主管部门) reviews and forwards to the bureau."""
+    plan = _locked_plan(plan)
+    _require_state(plan, [Status.FIRST_SUBMITTED, Status.SECOND_SUBMITTED], "review")
+    _require_not_filer(plan, user, "review")
+    to = Status.FIRST_REVIEWED if plan.status == Status.FIRST_SUBMITTED else Status.SECOND_REVIEWED
+    _move(plan, to=to, action="department review", user=user, as_of=as_of, comment=comment)
+    return plan
+
+
+def department_plans_review(*, department_code: str, year: int, user: Any,
+                            as_of: dt.datetime | None = None, comment: str = "") -> list[BudgetPlan]:
+    """汇总: the department forwards every submitted plan of its units in one step."""
+    with transaction.atomic():
+        plans = list(BudgetPlan.objects.select_for_update().filter(
+            unit__parent__code=department_code, year=year,
+            status__in=[Status.FIRST_SUBMITTED, Status.SECOND_SUBMITTED]).order_by("unit__code"))
+        return [plan_review(plan=p, user=user, as_of=as_of, comment=comment) for p in plans]
+
+
+@transaction.atomic
+def plan_return(*, plan: BudgetPlan, user: Any, reason: str,
+                as_of: dt.datetime | None = None) -> BudgetPlan:
+    """退回: back to the unit for revision (draft in round one, controlled in round two)."""
+    if not reason.strip():
+        raise errors.ReasonRequired()
+    plan = _locked_plan(plan)
+    _require_state(plan, [Status.FIRST_SUBMITTED, Status.FIRST_REVIEWED, Status.SECOND_SUBMITTED,
+                          Status.SECOND_REVIEWED], "return")
+    _require_not_filer(plan, user, "return")
+    first_round = plan.status in (Status.FIRST_SUBMITTED, Status.FIRST_REVIEWED)
+    _move(plan, to=Status.DRAFT if first_round else Status.CONTROLLED, action="return",
+          user=user, as_of=as_of, comment=reason, return_reason=reason)
+    return plan
+
+
+@transaction.atomic
+def plan_control_set(*, plan: BudgetPlan, amounts: dict[str, Any], user: Any,
+                     as_of: dt.datetime | None = None, comment: str = "") -> BudgetPlan:
+    """一下: the bureau sets the unit's control numbers per fund source."""
+    plan = _locked_plan(plan)
+    _require_state(plan, [Status.FIRST_REVIEWED], "set control numbers")
+    _require_not_filer(plan, user, "set control numbers for")
+    funds = code_table("fund_source")
+    problems, clean = [], {}
+    for fund, raw in sorted(amounts.items()):
+        amount, problem = parse_amount(raw, "control number", positive=False)
+        problem = code_problem("fund_source", fund, funds) or problem
+        if problem:
+            problems.append(f"{fund}: {problem}")
+        else:
+            clean[funds[fund].id] = amount
+    if problems:
+        raise errors.PlanLinesInvalid(problems)
+    for fund_id, amount in clean.items():
+        row = ControlNumber.objects.filter(plan=plan, fund_source_id=fund_id).first()
+        row = row or ControlNumber(plan=plan, fund_source_id=fund_id)
+        row.amount = amount
+        save_with_history(row, user=user, reason="一下 control number")
+    _move(plan, to=Status.CONTROLLED, action="issue control numbers 一下", user=user, as_of=as_of,
+          comment=comment, return_reason="")
+    return plan
+
+
+def plan_line_dims(line: PlanLine, unit: Organization) -> Dims:
+    return Dims(region=unit.region.code, unit=unit.code, function=line.function.code,
+                economic=line.economic.code, fund_source=line.fund_source.code,
+                project=line.project.code)
+
+
+@transaction.atomic
+def plan_approve(*, plan: BudgetPlan, user: Any, as_of: dt.datetime | None = None,
+                 on: dt.date | None = None, comment: str = "") -> BudgetPlan:
+    """批复: post the plan into the control book — one entry, Dr 9101 / Cr 9001 per line —
+    register the indicators, and make the plan read-only."""
+    as_of = _now(as_of)
+    plan = _locked_plan(plan)
+    _require_state(plan, [Status.SECOND_REVIEWED], "approve")
+    _require_not_filer(plan, user, "approve")
+    violations = _violations(plan)  # control numbers may not change after 二上, but be sure
+    if violations:
+        raise errors.ControlNumbersExceeded(violations)
+    unit = plan.unit
+    lines = list(plan.lines.select_related("project", "function", "economic", "fund_source"))
+    if not lines:
+        raise errors.PlanEmpty(unit=unit.code, year=plan.year)
+    specs, tuples = [], []
+    for line in lines:
+        d = plan_line_dims(line, unit)
+        tuples.append((line, d))
+        specs += [dr("indicator", "9101", line.amount, d), cr("indicator", "9001", line.amount, d)]
+    entry = entry_post(lines=specs, description=f"批复 {unit.code} {unit.name} {plan.year}",
+                       user=user, on=on or timezone.localdate(as_of), as_of=as_of, source=plan,
+                       kind="approval", idempotency_key=f"budgets:plan:{plan.pk}:approve")
+    year = entry.fiscal_year
+    known = set(Indicator.objects.filter(year=year, dim_key__in=[d.key(year) for _, d in tuples])
+                .values_list("dim_key", flat=True))
+    Indicator.objects.bulk_create([
+        Indicator(year=year, dim_key=d.key(year), region_code=d.region, unit=unit,
+                  function_code=d.function, economic_code=d.economic,
+                  fund_source_code=d.fund_source, project_code=d.project, plan_line=line,
+                  entry=entry)
+        for line, d in tuples if d.key(year) not in known
+    ])
+    _move(plan, to=Status.APPROVED, action="approve 批复", user=user, as_of=as_of,
+          comment=comment, approval_entry=entry)
+    return plan
+
+
+# ------------------------------------------------- adjustments (调整) and virements (调剂)
+def _indicator(year: int, d: Dims) -> Indicator:
+    found = Indicator.objects.filter(year=year, dim_key=d.key(year)).first()
+    if found is None:
+        raise errors.NoIndicator(dims=d.key(year))
+    return found
+
+
+def _check_new_tuple(year: int, d: Dims) -> Organization:
+    """A target tuple that may not exist yet: unit, region and codes must be valid."""
+    unit = _unit(d.unit)
+    if d.region != unit.region.code:
+        raise errors.AdjustmentInvalid(problem=f"region {d.region} is not the region of unit "
+                                               f"{unit.code} ({unit.region.code})")
+    for kind in ("function", "economic", "fund_source"):
+        problem = code_problem(kind, getattr(d, kind), code_table(kind))
+        if problem:
+            raise errors.AdjustmentInvalid(problem=problem)
+    if d.project:
+        project = Project.objects.filter(code=d.project).first()
+        if project is None or project.unit_id != unit.pk or project.status != Project.Status.IN_LIBRARY:
+            raise errors.AdjustmentInvalid(problem=str(errors.MSG_PROJECT_UNKNOWN % {"code": d.project})
+                                           if project is None else
+                                           f"project {d.project} is not in the library of unit {unit.code}")
+    return unit
+
+
+@transaction.atomic
+def adjustment_file(*, kind: str, year: int, amount: Any, batch_no: str, doc_no: str,
+                    date: dt.date, reason: str, source: Dims | None = None,
+                    target: Dims | None = None, user: Any,
+                    as_of: dt.datetime | None = None) -> Adjustment:
+    """File an adjustment (increase: target; decrease: source) or a virement (source →
+    target). A source must be an existing indicator with enough available now; the
+    ledger re-checks at approval, under concurrency."""
+    value, problem = parse_amount(amount, "amount", positive=True)
+    if problem:
+        raise errors.AdjustmentInvalid(problem=problem)
+    if not reason.strip():
+        raise errors.ReasonRequired()
+    if not (batch_no.strip() and doc_no.strip()):
+        raise errors.AdjustmentInvalid(problem="batch number and document number (文号) are required")
+    need_source = kind in (Adjustment.Kind.DECREASE, Adjustment.Kind.VIREMENT)
+    need_target = kind in (Adjustment.Kind.INCREASE, Adjustment.Kind.VIREMENT)
+    if kind not in Adjustment.Kind.values or need_source != bool(source) or need_target != bool(target):
+        raise errors.AdjustmentInvalid(problem=f"a {kind} needs "
+                                               + {"increase": "a target only",
+                                                  "decrease": "a source only",
+                                                  "virement": "a source and a target"}.get(kind, "?"))
+    if source and target and source == target:
+        raise errors.AdjustmentInvalid(problem="source and target are the same indicator")
+    unit = None
+    if source:
+        unit = _indicator(year, source).unit
+        available = balance(account="9101", year=year, **_dim_kwargs(source))
+        if available < value:  # type: ignore[operator]
+            raise finance_errors.IndicatorInsufficient(account="9101", dims=source.key(year),
+                                                       available=available, requested=value)
+    if target:
+        target_unit = _check_new_tuple(year, target)
+        unit = unit or target_unit
+    adjustment = Adjustment(kind=kind, year=year, batch_no=batch_no, doc_no=doc_no, date=date,
+                            reason=reason, unit=unit, amount=value,
+                            source_key=source.key(year) if source else "",
+                            target_key=target.key(year) if target else "",
+                            filed_by=user if getattr(user, "pk", None) else None)
+    save_with_history(adjustment, user=user, reason=reason)
+    workflow_record(document=adjustment, from_state="", to_state=adjustment.status, action="file",
+                    user=user, comment=reason, as_of=_now(as_of))
+    return adjustment
+
+
+def _dim_kwargs(d: Dims) -> dict[str, str]:
+    return {"region": d.region, "unit": d.unit, "function": d.function, "economic": d.economic,
+            "fund_source": d.fund_source, "project": d.project}
+
+
+@transaction.atomic
+def adjustment_approve(*, adjustment: Adjustment, user: Any, as_of: dt.datetime | None = None,
+                       on: dt.date | None = None, comment: str = "") -> Adjustment:
+    """Post the approved movement: increase Dr 9101 / Cr 9001; decrease Dr 9001 / Cr 9101;
+    virement Dr 9101 target / Cr 9101 source. A short source is refused by the ledger
+    (IndicatorInsufficient) and nothing is saved."""
+    as_of = _now(as_of)
+    adjustment = Adjustment.objects.select_for_update().get(pk=adjustment.pk)
+    _require_state(adjustment, [Adjustment.Status.SUBMITTED], "approve")
+    _require_not_filer(adjustment, user, "approve")
+    amount, kind = adjustment.amount, adjustment.kind
+    source = dims_from_key(adjustment.source_key)[1] if adjustment.source_key else None
+    target = dims_from_key(adjustment.target_key)[1] if adjustment.target_key else None
+    if kind == Adjustment.Kind.INCREASE:
+        specs = [dr("indicator", "9101", amount, target), cr("indicator", "9001", amount, target)]
+    elif kind == Adjustment.Kind.DECREASE:
+        specs = [dr("indicator", "9001", amount, source), cr("indicator", "9101", amount, source)]
+    else:
+        specs = [dr("indicator", "9101", amount, target), cr("indicator", "9101", amount, source)]
+    label = "调剂" if kind == Adjustment.Kind.VIREMENT else "调整"
+    entry = entry_post(lines=specs, description=f"{label} {adjustment.doc_no} 批次 {adjustment.batch_no}",
+                       user=user, on=on or adjustment.date, as_of=as_of, source=adjustment,
+                       kind="virement" if kind == Adjustment.Kind.VIREMENT else "adjustment",
+                       idempotency_key=f"budgets:adjustment:{adjustment.pk}:approve")
+    if target is not None:
+        year = entry.fiscal_year
+        if not Indicator.objects.filter(year=year, dim_key=target.key(year)).exists():
+            Indicator.objects.create(
+                year=year, dim_key=target.key(year), region_code=target.region,
+                unit=Organization.objects.get(code=target.unit), function_code=target.function,
+                economic_code=target.economic, fund_source_code=target.fund_source,
+                project_code=target.project, entry=entry)
+    _move(adjustment, to=Adjustment.Status.APPROVED, action="approve", user=user, as_of=as_of,
+          comment=comment, decided_by=user if getattr(user, "pk", None) else None, entry=entry)
+    return adjustment
+
+
+@transaction.atomic
+def adjustment_reject(*, adjustment: Adjustment, user: Any, reason: str,
+                      as_of: dt.datetime | None = None) -> Adjustment:
+    if not reason.strip():
+        raise errors.ReasonRequired()
+    adjustment = Adjustment.objects.select_for_update().get(pk=adjustment.pk)
+    _require_state(adjustment, [Adjustment.Status.SUBMITTED], "reject")
+    _require_not_filer(adjustment, user, "reject")
+    _move(adjustment, to=Adjustment.Status.REJECTED, action="reject", user=user, as_of=as_of,
+          comment=reason, decided_by=user if getattr(user, "pk", None) else None)
+    return adjustment
+
+
+def plan_template_import(*, plan: BudgetPlan, content: bytes, user: Any,
+                         as_of: dt.datetime | None = None) -> LinesSaveResult:
+    """Read a filled filing template back into the plan: every error is reported by
+    cell (`Plan!C12: …`) and nothing is saved if there is one."""
+    from budgets import spreadsheets
+
+    read = spreadsheets.plan_template_read(plan=plan, content=content)
+    return plan_lines_save(plan=plan, lines=read.lines, user=user, as_of=as_of, where=read.where,
+                           problems_as=read.problems_error)

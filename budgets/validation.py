@@ -1,0 +1,149 @@
+"""Checks of plan-line input shared by the API, the services and the Excel read-back:
+each problem is (row index, field, reason) so callers can say `Sheet!C12: …`."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db.models import Exists, OuterRef
+
+from budgets import errors
+from budgets.models import Project
+from finance.models import EconomicCode, FunctionCode, FundSource, Organization
+
+CODE_KINDS = {"function": FunctionCode, "economic": EconomicCode, "fund_source": FundSource}
+KIND_LABEL = {"function": "function", "economic": "economic", "fund_source": "fund source"}
+
+
+@dataclass(frozen=True)
+class PlanLineInput:
+    """One plan line as entered (codes are strings; amounts Decimal or text)."""
+
+    project: str
+    function: str
+    economic: str
+    fund_source: str
+    amount: Any
+    last_year_amount: Any = Decimal("0.00")
+
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.project, self.function, self.economic, self.fund_source)
+
+
+@dataclass(frozen=True)
+class Problem:
+    index: int  # position in the input (0-based)
+    field: str  # project / function / economic / fund_source / amount / last_year_amount
+    reason: str
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    id: int
+    code: str
+    active: bool
+    leaf: bool
+
+
+def code_table(kind: str) -> dict[str, CodeInfo]:
+    """Every code of one classification with its active and leaf flags (small tables)."""
+    model = CODE_KINDS[kind]
+    children = model.objects.filter(parent=OuterRef("pk"), active=True)
+    return {
+        row["code"]: CodeInfo(row["id"], row["code"], row["active"], not row["has_child"])
+        for row in model.objects.annotate(has_child=Exists(children)).values(
+            "id", "code", "active", "has_child")
+    }
+
+
+def leaf_codes(kind: str) -> list[str]:
+    return sorted(c.code for c in code_table(kind).values() if c.active and c.leaf)
+
+
+def parse_amount(value: Any, field: str, *, positive: bool) -> tuple[Decimal | None, str | None]:
+    """Decimal with at most 2 places; floats from spreadsheets go through their shortest
+    text form (repr) so 1234.56 stays 1234.56. Returns (amount, None) or (None, reason)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None, str(errors.MSG_AMOUNT_MISSING % {"field": field})
+    if isinstance(value, bool):
+        return None, str(errors.MSG_AMOUNT_NOT_NUMBER % {"field": field, "value": value})
+    text = repr(value) if isinstance(value, float) else str(value).strip().replace(",", "")
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        return None, str(errors.MSG_AMOUNT_NOT_NUMBER % {"field": field, "value": text})
+    if not amount.is_finite():
+        return None, str(errors.MSG_AMOUNT_NOT_NUMBER % {"field": field, "value": text})
+    if amount.as_tuple().exponent < -2 and amount != amount.quantize(Decimal("0.01")):  # type: ignore[operator]
+        return None, str(errors.MSG_AMOUNT_PLACES % {"field": field, "value": text})
+    if amount < 0:
+        return None, str(errors.MSG_AMOUNT_NEGATIVE % {"field": field, "value": text})
+    if positive and amount == 0:
+        return None, str(errors.MSG_AMOUNT_NOT_POSITIVE % {"field": field, "value": text})
+    return amount.quantize(Decimal("0.01")), None
+
+
+def code_problem(kind: str, code: str, table: dict[str, CodeInfo]) -> str | None:
+    label = KIND_LABEL[kind]
+    if not code:
+        return str(errors.MSG_CODE_MISSING % {"kind": label})
+    info = table.get(code)
+    if info is None:
+        return str(errors.MSG_CODE_UNKNOWN % {"kind": label, "code": code})
+    if not info.active:
+        return str(errors.MSG_CODE_RETIRED % {"kind": label, "code": code})
+    if not info.leaf:
+        return str(errors.MSG_CODE_NOT_LEAF % {"kind": label, "code": code})
+    return None
+
+
+def plan_line_problems(*, unit: Organization, lines: list[PlanLineInput],
+                       where: Callable[[int], str] = lambda i: f"line {i + 1}",
+                       ) -> tuple[list[Problem], list[dict[str, Any]]]:
+    """Validate every line; returns the problems and, when there are none, the lines as
+    dicts of ids and Decimals ready to store."""
+    tables = {kind: code_table(kind) for kind in CODE_KINDS}
+    projects = {p.code: p for p in Project.objects.filter(code__in={x.project for x in lines})}
+    problems: list[Problem] = []
+    clean: list[dict[str, Any]] = []
+    seen: dict[tuple, int] = {}
+    for i, line in enumerate(lines):
+        row_problems: list[Problem] = []
+        project = projects.get(line.project)
+        if not line.project:
+            row_problems.append(Problem(i, "project", str(errors.MSG_CODE_MISSING % {"kind": "project"})))
+        elif project is None:
+            row_problems.append(Problem(i, "project", str(errors.MSG_PROJECT_UNKNOWN % {"code": line.project})))
+        elif project.unit_id != unit.pk:
+            row_problems.append(Problem(i, "project", str(errors.MSG_PROJECT_OTHER_UNIT % {
+                "code": line.project, "owner": project.unit.code})))
+        elif project.status != Project.Status.IN_LIBRARY:
+            row_problems.append(Problem(i, "project", str(errors.MSG_PROJECT_NOT_IN_LIBRARY % {
+                "code": line.project, "status": project.get_status_display()})))
+        for kind in CODE_KINDS:
+            reason = code_problem(kind, getattr(line, kind), tables[kind])
+            if reason:
+                row_problems.append(Problem(i, kind, reason))
+        amount, reason = parse_amount(line.amount, "amount", positive=True)
+        if reason:
+            row_problems.append(Problem(i, "amount", reason))
+        last, reason = parse_amount(line.last_year_amount if line.last_year_amount not in (None, "")
+                                    else "0", "last year's amount", positive=False)
+        if reason:
+            row_problems.append(Problem(i, "last_year_amount", reason))
+        if not row_problems and line.key() in seen:
+            row_problems.append(Problem(i, "project", str(errors.MSG_DUPLICATE_LINE % {
+                "first": where(seen[line.key()])})))
+        seen.setdefault(line.key(), i)
+        problems += row_problems
+        if not row_problems:
+            clean.append({
+                "project_id": project.pk,  # type: ignore[union-attr]
+                "function_id": tables["function"][line.function].id,
+                "economic_id": tables["economic"][line.economic].id,
+                "fund_source_id": tables["fund_source"][line.fund_source].id,
+                "amount": amount, "last_year_amount": last,
+            })
+    return problems, clean
