@@ -3,6 +3,7 @@ the verification that recomputes everything from the lines and the hash chain.""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -109,8 +110,11 @@ class VerifyProblem:
     number: int | None
     entry_id: int | None
     reason: str
+    where: str = ""  # set by registered verifiers for what is not a ledger entry
 
     def __str__(self) -> str:
+        if self.where:
+            return f"{self.where}: {self.reason}"
         where = f"entry {self.fiscal_year}-{self.number} (id {self.entry_id})" \
             if self.number is not None else f"year {self.fiscal_year}"
         return f"{where}: {self.reason}"
@@ -122,6 +126,7 @@ class VerifyResult:
     lines_checked: int = 0
     balances_checked: int = 0
     problems: list[VerifyProblem] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=dict)  # counts by registered verifiers
 
     @property
     def ok(self) -> bool:
@@ -132,15 +137,29 @@ class VerifyResult:
         return self.problems[0] if self.problems else None
 
 
+_verifiers: list[Callable[[VerifyResult], None]] = []
+
+
+def register_verifier(verifier: Callable[[VerifyResult], None]) -> None:
+    """Apps (e.g. audit's history seals) register extra checks from AppConfig.ready();
+    `ledger_verify` runs them after the ledger's own checks. A verifier appends
+    `VerifyProblem`s (with `where`) and may count what it checked in `result.checked`."""
+    if verifier not in _verifiers:
+        _verifiers.append(verifier)
+
+
 def ledger_verify(*, chunk: int = 2000) -> VerifyResult:
     """Recompute every entry's content hash and the hash chain from the stored lines,
-    check numbering, balancing per book, and every running balance."""
+    check numbering, balancing per book, and every running balance; then run the
+    registered verifiers."""
     result = VerifyResult()
     years = sorted(set(Entry.objects.values_list("fiscal_year", flat=True))
                    | set(VoucherSequence.objects.values_list("fiscal_year", flat=True)))
     for year in years:
         _verify_year(year, result, chunk)
     _verify_balances(result)
+    for verifier in list(_verifiers):
+        verifier(result)
     return result
 
 

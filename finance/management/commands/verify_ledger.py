@@ -10,7 +10,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):  # noqa: ANN002, ANN003
         result = ledger_verify()
         self.stdout.write(f"checked {result.entries_checked} entries, {result.lines_checked} lines, "
-                          f"{result.balances_checked} balances")
+                          f"{result.balances_checked} balances"
+                          + "".join(f", {n} {what}" for what, n in result.checked.items()))
         if result.ok:
             self.stdout.write(self.style.SUCCESS("ledger OK"))
             return

@@ -1,0 +1,296 @@
+"""Monitoring (预警): the checks behind each rule, run on every posting (the ledger's
+after-posting hook) and in a nightly sweep. Thresholds come from MonitoringRule rows.
+
+A payment is any entry that debits 9301 (expended) in the control book. Who was paid
+is not known to the ledger: apps register a payee resolver (`register_payee_resolver`);
+without one, the source document's ``payee`` attribute is used when it has one."""
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from audit.models import Alert, MonitoringRule
+from audit.services import DEFAULT_RULES, alert_raise, monitoring_rule_get
+from finance.models import Account, Entry, Line, fen_to_decimal
+
+PAID = "9301"
+AUTHORITY = "9001"
+
+
+@dataclass(frozen=True)
+class Payee:
+    key: str
+    name: str
+    is_individual: bool
+
+
+_payee_resolvers: list[Callable[[Entry], Payee | None]] = []
+
+
+def register_payee_resolver(resolver: Callable[[Entry], Payee | None]) -> None:
+    """Payments registers how to find the payee of a payment entry."""
+    if resolver not in _payee_resolvers:
+        _payee_resolvers.append(resolver)
+
+
+def unregister_payee_resolver(resolver: Callable[[Entry], Payee | None]) -> None:
+    if resolver in _payee_resolvers:
+        _payee_resolvers.remove(resolver)
+
+
+def payee_of(entry: Entry) -> Payee | None:
+    for resolver in list(_payee_resolvers):
+        found = resolver(entry)
+        if found is not None:
+            return found
+    payee = getattr(entry.source, "payee", None) if entry.source_type_id else None
+    if payee is None:
+        return None
+    individual = bool(getattr(payee, "is_individual", False)
+                      or getattr(payee, "kind", "") == "individual")
+    return Payee(key=f"{payee._meta.label_lower}:{payee.pk}", name=f"{payee}",
+                 is_individual=individual)
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen_to_decimal(fen):,}"
+
+
+def _fen(value: str) -> int:
+    return int(Decimal(value) * 100)
+
+
+def rules_all() -> dict[str, MonitoringRule]:
+    """Every rule by code in one query, installing missing defaults on first use."""
+    rules = {r.code: r for r in MonitoringRule.objects.all()}
+    for code in DEFAULT_RULES:
+        if code not in rules:
+            rules[code] = monitoring_rule_get(code=code)
+    return rules
+
+
+@dataclass(frozen=True)
+class _Payment:
+    entry_id: int
+    unit_id: int | None
+    unit_code: str
+    function_id: int | None
+    economic_id: int | None
+    economic_code: str
+    fen: int
+
+
+def _payments(q: Q) -> list[_Payment]:
+    """Payment entries (net 9301 debits per entry) that are not reversed and are not
+    reversals themselves."""
+    rows = (Line.objects.filter(q, account__code=PAID, debit_fen__gt=0)
+            .exclude(entry__kind="reversal").filter(entry__reversed_by__isnull=True)
+            .values("entry_id", "unit_id", "unit__code", "function_id", "economic_id",
+                    "economic__code").annotate(fen=Sum("debit_fen")).order_by("entry_id"))
+    return [_Payment(r["entry_id"], r["unit_id"], r["unit__code"] or "", r["function_id"],
+                     r["economic_id"], r["economic__code"] or "", r["fen"]) for r in rows]
+
+
+# ------------------------------------------------------------- on each posting
+def entry_evaluate(entry: Entry, rules: dict[str, MonitoringRule] | None = None) -> list[Alert]:
+    """The after-posting hook: run every per-posting rule on one entry."""
+    rules = rules or rules_all()
+    raised = [outside_hours(entry, rules)]
+    payments = _payments(Q(entry_id=entry.pk))
+    for pay in payments:
+        raised += [duplicate_payment(entry, pay, rules), split_payment(entry, pay, rules),
+                   individual_payee(entry, pay, rules)]
+        if entry.month == 12:
+            raised.append(december_spike(year=entry.fiscal_year, unit_id=pay.unit_id,
+                                         as_of=entry.posted_at, rules=rules))
+    return [a for a in raised if a is not None]
+
+
+def outside_hours(entry: Entry, rules: dict[str, MonitoringRule]) -> Alert | None:
+    rule = rules["outside_hours"]
+    local = timezone.localtime(entry.posted_at)
+    start = dt.time.fromisoformat(rule.params.get("start", "08:00"))
+    end = dt.time.fromisoformat(rule.params.get("end", "20:00"))
+    weekend = rule.params.get("weekends", True) and local.weekday() >= 5
+    if not weekend and start <= local.time() < end:
+        return None
+    when = local.strftime("%Y-%m-%d %H:%M")
+    return alert_raise(rule=rule, fingerprint=f"{entry.pk}", entry=entry, year=entry.fiscal_year,
+                       message=f"Entry {entry.fiscal_year}-{entry.number} was posted at {when} "
+                               f"({'weekend' if weekend else 'outside ' + rule.params.get('start', '08:00') + '–' + rule.params.get('end', '20:00')}).",
+                       as_of=entry.posted_at)
+
+
+def _window(entry: Entry, days: int) -> Q:
+    return Q(entry__date__gte=entry.date - dt.timedelta(days=days),
+             entry__date__lte=entry.date + dt.timedelta(days=days))
+
+
+def duplicate_payment(entry: Entry, pay: _Payment, rules: dict[str, MonitoringRule]) -> Alert | None:
+    """Another live payment of the same amount, unit, function and economic code (and
+    payee, when known) within the window."""
+    rule = rules["duplicate_payment"]
+    days = int(rule.params.get("window_days", 7))
+    others = [p for p in _payments(_window(entry, days) & Q(
+        unit_id=pay.unit_id, function_id=pay.function_id, economic_id=pay.economic_id))
+        if p.entry_id != entry.pk and p.fen == pay.fen]
+    if not others:
+        return None
+    payee = payee_of(entry)
+    if payee is not None:
+        others = [p for p in others
+                  if (other := payee_of(Entry.objects.get(pk=p.entry_id))) is None
+                  or other.key == payee.key]
+    if not others:
+        return None
+    first = min(p.entry_id for p in others)
+    refs = ", ".join(_entry_ref(p.entry_id) for p in others)
+    return alert_raise(rule=rule, fingerprint=f"{min(first, entry.pk)}:{max(first, entry.pk)}",
+                       entry=entry, year=entry.fiscal_year, unit_code=pay.unit_code,
+                       amount_fen=pay.fen, as_of=entry.posted_at,
+                       message=f"Payment {entry.fiscal_year}-{entry.number} of {_yuan(pay.fen)} by "
+                               f"unit {pay.unit_code} repeats {refs} within {days} days.",
+                       details={"entries": sorted([entry.pk, *(p.entry_id for p in others)])})
+
+
+def split_payment(entry: Entry, pay: _Payment, rules: dict[str, MonitoringRule]) -> Alert | None:
+    """Several payments of one unit and economic code (same payee when known), each
+    below the approval threshold, together reaching it within the window."""
+    rule = rules["split_payment"]
+    threshold = _fen(rule.params.get("threshold", "100000.00"))
+    days = int(rule.params.get("window_days", 7))
+    min_count = int(rule.params.get("min_count", 2))
+    if pay.fen >= threshold:
+        return None
+    group = [p for p in _payments(_window(entry, days) & Q(unit_id=pay.unit_id,
+                                                          economic_id=pay.economic_id))
+             if p.fen < threshold]
+    payee = payee_of(entry)
+    if payee is not None:
+        group = [p for p in group if p.entry_id == entry.pk
+                 or (other := payee_of(Entry.objects.get(pk=p.entry_id))) is None
+                 or other.key == payee.key]
+    total = sum(p.fen for p in group)
+    if len(group) < min_count or total < threshold:
+        return None
+    first = min(p.entry_id for p in group)
+    return alert_raise(rule=rule, fingerprint=f"{pay.unit_code}:{pay.economic_code}:{first}",
+                       entry=entry, year=entry.fiscal_year, unit_code=pay.unit_code,
+                       amount_fen=total, as_of=entry.posted_at,
+                       message=f"{len(group)} payments by unit {pay.unit_code} on economic code "
+                               f"{pay.economic_code}, each below {_yuan(threshold)}, total "
+                               f"{_yuan(total)} within {days} days.",
+                       details={"entries": sorted(p.entry_id for p in group)})
+
+
+def individual_payee(entry: Entry, pay: _Payment, rules: dict[str, MonitoringRule]) -> Alert | None:
+    rule = rules["individual_payee"]
+    threshold = _fen(rule.params.get("threshold", "50000.00"))
+    payee = payee_of(entry)
+    if payee is None or not payee.is_individual or pay.fen <= threshold:
+        return None
+    return alert_raise(rule=rule, fingerprint=f"{entry.pk}", entry=entry, year=entry.fiscal_year,
+                       unit_code=pay.unit_code, amount_fen=pay.fen, as_of=entry.posted_at,
+                       message=f"Payment {entry.fiscal_year}-{entry.number} of {_yuan(pay.fen)} to "
+                               f"an individual ({payee.name}) is above {_yuan(threshold)}.")
+
+
+def _per_unit(year: int, account: str, q: Q | None = None) -> dict[int, tuple[str, int]]:
+    acc = Account.objects.get(code=account)
+    rows = (Line.objects.filter(q or Q(), account=acc, year=year, unit__isnull=False)
+            .values("unit_id", "unit__code").annotate(d=Sum("debit_fen"), c=Sum("credit_fen"))
+            .order_by())
+    sign = 1 if acc.normal_side == "debit" else -1
+    return {r["unit_id"]: (r["unit__code"], sign * ((r["d"] or 0) - (r["c"] or 0))) for r in rows}
+
+
+def december_spike(*, year: int, unit_id: int | None, as_of: dt.datetime,
+                   rules: dict[str, MonitoringRule]) -> Alert | None:
+    """December payments of a unit above a share of its annual authority (指标)."""
+    if unit_id is None:
+        return None
+    rule = rules["december_spike"]
+    share = Decimal(rule.params.get("share", "0.30"))
+    authority = _per_unit(year, AUTHORITY, Q(unit_id=unit_id)).get(unit_id)
+    december = _per_unit(year, PAID, Q(unit_id=unit_id, entry__month=12)).get(unit_id)
+    if not authority or not december or authority[1] <= 0:
+        return None
+    if Decimal(december[1]) <= share * authority[1]:
+        return None
+    return alert_raise(rule=rule, fingerprint=f"{year}:{authority[0]}", year=year,
+                       unit_code=authority[0], amount_fen=december[1], as_of=as_of,
+                       message=f"Unit {authority[0]} paid {_yuan(december[1])} in December {year}, "
+                               f"{_pct(Decimal(december[1]) / authority[1])} of its annual "
+                               f"indicator {_yuan(authority[1])} (limit {_pct(share)}).")
+
+
+def _pct(x: Decimal) -> str:
+    return f"{(x * 100).quantize(Decimal('0.1'))}%"
+
+
+# ------------------------------------------------------------------ nightly sweep
+def execution_lag(*, year: int, on: dt.date, as_of: dt.datetime,
+                  rules: dict[str, MonitoringRule]) -> list[Alert]:
+    """Units whose paid/authority rate trails the share of the year elapsed by more
+    than the tolerance (预算执行进度)."""
+    rule = rules["execution_lag"]
+    tolerance = Decimal(rule.params.get("tolerance", "0.15"))
+    minimum = _fen(rule.params.get("min_authority", "10000.00"))
+    if on.year != year:
+        return []
+    days = 366 if calendar.isleap(year) else 365
+    elapsed = Decimal(on.timetuple().tm_yday) / days
+    paid = _per_unit(year, PAID)
+    raised = []
+    for unit_id, (code, authority) in sorted(_per_unit(year, AUTHORITY).items()):
+        if authority < minimum:
+            continue
+        rate = Decimal(paid.get(unit_id, (code, 0))[1]) / authority
+        if rate >= elapsed - tolerance:
+            continue
+        alert = alert_raise(
+            rule=rule, fingerprint=f"{year}:{code}:{on.month:02d}", year=year, unit_code=code,
+            amount_fen=authority, as_of=as_of,
+            message=f"Unit {code} has paid {_pct(rate)} of its indicator {_yuan(authority)} by "
+                    f"{on.isoformat()}, {_pct(elapsed)} of the year has elapsed "
+                    f"(tolerance {_pct(tolerance)}).",
+            details={"rate": str(rate.quantize(Decimal('0.0001'))),
+                     "elapsed": str(elapsed.quantize(Decimal('0.0001')))})
+        if alert:
+            raised.append(alert)
+    return raised
+
+
+def monitoring_sweep(*, on: dt.date | None = None, as_of: dt.datetime | None = None) -> list[Alert]:
+    """The nightly sweep over the year of `on`: execution lag and December spikes for
+    every unit, and the per-posting rules again for the day's entries (in case a hook
+    did not run)."""
+    as_of = as_of or timezone.now()
+    on = on or timezone.localdate(as_of)
+    rules = rules_all()
+    raised = execution_lag(year=on.year, on=on, as_of=as_of, rules=rules)
+    if on.month == 12:
+        for unit_id in _per_unit(on.year, PAID, Q(entry__month=12)):
+            alert = december_spike(year=on.year, unit_id=unit_id, as_of=as_of, rules=rules)
+            if alert:
+                raised.append(alert)
+    for entry in Entry.objects.filter(date=on).order_by("id"):
+        raised += entry_evaluate(entry, rules)
+    return raised
+
+
+def _entry_ref(entry_id: int) -> str:
+    e = Entry.objects.only("fiscal_year", "number").get(pk=entry_id)
+    return f"{e.fiscal_year}-{e.number}"
+
+
+def after_posting(entry: Any) -> None:
+    """Registered with finance.ledger.register_after_posting from AuditConfig.ready()."""
+    entry_evaluate(entry)

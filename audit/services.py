@@ -1,0 +1,222 @@
+"""Writes of the audit app: monitoring rules, alerts and their workflow, history
+sealing and the scheduled verification. Every write refuses auditors."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit import seals
+from audit.access import ensure_not_auditor
+from audit.errors import AlertTransitionRefused, BadRuleParam, CommentRequired, UnknownRule
+from audit.models import Alert, AlertComment, MonitoringRule
+from finance.models import Entry
+from finance.selectors import VerifyResult, ledger_verify
+from finance.services import save_with_history, workflow_record
+
+log = logging.getLogger(__name__)
+
+# code → (name, severity, default params). Amounts are strings of yuan; shares and
+# tolerances are strings of decimal fractions.
+DEFAULT_RULES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "duplicate_payment": ("疑似重复支付 possible duplicate payment", "high",
+                          {"window_days": 7}),
+    "split_payment": ("拆分支付规避审批 splitting below an approval threshold", "high",
+                      {"threshold": "100000.00", "window_days": 7, "min_count": 2}),
+    "individual_payee": ("向个人大额支付 payment to an individual above a threshold", "warning",
+                         {"threshold": "50000.00"}),
+    "execution_lag": ("预算执行进度滞后 execution rate lagging the calendar", "warning",
+                      {"tolerance": "0.15", "min_authority": "10000.00"}),
+    "december_spike": ("年底突击花钱 December spending spike", "warning", {"share": "0.30"}),
+    "outside_hours": ("非工作时间记账 posting outside working hours", "info",
+                      {"start": "08:00", "end": "20:00", "weekends": True}),
+    "ledger_verify": ("账簿校验失败 ledger verification failed", "high", {}),
+}
+_DECIMAL_PARAMS = {"threshold", "tolerance", "min_authority", "share"}
+_INT_PARAMS = {"window_days", "min_count"}
+_TIME_PARAMS = {"start", "end"}
+
+
+# ------------------------------------------------------------------------ rules
+def _check_params(code: str, params: dict[str, Any]) -> dict[str, Any]:
+    clean: dict[str, Any] = {}
+    for name, value in params.items():
+        try:
+            if name in _DECIMAL_PARAMS:
+                number = Decimal(str(value))
+                if isinstance(value, float) or not number.is_finite() or number < 0:
+                    raise ValueError
+                clean[name] = str(number)
+            elif name in _INT_PARAMS:
+                if isinstance(value, bool) or int(value) < 0:
+                    raise ValueError
+                clean[name] = int(value)
+            elif name in _TIME_PARAMS:
+                clean[name] = dt.time.fromisoformat(str(value)).strftime("%H:%M")
+            elif name == "weekends":
+                if not isinstance(value, bool):
+                    raise ValueError
+                clean[name] = value
+            else:
+                raise ValueError
+        except (ValueError, TypeError, InvalidOperation):
+            raise BadRuleParam(code=code, name=name, value=value) from None
+    return clean
+
+
+def monitoring_rule_get(*, code: str) -> MonitoringRule:
+    """The rule `code`, installed with its default thresholds on first use."""
+    rule = MonitoringRule.objects.filter(code=code).first()
+    if rule is not None:
+        return rule
+    if code not in DEFAULT_RULES:
+        raise UnknownRule(code=code)
+    name, severity, params = DEFAULT_RULES[code]
+    try:
+        with transaction.atomic():
+            rule = MonitoringRule(code=code, name=name, severity=severity, params=dict(params))
+            save_with_history(rule, user=None, reason="default rule installed")
+    except IntegrityError:  # installed concurrently
+        rule = MonitoringRule.objects.get(code=code)
+    return rule
+
+
+def monitoring_rules_install(*, user: Any) -> list[MonitoringRule]:
+    ensure_not_auditor(user)
+    return [monitoring_rule_get(code=code) for code in DEFAULT_RULES]
+
+
+@transaction.atomic
+def monitoring_rule_update(*, code: str, user: Any, reason: str, enabled: bool | None = None,
+                           params: dict[str, Any] | None = None,
+                           severity: str | None = None) -> MonitoringRule:
+    """Change a rule's switch, thresholds or severity; history keeps who and why."""
+    ensure_not_auditor(user)
+    monitoring_rule_get(code=code)
+    rule = MonitoringRule.objects.select_for_update().get(code=code)
+    if enabled is not None:
+        rule.enabled = enabled
+    if params is not None:
+        rule.params = {**rule.params, **_check_params(code, params)}
+    if severity is not None:
+        rule.severity = severity
+    save_with_history(rule, user=user, reason=reason)
+    return rule
+
+
+# ----------------------------------------------------------------------- alerts
+def alert_raise(*, rule: MonitoringRule, fingerprint: str, message: str, as_of: dt.datetime,
+                amount_fen: int = 0, year: int | None = None, unit_code: str = "",
+                entry: Entry | None = None, details: dict | None = None) -> Alert | None:
+    """Raise one finding of an enabled rule; a finding already raised (same
+    fingerprint) is not raised again. Returns the new alert or None."""
+    if not rule.enabled:
+        return None
+    fingerprint = f"{rule.code}:{fingerprint}"[:200]
+    if Alert.objects.filter(fingerprint=fingerprint).exists():
+        return None
+    alert = Alert(rule=rule, fingerprint=fingerprint, message=message, amount_fen=amount_fen,
+                  year=year, unit_code=unit_code or "", entry=entry, details=details or {},
+                  raised_at=as_of)
+    try:
+        with transaction.atomic():
+            save_with_history(alert, user=None, reason=f"raised by rule {rule.code}")
+            workflow_record(document=alert, from_state="", to_state=Alert.Status.OPEN,
+                            action="raise", user=None, comment=message, as_of=as_of)
+    except IntegrityError:  # raised concurrently by another posting or the sweep
+        return None
+    return alert
+
+
+def _transition(alert_id: int, *, user: Any, action: str, allowed: set[str], to_state: str,
+                comment: str, as_of: dt.datetime | None) -> Alert:
+    ensure_not_auditor(user)
+    as_of = as_of or timezone.now()
+    if not comment.strip():
+        raise CommentRequired(action=action)
+    alert = Alert.objects.select_for_update().get(pk=alert_id)
+    if alert.status not in allowed:
+        raise AlertTransitionRefused(alert=alert.pk, status=alert.status, action=action)
+    previous = alert.status
+    alert.status = to_state
+    save_with_history(alert, user=user, reason=f"{action}: {comment}"[:100])
+    AlertComment.objects.create(alert=alert, author=user, text=comment, at=as_of)
+    workflow_record(document=alert, from_state=previous, to_state=to_state, action=action,
+                    user=user, comment=comment, as_of=as_of)
+    return alert
+
+
+@transaction.atomic
+def alert_explain(*, alert_id: int, user: Any, comment: str,
+                  as_of: dt.datetime | None = None) -> Alert:
+    """The owner explains a finding: open → explained."""
+    return _transition(alert_id, user=user, action="explain", allowed={Alert.Status.OPEN},
+                       to_state=Alert.Status.EXPLAINED, comment=comment, as_of=as_of)
+
+
+@transaction.atomic
+def alert_close(*, alert_id: int, user: Any, comment: str,
+                as_of: dt.datetime | None = None) -> Alert:
+    """Accept the explanation: explained → closed."""
+    return _transition(alert_id, user=user, action="close", allowed={Alert.Status.EXPLAINED},
+                       to_state=Alert.Status.CLOSED, comment=comment, as_of=as_of)
+
+
+@transaction.atomic
+def alert_reopen(*, alert_id: int, user: Any, comment: str,
+                 as_of: dt.datetime | None = None) -> Alert:
+    """The explanation does not hold: explained → open."""
+    return _transition(alert_id, user=user, action="reopen", allowed={Alert.Status.EXPLAINED},
+                       to_state=Alert.Status.OPEN, comment=comment, as_of=as_of)
+
+
+@transaction.atomic
+def alert_assign(*, alert_id: int, owner: Any, user: Any, as_of: dt.datetime | None = None) -> Alert:
+    ensure_not_auditor(user)
+    alert = Alert.objects.select_for_update().get(pk=alert_id)
+    if alert.status == Alert.Status.CLOSED:
+        raise AlertTransitionRefused(alert=alert.pk, status=alert.status, action="assign")
+    alert.owner = owner
+    save_with_history(alert, user=user, reason=f"assigned to {owner.get_username()}")
+    workflow_record(document=alert, from_state=alert.status, to_state=alert.status,
+                    action="assign", user=user, comment=owner.get_username(), as_of=as_of)
+    return alert
+
+
+@transaction.atomic
+def alert_comment_add(*, alert_id: int, user: Any, text: str,
+                      as_of: dt.datetime | None = None) -> AlertComment:
+    ensure_not_auditor(user)
+    if not text.strip():
+        raise CommentRequired(action="comment on")
+    alert = Alert.objects.select_for_update().get(pk=alert_id)
+    comment = AlertComment(alert=alert, author=user, text=text, at=as_of or timezone.now())
+    save_with_history(comment, user=user, reason="comment")
+    return comment
+
+
+# ----------------------------------------------------------- seal and verify
+def history_seal(*, as_of: dt.datetime | None = None,
+                 grace: dt.timedelta = seals.SEAL_GRACE) -> dict[str, int]:
+    """Seal history rows written since the last run (see audit.seals)."""
+    return seals.history_seal(as_of=as_of, grace=grace)
+
+
+def ledger_verification_run(*, as_of: dt.datetime | None = None) -> VerifyResult:
+    """The daily check: seal new history rows, verify the ledger and every seal, and
+    raise a `ledger_verify` alert naming the first broken item when it fails."""
+    as_of = as_of or timezone.now()
+    history_seal(as_of=as_of)
+    result = ledger_verify()
+    if not result.ok:
+        first = result.first_broken
+        log.error("ledger verification failed: %s (%d problems)", first, len(result.problems))
+        alert_raise(rule=monitoring_rule_get(code="ledger_verify"),
+                    fingerprint=f"{timezone.localdate(as_of).isoformat()}",
+                    message=f"FIRST BROKEN: {first}", as_of=as_of,
+                    details={"problems": [str(p) for p in result.problems[:50]]})
+    return result
