@@ -1,0 +1,167 @@
+"""REST API of payments: each view parses input and makes ONE service or selector call,
+mapping domain errors to 400/403 responses with the clerk's message."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from rest_framework import generics, serializers, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from finance.errors import LedgerError
+from finance.jobs import job_create
+from finance.ledger import Dims
+from payments import errors, selectors, services
+from payments.models import Payee, PaymentRequest, ReconException, RuleHit, VoucherBatch
+from payments.tasks import bank_file_import_task
+
+
+def _error(exc: LedgerError) -> Response:
+    code = status.HTTP_403_FORBIDDEN if isinstance(exc, errors.NotAllowed) else 400
+    return Response({"code": exc.code, "detail": str(exc)}, status=code)
+
+
+class HitSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RuleHit
+        fields = ["rule_code", "action", "reason"]
+
+
+class RequestSerializer(serializers.ModelSerializer):
+    hits = HitSerializer(many=True, read_only=True)
+    amount = serializers.DecimalField(max_digits=16, decimal_places=2, coerce_to_string=True)
+
+    class Meta:
+        model = PaymentRequest
+        fields = ["id", "tracking_id", "status", "year", "region", "unit", "function",
+                  "economic", "fund_source", "project", "amount", "payee", "purpose",
+                  "contract_ref", "procurement_ref", "return_reason", "hits"]
+        read_only_fields = ["id", "tracking_id", "status", "return_reason", "hits"]
+
+
+class RequestList(generics.ListCreateAPIView):
+    serializer_class = RequestSerializer
+    filterset_fields = ["status", "unit"]
+
+    def get_queryset(self):  # noqa: ANN201
+        return selectors.requests_for(self.request.user).prefetch_related("hits")
+
+    def create(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
+        ser = self.get_serializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        d = ser.validated_data
+        dims = Dims(region=d["region"], unit=d["unit"], function=d["function"],
+                    economic=d["economic"], fund_source=d["fund_source"],
+                    project=d.get("project", ""))
+        try:
+            req = services.payment_request_create(
+                dims=dims, year=d["year"], amount=Decimal(d["amount"]), payee=d["payee"],
+                purpose=d["purpose"], contract_ref=d.get("contract_ref", ""),
+                procurement_ref=d.get("procurement_ref", ""), user=request.user)
+        except LedgerError as exc:
+            return _error(exc)
+        return Response(self.get_serializer(req).data, status=status.HTTP_201_CREATED)
+
+
+class RequestAction(APIView):
+    """POST submit / approve / reject (with `comment`)."""
+
+    action_name = ""
+
+    def post(self, request: Request, pk: int) -> Response:
+        req = get_object_or_404(PaymentRequest, pk=pk)
+        comment = str(request.data.get("comment", ""))
+        try:
+            if self.action_name == "submit":
+                req = services.payment_request_submit(request=req, user=request.user)
+            elif self.action_name == "approve":
+                req = services.payment_request_approve(request=req, user=request.user,
+                                                       comment=comment)
+            else:
+                req = services.payment_request_reject(request=req, user=request.user,
+                                                      comment=comment)
+        except LedgerError as exc:
+            return _error(exc)
+        return Response(RequestSerializer(req).data)
+
+
+class BatchCreate(APIView):
+    """POST {agent_account: id}: vouchers for every approved request."""
+
+    def post(self, request: Request) -> Response:
+        from payments.models import AgentAccount
+
+        acct = get_object_or_404(AgentAccount, pk=request.data.get("agent_account"))
+        try:
+            batch = services.voucher_batch_create(agent_account=acct, user=request.user)
+        except LedgerError as exc:
+            return _error(exc)
+        return Response({"id": batch.pk, "vouchers": list(
+            batch.vouchers.values_list("number", flat=True))}, status=201)
+
+
+class BatchExport(APIView):
+    fmt = "csv"
+
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        batch = get_object_or_404(VoucherBatch, pk=pk)
+        if self.fmt == "csv":
+            body, ctype, ext = selectors.voucher_batch_csv(batch=batch), "text/csv; charset=gb18030", "csv"
+        else:
+            body, ctype, ext = selectors.voucher_batch_pain001(batch=batch), "application/xml", "xml"
+        resp = HttpResponse(body, content_type=ctype)
+        resp["Content-Disposition"] = f'attachment; filename="vouchers_{batch.pk}.{ext}"'
+        return resp
+
+
+class BankFileUpload(APIView):
+    """POST multipart `file`: a Job is created and the import runs as a Celery task;
+    poll /api/finance/jobs/<job>/ for progress, issues and the outcome."""
+
+    parser_classes = [MultiPartParser]
+
+    def post(self, request: Request) -> Response:
+        upload = request.FILES.get("file")
+        if upload is None:
+            return Response({"detail": "file is required"}, status=400)
+        job = job_create(kind="payments.import_bank", user=request.user, filename=upload.name,
+                         content=upload.read())
+        transaction.on_commit(lambda: bank_file_import_task.delay(job_id=job.pk,
+                                                                  user_id=request.user.pk))
+        return Response({"job": job.pk, "progress": f"/api/finance/jobs/{job.pk}/",
+                         "page": f"/jobs/{job.pk}/"}, status=status.HTTP_202_ACCEPTED)
+
+
+class ExceptionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ReconException
+        fields = ["id", "kind", "account", "date", "statement_line", "voucher", "expected",
+                  "actual", "status", "resolution", "resolved_at"]
+
+
+class ExceptionList(generics.ListAPIView):
+    serializer_class = ExceptionSerializer
+    filterset_fields = ["status", "kind", "account"]
+    queryset = ReconException.objects.all()
+
+
+class ExceptionResolve(APIView):
+    def post(self, request: Request, pk: int) -> Response:
+        exc_row = get_object_or_404(ReconException, pk=pk)
+        try:
+            row = services.recon_exception_resolve(exception=exc_row, user=request.user,
+                                                   reason=str(request.data.get("reason", "")))
+        except LedgerError as exc:
+            return _error(exc)
+        return Response(ExceptionSerializer(row).data)
+
+
+class PayeeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Payee
+        fields = ["id", "name", "account_number", "bank_name", "branch_name", "cnaps", "blocked"]

@@ -1,0 +1,38 @@
+"""`manage.py import_bank FILE…`: the agent bank's result file, camt.053 or MT940."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from payments import services
+
+
+class Command(BaseCommand):
+    help = "Import bank payment results or account statements (format detected) and reconcile."
+
+    def add_arguments(self, parser):  # noqa: ANN001
+        parser.add_argument("files", nargs="+")
+        parser.add_argument("--user", default="", help="username recorded as the importer")
+
+    def handle(self, *args, **opts):  # noqa: ANN002, ANN003
+        user = None
+        if opts["user"]:
+            user = get_user_model().objects.filter(username=opts["user"]).first()
+            if user is None:
+                raise CommandError(f"unknown user {opts['user']}")
+        failed = False
+        for name in opts["files"]:
+            path = Path(name)
+            report = services.bank_file_import(content=path.read_bytes(), filename=path.name,
+                                               user=user)
+            for issue in report.issues:
+                self.stderr.write(str(issue))
+            self.stdout.write(
+                f"{path.name}: {report.format or 'unknown format'}: stored {report.stored}, "
+                f"unchanged {report.skipped}, issues {len(report.issues)}, "
+                f"matched {report.matched}, exceptions {report.exceptions}")
+            failed = failed or bool(report.issues)
+        if failed:
+            raise CommandError("some lines were not imported (see above)")

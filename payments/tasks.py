@@ -1,0 +1,37 @@
+"""Celery tasks of payments: thin wrappers that load by id and call one service."""
+from __future__ import annotations
+
+from celery import shared_task
+from django.contrib.auth import get_user_model
+
+from finance.jobs import job_finish, job_progress, job_start
+from finance.models import Job
+from payments import services
+
+
+@shared_task
+def bank_file_import_task(*, job_id: int, user_id: int | None = None) -> dict:
+    """Import the bank file stored on the job; progress and issues go to the job."""
+    job = Job.objects.get(pk=job_id)
+    if job.status == Job.Status.DONE:  # retried after success: nothing to do
+        return job.result
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    job.file.open("rb")
+    try:
+        content = job.file.read()
+    finally:
+        job.file.close()
+    job_start(job_id=job_id, total=0)
+    try:
+        report = services.bank_file_import(
+            content=content, filename=job.filename, user=user,
+            progress=lambda n: job_progress(job_id=job_id, done=n))
+    except Exception as exc:
+        job_finish(job_id=job_id, failed=True, message=f"{type(exc).__name__}: {exc}")
+        raise
+    result = report.as_dict()
+    issues = result.pop("issues")
+    job_finish(job_id=job_id, result=result, issues=issues,
+               failed=not report.format or (report.stored == 0 and report.skipped == 0
+                                            and bool(issues)))
+    return result
