@@ -6,13 +6,15 @@ A reference is a string that encodes the query producing a figure:
 
 Keys (any order when parsing; written in the order below):
     measure   approved | adjusted | closed | budget | available | committed | paid |
-              revenue | expenditure | opening | carryover | fin_revenue | fin_expense |
+              revenue | expenditure | opening | carryover | funds | fin_revenue |
+              fin_expense | surplus |
               balance (needs account)
     year      fiscal year (required)        as_of    YYYY-MM-DD (entries dated up to it)
     month     1..12 (entries of that month) account  an account code
     region    a region and its districts     department / unit   organization codes
-    function, economic  a code; `205*` matches a code prefix (类/款 with their children)
-    fund_source  a code or a comma list      basic    1 基本支出 (no project) | 0 项目支出
+    function, economic, fund_source  a code, `205*` (a code prefix: 类/款 with their
+              children) or a comma list of these (`301*,303*`)
+    basic     1 基本支出 (no project) | 0 项目支出
 A value `-` means "lines without this dimension". A reversal counts with the kind of the
 entry it reverses (Coalesce(reversed entry's kind, kind)).
 
@@ -52,6 +54,8 @@ _MEASURES: dict[str, tuple[Q, Q, int]] = {
                     ~Q(k="closing"), 1),
 }
 _COMBINED = {"budget": (("approved", 1), ("adjusted", 1)),
+             "funds": (("opening", 1), ("revenue", 1)),
+             "surplus": (("fin_revenue", 1), ("fin_expense", -1)),
              "carryover": (("opening", 1), ("revenue", 1), ("expenditure", -1))}
 MEASURES = (*_MEASURES, *_COMBINED, "balance")
 
@@ -100,7 +104,7 @@ def _resolve(parts: dict[str, str]) -> int:
         accounts_q, kinds_q, sign = _MEASURES[measure]
     q = accounts_q & kinds_q & Q(year=int(parts["year"]))
     if "account" in parts and measure != "balance":
-        q &= Q(account__code=parts["account"])
+        q &= _code_q("account__code", parts["account"])
     if "as_of" in parts:
         q &= Q(entry__date__lte=date.fromisoformat(parts["as_of"]))
     if "month" in parts:
@@ -123,11 +127,11 @@ def _resolve(parts: dict[str, str]) -> int:
 def _code_q(field: str, value: str) -> Q:
     if value == "-":
         return Q(**{f"{field.split('__')[0]}__isnull": True})
-    if value.endswith("*"):
-        return Q(**{f"{field}__startswith": value[:-1]})
-    if "," in value:
-        return Q(**{f"{field}__in": value.split(",")})
-    return Q(**{field: value})
+    q = Q()
+    for item in value.split(","):
+        q |= (Q(**{f"{field}__startswith": item[:-1]}) if item.endswith("*")
+              else Q(**{field: item}))
+    return q
 
 
 def _region_codes(code: str) -> set[str]:

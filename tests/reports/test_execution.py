@@ -18,11 +18,11 @@ class TestExecutionReport:
         report = selectors.execution_report(year=YEAR, group_by=("department",))
         tb = {r.account: r.balance for r in fin.trial_balance(book="indicator", year=YEAR).rows}
         t = report.total.figures
-        assert t["paid"].yuan == tb["9301"] == expected("paid") == D("7103.73")
-        assert t["committed"].yuan == tb["9201"] == D("50.00")
+        assert t["paid"].yuan == tb["9301"] == expected("paid") == D("710373.00")
+        assert t["committed"].yuan == tb["9201"] == D("5000.00")
         assert t["available"].yuan == tb["9101"]
-        assert t["approved"].yuan + t["adjusted"].yuan == tb["9001"] == D("15550.00")
-        assert t["adjusted"].yuan == D("250.00")  # the adjustment; the reversal nets to zero
+        assert t["approved"].yuan + t["adjusted"].yuan == tb["9001"] == D("1555000.00")
+        assert t["adjusted"].yuan == D("25000.00")  # the adjustment; the reversal nets to zero
         assert sum(r.figures["paid"].fen for r in report.rows) == t["paid"].fen
 
     def test_groups_by_department_with_names_and_rates(self, city):
@@ -33,8 +33,8 @@ class TestExecutionReport:
         assert edu.labels["department"] == "深圳市教育局"
         assert edu.figures["approved"].yuan == expected("approved", [
             "edu_office", "edu_salary", "edu_host", "edu_car", "edu_proj", "edu_fund"])
-        assert edu.figures["paid"].yuan == D("5853.73")
-        assert edu.rate == (D("5853.73") / D("13350.00")).quantize(D("0.0001"))
+        assert edu.figures["paid"].yuan == D("585373.00")
+        assert edu.rate == (D("585373.00") / D("1335000.00")).quantize(D("0.0001"))
         assert by["440300200"].figures["adjusted"].yuan == D("0.00")
 
     def test_groups_by_several_dimensions(self, city):
@@ -44,18 +44,18 @@ class TestExecutionReport:
         assert row.keys == {"unit": "440300102", "function": "2050204", "economic": "30217",
                             "fund_source": "1"}
         assert (row.figures["approved"].yuan, row.figures["paid"].yuan,
-                row.figures["available"].yuan) == (D("300.00"), D("120.40"), D("179.60"))
+                row.figures["available"].yuan) == (D("30000.00"), D("12040.00"), D("17960.00"))
         assert row.labels["economic"] == "公务接待费"
 
     def test_city_scope_consolidates_its_districts(self, city):
         city_report = selectors.execution_report(year=YEAR, scope=Scope.parse("region:440300"))
         district = selectors.execution_report(year=YEAR, scope=Scope.parse("region:440303"))
-        assert city_report.total.figures["paid"].yuan == D("7103.73")
-        assert district.total.figures["paid"].yuan == D("450.00")
+        assert city_report.total.figures["paid"].yuan == D("710373.00")
+        assert district.total.figures["paid"].yuan == D("45000.00")
 
     def test_monthly_trend_has_the_payments_in_their_month(self, city):
         report = selectors.execution_report(year=YEAR)
-        assert [f.yuan for f in report.monthly_paid][2:5] == [D("0.00"), D("7103.73"), D("0.00")]
+        assert [f.yuan for f in report.monthly_paid][2:5] == [D("0.00"), D("710373.00"), D("0.00")]
 
     def test_every_trace_reference_reruns_to_its_figure(self, city):
         report = selectors.execution_report(
@@ -71,5 +71,5 @@ class TestExecutionReport:
 
         report = selectors.execution_report(year=YEAR, as_of=dt.date(YEAR, 3, 31))
         assert report.total.figures["paid"].fen == 0
-        assert report.total.figures["committed"].yuan == D("7153.73")
-        assert trace_resolve(report.total.figures["committed"].trace) == 715373
+        assert report.total.figures["committed"].yuan == D("715373.00")
+        assert trace_resolve(report.total.figures["committed"].trace) == 71537300
