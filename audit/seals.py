@@ -72,9 +72,11 @@ def row_hash(columns: list[str], row: tuple) -> str:
 def _rows(hmodel: type[models.Model], columns: list[str], after: int | None = None,
           upto: int | None = None) -> Iterator[tuple]:
     """History rows in id order, streamed in chunks (keyset pagination)."""
-    last = after if after is not None else -1
+    last = after
     while True:
-        qs = hmodel._default_manager.filter(history_id__gt=last)
+        qs = hmodel._default_manager.all()
+        if last is not None:
+            qs = qs.filter(history_id__gt=last)
         if upto is not None:
             qs = qs.filter(history_id__lte=upto)
         batch = list(qs.order_by("history_id").values_list(*columns)[:_CHUNK])

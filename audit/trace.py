@@ -39,21 +39,35 @@ class Measure:
     accounts: tuple[str, ...] = ()
     prefix: str = ""
     kinds: frozenset[str] = frozenset()
+    exclude_kinds: frozenset[str] = frozenset()
+
+
+_CLOSING = frozenset({"closing"})
 
 
 MEASURES: dict[str, Measure] = {m.name: m for m in (
-    Measure("authority", "指标总额 budget authority (approved + adjusted)", accounts=("9001",)),
+    Measure("authority", "指标总额 budget authority (approved + adjusted)", accounts=("9001",),
+            exclude_kinds=_CLOSING),
     Measure("approved", "批复 approved", accounts=("9001",), kinds=frozenset({"approval"})),
     Measure("adjusted", "调整调剂 adjusted", accounts=("9001",),
-            kinds=frozenset({"adjustment", "virement"})),
+            exclude_kinds=frozenset({"approval", "closing"})),
     Measure("available", "可用指标 available", accounts=("9101",)),
     Measure("committed", "已占用 committed", accounts=("9201",)),
     Measure("paid", "已支付 paid", accounts=("9301",)),
-    Measure("budget_expenditure", "预算支出 budget expenditure (7xxx)", prefix="7"),
-    Measure("budget_revenue", "预算收入 budget revenue (6xxx)", prefix="6"),
-    Measure("expense", "费用 expense (5xxx)", prefix="5"),
-    Measure("revenue", "收入 revenue (4xxx)", prefix="4"),
+    Measure("budget_expenditure", "预算支出 budget expenditure (7xxx)", prefix="7",
+            exclude_kinds=_CLOSING),
+    Measure("budget_revenue", "预算收入 budget revenue (6xxx)", prefix="6", exclude_kinds=_CLOSING),
+    Measure("expense", "费用 expense (5xxx)", prefix="5", exclude_kinds=_CLOSING),
+    Measure("revenue", "收入 revenue (4xxx)", prefix="4", exclude_kinds=_CLOSING),
 )}
+# the reports app's reference format (tr:v1:key=value;…) names some measures differently
+REPORTS_PREFIX = "tr:v1:"
+_REPORTS_MEASURES = {"approved": "approved", "adjusted": "adjusted", "budget": "authority",
+                     "available": "available", "committed": "committed", "paid": "paid",
+                     "expenditure": "budget_expenditure", "revenue": "budget_revenue",
+                     "fin_expense": "expense", "fin_revenue": "revenue"}
+_REPORTS_DIMS = {"region": "region", "department": "unit", "unit": "unit",
+                 "function": "function", "economic": "economic", "fund_source": "fund_source"}
 
 DIMENSIONS = ("region", "unit", "function", "economic", "fund_source", "project")
 _REF_KEYS = {"region": "r", "unit": "u", "function": "f", "economic": "e", "fund_source": "s",
@@ -213,6 +227,10 @@ def trace_ref(query: TraceQuery) -> str:
 
 
 def trace_ref_parse(ref: str) -> TraceQuery:
+    """Read a reference: this app's ``TR1:…`` or the reports app's ``tr:v1:…`` (the
+    subset that names one measure, a year, a month and dimension codes or prefixes)."""
+    if ref.strip().startswith(REPORTS_PREFIX):
+        return _reports_ref_parse(ref.strip())
     parts = ref.strip().split(":")
     if len(parts) != 6 or parts[0] != REF_PREFIX:
         raise BadTraceRef(ref=ref, reason=f"expected {REF_PREFIX}:measure:year:months:book:dims")
@@ -226,6 +244,30 @@ def trace_ref_parse(ref: str) -> TraceQuery:
             raise BadTraceRef(ref=ref, reason=f"unknown dimension {key}")
         dims[_REF_DIMS[key]] = unquote(value)
     return trace_query(measure=measure, year=int(year), period=months or None, book=book, **dims)
+
+
+def _reports_ref_parse(ref: str) -> TraceQuery:
+    items: dict[str, str] = {}
+    for item in filter(None, ref[len(REPORTS_PREFIX):].split(";")):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise BadTraceRef(ref=ref, reason=f"{item} is not key=value")
+        items[key] = value
+    measure = _REPORTS_MEASURES.get(items.pop("measure", ""))
+    year = items.pop("year", "")
+    if measure is None:
+        raise BadTraceRef(ref=ref, reason="measure not traceable here")
+    if not year.isdigit():
+        raise BadTraceRef(ref=ref, reason="year is not a number")
+    month = items.pop("month", None)
+    if "department" in items and "unit" in items:
+        items.pop("department")  # the unit is the narrower of the two
+    dims: dict[str, str] = {}
+    for key, value in items.items():
+        if key not in _REPORTS_DIMS or value == "-" or "," in value:
+            raise BadTraceRef(ref=ref, reason=f"{key}={value} not traceable here")
+        dims[_REPORTS_DIMS[key]] = value.rstrip("*")
+    return trace_query(measure=measure, year=int(year), period=month, **dims)
 
 
 # ------------------------------------------------------------------------ the trace
@@ -274,10 +316,15 @@ def trace_lines(query: TraceQuery) -> tuple[QuerySet[Line], dict[int, Account]]:
         lo, hi = query.months
         lines = (lines.filter(entry__month=lo) if lo == hi
                  else lines.filter(entry__month__gte=lo, entry__month__lte=hi))
+    # a reversal counts with the kind of the entry it reverses
     if measure.kinds:
         kinds = sorted(measure.kinds)
         lines = lines.filter(Q(entry__kind__in=kinds)
                              | Q(entry__kind="reversal", entry__reverses__kind__in=kinds))
+    if measure.exclude_kinds:
+        kinds = sorted(measure.exclude_kinds)
+        lines = lines.exclude(entry__kind__in=kinds).exclude(
+            entry__kind="reversal", entry__reverses__kind__in=kinds)
     return lines, by_id
 
 

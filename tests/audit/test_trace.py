@@ -77,6 +77,7 @@ class TestTraceOfPaid:
         entry_reverse(entry=approval, user=None, reason="wrong unit")
         assert selectors.trace(measure="approved", year=2026, unit="440300102").total == D("0.00")
         assert selectors.trace(measure="authority", year=2026).total == D("9000.00")
+        assert selectors.trace(measure="adjusted", year=2026).total == D("0.00")
 
     def test_approval_sources_lead_to_the_bureau(self, paid):
         result = selectors.trace(measure="approved", year=2026, unit="440300102")
@@ -96,6 +97,14 @@ class TestTraceReference:
                                       unit="440300101", function="2050203")
         assert query.ref == "TR1:paid:2026:01-03::u=440300101,f=2050203"
         assert selectors.trace_resolve(query.ref).total == D("120.50")
+
+    def test_a_reports_reference_resolves_to_the_same_figure(self, paid):
+        ref = "tr:v1:measure=paid;year=2026;department=440300100;function=205*"
+        assert selectors.trace_resolve(ref).total == D("476.05")
+        ref = "tr:v1:measure=expenditure;year=2026;month=4;unit=440300101"
+        assert selectors.trace_resolve(ref).total == D("300.00")
+        with pytest.raises(BadTraceRef):
+            selectors.trace_resolve("tr:v1:measure=paid;year=2026;function=205*,206*")
 
     def test_project_codes_with_separators_are_escaped(self):
         query = selectors.trace_query(measure="paid", year=2026, project="P:1,2=x")

@@ -1,0 +1,148 @@
+"""Tamper evidence: verify_ledger finds an edited amount, a deleted line, an inserted
+entry and an edited history row, names the first broken item, and passes when clean."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audit import services
+from audit.models import Alert, HistorySeal
+from finance import selectors as finance_selectors
+from finance import services as finance_services
+from finance.ids import make_uscc
+from finance.models import Entry, Organization
+from tests.audit.conftest import request_and_pay
+
+D = Decimal
+LATER = timezone.now() + dt.timedelta(days=1)
+
+
+def _tamper(sql: str, params: list) -> None:
+    """Raw SQL with the immutability triggers switched off, as an attacker with DB access."""
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SET LOCAL session_replication_role = replica")
+        cur.execute(sql, params)
+
+
+@pytest.fixture
+def sealed(budget, orgs):
+    """Three payments, the bureau renamed twice, every history row sealed."""
+    for amount in (D("10.00"), D("20.00"), D("30.00")):
+        request_and_pay(budget, amount)
+    for name in ("深圳市财政局（新）", "深圳市财政局"):
+        finance_services.organization_upsert(
+            code="440300001", name=name, kind="bureau", region_code="440300",
+            uscc=make_uscc("440300", 1), user=budget["filer"], reason="rename")
+    services.history_seal(as_of=LATER)
+    return budget
+
+
+class TestHistorySeal:
+    def test_seals_every_history_row_once(self, sealed):
+        org_rows = Organization.history.count()
+        assert HistorySeal.objects.filter(table="finance_historicalorganization").count() == org_rows
+        assert services.history_seal(as_of=LATER) == {}
+
+    def test_rows_inside_the_grace_period_wait_for_the_next_run(self, orgs):
+        assert services.history_seal() == {}  # everything was written just now
+        assert services.history_seal(as_of=LATER)["finance.organization"] == 4
+
+    def test_a_clean_ledger_and_clean_history_verify(self, sealed, capsys):
+        result = finance_selectors.ledger_verify()
+        assert result.ok, result.problems
+        assert result.checked["sealed history rows"] == HistorySeal.objects.count()
+        call_command("verify_ledger")
+        out = capsys.readouterr().out
+        assert "ledger OK" in out and "sealed history rows" in out
+
+
+@pytest.mark.postgres
+class TestTamperingIsFound:
+    def test_an_edited_amount(self, sealed, capsys):
+        target = Entry.objects.get(number=6)
+        _tamper("UPDATE finance_line SET debit_fen = debit_fen + 100, credit_fen = 0 "
+                "WHERE entry_id = %s AND seq = 1", [target.pk])
+        _tamper("UPDATE finance_line SET credit_fen = credit_fen + 100 WHERE entry_id = %s "
+                "AND seq = 2", [target.pk])
+        with pytest.raises(CommandError):
+            call_command("verify_ledger")
+        err = capsys.readouterr().err
+        assert (f"FIRST BROKEN: entry 2026-6 (id {target.pk}): content does not match its hash"
+                in err)
+
+    def test_a_deleted_line(self, sealed):
+        target = Entry.objects.get(number=8)  # a payment: six lines
+        _tamper("DELETE FROM finance_line WHERE entry_id = %s AND seq IN (5, 6)", [target.pk])
+        result = finance_selectors.ledger_verify()
+        assert (result.first_broken.number, result.first_broken.entry_id) == (8, target.pk)
+        assert "content does not match" in result.first_broken.reason
+
+    def test_an_inserted_entry(self, sealed):
+        last = Entry.objects.order_by("-number").first()
+        # a copy of the last payment, lines and all, chained onto it
+        _tamper("INSERT INTO finance_entry (fiscal_year, number, date, month, description, kind, "
+                "source_type_id, source_id, tracking_id, content_hash, prev_hash, hash, "
+                "posted_by_id, posted_at) SELECT fiscal_year, number + 1, date, month, "
+                "description, kind, source_type_id, source_id, tracking_id, content_hash, hash, "
+                "hash, posted_by_id, posted_at FROM finance_entry WHERE id = %s", [last.pk])
+        added = Entry.objects.get(number=last.number + 1)
+        _tamper("INSERT INTO finance_line (entry_id, seq, book, account_id, year, region_id, "
+                "unit_id, function_id, economic_id, fund_source_id, project_code, debit_fen, "
+                "credit_fen) SELECT %s, seq, book, account_id, year, region_id, unit_id, "
+                "function_id, economic_id, fund_source_id, project_code, debit_fen, credit_fen "
+                "FROM finance_line WHERE entry_id = %s", [added.pk, last.pk])
+        result = finance_selectors.ledger_verify()
+        assert (result.first_broken.number, result.first_broken.entry_id) == (
+            last.number + 1, added.pk)
+        assert result.first_broken.reason == "entry hash does not match (header changed)"
+
+    def test_an_edited_history_row_names_the_row(self, sealed, capsys):
+        row = Organization.history.filter(name="深圳市财政局（新）").get()
+        _tamper("UPDATE finance_historicalorganization SET name = %s WHERE history_id = %s",
+                ["深圳市财政局（改）", row.history_id])
+        with pytest.raises(CommandError):
+            call_command("verify_ledger")
+        err = capsys.readouterr().err
+        assert (f"FIRST BROKEN: history finance.organization row {row.history_id}: "
+                "row content does not match its seal (changed)") in err
+
+    def test_a_deleted_history_row(self, sealed):
+        row = Organization.history.filter(name="深圳市财政局（新）").get()
+        _tamper("DELETE FROM finance_historicalorganization WHERE history_id = %s",
+                [row.history_id])
+        problem = finance_selectors.ledger_verify().first_broken
+        assert problem.where == f"history finance.organization row {row.history_id}"
+        assert problem.reason == "sealed row is missing (deleted)"
+
+    def test_a_history_row_inserted_among_sealed_ones(self, sealed):
+        first = Organization.history.order_by("history_id").first()
+        _tamper("INSERT INTO finance_historicalorganization (history_id, id, code, name, kind, "
+                "parent_id, region_id, uscc, active, history_date, history_change_reason, "
+                "history_type, history_user_id) SELECT history_id - 1000000, id, code, 'x', kind, "
+                "parent_id, region_id, uscc, active, history_date, 'x', '~', NULL "
+                "FROM finance_historicalorganization WHERE history_id = %s", [first.history_id])
+        problem = finance_selectors.ledger_verify().first_broken
+        assert problem.where == f"history finance.organization row {first.history_id - 1000000}"
+        assert "inserted after sealing" in problem.reason
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+class TestDailyVerification:
+    def test_a_failed_verification_raises_one_alert_naming_the_first_broken_entry(self, budget):
+        from audit.tasks import verify_ledger_task
+
+        assert verify_ledger_task.delay().get()["ok"] is True
+        target = Entry.objects.get(number=2)
+        _tamper("UPDATE finance_entry SET description = 'x' WHERE id = %s", [target.pk])
+        outcome = verify_ledger_task.delay().get()
+        assert outcome["ok"] is False
+        alert = Alert.objects.get(rule__code="ledger_verify")
+        assert alert.message.startswith(f"FIRST BROKEN: entry 2026-2 (id {target.pk})")
+        verify_ledger_task.delay().get()
+        assert Alert.objects.filter(rule__code="ledger_verify").count() == 1  # once a day
