@@ -68,7 +68,7 @@ def director_threshold() -> Decimal:
 def amount_in_capitals(amount: Decimal) -> str:
     """人民币大写, e.g. 壹佰贰拾陆万伍仟柒佰捌拾元伍角; whole amounts end in 整."""
     text = cn2an.an2cn(f"{amount:.2f}", "rmb")
-    return text if ("角" in text or "分" in text) else text + "整"
+    return text if text.endswith(("整", "角", "分")) else text + "整"
 
 
 def _in_group(user: Any, role: str) -> bool:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import Group
-from zoneinfo import ZoneInfo
 
 from payments import services
 from tests.helpers import YEAR, dims
