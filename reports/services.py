@@ -1,0 +1,414 @@
+"""Writes of the reports app: month close, year-end close (closing entries of both
+accounting books, carry-forward or take-back of unspent indicators, next year's opening
+balances) and its reopening by reversal; disclosure sets draft → approved → published
+and the bulk export of disclosure files."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from finance import services as fin
+from finance.ledger import Dims, LineSpec, entry_post, entry_reverse
+from finance.models import Balance, Entry, FiscalYear, Organization, Period, fen_to_decimal
+from reports import errors
+from reports.checks import tables_check
+from reports.models import DisclosureFile, DisclosureSet, FundSourcePolicy, YearEndClose
+from reports.selectors import KIND_CARRY_FORWARD, KIND_CLOSING, KIND_OPENING, MasterData
+from reports.tables import FactSet, Table, budget_tables, department_fact_sets, final_tables
+
+MAX_LINES = 400  # lines per closing entry (Line.seq is a small integer)
+DEFAULT_POLICY = {"1": "take_back", "2": "carry_forward", "3": "take_back",
+                  "4": "carry_forward", "5": "carry_forward"}
+
+
+def _require(user: Any, permission: str, action: str) -> None:
+    if not (user is not None and getattr(user, "has_perm", None) and user.has_perm(permission)):
+        raise errors.NotAuthorised(user=str(user), action=action, permission=permission)
+
+
+# ------------------------------------------------------------------ month close
+def month_close(*, year: int, month: int, user: Any, as_of: datetime | None = None) -> Period:
+    """月结: lock a period; postings into it are refused from now on."""
+    with transaction.atomic():
+        period = fin.period_close(year=year, month=month, user=user, reason="month close")
+        fin.workflow_record(document=period, from_state="open", to_state="closed",
+                            action="month_close", user=user, as_of=as_of)
+    return period
+
+
+def month_reopen(*, year: int, month: int, user: Any, reason: str,
+                 as_of: datetime | None = None) -> Period:
+    """Reopen a closed month: an authorised role only, with a recorded reason."""
+    _require(user, "reports.reopen_year", "reopen a period")
+    if not reason.strip():
+        raise errors.ReasonRequired(action="reopen a period")
+    with transaction.atomic():
+        period = fin.period_reopen(year=year, month=month, user=user, reason=reason)
+        fin.workflow_record(document=period, from_state="closed", to_state="open",
+                            action="month_reopen", user=user, comment=reason, as_of=as_of)
+    return period
+
+
+# ------------------------------------------------------------------ year-end close
+def fund_source_policy_set(*, fund_source: str, action: str, user: Any,
+                           reason: str) -> FundSourcePolicy:
+    """Set what the year-end close does with a fund source's unspent indicators."""
+    from finance.models import FundSource
+
+    with transaction.atomic():
+        fs = FundSource.objects.get(code=fund_source)
+        policy = (FundSourcePolicy.objects.select_for_update().filter(fund_source=fs).first()
+                  or FundSourcePolicy(fund_source=fs))
+        if policy.pk and policy.action == action:
+            return policy
+        policy.action = action
+        fin.save_with_history(policy, user=user, reason=reason)
+    return policy
+
+
+def _zeroing(account: str, normal: str, fen: int, target: str, dims: Dims,
+             book: str) -> list[LineSpec]:
+    """Two lines that bring `account`'s normal-side balance `fen` to zero against
+    `target`."""
+    amount = fen_to_decimal(abs(fen))
+    debit_side = (normal == "credit") == (fen > 0)  # reduce a credit balance with a debit
+    first = LineSpec(book=book, account=account, debit=amount if debit_side else 0,
+                     credit=0 if debit_side else amount, dims=dims)
+    second = LineSpec(book=book, account=target, debit=0 if debit_side else amount,
+                      credit=amount if debit_side else 0, dims=dims)
+    return [first, second]
+
+
+def _balances(year: int, master: MasterData) -> list[tuple[str, str, str, Dims, int]]:
+    """(account, book, normal side, dims, normal-side fen) of every non-zero balance."""
+    out = []
+    for b in Balance.objects.filter(year=year).exclude(debit_fen=F("credit_fen")):
+        code, book, side = master.accounts[b.account_id]
+        dims = Dims(region=master.regions.get(b.region_id, ""),
+                    unit=master.org_code.get(b.unit_id, ""),
+                    function=master.functions.get(b.function_id, ""),
+                    economic=master.economics.get(b.economic_id, ""),
+                    fund_source=master.funds.get(b.fund_source_id, ""), project=b.project_code)
+        fen = b.debit_fen - b.credit_fen if side == "debit" else b.credit_fen - b.debit_fen
+        out.append((code, book, side, dims, fen))
+    out.sort(key=lambda r: (r[0], r[3].key(year)))
+    return out
+
+
+def _post_chunks(groups: list[list[LineSpec]], *, description: str, on: dt.date, kind: str,
+                 user: Any, as_of: datetime) -> list[Entry]:
+    """Post balanced groups of lines in entries of at most MAX_LINES lines."""
+    entries, batch = [], []
+    for group in groups:
+        if batch and len(batch) + len(group) > MAX_LINES:
+            entries.append(entry_post(lines=batch, description=description, user=user, on=on,
+                                      as_of=as_of, kind=kind))
+            batch = []
+        batch += group
+    if batch:
+        entries.append(entry_post(lines=batch, description=description, user=user, on=on,
+                                  as_of=as_of, kind=kind))
+    return entries
+
+
+def year_end_close(*, year: int, user: Any, as_of: datetime | None = None) -> YearEndClose:
+    """年终结账 of `year`, all in one transaction:
+    1. budget accounting: 6xxx and 7xxx into 8101 财政拨款结转 (fund sources 1-3) or 8201
+       非财政拨款结转 (others);
+    2. financial accounting: 4xxx/5xxx into 3301 本期盈余 → 3302 本年盈余分配 → 3001 累计盈余;
+    3. indicators: unspent available (9101) is closed against 9001, and carried forward
+       into next year (Dr 9101 / Cr 9001 on Jan 1) where the fund source's policy says so;
+    4. next year is opened and the balance-sheet and 8xxx balances opened in it;
+    5. December is closed and the year marked closed."""
+    as_of = as_of or timezone.now()
+    on, next_on = dt.date(year, 12, 31), dt.date(year + 1, 1, 1)
+    with transaction.atomic():
+        fy = FiscalYear.objects.select_for_update().get(year=year)
+        if fy.is_closed or YearEndClose.objects.filter(year=year, status="closed").exists():
+            raise errors.YearAlreadyClosed(year=year)
+        still_open = list(Period.objects.filter(fiscal_year=fy, month__lt=12, status="open")
+                          .values_list("month", flat=True))
+        if still_open:
+            raise errors.MonthsStillOpen(year=year, months=", ".join(map(str, still_open)))
+        master = MasterData.load()
+        policy = {**DEFAULT_POLICY, **{p.fund_source.code: p.action for p in
+                                       FundSourcePolicy.objects.select_related("fund_source")}}
+        budget, financial, indicator, carry = [], [], [], []
+        surplus: dict[Dims, int] = defaultdict(int)
+        moved: dict[str, int] = defaultdict(int)
+        for code, book, side, dims, fen in _balances(year, master):
+            grant = dims.fund_source in ("1", "2", "3")
+            if book == "budget" and code[0] in "67":
+                budget.append(_zeroing(code, side, fen, "8101" if grant else "8201", dims, book))
+                moved[f"budget {code}"] += fen
+            elif book == "financial" and code[0] in "45":
+                financial.append(_zeroing(code, side, fen, "3301", dims, book))
+                surplus[dims] += fen if code[0] == "4" else -fen
+                moved[f"financial {code}"] += fen
+            elif code == "9101" and fen > 0:
+                indicator.append(_zeroing("9101", side, fen, "9001", dims, book))
+                action = policy.get(dims.fund_source, "take_back")
+                moved[f"indicator {action}"] += fen
+                if action == "carry_forward":
+                    amount = fen_to_decimal(fen)
+                    carry.append([LineSpec(book="indicator", account="9101", debit=amount,
+                                           dims=dims),
+                                  LineSpec(book="indicator", account="9001", credit=amount,
+                                           dims=dims)])
+        for dims, fen in sorted(surplus.items(), key=lambda kv: kv[0].key(year)):
+            if fen:  # 本期盈余 → 本年盈余分配 → 累计盈余
+                financial.append(_zeroing("3301", "credit", fen, "3302", dims, "financial")
+                                 + _zeroing("3302", "credit", fen, "3001", dims, "financial"))
+        entries: list[Entry] = []
+        for groups, text in ((budget, "年终结账 预算会计"), (financial, "年终结账 财务会计"),
+                             (indicator, "年终结账 指标")):
+            entries += _post_chunks(groups, description=f"{text} {year}", on=on,
+                                    kind=KIND_CLOSING, user=user, as_of=as_of)
+        fin.fiscal_year_open(year=year + 1, user=user, reason=f"opened by year-end close {year}")
+        entries += _post_chunks(carry, description=f"上年指标结转 {year}", on=next_on,
+                                kind=KIND_CARRY_FORWARD, user=user, as_of=as_of)
+        entries += _opening(year, master, user, as_of, next_on)
+        fin.period_close(year=year, month=12, user=user, reason="year-end close")
+        fy.is_closed = True
+        fin.save_with_history(fy, user=user, reason="year-end close")
+        close = YearEndClose(year=year, entry_ids=[e.pk for e in entries],
+                             summary={k: str(fen_to_decimal(v)) for k, v in sorted(moved.items())},
+                             closed_by=user if getattr(user, "pk", None) else None,
+                             closed_at=as_of)
+        fin.save_with_history(close, user=user, reason="year-end close")
+        fin.workflow_record(document=close, from_state="", to_state="closed", action="close",
+                            user=user, as_of=as_of)
+    return close
+
+
+def _opening(year: int, master: MasterData, user: Any, as_of: datetime,
+             on: dt.date) -> list[Entry]:
+    """Open next year's balances: assets, liabilities, net assets (financial) and the
+    carried balances 8xxx (budget), per dimension tuple, on Jan 1."""
+    per_book: dict[str, list[list[LineSpec]]] = defaultdict(list)
+    for code, book, side, dims, fen in _balances(year, master):
+        if (book == "financial" and code[0] in "123") or (book == "budget" and code[0] == "8"):
+            amount = fen_to_decimal(abs(fen))
+            debit = (side == "debit") == (fen > 0)
+            per_book[book].append([LineSpec(book=book, account=code, dims=dims,
+                                            debit=amount if debit else 0,
+                                            credit=0 if debit else amount)])
+    entries = []
+    for book, groups in sorted(per_book.items()):
+        lines = [line for g in groups for line in g]
+        if len(lines) >= 2:  # a balanced book after closing; one entry (chunked by tuple)
+            entries += _post_chunks([lines], description=f"年初余额 {year + 1} ({book})", on=on,
+                                    kind=KIND_OPENING, user=user, as_of=as_of)
+    return entries
+
+
+def year_end_reopen(*, year: int, user: Any, reason: str,
+                    as_of: datetime | None = None) -> YearEndClose:
+    """Reopen a closed year by reversing every entry its close posted (newest first),
+    by an authorised role (reports.reopen_year), with the reason recorded."""
+    _require(user, "reports.reopen_year", "reopen a fiscal year")
+    if not reason.strip():
+        raise errors.ReasonRequired(action="reopen a fiscal year")
+    as_of = as_of or timezone.now()
+    with transaction.atomic():
+        close = YearEndClose.objects.select_for_update().filter(year=year,
+                                                                status="closed").first()
+        if close is None:
+            raise errors.YearNotClosed(year=year)
+        fin.period_reopen(year=year, month=12, user=user, reason=reason)
+        for entry in Entry.objects.filter(pk__in=close.entry_ids).order_by("-fiscal_year",
+                                                                           "-number"):
+            entry_reverse(entry=entry, user=user, reason=reason, on=entry.date, as_of=as_of)
+        fy = FiscalYear.objects.select_for_update().get(year=year)
+        fy.is_closed = False
+        fin.save_with_history(fy, user=user, reason=reason)
+        close.status = YearEndClose.Status.REOPENED
+        fin.save_with_history(close, user=user, reason=reason)
+        fin.workflow_record(document=close, from_state="closed", to_state="reopened",
+                            action="reopen", user=user, comment=reason, as_of=as_of)
+    return close
+
+
+# ------------------------------------------------------------------ disclosure
+def disclosure_tables(*, disclosure: DisclosureSet, fact_set: FactSet | None = None) -> list[Table]:
+    """The tables of a set, built from the ledger now."""
+    dept = disclosure.department
+    fs = fact_set or department_fact_sets(year=disclosure.year,
+                                          departments=[dept.code])[dept.code]
+    return _titled(fs, disclosure.kind, dept.name, disclosure.year)
+
+
+def _titled(fs: FactSet, kind: str, name: str, year: int) -> list[Table]:
+    tables = budget_tables(fs) if kind == DisclosureSet.Kind.BUDGET else final_tables(fs)
+    for t in tables:
+        t.subtitle = f"编制单位：{name}　　{year}年{'预算' if kind == 'budget' else '决算'}"
+    return tables
+
+
+def disclosure_files(*, tables: list[Table], department: str, name: str, year: int,
+                     kind: str) -> dict[str, bytes]:
+    """xlsx, pdf, one CSV per table and datapackage.json."""
+    from reports import render
+
+    label = "部门预算公开表" if kind == "budget" else "部门决算公开表"
+    title = f"{name} {year}年{label}"
+    stem = f"{year}_{department}_{kind}"
+    files = {f"{stem}.xlsx": render.tables_xlsx(tables, title=title),
+             f"{stem}.pdf": render.tables_pdf(tables, title=title)}
+    resources = []
+    for t in tables:
+        path = f"{stem}_{t.code}.csv"
+        files[path] = render.tables_csv(t)
+        resources.append((path, t))
+    files["datapackage.json"] = render.datapackage(name=stem.lower(), title=title, year=year,
+                                                   resources=resources)
+    return files
+
+
+def manifest_build(*, files: dict[str, bytes], tables: list[Table],
+                   meta: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **meta,
+        "files": [{"name": n, "sha256": hashlib.sha256(b).hexdigest(), "size": len(b)}
+                  for n, b in sorted(files.items())],
+        "figures": [{"table": t.code, "row": r.key, "column": c.key,
+                     "amount_yuan": str(f.yuan), "trace": f.trace}
+                    for t in tables for r, c, f in t.figures()],
+    }
+
+
+def _canonical_sha(doc: dict[str, Any]) -> str:
+    text = json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def disclosure_set_create(*, department_code: str, year: int, kind: str,
+                          approved_on: dt.date, user: Any,
+                          as_of: datetime | None = None) -> DisclosureSet:
+    """A draft set for a department (idempotent while it is a draft)."""
+    as_of = as_of or timezone.now()
+    dept = Organization.objects.get(code=department_code)
+    if dept.kind != Organization.Kind.DEPARTMENT:
+        raise errors.NotDepartment(code=department_code)
+    with transaction.atomic():
+        ds = (DisclosureSet.objects.select_for_update()
+              .filter(department=dept, year=year, kind=kind).first())
+        if ds is not None:
+            if ds.status == DisclosureSet.Status.PUBLISHED:
+                raise errors.PublishedImmutable(id=ds.pk)
+            return ds
+        ds = DisclosureSet(department=dept, year=year, kind=kind, approved_on=approved_on,
+                           created_by=user if getattr(user, "pk", None) else None,
+                           created_at=as_of)
+        fin.save_with_history(ds, user=user, reason="draft")
+        fin.workflow_record(document=ds, from_state="", to_state="draft", action="create",
+                            user=user, as_of=as_of)
+    return ds
+
+
+def disclosure_set_approve(*, disclosure_id: int, user: Any,
+                           as_of: datetime | None = None) -> DisclosureSet:
+    """draft → approved, by someone with reports.approve_disclosure who did not create it."""
+    _require(user, "reports.approve_disclosure", "approve a disclosure set")
+    as_of = as_of or timezone.now()
+    with transaction.atomic():
+        ds = DisclosureSet.objects.select_for_update().get(pk=disclosure_id)
+        _expect(ds, DisclosureSet.Status.DRAFT, "approve")
+        if ds.created_by_id and ds.created_by_id == getattr(user, "pk", None):
+            raise errors.SamePerson(id=ds.pk)
+        ds.status, ds.approved_by, ds.approved_at = DisclosureSet.Status.APPROVED, user, as_of
+        fin.save_with_history(ds, user=user, reason="approve")
+        fin.workflow_record(document=ds, from_state="draft", to_state="approved",
+                            action="approve", user=user, as_of=as_of)
+    return ds
+
+
+def _expect(ds: DisclosureSet, status: str, action: str) -> None:
+    if ds.status == DisclosureSet.Status.PUBLISHED:
+        raise errors.PublishedImmutable(id=ds.pk)
+    if ds.status != status:
+        raise errors.BadState(id=ds.pk, state=ds.status, expected=status, action=action)
+
+
+def disclosure_set_publish(*, disclosure_id: int, user: Any,
+                           as_of: datetime | None = None) -> DisclosureSet:
+    """approved → published: rebuild the tables from the ledger, run the cross-table
+    checks (any failure blocks), write the files and the manifest (SHA-256 of each
+    file, trace reference of each figure). The set is immutable from then on."""
+    _require(user, "reports.publish_disclosure", "publish a disclosure set")
+    as_of = as_of or timezone.now()
+    with transaction.atomic():
+        ds = DisclosureSet.objects.select_for_update().select_related("department").get(
+            pk=disclosure_id)
+        _expect(ds, DisclosureSet.Status.APPROVED, "publish")
+        tables = disclosure_tables(disclosure=ds)
+        failures = tables_check(tables)
+        if failures:
+            raise errors.ChecksFailed(count=len(failures), first=str(failures[0]),
+                                      failures=failures)
+        files = disclosure_files(tables=tables, department=ds.department.code,
+                                 name=ds.department.name, year=ds.year, kind=ds.kind)
+        manifest = manifest_build(files=files, tables=tables, meta={
+            "department": ds.department.code, "department_name": ds.department.name,
+            "year": ds.year, "kind": ds.kind, "approved_on": ds.approved_on.isoformat(),
+            "approved_by": str(ds.approved_by), "approved_at": ds.approved_at.isoformat(),
+            "published_by": str(user), "published_at": as_of.isoformat()})
+        for name, content in sorted(files.items()):
+            f = DisclosureFile(disclosure=ds, name=name, sha256=hashlib.sha256(content).hexdigest(),
+                               size=len(content))
+            f.file.save(f"{ds.pk}/{name}", ContentFile(content), save=False)
+            f.save()
+        ds.manifest, ds.manifest_sha256 = manifest, _canonical_sha(manifest)
+        ds.status, ds.published_by, ds.published_at = DisclosureSet.Status.PUBLISHED, user, as_of
+        fin.save_with_history(ds, user=user, reason="publish")
+        fin.workflow_record(document=ds, from_state="approved", to_state="published",
+                            action="publish", user=user, as_of=as_of)
+    return ds
+
+
+def disclosure_export(*, year: int, out: Path, user: Any = None,
+                      progress: Callable[[int, int], None] | None = None,
+                      departments: list[str] | None = None) -> dict[str, Any]:
+    """Write every department's budget and final-account disclosure files under
+    `out/<department>/` with a manifest.json each; the cross-table checks run first and
+    a department whose tables fail is reported and not written."""
+    master = MasterData.load()
+    depts = departments or sorted(Organization.objects.filter(
+        kind=Organization.Kind.DEPARTMENT, active=True).values_list("code", flat=True))
+    sets = department_fact_sets(year=year, departments=depts, master=master)
+    result: dict[str, Any] = {"year": year, "departments": 0, "files": 0, "failures": []}
+    for i, dept in enumerate(depts, start=1):
+        name = master.names["org"].get(dept, dept)
+        target = out / dept
+        for kind in ("budget", "final"):
+            tables = _titled(sets[dept], kind, name, year)
+            failures = tables_check(tables)
+            if failures:
+                result["failures"] += [f"{dept} {kind}: {f}" for f in failures]
+                continue
+            files = disclosure_files(tables=tables, department=dept, name=name, year=year,
+                                     kind=kind)
+            (target / kind).mkdir(parents=True, exist_ok=True)
+            for fname, content in files.items():
+                (target / kind / fname).write_bytes(content)
+            manifest = manifest_build(files=files, tables=tables, meta={
+                "department": dept, "department_name": name, "year": year, "kind": kind,
+                "status": "export (not a published set)"})
+            (target / kind / "manifest.json").write_text(
+                json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+            result["files"] += len(files) + 1
+        result["departments"] += 1
+        if progress:
+            progress(i, len(depts))
+    return result
