@@ -7,7 +7,12 @@ import pytest
 from django.utils import timezone
 
 from audit import selectors
-from audit.errors import MSG_NO_RECORD_AS_OF, MSG_UNKNOWN_HISTORY_MODEL, NoRecordAsOf, UnknownHistoryModel
+from audit.errors import (
+    MSG_NO_RECORD_AS_OF,
+    MSG_UNKNOWN_HISTORY_MODEL,
+    NoRecordAsOf,
+    UnknownHistoryModel,
+)
 from finance.services import save_with_history
 
 
