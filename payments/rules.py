@@ -178,4 +178,4 @@ def sangong_used(*, year: int, unit: str) -> dict[str, Decimal]:
 
 def plan_used(plan_id: int) -> Decimal:
     agg = PaymentRequest.objects.filter(plan_id=plan_id, status__in=_OPEN).aggregate(s=Sum("amount"))
-    return agg["s"] or Decimal("0.00")
+    return Decimal(agg["s"] or 0).quantize(Decimal("0.01"))  # SQLite sums in floating point

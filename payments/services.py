@@ -394,7 +394,7 @@ def _notice_refresh(agent_account: AgentAccount, on: dt.date, user: Any) -> Clea
     """清算额度通知单: the day's total of vouchers for the agent bank."""
     agg = Voucher.objects.filter(batch__agent_account=agent_account, date=on).aggregate(
         s=Sum("amount"))
-    total = agg["s"] or Decimal("0.00")
+    total = Decimal(agg["s"] or 0).quantize(CENT)  # SQLite sums decimals in floating point
     count = Voucher.objects.filter(batch__agent_account=agent_account, date=on).count()
     notice = (ClearingNotice.objects.select_for_update()
               .filter(agent_account=agent_account, date=on).first()
@@ -634,7 +634,7 @@ def statement_reconcile(*, account: str, dates: list[dt.date], user: Any,
             paid = Voucher.objects.filter(batch__agent_account__number=account,
                                           paid_on=ln.booking_date,
                                           status=Voucher.Status.PAID).aggregate(s=Sum("amount"))
-            paid_total = paid["s"] or Decimal("0.00")
+            paid_total = Decimal(paid["s"] or 0).quantize(CENT)
             notice = ClearingNotice.objects.filter(agent_account__number=account,
                                                    date=ln.booking_date).first()
             if notice is None:
