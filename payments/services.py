@@ -600,13 +600,16 @@ def statement_reconcile(*, account: str, dates: list[dt.date], user: Any,
         free = {n: v for n, v in vouchers.items() if n not in taken}
         updates: list[StatementLine] = []
         debits = [ln for ln in lines if not ln.credit]
+        # vouchers paid on another day than booked, still without a line
+        other_days = sorted({ln.end_to_end_id for ln in debits if ln.end_to_end_id} - set(free))
+        for i in range(0, len(other_days), 5000):
+            free.update({v.number: v for v in Voucher.objects.filter(
+                number__in=other_days[i:i + 5000], status=Voucher.Status.PAID,
+                batch__agent_account__number=account, statement_lines__isnull=True,
+            ).select_related("request__payee")})
         # 1) by voucher number
         for ln in debits:
             v = free.get(ln.end_to_end_id) if ln.end_to_end_id else None
-            if v is None and ln.end_to_end_id:  # paid on another day than booked
-                v = (Voucher.objects.filter(number=ln.end_to_end_id, status=Voucher.Status.PAID,
-                                            batch__agent_account__number=account)
-                     .exclude(statement_lines__isnull=False).select_related("request").first())
             if v is None:
                 continue
             free.pop(v.number, None)
