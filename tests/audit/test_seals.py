@@ -146,3 +146,12 @@ class TestDailyVerification:
         assert alert.message.startswith(f"FIRST BROKEN: entry 2026-2 (id {target.pk})")
         verify_ledger_task.delay().get()
         assert Alert.objects.filter(rule__code="ledger_verify").count() == 1  # once a day
+
+
+class TestSealCommand:
+    def test_seals_and_reports_counts(self, orgs, capsys):
+        call_command("seal_history", "--grace", "0")
+        out = capsys.readouterr().out
+        assert "finance.organization: 4 rows sealed" in out
+        call_command("seal_history", "--grace", "0")
+        assert "sealed 0 rows" in capsys.readouterr().out
