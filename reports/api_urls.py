@@ -1,2 +1,9 @@
 """REST API of the reports app (mounted under /api/reports/)."""
-urlpatterns: list = []
+from django.urls import path
+
+from reports import api
+
+urlpatterns = [
+    path("execution/", api.ExecutionReportAPI.as_view(), name="api-reports-execution"),
+    path("trace/", api.TraceAPI.as_view(), name="api-reports-trace"),
+]

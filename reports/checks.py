@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from finance.models import fen_to_decimal
 from reports.tables import SANGONG, Table
 
 
@@ -16,8 +17,8 @@ class CheckFailure:
     actual: int  # fen
 
     def __str__(self) -> str:
-        return (f"{self.check} at {self.where}: expected {self.expected / 100:.2f}, "
-                f"found {self.actual / 100:.2f}")
+        return (f"{self.check} at {self.where}: expected {fen_to_decimal(self.expected)}, "
+                f"found {fen_to_decimal(self.actual)}")
 
 
 def tables_check(tables: list[Table]) -> list[CheckFailure]:
@@ -107,7 +108,7 @@ def _ties(by: dict[str, Table]) -> list[CheckFailure]:
             continue
         a, b = _get(by, left), _get(by, right)
         if a != b:
-            out.append(CheckFailure("tables tie", f"{_label(left)} = {_label(right)}", a, b))
+            out.append(CheckFailure("tables tie", f"{_label(left)} = {_label(right)}", b, a))
     return out
 
 

@@ -247,7 +247,7 @@ def bar_chart_png(labels: Sequence[str], values: Sequence[Decimal], *, title: st
     fig, ax = plt.subplots(figsize=(9, 3.4), dpi=100)
     heights = [float(v * 100 if percent else v) for v in values]  # drawing only
     ax.bar(range(len(labels)), heights, color="#3b6ea8")
-    ax.set_xticks(range(len(labels)), list(labels), fontproperties=prop, fontsize=8)
+    ax.set_xticks(range(len(labels)), list(labels), fontproperties=prop)
     ax.set_title(title, fontproperties=prop)
     if percent:
         ax.set_ylabel("%")
@@ -265,7 +265,8 @@ def line_chart_png(labels: Sequence[str], values: Sequence[Decimal], *, title: s
     font_manager.fontManager.addfont(str(FONT_PATH))
     prop = font_manager.FontProperties(fname=str(FONT_PATH))
     fig, ax = plt.subplots(figsize=(9, 3.4), dpi=100)
-    ax.plot(list(labels), [float(v) for v in values], marker="o", color="#a83b3b")
+    ax.plot(range(len(labels)), [float(v) for v in values], marker="o", color="#a83b3b")
+    ax.set_xticks(range(len(labels)), list(labels), fontproperties=prop)
     ax.set_title(title, fontproperties=prop)
     ax.set_ylabel("元", fontproperties=prop)
     fig.tight_layout()

@@ -187,12 +187,35 @@ def tree_table(fs: FactSet, *, code: str, title: str, dim: str, cols: list[Col],
         cells: dict[str, str | Figure] = {"code": prefix, "name": names.get(prefix, "")}
         for c in cols:
             fen = sum(v for k, v in leaf_sums[c.key].items() if k.startswith(prefix))
-            flt = {**dict(c.filters), dim: prefix if is_leaf else prefix + "*"}
+            own = prefix if is_leaf else prefix + "*"
+            flt = {**dict(c.filters), dim: _intersect(dict(c.filters).get(dim), own)}
             cells[c.key] = Figure(fen, fs.trace(c.measure, **flt))
         rows.append(Row(f"{dim}:{prefix}", cells, level=level))
     columns = [Column("code", "科目编码", False), Column("name", "科目名称", False),
                *[Column(c.key, c.label) for c in cols]]
     return Table(code, title, columns, header, rows, tree=dim, col_sums=col_sums or [])
+
+
+def _intersect(column_value: str | None, row_value: str) -> str:
+    """The codes both a column filter and a row (code or `prefix*`) select, as a trace
+    value; `~` when nothing can match."""
+    if column_value is None:
+        return row_value
+    row_prefix = row_value.endswith("*")
+    p = row_value.rstrip("*")
+    out = []
+    for item in column_value.split(","):
+        if item == "-":
+            continue
+        if item.endswith("*"):
+            x = item[:-1]
+            if p.startswith(x):
+                out.append(row_value)
+            elif row_prefix and x.startswith(p):
+                out.append(item)
+        elif (item.startswith(p) if row_prefix else item == p):
+            out.append(item)
+    return ",".join(dict.fromkeys(out)) or "~"
 
 
 def summary_table(fs: FactSet, *, code: str, title: str, income: list[Col],

@@ -15,7 +15,8 @@ Keys (any order when parsing; written in the order below):
     function, economic, fund_source  a code, `205*` (a code prefix: 类/款 with their
               children) or a comma list of these (`301*,303*`)
     basic     1 基本支出 (no project) | 0 项目支出
-A value `-` means "lines without this dimension". A reversal counts with the kind of the
+A value `-` means "lines without this dimension"; `~` means "no code at all" (the figure
+is zero by construction, e.g. the 人员经费 column of a 302 row). A reversal counts with the kind of the
 entry it reverses (Coalesce(reversed entry's kind, kind)).
 
 `trace_resolve` re-runs the query on ledger lines with the ORM (independently of the
@@ -127,6 +128,8 @@ def _resolve(parts: dict[str, str]) -> int:
 def _code_q(field: str, value: str) -> Q:
     if value == "-":
         return Q(**{f"{field.split('__')[0]}__isnull": True})
+    if value == "~":
+        return Q(pk__in=[])
     q = Q()
     for item in value.split(","):
         q |= (Q(**{f"{field}__startswith": item[:-1]}) if item.endswith("*")

@@ -1,3 +1,15 @@
-"""Pages of the reports app."""
+"""Pages of the reports app (mounted under /reports/)."""
+from django.urls import path
+
+from reports import views
+
 app_name = "reports"
-urlpatterns: list = []
+urlpatterns = [
+    path("execution/", views.execution_view, name="execution"),
+    path("final-accounts/", views.final_accounts_view, name="final_accounts"),
+    path("disclosure/", views.disclosure_list_view, name="disclosure"),
+    path("disclosure/export/", views.disclosure_export_view, name="disclosure_export"),
+    path("public/", views.public_list_view, name="public"),
+    path("public/<int:pk>/", views.public_set_view, name="public_set"),
+    path("public/<int:pk>/<str:name>", views.public_file_view, name="public_file"),
+]

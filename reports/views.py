@@ -1,0 +1,105 @@
+"""Pages of the reports app: execution report (page, Excel, PDF with charts), final
+accounts, close, disclosure sets (staff) and the public pages of published sets (no
+login). Each view parses input and makes one selector or service call."""
+from __future__ import annotations
+
+import base64
+
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from reports import errors, selectors, tables
+from reports.models import DisclosureSet
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _year(request: HttpRequest) -> int:
+    value = request.GET.get("year", "")
+    return int(value) if value.isdigit() else timezone.localdate().year
+
+
+def _group(request: HttpRequest) -> tuple[str, ...]:
+    by = tuple(g for g in request.GET.get("by", "department").split(",") if g)
+    return by or ("department",)
+
+
+@login_required
+def execution_view(request: HttpRequest) -> HttpResponse:
+    try:
+        report = selectors.execution_report(
+            year=_year(request), group_by=_group(request),
+            scope=selectors.Scope.parse(request.GET.get("scope")))
+    except errors.ReportError as exc:
+        return HttpResponse(str(exc), status=400)
+    fmt = request.GET.get("format", "html")
+    table = selectors.execution_table(report)
+    charts = selectors.execution_charts(report)
+    title = f"{report.year}年预算执行情况表"
+    if fmt == "xlsx":
+        from reports.render import tables_xlsx
+
+        return HttpResponse(tables_xlsx([table], title=title), content_type=XLSX, headers={
+            "Content-Disposition": f'attachment; filename="execution_{report.year}.xlsx"'})
+    if fmt == "pdf":
+        from reports.render import tables_pdf
+
+        return HttpResponse(tables_pdf([table], title=title, charts=charts),
+                            content_type="application/pdf")
+    images = [(c, base64.b64encode(png).decode()) for c, png in charts]
+    return render(request, "reports/execution.html",
+                  {"report": report, "table": table, "images": images, "title": title,
+                   "query": request.GET.urlencode()})
+
+
+@login_required
+def final_accounts_view(request: HttpRequest) -> HttpResponse:
+    try:
+        scope = selectors.Scope.parse(request.GET.get("scope"))
+        fs = tables.fact_set(year=_year(request), scope=scope)
+    except errors.ReportError as exc:
+        return HttpResponse(str(exc), status=400)
+    return render(request, "reports/tables.html", {
+        "title": f"{fs.year}年决算报表 ({scope})", "tables": tables.statement_tables(fs)})
+
+
+@login_required
+def disclosure_list_view(request: HttpRequest) -> HttpResponse:
+    return render(request, "reports/disclosure_list.html", {
+        "deadlines": selectors.disclosure_deadlines(today=timezone.localdate())})
+
+
+@login_required
+@require_POST
+def disclosure_export_view(request: HttpRequest) -> HttpResponse:
+    from finance import jobs
+    from reports.tasks import disclosure_export_task
+
+    year = int(request.POST.get("year") or timezone.localdate().year)
+    job = jobs.job_create(kind="disclosure_export", user=request.user,
+                          filename=f"disclosure_{year}.zip")
+    disclosure_export_task.delay(job_id=job.pk, year=year)
+    return redirect("finance:job", pk=job.pk)
+
+
+def public_list_view(request: HttpRequest) -> HttpResponse:
+    sets = DisclosureSet.objects.filter(status="published").select_related("department")
+    return render(request, "reports/public_list.html", {"sets": sets})
+
+
+def public_set_view(request: HttpRequest, pk: int) -> HttpResponse:
+    ds = get_object_or_404(DisclosureSet.objects.select_related("department"), pk=pk,
+                           status="published")
+    return render(request, "reports/public_set.html", {"ds": ds, "files": ds.files.all()})
+
+
+def public_file_view(request: HttpRequest, pk: int, name: str) -> FileResponse:
+    ds = get_object_or_404(DisclosureSet, pk=pk, status="published")
+    f = ds.files.filter(name=name).first()
+    if f is None:
+        raise Http404(name)
+    return FileResponse(f.file.open("rb"), as_attachment=True, filename=name)
+
