@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from finance import errors as ledger_errors
 from finance.ledger import Dims, cr, dr, entry_post, entry_reverse
@@ -666,7 +667,8 @@ def statement_reconcile(*, account: str, dates: list[dt.date], user: Any,
                          .values_list("key", flat=True))
         # a voucher found later resolves its own "without line" exception by matching
         fresh = [e for e in new_exc if e.key not in known]
-        ReconException.objects.bulk_create(fresh, batch_size=2000)
+        bulk_create_with_history(fresh, ReconException, batch_size=2000, default_user=user,
+                                 default_change_reason="reconciliation")
         _close_found(updates, user, as_of)
     return matched, len(fresh)
 
