@@ -9,23 +9,26 @@ from lxml import etree
 from payments.importers.common import BankRows, ImportIssue, StatementRow, money
 
 
-def _local(tag: object) -> str:
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
+class _Ns:
+    """Element lookups in the document's own camt.053 namespace (any version), by
+    paths of local names; lxml's C findtext does the work."""
 
+    def __init__(self, uri: str) -> None:
+        self.map = {"c": uri} if uri else {}
+        self.prefix = "c:" if uri else ""
+        self._paths: dict[str, str] = {}
 
-def _find(el: etree._Element, path: str) -> etree._Element | None:
-    """Namespace-agnostic child lookup by local names separated by '/'."""
-    cur: etree._Element | None = el
-    for name in path.split("/"):
-        if cur is None:
-            return None
-        cur = next((c for c in cur if _local(c.tag) == name), None)
-    return cur
+    def path(self, path: str) -> str:
+        found = self._paths.get(path)
+        if found is None:
+            found = self._paths[path] = "/".join(self.prefix + p for p in path.split("/"))
+        return found
 
+    def find(self, el: etree._Element, path: str) -> etree._Element | None:
+        return el.find(self.path(path), self.map)
 
-def _text(el: etree._Element, path: str) -> str:
-    found = _find(el, path)
-    return (found.text or "").strip() if found is not None else ""
+    def text(self, el: etree._Element, path: str) -> str:
+        return (el.findtext(self.path(path), "", self.map) or "").strip()
 
 
 def parse_camt053(content: bytes, filename: str) -> BankRows:
@@ -37,25 +40,25 @@ def parse_camt053(content: bytes, filename: str) -> BankRows:
         rows.fatal = True
         rows.issues.append(ImportIssue(filename, exc.lineno or 0, "xml", str(exc.msg)))
         return rows
-    stmts = [s for s in root.iter() if _local(s.tag) == "Stmt"]
+    ns = _Ns(etree.QName(root).namespace or "")
+    stmts = root.findall(".//" + ns.path("Stmt"), ns.map)
     if not stmts:
         rows.fatal = True
         rows.issues.append(ImportIssue(filename, 1, "Stmt", "no statement in the file"))
         return rows
     for stmt in stmts:
-        account = _text(stmt, "Acct/Id/Othr/Id") or _text(stmt, "Acct/Id/IBAN")
-        for ntry in stmt:
-            if _local(ntry.tag) != "Ntry":
-                continue
+        account = ns.text(stmt, "Acct/Id/Othr/Id") or ns.text(stmt, "Acct/Id/IBAN")
+        for ntry in stmt.iterfind(ns.path("Ntry"), ns.map):
             try:
-                rows.statement.append(_row(ntry, account))
+                rows.statement.append(_row(ns, ntry, account))
             except ValueError as exc:
                 field, _, reason = str(exc).partition(": ")
                 rows.issues.append(ImportIssue(filename, ntry.sourceline or 0, field, reason))
     return rows
 
 
-def _row(ntry: etree._Element, account: str) -> StatementRow:
+def _row(ns: _Ns, ntry: etree._Element, account: str) -> StatementRow:
+    _text, _find = ns.text, ns.find
     if not account:
         raise ValueError("Acct: the statement names no account")
     ref = _text(ntry, "AcctSvcrRef") or _text(ntry, "NtryRef")
