@@ -66,7 +66,8 @@ class Table:
         return to_wan(fen) if self.in_wan else (Decimal(fen) / 100).quantize(CENT)
 
     def row(self, key: str) -> Row | None:
-        return next((r for r in self.rows if r.key == key), None)
+        index = {r.key: r for r in self.rows}  # rows may be edited between calls
+        return index.get(key)
 
     def fen(self, row_key: str, col_key: str) -> int:
         row = self.row(row_key)

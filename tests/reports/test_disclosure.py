@@ -212,8 +212,9 @@ class TestFiles:
                                capture_output=True, text=True).stdout
         font_line = next(x for x in fonts.splitlines() if "WenQuanYiMicroHei" in x)
         assert font_line.split()[-5] == "yes"  # emb column: the font is embedded
-        subprocess.run([shutil.which("pdftoppm"), "-r", "40", "-png", "-f", "1", "-l", "1", str(pdf),
-                        str(tmp_path / "p")], check=True)  # noqa: S603
+        pdftoppm = shutil.which("pdftoppm")
+        subprocess.run([pdftoppm, "-r", "40", "-png", "-f", "1", "-l", "1",  # noqa: S603
+                        str(pdf), str(tmp_path / "p")], check=True)
         from PIL import Image
 
         img = Image.open(next(tmp_path.glob("p*.png"))).convert("L")
