@@ -225,3 +225,21 @@ class TestImportCommandAndApi:
     def test_an_anonymous_upload_is_refused(self, client):
         assert client.post("/api/payments/bank-files/", {}).status_code in (401, 403)
 
+
+
+class TestPages:
+    def test_the_trace_page_shows_the_voucher_bank_line_and_entries(self, paid, client, people,
+                                                                    user):
+        imp(CAMT, user)
+        req = PaymentRequest.objects.get(amount=Decimal("12500.00"))
+        client.force_login(people.reviewer)
+        html = client.get(f"/payments/trace/{req.tracking_id}/").content.decode()
+        assert "ZF2026100001" in html and "壹万贰仟伍佰元整" in html
+        assert "BK20261015000123" in html and "payment" in html
+
+    def test_the_exceptions_page_lists_open_exceptions(self, paid, client, people, user):
+        imp(CAMT, user, CAMT.read_text("utf-8").replace("1265780.50", "1265000.00").encode(),
+            "short.xml")
+        client.force_login(people.reviewer)
+        html = client.get("/payments/exceptions/").content.decode()
+        assert "QS20261015000001" in html and "1265000.00" in html and "1265780.50" in html
