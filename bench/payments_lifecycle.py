@@ -97,53 +97,79 @@ def prepare() -> None:
                    description="批复", on=dt.date(2026, 6, 1), kind="approval")
 
 
-def lifecycle_worker(w: int, seconds: float, start_at: Any, out: mp.Queue,
-                     offset: int) -> None:
-    setup_django()
+def actors(i: int) -> dict:
     from django.contrib.auth.models import User
+
+    from payments import services
+    from payments.models import AgentAccount, Payee
+
+    return {"i": i, "filer": User.objects.get(username=f"{services.FILER}-{i}"),
+            "head": User.objects.get(username=f"{services.UNIT_HEAD}-{i}"),
+            "reviewer": User.objects.get(username="reviewer"),
+            "agent": AgentAccount.objects.get(number=f"4403010004{i:07d}"),
+            "payee": Payee.objects.get(name=f"收款人{i}")}
+
+
+def one_payment(a: dict, n: int) -> None:
+    """submit → approve ×2 → voucher → result file → camt.053 line → reconciled."""
     from django.utils import timezone
 
     from payments import services
-    from payments.models import AgentAccount, Payee, StatementLine
     from tests.payments.statement_files import Booked, camt053
 
-    i = w + offset
-    filer = User.objects.get(username=f"{services.FILER}-{i}")
-    head = User.objects.get(username=f"{services.UNIT_HEAD}-{i}")
-    reviewer = User.objects.get(username="reviewer")
-    agent = AgentAccount.objects.get(number=f"4403010004{i:07d}")
-    payee = Payee.objects.get(name=f"收款人{i}")
+    i, filer, head, reviewer = a["i"], a["filer"], a["head"], a["reviewer"]
+    agent, payee = a["agent"], a["payee"]
+    amount = Decimal(100 + n) + Decimal("0.25")
+    now = timezone.now()
+    req = services.payment_request_create(dims=dims(i), year=2026, amount=amount,
+                                          payee=payee, purpose="办公费", user=filer)
+    req = services.payment_request_submit(request=req, user=filer)
+    req = services.payment_request_approve(request=req, user=head)
+    req = services.payment_request_approve(request=req, user=reviewer)
+    batch = services.voucher_batch_create(agent_account=agent, user=reviewer, requests=[req])
+    v = batch.vouchers.get()
+    ref = f"B{i:02d}{n:08d}"
+    csv = ("支付凭证号,付款账号,付款户名,收款账号,收款户名,收款行,金额,交易状态,银行流水号,"
+           f"交易时间,失败原因\r\n{v.number},{agent.number},零余额账户,{payee.account_number},"
+           f"{payee.name},工行,\"{amount:,.2f}\",成功,{ref},"
+           f"{timezone.localtime(now):%Y-%m-%d %H:%M:%S},\r\n").encode("gbk")
+    r1 = services.bank_file_import(content=csv, filename=f"r{ref}.csv", user=reviewer)
+    stmt = camt053(agent.number, timezone.localdate(now), [Booked(
+        bank_ref=ref, amount=amount, credit=False, end_to_end_id=v.number,
+        payee_name=payee.name, payee_account=payee.account_number, info="办公费")])
+    r2 = services.bank_file_import(content=stmt, filename=f"s{ref}.xml", user=reviewer)
+    assert r1.stored == 1 and r2.matched == 1, (r1, r2)
+
+
+def lifecycle_worker(w: int, seconds: float, start_at: Any, out: mp.Queue,
+                     offset: int) -> None:
+    setup_django()
+    from payments.models import StatementLine
+
+    a = actors(w + offset)
     lat: list[float] = []
     n = 0
     start_at.wait()  # a barrier: every worker has imported Django and loaded its data
     end = time.time() + seconds
     while time.time() < end:
         t0 = time.perf_counter()
-        amount = Decimal(100 + n) + Decimal("0.25")
-        now = timezone.now()
-        req = services.payment_request_create(dims=dims(i), year=2026, amount=amount,
-                                              payee=payee, purpose="办公费", user=filer)
-        req = services.payment_request_submit(request=req, user=filer)
-        req = services.payment_request_approve(request=req, user=head)
-        req = services.payment_request_approve(request=req, user=reviewer)
-        batch = services.voucher_batch_create(agent_account=agent, user=reviewer,
-                                              requests=[req])
-        v = batch.vouchers.get()
-        ref = f"B{i:02d}{n:08d}"
-        csv = ("支付凭证号,付款账号,付款户名,收款账号,收款户名,收款行,金额,交易状态,银行流水号,"
-               f"交易时间,失败原因\r\n{v.number},{agent.number},零余额账户,{payee.account_number},"
-               f"{payee.name},工行,\"{amount:,.2f}\",成功,{ref},"
-               f"{timezone.localtime(now):%Y-%m-%d %H:%M:%S},\r\n").encode("gbk")
-        r1 = services.bank_file_import(content=csv, filename=f"r{ref}.csv", user=reviewer)
-        stmt = camt053(agent.number, timezone.localdate(now), [Booked(
-            bank_ref=ref, amount=amount, credit=False, end_to_end_id=v.number,
-            payee_name=payee.name, payee_account=payee.account_number, info="办公费")])
-        r2 = services.bank_file_import(content=stmt, filename=f"s{ref}.xml", user=reviewer)
-        assert r1.stored == 1 and r2.matched == 1, (r1, r2)
+        one_payment(a, n)
         lat.append(time.perf_counter() - t0)
         n += 1
-    assert StatementLine.objects.filter(account=agent.number, voucher__isnull=False).count() == n
+    assert StatementLine.objects.filter(account=a["agent"].number,
+                                        voucher__isnull=False).count() == n
     out.put((n, lat))
+
+
+def count_queries() -> int:
+    """Queries of one lifecycle, in this process (a load-independent figure)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    a = actors(2 * WORKERS - 1)
+    with CaptureQueriesContext(connection) as ctx:
+        one_payment(a, 1)
+    return len(ctx.captured_queries)
 
 
 def posting_worker(w: int, seconds: float, start_at: Any, out: mp.Queue,
@@ -194,6 +220,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
     prepare()
+    queries = count_queries()
     life = run(lifecycle_worker, args.seconds, 0)
     base = run(posting_worker, args.seconds, WORKERS)
     from finance.selectors import ledger_verify
@@ -206,6 +233,7 @@ def main() -> None:
           f"{life['p50']:>8.1f} {life['p95']:>8.1f}")
     print(f"{'baseline: commit + payment postings only':<44} {base['n']:>7} {base['rate']:>8.1f} "
           f"{base['p50']:>8.1f} {base['p95']:>8.1f}")
+    print(f"queries per lifecycle (one process): {queries}")
     print(f"lifecycle / posting baseline: {life['rate'] / base['rate']:.3f}")
     print(f"verify_ledger after the run: {'OK' if check.ok else check.first_broken} "
           f"({check.entries_checked} entries)")
