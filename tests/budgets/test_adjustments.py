@@ -169,3 +169,15 @@ class TestConcurrentVirements:
         assert available(SALARY) == Decimal("128000.10")
         assert Adjustment.objects.filter(status="approved").count() == 16
         assert ledger.ledger_verify().ok
+
+
+class TestIndicatorPage:
+    def test_the_unit_page_shows_approved_adjusted_and_available(self, approved_plan, user,
+                                                                 approver, client):
+        services.adjustment_approve(adjustment=file("increase", "1000.00", user, target=OFFICE),
+                                    user=approver)
+        client.force_login(user)
+        html = client.get("/budgets/units/440300101/indicators/?year=2026").content.decode()
+        assert ('<td>30201</td><td>1</td><td>440300101-JB01</td><td class="num">8000.25</td>'
+                '<td class="num">1000.00</td><td class="num">0.00</td><td class="num">9000.25</td>'
+                in html.replace(",", ""))

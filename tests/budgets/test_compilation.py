@@ -150,3 +150,49 @@ class TestWorkflowRules:
                  fund_source="1", project="440300101-JB01")
         assert selectors.indicator_available(dims=d, year=2026) == Decimal("8000.25")
         assert selectors.indicator_exists(dims=d, year=2026)
+
+
+class TestBadInput:
+    def test_an_unknown_unit_or_a_department_cannot_have_a_plan(self, city, user):
+        with pytest.raises(errors.UnknownUnit) as exc:
+            services.plan_create(unit_code="440399999", year=2026, user=user)
+        assert str(exc.value) == "Unknown unit 440399999."
+        with pytest.raises(errors.NotBudgetUnit):
+            services.plan_create(unit_code="440300100", year=2026, user=user)
+        assert not BudgetPlan.objects.exists()
+
+    def test_every_bad_line_is_listed_and_nothing_is_half_saved(self, projects, user):
+        plan = services.plan_create(unit_code="440300101", year=2026, user=user)
+        lines = [
+            services.PlanLineInput("440300101-JB01", "2050203", "30201", "1", "10.00"),
+            services.PlanLineInput("440300101-JB01", "2050203", "30101", "1", "10.005"),
+            services.PlanLineInput("440300101-XM01", "2050203", "30201", "2", "-1.00"),
+            services.PlanLineInput("440300102-XM01", "", "30201", "1", "5.00"),
+        ]
+        with pytest.raises(errors.PlanLinesInvalid) as exc:
+            services.plan_lines_save(plan=plan, lines=lines, user=user)
+        assert exc.value.problems == [
+            "line 2: amount: amount 10.005 has more than 2 decimal places",
+            "line 3: amount: amount -1.00 must not be negative",
+            "line 4: project: project 440300102-XM01 belongs to unit 440300102",
+            "line 4: function: function code is missing",
+        ]
+        assert plan.lines.count() == 0
+
+    def test_an_empty_plan_cannot_be_submitted(self, projects, user):
+        plan = services.plan_create(unit_code="440300101", year=2026, user=user)
+        with pytest.raises(errors.PlanEmpty):
+            services.plan_submit(plan=plan, user=user)
+
+
+class TestPlanApi:
+    def test_transitions_through_the_api_map_domain_errors_to_400(self, controlled_plan, user,
+                                                                  reviewer, client):
+        client.force_login(user)
+        url = f"/api/budgets/plans/{controlled_plan.pk}/transitions/"
+        assert client.post(url, {"action": "submit"}).json() == {
+            "id": controlled_plan.pk, "status": "second_submitted"}
+        body = client.post(url, {"action": "review"}).json()
+        assert body["code"] == "segregation_of_duties"
+        client.force_login(reviewer)
+        assert client.post(url, {"action": "return", "reason": "补充说明"}).json()["status"] == "controlled"
