@@ -32,6 +32,8 @@ lint: venv
 
 bench: venv
 	$(PY) bench/posting.py
+	$(PY) bench/payments_lifecycle.py
+	$(PY) bench/payments_camt.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
