@@ -237,3 +237,40 @@ class TestApprovalChain:
         req = file_request(ready.people, ready.payee, "300.00")
         with pytest.raises(errors.ReasonRequired):
             services.payment_request_reject(request=req, user=ready.people.head, comment=" ")
+
+
+class TestApi:
+    def test_a_request_is_filed_submitted_and_approved_through_the_api(self, ready, client,
+                                                                         user):
+        services.fund_source_plan_control_set(fund_source="1", enabled=False, user=user,
+                                              reason="the API runs on today's date")
+        client.force_login(ready.people.filer)
+        d = dims()
+        resp = client.post("/api/payments/requests/", {
+            "year": YEAR, "region": d.region, "unit": d.unit, "function": d.function,
+            "economic": d.economic, "fund_source": d.fund_source, "amount": "250.00",
+            "payee": ready.payee.pk, "purpose": "办公费"}, content_type="application/json")
+        assert resp.status_code == 201, resp.content
+        pk = resp.json()["id"]
+        resp = client.post(f"/api/payments/requests/{pk}/submit/")
+        assert (resp.status_code, resp.json()["status"]) == (200, "unit_review")
+        resp = client.post(f"/api/payments/requests/{pk}/approve/", {"comment": "ok"},
+                           content_type="application/json")
+        assert resp.status_code == 403
+        assert resp.json()["detail"] == ("filer may not approve this request: the filer of a "
+                                         "request can never approve it.")
+        client.force_login(ready.people.head)
+        resp = client.post(f"/api/payments/requests/{pk}/approve/", {"comment": "ok"},
+                           content_type="application/json")
+        assert resp.json()["status"] == "treasury_review"
+
+    def test_a_short_indicator_is_a_400_with_the_available_amount(self, ready, client, user):
+        services.fund_source_plan_control_set(fund_source="1", enabled=False, user=user,
+                                              reason="test")
+        req = file_request(ready.people, ready.payee, "1200.00", submit=False)
+        client.force_login(ready.people.filer)
+        resp = client.post(f"/api/payments/requests/{req.pk}/submit/")
+        assert resp.status_code == 400
+        assert resp.json() == {"code": "indicator_short", "detail": (
+            "The indicator has 1,000.00 available; 1,200.00 was requested. The request is "
+            "refused.")}
