@@ -176,6 +176,14 @@ class TestStatementReconciliation:
         assert list(selectors.open_exceptions().values_list("kind", flat=True)) == [
             "voucher_without_line"]
 
+    def test_a_line_whose_amount_differs_from_its_voucher_is_an_amount_difference(self, paid,
+                                                                                 user):
+        text = CAMT.read_text("utf-8").replace(">12500.00<", ">12500.10<")
+        report = imp(CAMT, user, text.encode("utf-8"), "diff.xml")
+        exc = ReconException.objects.get()
+        assert (report.matched, exc.kind, exc.voucher.number, exc.expected, exc.actual) == (
+            4, "amount_difference", "ZF2026100001", Decimal("12500.00"), Decimal("12500.10"))
+
     def test_a_clearing_credit_that_differs_from_the_paid_vouchers_is_an_exception(self, paid,
                                                                                  user):
         text = CAMT.read_text("utf-8").replace("1265780.50", "1265000.00")
