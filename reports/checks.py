@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from finance.models import fen_to_decimal
-from reports.tables import SANGONG, Table
+from reports.tables import SANGONG, Figure, Table
 
 
 @dataclass(frozen=True)
@@ -37,33 +37,42 @@ def _tree(t: Table) -> list[CheckFailure]:
     out = []
     amount_cols = [c.key for c in t.columns if c.amount]
     rows = [r for r in t.rows if not r.total]
-    for parent in [None, *rows]:
+    total = next((r for r in t.rows if r.total), None)
+    # a row's parent is the nearest row above it with a lower level (rows are sorted by code)
+    children: dict[str, list] = {"total": []}
+    stack: list = []
+    for r in rows:
+        while stack and (stack[-1].level >= r.level
+                         or not str(r.cells["code"]).startswith(str(stack[-1].cells["code"]))):
+            stack.pop()
+        children.setdefault(stack[-1].key if stack else "total", []).append(r)
+        stack.append(r)
+    for key, kids in children.items():
+        parent = total if key == "total" else next(r for r in rows if r.key == key)
         if parent is None:
-            kids = [r for r in rows if r.level == 0]
-            key, where = "total", f"{t.code} 合计"
-        else:
-            prefix = str(parent.cells["code"])
-            kids = [r for r in rows if r.level == parent.level + 1
-                    and str(r.cells["code"]).startswith(prefix)]
-            if not kids:
-                continue
-            key, where = parent.key, f"{t.code} {prefix}"
+            continue
+        where = f"{t.code} 合计" if key == "total" else f"{t.code} {parent.cells['code']}"
         for c in amount_cols:
-            expected = sum(t.fen(k.key, c) for k in kids)
-            if t.fen(key, c) != expected:
+            expected = sum(_fen(k, c) for k in kids)
+            if _fen(parent, c) != expected:
                 out.append(CheckFailure("类/款/项 sum", f"{where} [{c}]", expected,
-                                        t.fen(key, c)))
+                                        _fen(parent, c)))
     return out
+
+
+def _fen(row: object, column: str) -> int:
+    cell = row.cells.get(column)  # type: ignore[attr-defined]
+    return cell.fen if isinstance(cell, Figure) else 0
 
 
 def _columns(t: Table) -> list[CheckFailure]:
     out = []
     for row in t.rows:
         for total, parts in t.col_sums:
-            expected = sum(sign * t.fen(row.key, c) for sign, c in parts)
-            if t.fen(row.key, total) != expected:
+            expected = sum(sign * _fen(row, c) for sign, c in parts)
+            if _fen(row, total) != expected:
                 out.append(CheckFailure("column sum", f"{t.code} {row.key} [{total}]",
-                                        expected, t.fen(row.key, total)))
+                                        expected, _fen(row, total)))
     return out
 
 

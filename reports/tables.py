@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pandas as pd
 
 from reports.selectors import Figure, MasterData, Scope, ledger_facts, scope_filter
-from reports.trace import _COMBINED, trace_ref
+from reports.trace import _COMBINED, PREFIX
 
 WAN = Decimal(1_000_000)  # fen per 万元
 CENT = Decimal("0.01")
@@ -87,6 +87,7 @@ class Table:
 
 # ------------------------------------------------------------------ fact sets
 _DIMS = ("account", "function", "economic", "fund_source", "basic")
+_TAIL_KEYS = ("function", "economic", "fund_source", "basic")  # after the scope, in KEYS order
 
 
 def _matcher(value: str) -> Callable[[str], bool]:
@@ -105,8 +106,13 @@ class FactSet:
     def __init__(self, items: list[tuple], *, year: int, scope: Scope, master: MasterData,
                  as_of: date | None = None) -> None:
         self.items = items
+        self.by_measure: dict[str, list[tuple]] = defaultdict(list)
+        for it in items:
+            self.by_measure[it[0]].append(it)
         self.year, self.scope, self.master, self.as_of = year, scope, master, as_of
         self._cache: dict[tuple, dict[str, int]] = {}
+        self._fixed: tuple[str, str] | None = None
+        self._present: dict[int, set] = {}
 
     @classmethod
     def from_facts(cls, facts: pd.DataFrame, **kwargs: object) -> FactSet:
@@ -117,10 +123,17 @@ class FactSet:
         return cls(items, **kwargs)  # type: ignore[arg-type]
 
     def trace(self, measure: str, **filters: str) -> str:
-        parts = {"year": str(self.year), **self.scope.trace_dims(), **filters}
-        if self.as_of:
-            parts["as_of"] = self.as_of.isoformat()
-        return trace_ref(measure=measure, **parts)
+        """Same string as trace_ref(...) (a test checks it), built from pre-joined fixed
+        parts: a disclosure of 300 departments writes a quarter of a million of them."""
+        if self._fixed is None:
+            head = f";year={self.year}" + (f";as_of={self.as_of.isoformat()}" if self.as_of else "")
+            scope = "".join(f";{k}={v}" for k, v in self.scope.trace_dims().items())
+            self._fixed = (head, scope)
+        head, scope = self._fixed
+        account = filters.get("account")
+        tail = "".join(f";{k}={filters[k]}" for k in _TAIL_KEYS if filters.get(k))
+        return (f"{PREFIX}measure={measure}{head}" + (f";account={account}" if account else "")
+                + scope + tail)
 
     def by_code(self, measure: str, dim: str | None, **filters: str) -> dict[str, int]:
         """Sums per code of `dim` (or under key '' when dim is None)."""
@@ -128,23 +141,32 @@ class FactSet:
         if key in self._cache:
             return self._cache[key]
         signs = dict(_COMBINED.get(measure, ((measure, 1),)))
-        tests = []
+        # each filter becomes the set of values it accepts among the values present
+        accept: list[tuple[int, set]] = []
         for name, value in filters.items():
             idx = _DIMS.index(name) + 1
+            present = self._values(idx)
             if name == "basic":
-                want = value == "1"
-                tests.append(lambda it, i=idx, w=want: it[i] == w)
+                accept.append((idx, {value == "1"}))
             else:
                 m = _matcher(value)
-                tests.append(lambda it, i=idx, m=m: m(it[i]))
+                accept.append((idx, {v for v in present if m(v)}))
         pos = _DIMS.index(dim) + 1 if dim else None
         out: dict[str, int] = defaultdict(int)
-        for it in self.items:
-            sign = signs.get(it[0])
-            if sign and all(t(it) for t in tests):
-                out[it[pos] if pos else ""] += sign * it[-1]
+        for base, sign in signs.items():
+            for it in self.by_measure.get(base, ()):
+                for idx, ok in accept:
+                    if it[idx] not in ok:
+                        break
+                else:
+                    out[it[pos] if pos else ""] += sign * it[-1]
         self._cache[key] = dict(out)
         return self._cache[key]
+
+    def _values(self, idx: int) -> set:
+        if idx not in self._present:
+            self._present[idx] = {it[idx] for it in self.items}
+        return self._present[idx]
 
     def figure(self, measure: str, **filters: str) -> Figure:
         return Figure(self.by_code(measure, None, **filters).get("", 0),
@@ -172,12 +194,17 @@ def tree_table(fs: FactSet, *, code: str, title: str, dim: str, cols: list[Col],
                col_sums: list[tuple[str, list[tuple[int, str]]]] | None = None) -> Table:
     """Rows are the 类/款/项 codes of `dim` that carry any amount, with a totals row."""
     levels = _LEVELS[dim]
-    leaf_sums = {c.key: fs.by_code(c.measure, dim, **dict(c.filters)) for c in cols}
+    rolled: dict[str, dict[str, int]] = {}
     prefixes: set[str] = set()
-    for sums in leaf_sums.values():
-        for leaf, fen in sums.items():
+    for c in cols:
+        acc: dict[str, int] = defaultdict(int)
+        for leaf, fen in fs.by_code(c.measure, dim, **dict(c.filters)).items():
             if fen and leaf:
-                prefixes |= {leaf[:n] for n in levels if len(leaf) >= n}
+                for n in levels:
+                    if len(leaf) >= n:
+                        acc[leaf[:n]] += fen
+                        prefixes.add(leaf[:n])
+        rolled[c.key] = acc
     names = fs.master.names[dim]
     rows = [Row("total", {"code": "", "name": "合计",
                           **{c.key: fs.figure(c.measure, **dict(c.filters)) for c in cols}},
@@ -187,7 +214,7 @@ def tree_table(fs: FactSet, *, code: str, title: str, dim: str, cols: list[Col],
         is_leaf = len(prefix) == levels[-1]
         cells: dict[str, str | Figure] = {"code": prefix, "name": names.get(prefix, "")}
         for c in cols:
-            fen = sum(v for k, v in leaf_sums[c.key].items() if k.startswith(prefix))
+            fen = rolled[c.key].get(prefix, 0)
             own = prefix if is_leaf else prefix + "*"
             flt = {**dict(c.filters), dim: _intersect(dict(c.filters).get(dim), own)}
             cells[c.key] = Figure(fen, fs.trace(c.measure, **flt))

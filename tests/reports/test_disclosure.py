@@ -293,3 +293,18 @@ class TestPages:
         assert client.get("/api/reports/trace/", {"ref": ref}).json()["amount"] == "710373.00"
         assert client.get("/api/reports/trace/", {"ref": "bogus"}).status_code == 400
         assert client.get("/reports/execution/?scope=planet:1").status_code == 400
+
+
+class TestTraceStrings:
+    def test_fact_set_writes_the_same_reference_as_trace_ref(self, city):
+        from reports.trace import trace_parse, trace_ref
+
+        fs = tables.fact_set(year=YEAR, scope=Scope.parse("department:440300100"),
+                             as_of=dt.date(YEAR, 6, 30))
+        for filters in ({}, {"account": "6001"}, {"function": "205*", "fund_source": "1",
+                                                   "basic": "1", "economic": "301*,303*"},
+                        {"account": "6101", "economic": "~"}):
+            expected = trace_ref(measure="revenue", year=str(YEAR), as_of="2026-06-30",
+                                 department="440300100", **filters)
+            assert fs.trace("revenue", **filters) == expected
+            assert trace_parse(expected)["measure"] == "revenue"
