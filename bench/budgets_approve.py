@@ -174,7 +174,8 @@ def main() -> None:
           f"{plans / seconds:.1f} plans/s, {lines / seconds:,.0f} indicator lines/s")
     print(f"COPY bound: {copy_rows} ledger line rows in {copy_s:.2f}s: "
           f"{copy_rows / copy_s:,.0f} rows/s = {copy_rows / 2 / copy_s:,.0f} indicator lines/s")
-    print(f"approval at {(lines / seconds) / (copy_rows / 2 / copy_s):.3f} of the COPY bound")
+    print(f"approval at {100 * (lines / seconds) / (copy_rows / 2 / copy_s):.3f}% of the COPY bound "
+          "(after-posting hooks, e.g. audit monitoring, included)")
     print(f"indicators registered: {indicators}; authority (9001) total: {expected}")
     print(f"verify_ledger after the run: {'OK' if check.ok else check.first_broken} "
           f"({check.entries_checked} entries, {check.lines_checked} lines)")
