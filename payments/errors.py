@@ -19,6 +19,7 @@ MSG_FILER_CANNOT_APPROVE = _("the filer of a request can never approve it")
 MSG_ONE_LEVEL_ONLY = _("one person approves at most one level of the same request")
 MSG_MISSING_ROLE = _("the role %(role)s is required")
 MSG_OTHER_UNIT = _("the request belongs to another unit")
+MSG_NOT_FILER = _("only the filer of a request submits it")
 MSG_REASON_REQUIRED = _("A reason is required.")
 MSG_NOTHING_TO_VOUCHER = _("There are no approved requests to put on a voucher.")
 MSG_UNKNOWN_FORMAT = _("%(file)s: the format could not be recognised (expected the bank's "

@@ -247,7 +247,7 @@ def payment_request_submit(*, request: PaymentRequest, user: Any,
             raise errors.WrongState(tracking_id=req.tracking_id, status=req.status,
                                     action="submitted")
         if user.pk != req.filed_by_id:
-            raise errors.NotAllowed(user=user, action="submit", why=errors.MSG_OTHER_UNIT)
+            raise errors.NotAllowed(user=user, action="submit", why=errors.MSG_NOT_FILER)
         on = timezone.localdate(as_of)
         plan = _plan_check(req, on)
         RuleHit.objects.filter(request=req).delete()

@@ -230,6 +230,18 @@ class TestImportCommandAndApi:
         progress = client.get(resp.json()["progress"]).json()
         assert progress["status"] == "done" and progress["result"]["format"] == "results_csv"
 
+    def test_treasury_resolves_an_exception_through_the_api(self, paid, client, people, user):
+        imp(CAMT, user, CAMT.read_text("utf-8").replace("1265780.50", "1265000.00").encode(),
+            "short.xml")
+        client.force_login(people.reviewer)
+        listed = client.get("/api/payments/exceptions/?status=open").json()["results"]
+        assert [x["kind"] for x in listed] == ["clearing_difference"]
+        url = f"/api/payments/exceptions/{listed[0]['id']}/resolve/"
+        assert client.post(url, {"reason": ""}).json()["code"] == "reason_required"
+        done = client.post(url, {"reason": "银行补划 780.50"}).json()
+        assert (done["status"], done["resolution"]) == ("resolved", "银行补划 780.50")
+        assert client.post(url, {"reason": "again"}).json()["code"] == "already_resolved"
+
     def test_an_anonymous_upload_is_refused(self, client):
         assert client.post("/api/payments/bank-files/", {}).status_code in (401, 403)
 

@@ -90,6 +90,13 @@ class TestPaymentRequestSubmit:
                                             amount=Decimal("1.00"), payee=ready.payee,
                                             purpose="x", user=ready.people.filer)
 
+    def test_only_the_filer_submits(self, ready):
+        req = file_request(ready.people, ready.payee, "10.00", submit=False)
+        with pytest.raises(errors.NotAllowed) as exc:
+            services.payment_request_submit(request=req, user=ready.people.head)
+        assert str(exc.value) == "head may not submit this request: only the filer of a " \
+                                 "request submits it."
+
     def test_stores_attachments_and_references(self, ready):
         req = services.payment_request_create(
             dims=dims(), year=YEAR, amount=Decimal("10.00"), payee=ready.payee, purpose="印刷",
