@@ -43,3 +43,106 @@ class TraceAPI(APIView):
         except errors.ReportError as exc:
             return Response({"detail": str(exc)}, status=400)
         return Response({"ref": ref, "amount": str(selectors.fen_to_decimal(fen))})
+
+
+# ------------------------------------------------------------------ writes
+def _error(exc: Exception) -> Response:
+    status = 403 if isinstance(exc, errors.NotAuthorised) else 400
+    return Response({"detail": str(exc), "code": getattr(exc, "code", "error")}, status=status)
+
+
+class _Write(APIView):
+    """Parse input, call one service, map domain errors to 400/403."""
+
+    def call(self, request: Request, **kwargs: object) -> object:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def post(self, request: Request, **kwargs: object) -> Response:
+        from finance.errors import LedgerError
+
+        try:
+            result = self.call(request, **kwargs)
+        except (errors.ReportError, LedgerError) as exc:
+            return _error(exc)
+        except (KeyError, ValueError, TypeError) as exc:
+            return Response({"detail": f"bad input: {exc}"}, status=400)
+        return Response(result, status=200)
+
+
+def _set_json(ds: object) -> dict:
+    return {"id": ds.pk, "department": ds.department.code, "year": ds.year,  # type: ignore[attr-defined]
+            "kind": ds.kind, "status": ds.status,  # type: ignore[attr-defined]
+            "approved_on": ds.approved_on.isoformat(),  # type: ignore[attr-defined]
+            "manifest_sha256": ds.manifest_sha256}  # type: ignore[attr-defined]
+
+
+class MonthCloseAPI(_Write):
+    """POST {year, month}"""
+
+    def call(self, request: Request, **kwargs: object) -> dict:
+        from reports import services
+
+        p = services.month_close(year=int(request.data["year"]), month=int(request.data["month"]),
+                                 user=request.user)
+        return {"year": int(request.data["year"]), "month": p.month, "status": p.status}
+
+
+class YearCloseAPI(_Write):
+    """POST {year}"""
+
+    def call(self, request: Request, **kwargs: object) -> dict:
+        from reports import services
+
+        close = services.year_end_close(year=int(request.data["year"]), user=request.user)
+        return {"id": close.pk, "year": close.year, "status": close.status,
+                "entries": len(close.entry_ids), "summary": close.summary}
+
+
+class YearReopenAPI(_Write):
+    """POST {year, reason} — needs reports.reopen_year."""
+
+    def call(self, request: Request, **kwargs: object) -> dict:
+        from reports import services
+
+        close = services.year_end_reopen(year=int(request.data["year"]), user=request.user,
+                                         reason=str(request.data.get("reason", "")))
+        return {"id": close.pk, "year": close.year, "status": close.status}
+
+
+class DisclosureSetsAPI(_Write):
+    """GET: sets with deadlines; POST {department, year, kind, approved_on}: a draft."""
+
+    def get(self, request: Request) -> Response:
+        from django.utils import timezone
+
+        return Response([{**_set_json(d.disclosure), "due": d.due.isoformat(),
+                          "deadline_state": d.state}
+                         for d in selectors.disclosure_deadlines(today=timezone.localdate())])
+
+    def call(self, request: Request, **kwargs: object) -> dict:
+        import datetime as dt
+
+        from reports import services
+
+        ds = services.disclosure_set_create(
+            department_code=str(request.data["department"]), year=int(request.data["year"]),
+            kind=str(request.data["kind"]),
+            approved_on=dt.date.fromisoformat(str(request.data["approved_on"])),
+            user=request.user)
+        return _set_json(ds)
+
+
+class DisclosureApproveAPI(_Write):
+    def call(self, request: Request, **kwargs: object) -> dict:
+        from reports import services
+
+        return _set_json(services.disclosure_set_approve(disclosure_id=int(kwargs["pk"]),
+                                                         user=request.user))
+
+
+class DisclosurePublishAPI(_Write):
+    def call(self, request: Request, **kwargs: object) -> dict:
+        from reports import services
+
+        return _set_json(services.disclosure_set_publish(disclosure_id=int(kwargs["pk"]),
+                                                         user=request.user))

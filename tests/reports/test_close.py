@@ -164,3 +164,14 @@ class TestYearEndReopen:
         assert fin.ledger_verify().ok
         # and it can be closed again
         services.year_end_close(year=YEAR, user=user)
+
+
+class TestMessages:
+    def test_clerk_sees_chinese_with_the_figures(self, city, user):
+        from django.utils import translation
+
+        with pytest.raises(errors.MonthsStillOpen) as exc:
+            services.year_end_close(year=YEAR, user=user)
+        with translation.override("zh-hans"):
+            text = str(exc.value)
+        assert text == "年终结账前请先结 2026 年第 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 月。"

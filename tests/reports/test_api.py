@@ -1,0 +1,66 @@
+"""The reports API: close and disclosure workflow through HTTP, errors as 400/403."""
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission
+
+from finance import selectors as fin
+from tests.reports.conftest import YEAR
+
+
+@pytest.fixture
+def head(django_user_model):
+    u = django_user_model.objects.create_user(username="head", password="x-Secret-789")
+    u.user_permissions.add(*Permission.objects.filter(
+        codename__in=["approve_disclosure", "publish_disclosure", "reopen_year"]))
+    return django_user_model.objects.get(pk=u.pk)
+
+
+class TestCloseAPI:
+    def test_year_close_refused_then_done_then_reopened_by_the_role(self, city, user, head, client):
+        client.force_login(user)
+        r = client.post("/api/reports/close/year/", {"year": YEAR})
+        assert r.status_code == 400 and r.json()["code"] == "months_open"
+        for m in range(1, 12):
+            assert client.post("/api/reports/close/month/", {"year": YEAR, "month": m}).json()[
+                "status"] == "closed"
+        body = client.post("/api/reports/close/year/", {"year": YEAR}).json()
+        assert body["status"] == "closed" and body["entries"] >= 3
+        assert fin.balance(account="7101", year=YEAR) == 0
+        r = client.post("/api/reports/close/year/reopen/", {"year": YEAR, "reason": "x"})
+        assert r.status_code == 403
+        client.force_login(head)
+        r = client.post("/api/reports/close/year/reopen/", {"year": YEAR, "reason": "审计调整"})
+        assert r.json()["status"] == "reopened"
+        assert str(fin.balance(account="7101", year=YEAR)) == "710373.00"
+
+    def test_anonymous_users_are_refused(self, city, client):
+        assert client.post("/api/reports/close/year/", {"year": YEAR}).status_code in (401, 403)
+        assert client.get("/api/reports/execution/?year=2026").status_code in (401, 403)
+
+
+class TestDisclosureAPI:
+    def test_draft_approve_publish_over_http(self, city, user, head, client):
+        client.force_login(user)
+        ds = client.post("/api/reports/disclosure-sets/", {
+            "department": "440300100", "year": YEAR, "kind": "budget",
+            "approved_on": "2026-03-01"}).json()
+        assert ds["status"] == "draft"
+        r = client.post(f"/api/reports/disclosure-sets/{ds['id']}/approve/")
+        assert r.status_code == 403
+        client.force_login(head)
+        assert client.post(f"/api/reports/disclosure-sets/{ds['id']}/approve/").json()[
+            "status"] == "approved"
+        body = client.post(f"/api/reports/disclosure-sets/{ds['id']}/publish/").json()
+        assert body["status"] == "published" and len(body["manifest_sha256"]) == 64
+        r = client.post(f"/api/reports/disclosure-sets/{ds['id']}/publish/")
+        assert r.status_code == 400 and r.json()["code"] == "published_immutable"
+        listing = client.get("/api/reports/disclosure-sets/").json()
+        assert listing[0]["due"] == "2026-03-21" and listing[0]["status"] == "published"
+
+    def test_a_unit_is_not_a_department(self, city, user, client):
+        client.force_login(user)
+        r = client.post("/api/reports/disclosure-sets/", {
+            "department": "440300101", "year": YEAR, "kind": "budget",
+            "approved_on": "2026-03-01"})
+        assert r.status_code == 400 and r.json()["detail"] == "440300101 不是部门。"  # the UI language
