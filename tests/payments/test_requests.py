@@ -281,3 +281,13 @@ class TestApi:
         assert resp.json() == {"code": "indicator_short", "detail": (
             "The indicator has 1,000.00 available; 1,200.00 was requested. The request is "
             "refused.")}
+
+
+class TestMessages:
+    def test_clerks_read_the_refusal_in_chinese(self):
+        from django.utils import translation
+
+        with translation.override("zh-hans"):
+            assert str(errors.IndicatorShort(available="100.00", requested="150.00")) == (
+                "指标可用余额 100.00，申请金额 150.00，申请被拒绝。")
+            assert str(errors.MSG_FILER_CANNOT_APPROVE) == "经办人不得审批本人提交的申请"
