@@ -247,6 +247,10 @@ class TestApprovalChain:
 
 
 class TestApi:
+    @pytest.fixture(autouse=True)
+    def english_client(self, client):  # noqa: ANN001
+        client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+
     def test_a_request_is_filed_submitted_and_approved_through_the_api(self, ready, client,
                                                                          user):
         services.fund_source_plan_control_set(fund_source="1", enabled=False, user=user,
