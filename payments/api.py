@@ -17,7 +17,7 @@ from finance.errors import LedgerError
 from finance.jobs import job_create
 from finance.ledger import Dims
 from payments import errors, selectors, services
-from payments.models import Payee, PaymentRequest, ReconException, RuleHit, VoucherBatch
+from payments.models import PaymentRequest, ReconException, RuleHit, VoucherBatch
 from payments.tasks import bank_file_import_task
 
 
@@ -160,8 +160,3 @@ class ExceptionResolve(APIView):
             return _error(exc)
         return Response(ExceptionSerializer(row).data)
 
-
-class PayeeSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Payee
-        fields = ["id", "name", "account_number", "bank_name", "branch_name", "cnaps", "blocked"]

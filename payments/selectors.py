@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -14,6 +15,7 @@ from finance import selectors as ledger
 from finance.models import Entry
 from payments.models import (
     ClearingNotice,
+    Membership,
     PaymentRequest,
     ReconException,
     StatementLine,
@@ -34,8 +36,16 @@ def available(*, year: int, region: str, unit: str, function: str, economic: str
                           project=project)
 
 
-def requests_for(user: object) -> QuerySet[PaymentRequest]:
-    return PaymentRequest.objects.select_related("payee").order_by("-filed_at", "-id")
+TREASURY_ROLES = ("treasury_reviewer", "treasury_director")
+
+
+def requests_for(user: Any) -> QuerySet[PaymentRequest]:
+    """Treasury and staff see every request; anyone else only their unit's."""
+    qs = PaymentRequest.objects.select_related("payee").order_by("-filed_at", "-id")
+    if user.is_staff or user.groups.filter(name__in=TREASURY_ROLES).exists():
+        return qs
+    member = Membership.objects.filter(user=user).select_related("organization").first()
+    return qs.filter(unit=member.organization.code) if member else qs.none()
 
 
 def request_trace(*, tracking_id: str) -> dict[str, object]:

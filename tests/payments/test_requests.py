@@ -275,6 +275,14 @@ class TestApi:
                            content_type="application/json")
         assert resp.json()["status"] == "treasury_review"
 
+    def test_a_unit_sees_only_its_own_requests_and_treasury_sees_all(self, ready, client):
+        mine = file_request(ready.people, ready.payee, "10.00", submit=False)
+        client.force_login(ready.people.other_head)
+        assert client.get("/api/payments/requests/").json()["results"] == []
+        client.force_login(ready.people.reviewer)
+        got = client.get("/api/payments/requests/").json()["results"]
+        assert [r["tracking_id"] for r in got] == [mine.tracking_id]
+
     def test_a_short_indicator_is_a_400_with_the_available_amount(self, ready, client, user):
         services.fund_source_plan_control_set(fund_source="1", enabled=False, user=user,
                                               reason="test")
