@@ -13,6 +13,8 @@ MSG_CHECKS_FAILED = _("Publishing blocked: %(count)s cross-table check(s) failed
 MSG_BAD_STATE = _("Disclosure set %(id)s is %(state)s; it must be %(expected)s to %(action)s.")
 MSG_PUBLISHED_IMMUTABLE = _("Disclosure set %(id)s is published and cannot be changed.")
 MSG_SAME_PERSON = _("The person who created disclosure set %(id)s cannot also approve it.")
+MSG_FIGURES_CHANGED = _("The ledger changed figures of disclosure set %(id)s since it was "
+                        "approved; approve it again.")
 MSG_NOT_DEPARTMENT = _("%(code)s is not a department.")
 MSG_BAD_SCOPE = _("Unknown report scope %(scope)s.")
 
@@ -96,3 +98,8 @@ class NotDepartment(ReportError):
 class BadScope(ReportError):
     message = MSG_BAD_SCOPE
     code = "bad_scope"
+
+
+class FiguresChanged(ReportError):
+    message = MSG_FIGURES_CHANGED
+    code = "figures_changed"

@@ -90,6 +90,9 @@ class DisclosureSet(models.Model):
     published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                      on_delete=models.PROTECT, related_name="+")
     published_at = models.DateTimeField(null=True, blank=True)
+    approved_figures_sha256 = models.CharField(
+        max_length=64, blank=True, help_text="digest of every figure and trace when approved; "
+        "publishing refuses if the ledger changed them since")
     manifest = models.JSONField(default=dict, blank=True)
     manifest_sha256 = models.CharField(max_length=64, blank=True)
     history = HistoricalRecords()

@@ -327,11 +327,48 @@ def disclosure_set_approve(*, disclosure_id: int, user: Any,
         _expect(ds, DisclosureSet.Status.DRAFT, "approve")
         if ds.created_by_id and ds.created_by_id == getattr(user, "pk", None):
             raise errors.SamePerson(id=ds.pk)
+        tables = disclosure_tables(disclosure=ds)
+        _block_on_failures(tables)
+        ds.approved_figures_sha256 = figures_digest(tables)
         ds.status, ds.approved_by, ds.approved_at = DisclosureSet.Status.APPROVED, user, as_of
         fin.save_with_history(ds, user=user, reason="approve")
         fin.workflow_record(document=ds, from_state="draft", to_state="approved",
                             action="approve", user=user, as_of=as_of)
     return ds
+
+
+def disclosure_set_return(*, disclosure_id: int, user: Any, reason: str,
+                          as_of: datetime | None = None) -> DisclosureSet:
+    """approved → draft (e.g. when the ledger changed after approval), with a reason."""
+    _require(user, "reports.approve_disclosure", "return a disclosure set to draft")
+    if not reason.strip():
+        raise errors.ReasonRequired(action="return a disclosure set to draft")
+    as_of = as_of or timezone.now()
+    with transaction.atomic():
+        ds = DisclosureSet.objects.select_for_update().get(pk=disclosure_id)
+        _expect(ds, DisclosureSet.Status.APPROVED, "return to draft")
+        ds.status, ds.approved_by, ds.approved_at = DisclosureSet.Status.DRAFT, None, None
+        ds.approved_figures_sha256 = ""
+        fin.save_with_history(ds, user=user, reason=reason)
+        fin.workflow_record(document=ds, from_state="approved", to_state="draft",
+                            action="return", user=user, comment=reason, as_of=as_of)
+    return ds
+
+
+def figures_digest(tables: list[Table]) -> str:
+    """SHA-256 over every figure (table, row, column, fen, trace) of a set."""
+    h = hashlib.sha256()
+    for t in tables:
+        for r, c, f in t.figures():
+            h.update(f"{t.code}|{r.key}|{c.key}|{f.fen}|{f.trace}\n".encode())
+    return h.hexdigest()
+
+
+def _block_on_failures(tables: list[Table]) -> None:
+    failures = tables_check(tables)
+    if failures:
+        raise errors.ChecksFailed(count=len(failures), first=str(failures[0]),
+                                  failures=failures)
 
 
 def _expect(ds: DisclosureSet, status: str, action: str) -> None:
@@ -353,10 +390,9 @@ def disclosure_set_publish(*, disclosure_id: int, user: Any,
             pk=disclosure_id)
         _expect(ds, DisclosureSet.Status.APPROVED, "publish")
         tables = disclosure_tables(disclosure=ds)
-        failures = tables_check(tables)
-        if failures:
-            raise errors.ChecksFailed(count=len(failures), first=str(failures[0]),
-                                      failures=failures)
+        _block_on_failures(tables)
+        if figures_digest(tables) != ds.approved_figures_sha256:
+            raise errors.FiguresChanged(id=ds.pk)
         files = disclosure_files(tables=tables, department=ds.department.code,
                                  name=ds.department.name, year=ds.year, kind=ds.kind)
         manifest = manifest_build(files=files, tables=tables, meta={

@@ -308,3 +308,26 @@ class TestTraceStrings:
                                  department="440300100", **filters)
             assert fs.trace("revenue", **filters) == expected
             assert trace_parse(expected)["measure"] == "revenue"
+
+
+class TestApprovedFigures:
+    def test_publishing_refuses_figures_changed_since_approval(self, city, user, approver):
+        from finance.ledger import entry_post
+        from tests.helpers import approve_lines
+        from tests.reports.conftest import LINES
+
+        ds = services.disclosure_set_create(department_code=EDU, year=YEAR, kind="budget",
+                                            approved_on=dt.date(YEAR, 3, 1), user=user)
+        services.disclosure_set_approve(disclosure_id=ds.pk, user=approver)
+        entry_post(lines=approve_lines(D("10.00"), LINES["edu_office"][0]), description="追加",
+                   user=user, on=dt.date(YEAR, 5, 1), kind="adjustment")
+        with pytest.raises(errors.FiguresChanged) as exc:
+            services.disclosure_set_publish(disclosure_id=ds.pk, user=approver)
+        assert str(exc.value) == (f"The ledger changed figures of disclosure set {ds.pk} since "
+                                  "it was approved; approve it again.")
+        services.disclosure_set_return(disclosure_id=ds.pk, user=approver, reason="追加预算")
+        ds = services.disclosure_set_approve(disclosure_id=ds.pk, user=approver)
+        ds = services.disclosure_set_publish(disclosure_id=ds.pk, user=approver)
+        b1 = next(f for f in ds.manifest["figures"] if f["table"] == "B1"
+                  and f["row"] == "r0" and f["column"] == "in_amount")
+        assert b1["amount_yuan"] == "935010.00"  # 一般公共预算 incl. the 10.00 adjustment
