@@ -34,6 +34,7 @@ bench: venv
 	$(PY) bench/posting.py
 	$(PY) bench/payments_lifecycle.py
 	$(PY) bench/payments_camt.py
+	$(PY) bench/reports_disclosure.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
