@@ -103,6 +103,7 @@ def tables_pdf(tables: Sequence[Table], *, title: str,
     from reportlab.lib.units import mm
     from reportlab.platypus import (
         Image,
+        KeepTogether,
         PageBreak,
         Paragraph,
         SimpleDocTemplate,
@@ -121,8 +122,9 @@ def tables_pdf(tables: Sequence[Table], *, title: str,
                             title=title, author="smart-finance")
     story: list = [Paragraph(title, h1), Spacer(1, 4 * mm)]
     for caption, png in charts:
-        story += [Paragraph(caption, small), Image(io.BytesIO(png), width=240 * mm,
-                                                   height=90 * mm), Spacer(1, 4 * mm)]
+        # 9 x 3.4 inch figures; two fit on the first landscape page with the title
+        story.append(KeepTogether([Paragraph(caption, small),
+                                   Image(io.BytesIO(png), width=200 * mm, height=75.5 * mm)]))
     for i, t in enumerate(tables):
         if i or charts:
             story.append(PageBreak())
