@@ -196,19 +196,27 @@ def _opening(year: int, master: MasterData, user: Any, as_of: datetime,
              on: dt.date) -> list[Entry]:
     """Open next year's balances: assets, liabilities, net assets (financial) and the
     carried balances 8xxx (budget), per dimension tuple, on Jan 1."""
-    per_book: dict[str, list[list[LineSpec]]] = defaultdict(list)
+    per_tuple: dict[tuple[str, Dims], list[LineSpec]] = defaultdict(list)
+    net: dict[tuple[str, Dims], int] = defaultdict(int)
     for code, book, side, dims, fen in _balances(year, master):
         if (book == "financial" and code[0] in "123") or (book == "budget" and code[0] == "8"):
             amount = fen_to_decimal(abs(fen))
             debit = (side == "debit") == (fen > 0)
-            per_book[book].append([LineSpec(book=book, account=code, dims=dims,
-                                            debit=amount if debit else 0,
-                                            credit=0 if debit else amount)])
+            per_tuple[(book, dims)].append(LineSpec(book=book, account=code, dims=dims,
+                                                    debit=amount if debit else 0,
+                                                    credit=0 if debit else amount))
+            net[(book, dims)] += abs(fen) if debit else -abs(fen)
     entries = []
-    for book, groups in sorted(per_book.items()):
-        lines = [line for g in groups for line in g]
-        if len(lines) >= 2:  # a balanced book after closing; one entry (chunked by tuple)
-            entries += _post_chunks([lines], description=f"年初余额 {year + 1} ({book})", on=on,
+    for book in ("budget", "financial"):
+        keys = sorted((k for k in per_tuple if k[0] == book), key=lambda k: k[1].key(year))
+        # tuples whose balances balance on their own are chunked freely; the others (an
+        # entry that moved money between tuples) go together in the last group
+        groups = [per_tuple[k] for k in keys if net[k] == 0]
+        rest = [line for k in keys if net[k] != 0 for line in per_tuple[k]]
+        if rest:
+            groups.append(rest)
+        if groups:
+            entries += _post_chunks(groups, description=f"年初余额 {year + 1} ({book})", on=on,
                                     kind=KIND_OPENING, user=user, as_of=as_of)
     return entries
 

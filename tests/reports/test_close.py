@@ -175,3 +175,24 @@ class TestMessages:
         with translation.override("zh-hans"):
             text = str(exc.value)
         assert text == "年终结账前请先结 2026 年第 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 月。"
+
+
+class TestClosingAtScale:
+    def test_entries_are_chunked_and_cross_tuple_balances_still_open(self, with_surplus, user,
+                                                                       monkeypatch):
+        a = Dims(region="440300", unit="440300101", fund_source="5")
+        b = Dims(region="440300", unit="440300102", fund_source="5")
+        # money received by one unit's tuple, recorded as revenue of another's
+        entry_post(lines=[dr("financial", "1002", D("300.00"), a),
+                          cr("financial", "4609", D("300.00"), b)],
+                   description="其他收入", user=user, on=dt.date(YEAR, 6, 1), kind="receipt")
+        monkeypatch.setattr(services, "MAX_LINES", 4)
+        close_months(user)
+        close = services.year_end_close(year=YEAR, user=user)
+        closing = Entry.objects.filter(pk__in=close.entry_ids, kind="closing")
+        assert closing.count() > 10 and all(e.lines.count() <= 4 for e in closing)
+        assert fin.balance(account="1002", year=YEAR + 1, unit="440300101") == D("8300.00")
+        assert fin.balance(account="3001", year=YEAR + 1, unit="440300102") == D("300.00")
+        for book in ("budget", "financial"):
+            assert fin.trial_balance(book=book, year=YEAR + 1).balanced
+        assert fin.ledger_verify().ok
