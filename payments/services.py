@@ -15,7 +15,7 @@ import cn2an
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
@@ -559,16 +559,7 @@ def _store_statement(rows: list[StatementRow], bank_file: BankFile, report: Impo
         return
     with transaction.atomic():
         _ensure_saved(bank_file)
-        step = 5000
-        for i in range(0, len(new), step):
-            StatementLine.objects.bulk_create([
-                StatementLine(account=r.account, bank_ref=r.bank_ref, booking_date=r.booking_date,
-                              amount=r.amount, credit=r.credit, end_to_end_id=r.end_to_end_id,
-                              payee_account=r.payee_account, payee_name=r.payee_name[:200],
-                              info=r.info, file=bank_file, line_no=r.line)
-                for r in new[i:i + step]])
-            if progress:
-                progress(min(i + step, len(new)))
+        _insert_lines(new, bank_file, progress)
         report.stored += len(new)
         days: dict[str, set[dt.date]] = defaultdict(set)
         for r in new:
@@ -578,6 +569,37 @@ def _store_statement(rows: list[StatementRow], bank_file: BankFile, report: Impo
                                        as_of=as_of)
             report.matched += m
             report.exceptions += e
+
+
+_LINE_COLUMNS = ("account", "bank_ref", "booking_date", "amount", "credit", "end_to_end_id",
+                 "payee_account", "payee_name", "info", "file_id", "line_no", "matched_by",
+                 "tracking_id")
+
+
+def _insert_lines(rows: list[StatementRow], bank_file: BankFile, progress: Any) -> None:
+    """Store new statement lines: COPY on PostgreSQL (a 100,000-line statement is one
+    stream), bulk_create elsewhere. The unique (account, bank_ref) constraint still
+    guards against a concurrent import of the same lines."""
+    values = [(r.account, r.bank_ref, r.booking_date, r.amount, r.credit, r.end_to_end_id,
+               r.payee_account, r.payee_name[:200], r.info, bank_file.pk, r.line, "", "")
+              for r in rows]
+    step = 5000
+    if connection.vendor == "postgresql":
+        table = StatementLine._meta.db_table
+        sql = f"COPY {table} ({', '.join(_LINE_COLUMNS)}) FROM STDIN"
+        with connection.cursor() as cur, cur.cursor.copy(sql) as cp:
+            for n, row in enumerate(values, start=1):
+                cp.write_row(row)
+                if progress and n % step == 0:
+                    progress(n)
+        if progress:
+            progress(len(values))
+        return
+    for i in range(0, len(values), step):
+        StatementLine.objects.bulk_create(
+            [StatementLine(**dict(zip(_LINE_COLUMNS, v, strict=True))) for v in values[i:i + step]])
+        if progress:
+            progress(min(i + step, len(values)))
 
 
 # ------------------------------------------------------------------ reconciliation
@@ -667,10 +689,40 @@ def statement_reconcile(*, account: str, dates: list[dt.date], user: Any,
                          .values_list("key", flat=True))
         # a voucher found later resolves its own "without line" exception by matching
         fresh = [e for e in new_exc if e.key not in known]
-        bulk_create_with_history(fresh, ReconException, batch_size=2000, default_user=user,
-                                 default_change_reason="reconciliation")
+        _insert_exceptions(fresh, user, as_of)
         _close_found(updates, user, as_of)
     return matched, len(fresh)
+
+
+def _insert_exceptions(rows: list[ReconException], user: Any, as_of: dt.datetime) -> None:
+    """New exceptions and their history rows ("+", reason "reconciliation"). On
+    PostgreSQL ids are reserved from the sequence and both tables are COPYed."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        bulk_create_with_history(rows, ReconException, batch_size=2000, default_user=user,
+                                 default_change_reason="reconciliation")
+        return
+    fields = [f for f in ReconException._meta.concrete_fields]
+    hist = ReconException.history.model
+    user_id = getattr(user, "pk", None)
+    table, htable = ReconException._meta.db_table, hist._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                    [table, len(rows)])
+        for row, (pk,) in zip(rows, cur.fetchall(), strict=True):
+            row.pk = pk
+        cols = ", ".join(f.column for f in fields)
+        with cur.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as cp:
+            for row in rows:
+                cp.write_row([getattr(row, f.attname) for f in fields])
+        hcols = cols + ", history_date, history_change_reason, history_type, history_user_id"
+        with cur.cursor.copy(f"COPY {htable} ({hcols}) FROM STDIN") as cp:
+            for row in rows:
+                cp.write_row([getattr(row, f.attname) for f in fields]
+                             + [as_of, "reconciliation", "+", user_id])
+    for row in rows:
+        row._state.adding = False
 
 
 def _close_found(lines: list[StatementLine], user: Any, as_of: dt.datetime) -> None:

@@ -172,7 +172,9 @@ class TestStatementReconciliation:
         exc = services.recon_exception_resolve(exception=exc, reason="银行手续费冲正，见回单",
                                                user=people.reviewer)
         assert exc.status == "resolved"
-        assert exc.history.first().history_change_reason == "银行手续费冲正，见回单"
+        assert [(h.history_type, h.status, h.history_change_reason)
+                for h in exc.history.order_by("history_id")] == [
+            ("+", "open", "reconciliation"), ("~", "resolved", "银行手续费冲正，见回单")]
         assert list(selectors.open_exceptions().values_list("kind", flat=True)) == [
             "voucher_without_line"]
 
