@@ -194,10 +194,14 @@ def _measures(f: pd.DataFrame) -> np.ndarray:
         (f["book"] == "budget") & (first == "8") & (a != "8001") & (k == KIND_OPENING),
         (f["book"] == "financial") & (first == "4") & not_closing,
         (f["book"] == "financial") & (first == "5") & not_closing,
+        (f["book"] == "financial") & (first == "4"),
+        (f["book"] == "financial") & (first == "5"),
+        f["book"] == "financial",
     ]
     choices = ["approved", "closed", "adjusted", "available", "committed", "paid", "revenue",
-               "expenditure", "opening", "fin_revenue", "fin_expense"]
-    return np.select(conditions, choices, default="balance")
+               "expenditure", "opening", "fin_revenue", "fin_expense", "fin_revenue_closed",
+               "fin_expense_closed", "balance"]
+    return np.select(conditions, choices, default="other")
 
 
 def scope_filter(facts: pd.DataFrame, scope: Scope, master: MasterData) -> pd.DataFrame:

@@ -487,15 +487,16 @@ def balance_sheet(fs: FactSet) -> Table:
     assets = _account_rows(fs, "balance", "1*")
     liab = _account_rows(fs, "balance", "2*")
     net = _account_rows(fs, "balance", "3*")
-    t = summary_table(
+    return summary_table(
         fs, code="S2", title="资产负债表", income_label="资产", expense_label="负债和净资产",
         income=[*assets, col("assets_total", "资产总计", "balance", account="1*")],
         expense=[*liab, col("liab_total", "负债合计", "balance", account="2*"), *net,
-                 col("net_total", "净资产合计", "balance", account="3*")],
+                 col("unclosed", "本期盈余（未结转）", "unclosed_surplus"),
+                 col("net_total", "净资产合计（不含未结转盈余）", "balance", account="3*")],
         sum_checks=[("assets_total", [c.key for c in assets]),
                     ("liab_total", [c.key for c in liab]),
-                    ("net_total", [c.key for c in net])])
-    return t
+                    ("net_total", [c.key for c in net]),
+                    ("assets_total", ["liab_total", "net_total", "unclosed"])])
 
 
 def income_statement(fs: FactSet) -> Table:

@@ -7,8 +7,9 @@ A reference is a string that encodes the query producing a figure:
 Keys (any order when parsing; written in the order below):
     measure   approved | adjusted | closed | budget | available | committed | paid |
               revenue | expenditure | opening | carryover | funds | fin_revenue |
-              fin_expense | surplus |
-              balance (needs account)
+              fin_expense | surplus | fin_revenue_closed | fin_expense_closed |
+              unclosed_surplus | balance (financial accounts, each on its normal side;
+              with `account`, e.g. `1*` for assets)
     year      fiscal year (required)        as_of    YYYY-MM-DD (entries dated up to it)
     month     1..12 (entries of that month) account  an account code
     region    a region and its districts     department / unit   organization codes
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.db.models import Q, Sum
+from django.db.models import Case, F, Q, Sum, When
 from django.db.models.functions import Coalesce
 
 from finance.models import Line, Organization, Region
@@ -53,10 +54,18 @@ _MEASURES: dict[str, tuple[Q, Q, int]] = {
                     ~Q(k="closing"), -1),
     "fin_expense": (Q(book="financial", account__code__startswith="5"),
                     ~Q(k="closing"), 1),
+    # closing movements, on the accounts' normal side (negative: they empty the accounts)
+    "fin_revenue_closed": (Q(book="financial", account__code__startswith="4"),
+                           Q(k="closing"), -1),
+    "fin_expense_closed": (Q(book="financial", account__code__startswith="5"),
+                           Q(k="closing"), 1),
 }
 _COMBINED = {"budget": (("approved", 1), ("adjusted", 1)),
              "funds": (("opening", 1), ("revenue", 1)),
              "surplus": (("fin_revenue", 1), ("fin_expense", -1)),
+             # 本期盈余 not yet closed into net assets (zero after the year-end close)
+             "unclosed_surplus": (("fin_revenue", 1), ("fin_expense", -1),
+                                  ("fin_revenue_closed", 1), ("fin_expense_closed", -1)),
              "carryover": (("opening", 1), ("revenue", 1), ("expenditure", -1))}
 MEASURES = (*_MEASURES, *_COMBINED, "balance")
 
@@ -96,15 +105,12 @@ def trace_resolve(ref: str) -> int:
 
 def _resolve(parts: dict[str, str]) -> int:
     measure = parts["measure"]
-    if measure == "balance":
-        from finance.models import Account
-
-        acc = Account.objects.get(code=parts["account"])
-        accounts_q, kinds_q, sign = Q(account=acc), Q(), 1 if acc.normal_side == "debit" else -1
+    if measure == "balance":  # every line of the account(s), each on its normal side
+        accounts_q, kinds_q, sign = Q(book="financial"), Q(), 0
     else:
         accounts_q, kinds_q, sign = _MEASURES[measure]
     q = accounts_q & kinds_q & Q(year=int(parts["year"]))
-    if "account" in parts and measure != "balance":
+    if "account" in parts:
         q &= _code_q("account__code", parts["account"])
     if "as_of" in parts:
         q &= Q(entry__date__lte=date.fromisoformat(parts["as_of"]))
@@ -120,8 +126,12 @@ def _resolve(parts: dict[str, str]) -> int:
             q &= _code_q(field, parts[key])
     if "basic" in parts:
         q &= Q(project_code="") if parts["basic"] == "1" else ~Q(project_code="")
-    agg = (Line.objects.annotate(k=Coalesce("entry__reverses__kind", "entry__kind"))
-           .filter(q).aggregate(d=Sum("debit_fen"), c=Sum("credit_fen")))
+    lines = Line.objects.annotate(k=Coalesce("entry__reverses__kind", "entry__kind")).filter(q)
+    if sign == 0:
+        signed = Case(When(account__normal_side="debit", then=F("debit_fen") - F("credit_fen")),
+                      default=F("credit_fen") - F("debit_fen"))
+        return lines.aggregate(v=Sum(signed))["v"] or 0
+    agg = lines.aggregate(d=Sum("debit_fen"), c=Sum("credit_fen"))
     return sign * ((agg["d"] or 0) - (agg["c"] or 0))
 
 

@@ -196,3 +196,30 @@ class TestClosingAtScale:
         for book in ("budget", "financial"):
             assert fin.trial_balance(book=book, year=YEAR + 1).balanced
         assert fin.ledger_verify().ok
+
+
+class TestFinancialStatements:
+    def _statements(self):
+        fs = tables.fact_set(year=YEAR, scope=Scope.parse("region:440300"))
+        by = {t.code: t for t in tables.statement_tables(fs)}
+        return by
+
+    def test_balance_sheet_balances_before_and_after_the_close(self, with_surplus, user):
+        from reports.checks import tables_check
+        from reports.trace import trace_resolve
+
+        for phase in ("before", "after"):
+            if phase == "after":
+                close_months(user)
+                services.year_end_close(year=YEAR, user=user)
+            by = self._statements()
+            s2, s3 = by["S2"], by["S3"]
+            assert s2.value("assets_total") == 800000 == int(fin.balance(account="1002", year=YEAR) * 100)
+            expected_unclosed = 800000 if phase == "before" else 0
+            assert (s2.value("unclosed"), s2.value("net_total")) == (
+                expected_unclosed, 800000 - expected_unclosed), phase
+            assert s3.value("surplus") == 800000  # the year's 本期盈余, closed or not
+            assert tables_check(list(by.values())) == [], phase
+            for t in (s2, s3):
+                for _r, _c, f in t.figures():
+                    assert trace_resolve(f.trace) == f.fen, (phase, f.trace)

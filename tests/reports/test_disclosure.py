@@ -200,8 +200,8 @@ class TestFiles:
             text = "\n".join(p.extract_text() or "" for p in doc.pages)
         assert "收入支出决算总表" in text and "公务接待费" in text
         for t in ts:
-            for _r, _c, f in t.figures():
-                assert f"{tables.to_wan(f.fen):,.2f}" in text
+            for _r, _c, f in t.figures():  # each figure as the ledger gives it, in 万元
+                assert f"{tables.to_wan(trace_resolve(f.trace)):,.2f}" in text
 
     def test_pdf_renders_chinese_glyphs(self, edu, tmp_path):
         if not shutil.which("pdftoppm"):
