@@ -64,3 +64,20 @@ class TestDisclosureAPI:
             "department": "440300101", "year": YEAR, "kind": "budget",
             "approved_on": "2026-03-01"})
         assert r.status_code == 400 and r.json()["detail"] == "440300101 不是部门。"  # the UI language
+
+
+class TestDeadlineCommand:
+    def test_lists_due_soon_and_fails_when_overdue(self, city, user, capsys):
+        import datetime as dt
+
+        from django.core.management import CommandError, call_command
+
+        from reports import services
+
+        services.disclosure_set_create(department_code="440300100", year=YEAR, kind="final",
+                                       approved_on=dt.date(YEAR, 3, 1), user=user)
+        call_command("disclosure_deadlines", "--today", "2026-03-18")
+        assert "DUE_SOON: 2026 440300100 深圳市教育局 final (draft) due 2026-03-21, 3 day(s) left" in (
+            capsys.readouterr().out)
+        with pytest.raises(CommandError):
+            call_command("disclosure_deadlines", "--today", "2026-03-25")
