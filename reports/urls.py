@@ -9,6 +9,7 @@ urlpatterns = [
     path("final-accounts/", views.final_accounts_view, name="final_accounts"),
     path("disclosure/", views.disclosure_list_view, name="disclosure"),
     path("disclosure/export/", views.disclosure_export_view, name="disclosure_export"),
+    path("disclosure/<str:action>/", views.disclosure_action_view, name="disclosure_action"),
     path("public/", views.public_list_view, name="public"),
     path("public/<int:pk>/", views.public_set_view, name="public_set"),
     path("public/<int:pk>/<str:name>", views.public_file_view, name="public_file"),

@@ -74,6 +74,39 @@ def disclosure_list_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+def disclosure_action_view(request: HttpRequest, action: str) -> HttpResponse:
+    """Create (draft), approve or publish a set from the page; errors shown as messages."""
+    import datetime as dt
+
+    from django.contrib import messages
+
+    from finance.errors import LedgerError
+    from reports import services
+
+    try:
+        if action == "create":
+            services.disclosure_set_create(
+                department_code=request.POST["department"], year=int(request.POST["year"]),
+                kind=request.POST["kind"],
+                approved_on=dt.date.fromisoformat(request.POST["approved_on"]),
+                user=request.user)
+        elif action == "approve":
+            services.disclosure_set_approve(disclosure_id=int(request.POST["id"]),
+                                            user=request.user)
+        elif action == "publish":
+            services.disclosure_set_publish(disclosure_id=int(request.POST["id"]),
+                                            user=request.user)
+        else:
+            raise Http404(action)
+    except (errors.ReportError, LedgerError) as exc:
+        messages.error(request, str(exc))
+    except (KeyError, ValueError) as exc:
+        messages.error(request, f"bad input: {exc}")
+    return redirect("reports:disclosure")
+
+
+@login_required
+@require_POST
 def disclosure_export_view(request: HttpRequest) -> HttpResponse:
     from finance import jobs
     from reports.tasks import disclosure_export_task

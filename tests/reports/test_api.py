@@ -81,3 +81,23 @@ class TestDeadlineCommand:
             capsys.readouterr().out)
         with pytest.raises(CommandError):
             call_command("disclosure_deadlines", "--today", "2026-03-25")
+
+
+class TestDisclosurePage:
+    def test_clerk_drafts_head_approves_and_publishes_from_the_page(self, city, user, head,
+                                                                      client):
+        client.force_login(user)
+        client.post("/reports/disclosure/create/", {"department": "440300100", "year": YEAR,
+                                                    "kind": "final", "approved_on": "2026-03-01"})
+        from reports.models import DisclosureSet
+
+        ds = DisclosureSet.objects.get()
+        page = client.post("/reports/disclosure/approve/", {"id": ds.pk}, follow=True)
+        assert "需要角色 reports.approve_disclosure" in page.content.decode()
+        client.force_login(head)
+        client.post("/reports/disclosure/approve/", {"id": ds.pk})
+        html = client.post("/reports/disclosure/publish/", {"id": ds.pk},
+                           follow=True).content.decode()
+        assert f'href="/reports/public/{ds.pk}/"' in html
+        ds.refresh_from_db()
+        assert (ds.status, ds.approved_by, ds.published_by) == ("published", head, head)
