@@ -19,10 +19,30 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         from audit import seals, tasks
+        from audit.monitoring import register_payee_resolver
         from config.celery import app
         from finance.ledger import register_after_posting
         from finance.selectors import register_verifier
 
         register_after_posting(tasks.after_posting)
+        register_payee_resolver(payments_payee)
         register_verifier(seals.history_verify)
         app.conf.beat_schedule = {**(app.conf.beat_schedule or {}), **BEAT_SCHEDULE}
+
+
+def payments_payee(entry):  # noqa: ANN001, ANN201
+    """Who a payment entry paid: its source is a payments Voucher or PaymentRequest."""
+    from audit.monitoring import Payee
+    from payments.models import PaymentRequest, Voucher
+
+    source = entry.source if entry.source_type_id else None
+    if isinstance(source, Voucher):
+        payee = source.request.payee
+    elif isinstance(source, PaymentRequest):
+        payee = source.payee
+    else:
+        return None
+    if payee is None:
+        return None
+    return Payee(key=f"payments.payee:{payee.pk}", name=payee.name,
+                 is_individual=payee.is_individual)

@@ -7,6 +7,7 @@ import logging
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -127,8 +128,12 @@ def alert_raise(*, rule: MonitoringRule, fingerprint: str, message: str, as_of: 
             save_with_history(alert, user=None, reason=f"raised by rule {rule.code}")
             workflow_record(document=alert, from_state="", to_state=Alert.Status.OPEN,
                             action="raise", user=None, comment=message, as_of=as_of)
-    except IntegrityError:  # raised concurrently by another posting or the sweep
-        return None
+    except (IntegrityError, ValidationError):
+        # raised concurrently by another posting or the sweep (the unique fingerprint
+        # is caught by full_clean or by the database, whichever sees it first)
+        if Alert.objects.filter(fingerprint=fingerprint).exists():
+            return None
+        raise
     return alert
 
 

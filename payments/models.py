@@ -38,6 +38,10 @@ class Payee(models.Model):
     bank_name = models.CharField(max_length=200)
     branch_name = models.CharField(max_length=200, blank=True)
     cnaps = models.CharField(_("CNAPS code"), max_length=20, blank=True)
+    is_individual = models.BooleanField(
+        _("individual (natural person)"), default=False,
+        help_text=_("Personal data of individuals is never published; monitoring watches "
+                    "payments to individuals above a threshold."))
     blocked = models.BooleanField(default=False)
     blocked_reason = models.CharField(max_length=300, blank=True)
     history = HistoricalRecords()

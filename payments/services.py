@@ -93,15 +93,15 @@ def bank_upsert(*, cnaps: str, name: str, user: Any, reason: str = "bank list",
 
 
 def payee_save(*, payee: Payee | None = None, name: str, account_number: str, bank_name: str,
-               branch_name: str = "", cnaps: str = "", user: Any, reason: str,
-               as_of: dt.datetime | None = None) -> Payee:
+               branch_name: str = "", cnaps: str = "", is_individual: bool = False,
+               user: Any, reason: str, as_of: dt.datetime | None = None) -> Payee:
     """Create a payee or change its bank account; every change is kept in history."""
     with transaction.atomic():
         if payee is not None:
             payee = Payee.objects.select_for_update().get(pk=payee.pk)
         payee = payee or Payee()
         new = {"name": name, "account_number": account_number, "bank_name": bank_name,
-               "branch_name": branch_name, "cnaps": cnaps}
+               "branch_name": branch_name, "cnaps": cnaps, "is_individual": is_individual}
         if payee.pk and all(getattr(payee, k) == v for k, v in new.items()):
             return payee
         for k, v in new.items():
