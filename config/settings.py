@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "payments",
     "audit",
     "reports",
+    "citysim",
 ]
 
 MIDDLEWARE = [
