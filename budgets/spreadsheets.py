@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
+from xml.etree import ElementTree
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -23,6 +25,7 @@ CODES = "Codes"
 META = "Meta"
 MARK = "smart-finance budget plan template v1"
 FIRST_ROW = 3
+MAX_INFLATED = 50 * 1024 * 1024  # a filled template inflates to well under 1 MB
 ROWS = 500  # rows offered with drop-downs
 COLUMNS = {"project": "A", "function": "B", "economic": "C", "fund_source": "D",
            "amount": "E", "last_year_amount": "F"}
@@ -114,8 +117,14 @@ def _code(value: Any) -> str:
 def plan_template_read(*, plan: BudgetPlan, content: bytes) -> TemplateRead:
     """The lines of a filled template; refuses a file of another unit or year."""
     try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            inflated = sum(info.file_size for info in archive.infolist())
+        if inflated > MAX_INFLATED:  # a zip bomb: refuse before openpyxl inflates it
+            raise errors.TemplateUnreadable(
+                reason=f"the file inflates to {inflated:,} bytes, too large (limit {MAX_INFLATED:,})")
         wb = load_workbook(io.BytesIO(content), data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
+    except (InvalidFileException, zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, OSError,
+            ValueError, TypeError, EOFError, zlib.error, ElementTree.ParseError) as exc:
         raise errors.TemplateUnreadable(reason=str(exc) or type(exc).__name__) from None
     if SHEET not in wb.sheetnames or META not in wb.sheetnames:
         raise errors.TemplateUnreadable(reason=f"sheets {SHEET} and {META} are required")

@@ -76,6 +76,9 @@ def decode(content: bytes) -> str:
         return content.decode("gb18030")
 
 
+MAX_AMOUNT = Decimal("1e15")  # 1,000 trillion yuan; fen fit in a bigint
+
+
 def money(text: str, *, decimal_comma: bool = False) -> Decimal:
     """'1,250,000.00' (thousands separators) or, with `decimal_comma`, MT940's '1250000,00'
     → Decimal with 2 places; refuses anything else."""
@@ -89,4 +92,6 @@ def money(text: str, *, decimal_comma: bool = False) -> Decimal:
         raise ValueError(f"not an amount: {text!r}") from None
     if not value.is_finite() or value <= 0 or value.as_tuple().exponent < -2:  # type: ignore[operator]
         raise ValueError(f"not a positive amount with at most 2 places: {text!r}")
+    if value >= MAX_AMOUNT:  # quantize would overflow the context's 28 digits
+        raise ValueError(f"amount too large: {text!r}")
     return value.quantize(Decimal("0.01"))
