@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "payments",
     "audit",
     "reports",
+    "axes",
+    "web",
     "citysim",
 ]
 
@@ -47,6 +49,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "web.policy.PagePolicyMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -138,7 +142,19 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:login"
+# Login throttling and the record of logins and failed logins (django-axes).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", 5))
+AXES_COOLOFF_TIME = 0.25  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_TEMPLATE = "web/locked.html"
+AXES_RESET_ON_SUCCESS = True
 
 # Celery: no broker configured means tasks run in process (eager).
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")

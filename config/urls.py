@@ -17,5 +17,6 @@ urlpatterns = [
     path("payments/", include("payments.urls")),
     path("audit/", include("audit.urls")),
     path("reports/", include("reports.urls")),
+    path("", include("web.urls")),
     path("", include("finance.urls")),
 ]

@@ -1,0 +1,39 @@
+"""Forms of the web screens: they parse input; services decide."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from finance.ledger import Dims
+from payments.models import Payee
+
+
+def dims_value(d: Dims) -> str:
+    return "|".join([d.region, d.unit, d.function, d.economic, d.fund_source, d.project])
+
+
+def dims_parse(value: str) -> Dims:
+    return Dims(*value.split("|"))
+
+
+class RequestFileForm(forms.Form):
+    indicator = forms.ChoiceField(label=_("Indicator"))
+    payee = forms.ModelChoiceField(label=_("Payee"), queryset=Payee.objects.filter(blocked=False))
+    amount = forms.DecimalField(label=_("Amount"), max_digits=16, decimal_places=2,
+                                min_value=Decimal("0.01"))
+    purpose = forms.CharField(label=_("Purpose"), max_length=300)
+
+    def __init__(self, *args: object, indicators: list, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["indicator"].choices = [
+            (dims_value(r.dims), f"{r.dims.function} / {r.dims.economic} / {r.dims.fund_source}"
+             f"{' / ' + r.dims.project if r.dims.project else ''} ({r.available:,.2f})")
+            for r in indicators]
+
+
+class DecideForm(forms.Form):
+    ACTIONS = (("approve", _("Approve")), ("reject", _("Reject")))
+    action = forms.ChoiceField(choices=ACTIONS)
+    comment = forms.CharField(label=_("Comment"), max_length=300, required=False)

@@ -1,0 +1,86 @@
+"""Who may see what: roles (Django groups) and object scoping in the query layer.
+
+A budget unit's people see their unit; a department's people its units; a district's
+people the organizations of their region (and its sub-regions); the city level (bureau,
+treasury, budget office, auditors, staff) sees everything. Every web view reads through
+these functions, so a screen can never show more than its query allows."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from audit.access import AUDITOR_GROUP
+from finance.models import Organization, Region
+from payments.models import Membership, PaymentRequest
+from payments.services import DIRECTOR, FILER, REVIEWER, UNIT_HEAD
+
+BUDGET_OFFICE = "budget_office"
+TREASURY = (REVIEWER, DIRECTOR)
+CITY_ROLES = (REVIEWER, DIRECTOR, BUDGET_OFFICE, AUDITOR_GROUP)
+UNIT_ROLES = (FILER, UNIT_HEAD)
+ROLES = (FILER, UNIT_HEAD, REVIEWER, DIRECTOR, BUDGET_OFFICE, AUDITOR_GROUP)
+
+
+def roles_of(user: Any) -> set[str]:
+    """The user's role names (cached on the user object for the request)."""
+    if not user or not user.is_authenticated:
+        return set()
+    cached = getattr(user, "_web_roles", None)
+    if cached is None:
+        cached = set(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+        user._web_roles = cached
+    return cached
+
+
+def organization_of(user: Any) -> Organization | None:
+    if not user or not user.is_authenticated:
+        return None
+    m = Membership.objects.filter(user=user).select_related("organization__region").first()
+    return m.organization if m else None
+
+
+def is_city_level(user: Any) -> bool:
+    """Sees every organization: superusers, staff, city roles, members of the bureau."""
+    if not user or not user.is_authenticated:
+        return False
+    if user.is_superuser or user.is_staff or roles_of(user) & set(CITY_ROLES):
+        return True
+    org = organization_of(user)
+    return bool(org and org.kind == Organization.Kind.BUREAU and org.region.level == "city")
+
+
+def _region_codes(region: Region) -> set[str]:
+    codes, frontier = {region.code}, [region.pk]
+    while frontier:
+        kids = list(Region.objects.filter(parent_id__in=frontier).values_list("pk", "code"))
+        frontier = [pk for pk, _ in kids]
+        codes |= {code for _, code in kids}
+    return codes
+
+
+def visible_organizations(user: Any) -> QuerySet[Organization]:
+    """The organizations a user may see (none for the anonymous public)."""
+    qs = Organization.objects.all()
+    if is_city_level(user):
+        return qs
+    org = organization_of(user)
+    if org is None:
+        return qs.none()
+    if org.kind == Organization.Kind.DEPARTMENT:
+        return qs.filter(pk=org.pk) | qs.filter(parent=org)
+    if org.kind == Organization.Kind.BUREAU:  # a district bureau: its region
+        return qs.filter(region__code__in=_region_codes(org.region))
+    return qs.filter(pk=org.pk)
+
+
+def can_see_unit(user: Any, unit_code: str) -> bool:
+    return visible_organizations(user).filter(code=unit_code).exists()
+
+
+def visible_requests(user: Any) -> QuerySet[PaymentRequest]:
+    """Payment requests of the organizations the user may see."""
+    qs = PaymentRequest.objects.select_related("payee").prefetch_related("hits")
+    if is_city_level(user):
+        return qs
+    return qs.filter(unit__in=visible_organizations(user).values("code"))
