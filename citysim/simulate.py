@@ -1,0 +1,691 @@
+"""The whole city-year through the real services: a synthetic city (regions, departments,
+budget and non-tax units, agent banks, payees), its projects, 二上二下, monthly payments
+with bank files, adjustments, closes, final accounts and disclosure.
+
+Every step is idempotent so an interrupted run resumes: documents are found again by
+deterministic codes (project codes, contract references, 文号, bank references) or by
+their status, and random figures come from a generator seeded per key, never from one
+stream whose position would depend on what was already done."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import random
+import sys
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+
+from budgets import services as budgets
+from budgets.importers.projects import parse_projects
+from budgets.models import Adjustment, BudgetPlan, Project
+from budgets.validation import PlanLineInput
+from finance import selectors as finance_selectors
+from finance import services as finance
+from finance.ids import make_uscc
+from finance.ledger import Dims
+from finance.models import Book, Entry, FiscalYear, Line, Organization, Period, Region
+from payments import services as payments
+from payments.models import AgentAccount, Payee, PaymentRequest, ReconException, Voucher
+from reports import selectors as report_selectors
+from reports import services as reports
+from reports import tables as report_tables
+from reports.models import DisclosureSet
+from reports.render import tables_pdf, tables_xlsx
+
+SH = ZoneInfo("Asia/Shanghai")
+CENT = Decimal("0.01")
+DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - printed for the local demo only
+CITY = "440300"
+# department kinds: (name, function code of its units)
+DEPARTMENTS = [
+    ("教育局", "2050203"), ("卫生健康局", "2100101"), ("交通运输局", "2140101"),
+    ("财政局机关", "2010601"), ("审计局", "2010801"), ("住房和建设局", "2120101"),
+]
+AGENT_BANKS = [  # CNAPS of the agent bank's Shenzhen branch, name
+    ("102584000002", "中国工商银行深圳分行"), ("105584000005", "中国建设银行深圳分行"),
+    ("103584000003", "中国农业银行深圳分行"), ("104584000003", "中国银行深圳分行"),
+    ("301584000016", "交通银行深圳分行"), ("308584000013", "招商银行深圳分行"),
+    ("302584044461", "中信银行深圳分行"), ("303584000012", "中国光大银行深圳分行"),
+    ("403584000039", "中国邮政储蓄银行深圳分行"),
+]
+PAYEE_KINDS = ["科技有限公司", "印务有限公司", "建设工程有限公司", "物业管理有限公司",
+               "医疗器械有限公司", "餐饮服务有限公司", "信息技术有限公司", "办公用品有限公司"]
+RETURN_REASON = "收款账号户名不符"
+FEE_REASON = "银行手续费，经核实与支付无关"
+ROLE_USERS = {  # username: (role description, groups, permissions)
+    "admin": ("superuser: every page and the admin", [], []),
+    "bureau": ("财政局预算处: control numbers, 批复, adjustments, closes", [], []),
+    "reviewer": ("国库 treasury reviewer", [payments.REVIEWER], []),
+    "director": ("国库 director (large payments)", [payments.DIRECTOR], []),
+    "discloser": ("公开: approves and publishes disclosure sets", [],
+                  ["reports.approve_disclosure", "reports.publish_disclosure"]),
+    "auditor": ("审计: reads everything, changes nothing", ["auditor"], []),
+}
+
+
+def _rng(seed: int, *key: object) -> random.Random:
+    """A generator per key: the same figure whatever was already done (resumability)."""
+    digest = hashlib.sha256(":".join(map(str, (seed, *key))).encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))  # noqa: S311 - synthetic data
+
+
+def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    """Office hours in Shanghai (monitoring flags postings outside 08:00-20:00)."""
+    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=SH)
+
+
+def _money(rng: random.Random, low: int, high: int) -> Decimal:
+    """A distinct-looking amount in yuan with cents."""
+    return (Decimal(rng.randrange(low * 100, high * 100)) / 100).quantize(CENT)
+
+
+@dataclass
+class UnitSpec:
+    code: str
+    name: str
+    region: str
+    department: str
+    function: str
+    agent: int  # index into AGENT_BANKS
+
+    @property
+    def basic(self) -> str:
+        return f"{self.code}-JB01"
+
+    @property
+    def project(self) -> str:
+        return f"{self.code}-XM01"
+
+
+@dataclass
+class Outcome:
+    year: int
+    units: int
+    out: Path
+    counts: dict[str, int] = field(default_factory=dict)
+    verify_ok: bool = False
+    files: dict[str, str] = field(default_factory=dict)
+    logins: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+class CityYear:
+    """One city-year; `run()` does every step that is not done yet."""
+
+    def __init__(self, *, units: int, year: int, out: Path, months: int = 12, seed: int = 2026,
+                 nontax: int = 5, stdout: TextIO | None = None) -> None:
+        self.n_units, self.year, self.out, self.months, self.seed = units, year, out, months, seed
+        self.n_nontax = nontax
+        self.stdout = stdout or sys.stdout
+        self.users: dict[str, Any] = {}
+        self.units: list[UnitSpec] = []
+
+    # ------------------------------------------------------------------ helpers
+    def say(self, text: str) -> None:
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+    def progress(self, label: str, done: int, total: int) -> None:
+        tty = getattr(self.stdout, "isatty", lambda: False)()
+        step = max(total // 10, 1)
+        if done == total or (tty or done % step == 0):
+            width = 30
+            filled = width * done // max(total, 1)
+            end = "\n" if done == total or not tty else "\r"
+            self.stdout.write(f"  {label:28s} [{'#' * filled}{'.' * (width - filled)}] "
+                              f"{done}/{total}{end}")
+            self.stdout.flush()
+
+    def each(self, label: str, items: list, fn: Callable[[Any], None]) -> None:
+        for i, item in enumerate(items, start=1):
+            fn(item)
+            self.progress(label, i, len(items))
+        if not items:
+            self.progress(label, 0, 0)
+
+    # ------------------------------------------------------------------ the run
+    def run(self) -> Outcome:
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("people and roles", self.people),
+            ("city, districts, departments, units", self.organizations),
+            ("banks and payees", self.banks),
+            ("project library", self.projects),
+            ("investment projects (发改委 feed)", self.investment_projects),
+            ("budget plans 一上 → 一下 → 二上 → 批复", self.plans),
+        ]
+        for month in range(1, self.months + 1):
+            steps.append((f"month {month:02d}: payments, bank files, close",
+                          lambda m=month: self.month(m)))
+        steps += [("remaining month closes", self.month_closes),
+                  ("year-end close", self.year_close),
+                  ("disclosure sets published", self.disclosure),
+                  ("outputs", self.outputs)]
+        for n, (label, fn) in enumerate(steps, start=1):
+            self.say(f"[{n}/{len(steps)}] {label}")
+            fn()
+        return self.outcome
+
+    # ------------------------------------------------------------------ people
+    def people(self) -> None:
+        user_model = get_user_model()
+        self.password_hash = make_password(DEMO_PASSWORD)
+        finance.fiscal_year_open(year=self.year, user=None)
+        for name, (_, groups, perms) in ROLE_USERS.items():
+            u = self._user(name, is_staff=True, is_superuser=name in ("admin", "bureau"))
+            for g in groups:
+                u.groups.add(Group.objects.get_or_create(name=g)[0])
+            for p in perms:
+                app, codename = p.split(".")
+                u.user_permissions.add(Permission.objects.get(content_type__app_label=app,
+                                                              codename=codename))
+        self.users = {n: user_model.objects.get(username=n) for n in ROLE_USERS}
+
+    def _user(self, username: str, **extra: Any) -> Any:
+        u, created = get_user_model().objects.get_or_create(username=username, defaults=extra)
+        if created:
+            u.password = self.password_hash
+            u.save(update_fields=["password"])
+        return u
+
+    # ------------------------------------------------------------------ organizations
+    def organizations(self) -> None:
+        admin = self.users["admin"]
+        mk = finance.organization_upsert
+        regions = [CITY, *Region.objects.filter(level="district", parent__code=CITY)
+                   .order_by("code").values_list("code", flat=True)][:12]
+        names = dict(Region.objects.filter(code__in=regions).values_list("code", "name"))
+        mk(code=f"{CITY}001", name="深圳市财政局", kind="bureau", region_code=CITY,
+           uscc=make_uscc(CITY, 1), user=admin, reason="city set-up")
+        depts: list[tuple[str, str, str, str]] = []  # code, name, region, function
+        for region in regions:
+            for d, (dname, function) in enumerate(DEPARTMENTS, start=1):
+                code = f"{region}{d:02d}0"
+                depts.append((code, f"{names[region]}{dname}", region, function))
+        units = []
+        for i in range(self.n_units):
+            code, dname, region, function = depts[i % len(depts)]
+            k = i // len(depts) + 1
+            units.append(UnitSpec(code=f"{code}{k:03d}", name=f"{dname}下属单位{k}", region=region,
+                                  department=code, function=function, agent=i % len(AGENT_BANKS)))
+        used = {u.department for u in units}
+        depts = [d for d in depts if d[0] in used]
+
+        def one_dept(d: tuple[str, str, str, str]) -> None:
+            mk(code=d[0], name=d[1], kind="department", region_code=d[2],
+               uscc=make_uscc(d[2], int(d[0][6:])), parent_code=f"{CITY}001", user=admin,
+               reason="city set-up")
+
+        def one_unit(u: UnitSpec) -> None:
+            mk(code=u.code, name=u.name, kind="budget_unit", region_code=u.region,
+               uscc=make_uscc(u.region, int(u.code[6:])), parent_code=u.department, user=admin,
+               reason="city set-up")
+
+        self.each("departments", depts, one_dept)
+        with transaction.atomic():
+            self.each("budget units", units, one_unit)
+        for j in range(self.n_nontax):
+            region = regions[j % len(regions)]
+            mk(code=f"{region}9{j:04d}", name=f"{names[region]}非税收入执收单位{j + 1}",
+               kind="nontax_unit", region_code=region, uscc=make_uscc(region, 90000 + j),
+               parent_code=f"{CITY}001", user=admin, reason="city set-up")
+        self.units = units
+        self.depts = sorted(used)
+        self.dept_reviewers = {}
+        for dept in self.depts:
+            self.dept_reviewers[dept] = self._user(f"dept-{dept}")
+        self._unit_people()
+
+    def _unit_people(self) -> None:
+        """A filer and a unit head per unit (payments roles are groups + membership)."""
+        filer_g = Group.objects.get_or_create(name=payments.FILER)[0]
+        head_g = Group.objects.get_or_create(name=payments.UNIT_HEAD)[0]
+        admin = self.users["admin"]
+        self.filers, self.heads = {}, {}
+        from payments.models import Membership
+
+        members = set(Membership.objects.values_list("user__username", flat=True))
+        orgs = {o.code: o for o in Organization.objects.filter(code__in=[u.code for u in self.units])}
+
+        def one(u: UnitSpec) -> None:
+            for prefix, group, store in (("filer", filer_g, self.filers),
+                                         ("head", head_g, self.heads)):
+                person = self._user(f"{prefix}-{u.code}")
+                if f"{prefix}-{u.code}" not in members:
+                    person.groups.add(group)
+                    payments.membership_set(member=person, organization=orgs[u.code], user=admin)
+                store[u.code] = person
+
+        self.each("unit filers and heads", self.units, one)
+
+    # ------------------------------------------------------------------ banks, payees
+    def banks(self) -> None:
+        admin = self.users["admin"]
+        self.agents: list[AgentAccount] = []
+        for i, (cnaps, name) in enumerate(AGENT_BANKS):
+            bank = payments.bank_upsert(cnaps=cnaps, name=name, user=admin)
+            number = f"4403{i + 1:02d}0004{self.year}{i:04d}"
+            self.agents.append(
+                AgentAccount.objects.filter(number=number).first()
+                or payments.agent_account_upsert(number=number, name=f"深圳市财政局零余额账户({name})",
+                                                 bank=bank, user=admin))
+        self.payees: list[Payee] = []
+        for j in range(max(12, self.n_units // 4)):
+            cnaps, bank_name = AGENT_BANKS[j % len(AGENT_BANKS)]
+            account = f"622{j % 10}{self.seed % 1000:03d}{j:010d}"
+            found = Payee.objects.filter(account_number=account).first()
+            self.payees.append(found or payments.payee_save(
+                name=f"深圳市某{PAYEE_KINDS[j % len(PAYEE_KINDS)]}{j + 1}",
+                account_number=account, bank_name=bank_name[:6], branch_name=bank_name,
+                cnaps=cnaps, user=admin, reason="city set-up"))
+
+    # ------------------------------------------------------------------ projects
+    def projects(self) -> None:
+        as_of = _at(dt.date(self.year, 1, 5), 10)
+        reviewer_of = self.dept_reviewers
+
+        def one(u: UnitSpec) -> None:
+            filer, reviewer = self.filers[u.code], reviewer_of[u.department]
+            for code, kind, name in ((u.basic, "basic", "基本支出"),
+                                     (u.project, "project", "专项业务经费")):
+                p = Project.objects.filter(code=code).first()
+                if p is None:
+                    total = _money(_rng(self.seed, "project", code), 200_000, 4_000_000)
+                    p = budgets.project_create(
+                        unit_code=u.code, code=code, name=f"{u.name}{name}", kind=kind,
+                        total_amount=total, annual_plans=[(self.year, "1", total)],
+                        targets=[budgets.TargetInput("服务对象满意度", "90", "%")],
+                        user=filer, as_of=as_of)
+                if p.status == Project.Status.DRAFT:
+                    p = budgets.project_submit(project=p, user=filer, as_of=as_of)
+                if p.status == Project.Status.SUBMITTED:
+                    p = budgets.project_review(project=p, user=reviewer, as_of=as_of)
+                if p.status == Project.Status.REVIEWED:
+                    budgets.project_accept(project=p, user=reviewer, as_of=as_of)
+
+        self.each("projects filed and accepted", self.units, one)
+
+    def investment_units(self) -> list[UnitSpec]:
+        return self.units[::10]
+
+    def investment_projects(self) -> None:
+        """Every tenth unit owns an investment project, arriving as the development and
+        reform commission's JSON export (written to --out, imported by the real importer)."""
+        records = []
+        for u in self.investment_units():
+            rng = _rng(self.seed, "ndrc", u.code)
+            total = _money(rng, 5_000_000, 60_000_000)
+            records.append({
+                "project_code": self.ndrc_code(u), "name": f"{u.name}基础设施改造工程",
+                "owner_unit_code": u.code, "owner_unit_name": u.name, "industry": "市政",
+                "stage": "初步设计批复", "approval_no": f"深发改〔{self.year - 1}〕{rng.randrange(10, 400)}号",
+                "approved_total_investment": f"{total:.2f}",
+                "annual_plan": [{"year": self.year, "amount": f"{(total / 3).quantize(CENT):.2f}",
+                                 "fund_source": "一般公共预算"}],
+                "start_date": f"{self.year}-03-01", "end_date": f"{self.year + 1}-12-31",
+                "status": "在建"})
+        doc = {"source": "政府投资项目管理系统", "exported_at": f"{self.year}-01-06T09:00:00+08:00",
+               "projects": records}
+        path = self.out / "feeds" / f"investment_projects_{self.year}0106.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        content = json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
+        path.write_bytes(content)
+        parsed, issues = parse_projects(content, path.name)
+        report = budgets.projects_import(records=parsed, issues=issues, filename=path.name,
+                                         user=self.users["admin"], as_of=_at(dt.date(self.year, 1, 6), 9))
+        if report.issues:
+            raise RuntimeError(f"investment feed refused: {report.issues[0]}")
+        self.say(f"  {path}: {report.as_dict()}")
+
+    def ndrc_code(self, u: UnitSpec) -> str:
+        return f"{self.year}-{u.region}-48-01-{u.code[-6:]}"
+
+    # ------------------------------------------------------------------ 二上二下
+    def plan_lines(self, u: UnitSpec, factor: Decimal = Decimal(1)) -> list[PlanLineInput]:
+        rng = _rng(self.seed, "plan", u.code)
+        lines = [
+            PlanLineInput(u.basic, u.function, "30101", "1", _money(rng, 600_000, 3_000_000)),
+            PlanLineInput(u.basic, u.function, "30201", "1", _money(rng, 60_000, 300_000)),
+            PlanLineInput(u.project, u.function, "31002", "1", _money(rng, 200_000, 2_000_000)),
+        ]
+        if u in self.investment_units():
+            p = Project.objects.get(code=self.ndrc_code(u))
+            lines.append(PlanLineInput(p.code, "2120399", "31005", "1",
+                                       p.annual_plans.get(year=self.year).amount))
+        return [PlanLineInput(x.project, x.function, x.economic, x.fund_source,
+                              (x.amount * factor).quantize(CENT), (x.amount * Decimal("0.93")).quantize(CENT))
+                for x in lines]
+
+    def plans(self) -> None:
+        S = BudgetPlan.Status  # noqa: N806
+        bureau = self.users["bureau"]
+        first, second, approve_on = (_at(dt.date(self.year, 1, 8), 10), _at(dt.date(self.year, 1, 12), 10),
+                                     dt.date(self.year, 1, 15))
+        plans: dict[str, BudgetPlan] = {}
+
+        def round_one(u: UnitSpec) -> None:
+            filer = self.filers[u.code]
+            plan = BudgetPlan.objects.filter(unit__code=u.code, year=self.year).first()
+            if plan is None:
+                plan = budgets.plan_create(unit_code=u.code, year=self.year, user=filer, as_of=first)
+            if plan.status == S.DRAFT:  # 一上: asks 5 % more than it will get
+                budgets.plan_lines_save(plan=plan, lines=self.plan_lines(u, Decimal("1.05")),
+                                        user=filer, as_of=first)
+                plan = budgets.plan_submit(plan=plan, user=filer, as_of=first)
+            plans[u.code] = plan
+
+        self.each("一上 filed", self.units, round_one)
+        for dept in self.depts:
+            budgets.department_plans_review(department_code=dept, year=self.year,
+                                            user=self.dept_reviewers[dept], as_of=first)
+
+        def control(u: UnitSpec) -> None:
+            plan = BudgetPlan.objects.get(pk=plans[u.code].pk)
+            if plan.status == S.FIRST_REVIEWED:  # 一下
+                total = sum((x.amount for x in self.plan_lines(u)), Decimal(0))
+                budgets.plan_control_set(plan=plan, amounts={"1": total}, user=bureau,
+                                         as_of=_at(dt.date(self.year, 1, 10), 10))
+                plan.refresh_from_db()
+            if plan.status == S.CONTROLLED:  # 二上 within the control number
+                filer = self.filers[u.code]
+                budgets.plan_lines_save(plan=plan, lines=self.plan_lines(u), user=filer, as_of=second)
+                budgets.plan_submit(plan=plan, user=filer, as_of=second)
+
+        self.each("一下 control numbers, 二上", self.units, control)
+        for dept in self.depts:
+            budgets.department_plans_review(department_code=dept, year=self.year,
+                                            user=self.dept_reviewers[dept], as_of=second)
+
+        def approve(u: UnitSpec) -> None:
+            plan = BudgetPlan.objects.get(pk=plans[u.code].pk)
+            if plan.status == S.SECOND_REVIEWED:
+                budgets.plan_approve(plan=plan, user=bureau, as_of=_at(approve_on, 11),
+                                     on=approve_on)
+
+        self.each("批复 (approval into the ledger)", self.units, approve)
+
+    # ------------------------------------------------------------------ a month
+    def dims(self, u: UnitSpec, economic: str, project: str, function: str | None = None) -> Dims:
+        return Dims(region=u.region, unit=u.code, function=function or u.function,
+                    economic=economic, fund_source="1", project=project)
+
+    def month(self, month: int) -> None:
+        period = Period.objects.get(fiscal_year__year=self.year, month=month)
+        if period.status != "open":
+            self.say("  already closed")
+            return
+        if month == min(6, self.months):
+            self.adjustments(month)
+        self.requests(month)
+        self.vouchers(month)
+        self.bank_files(month)
+        reports.month_close(year=self.year, month=month, user=self.users["bureau"],
+                            as_of=_at(dt.date(self.year, month, 28), 17))
+
+    def request_plan(self, u: UnitSpec, month: int) -> tuple[Dims, Decimal, Payee]:
+        rng = _rng(self.seed, "request", u.code, month)
+        choices = [("30101", u.basic, 14), ("30201", u.basic, 16), ("31002", u.project, 11)]
+        economic, project, divisor = choices[month % 3]
+        line = next(x for x in self.plan_lines(u) if x.economic == economic)
+        amount = (line.amount / divisor * Decimal(rng.randrange(80, 100)) / 100).quantize(CENT)
+        return self.dims(u, economic, project), amount, self.payees[rng.randrange(len(self.payees))]
+
+    def requests(self, month: int) -> None:
+        S = PaymentRequest.Status  # noqa: N806
+        day = dt.date(self.year, month, 10)
+        reviewer, director = self.users["reviewer"], self.users["director"]
+
+        def one(u: UnitSpec) -> None:
+            key = f"CS-{self.year}{month:02d}-{u.code}"
+            filer, head = self.filers[u.code], self.heads[u.code]
+            req = PaymentRequest.objects.filter(contract_ref=key).first()
+            if req is None:
+                d, amount, payee = self.request_plan(u, month)
+                plan = payments.plan_apply(dims=d, year=self.year, month=month,
+                                           amount=amount + Decimal("1000.00"), user=filer,
+                                           as_of=_at(day - dt.timedelta(days=5), 9))
+                payments.plan_approve(plan=plan, user=reviewer,
+                                      as_of=_at(day - dt.timedelta(days=4), 15))
+                req = payments.payment_request_create(
+                    dims=d, year=self.year, amount=amount, payee=payee, contract_ref=key,
+                    purpose=f"{month}月{'工资' if d.economic == '30101' else '办公及设备'}支出",
+                    user=filer, as_of=_at(day, 9, 30))
+            if req.status == S.DRAFT:
+                req = payments.payment_request_submit(request=req, user=filer, as_of=_at(day, 10))
+            reject = _rng(self.seed, "reject", key).random() < 0.03
+            for level, (who, hour) in enumerate(((head, 11), (reviewer, 14), (director, 16))):
+                if req.status not in (S.UNIT_REVIEW, S.TREASURY_REVIEW, S.DIRECTOR_REVIEW):
+                    break
+                if reject and level == 1:
+                    req = payments.payment_request_reject(
+                        request=req, user=who, comment="附件不全，退回单位",
+                        as_of=_at(day + dt.timedelta(days=1), hour))
+                    break
+                req = payments.payment_request_approve(request=req, user=who, comment="同意",
+                                                       as_of=_at(day + dt.timedelta(days=1), hour))
+
+        self.each(f"requests {month:02d} filed and approved", self.units, one)
+
+    def vouchers(self, month: int) -> None:
+        S = PaymentRequest.Status  # noqa: N806
+        day = dt.date(self.year, month, 14)
+        by_agent: dict[int, list[PaymentRequest]] = defaultdict(list)
+        agent_of = {u.code: u.agent for u in self.units}
+        for req in PaymentRequest.objects.filter(status=S.APPROVED, year=self.year,
+                                                 contract_ref__startswith=f"CS-{self.year}{month:02d}-"):
+            by_agent[agent_of[req.unit]].append(req)
+        for i, reqs in sorted(by_agent.items()):
+            payments.voucher_batch_create(agent_account=self.agents[i], user=self.users["reviewer"],
+                                          requests=reqs, as_of=_at(day, 10, i))
+
+    def bank_files(self, month: int) -> None:
+        """Each agent bank returns a result file (GBK CSV) for the day's vouchers, then its
+        camt.053 statement: one debit per paid voucher, the clearing credit, and a bank fee
+        that matches nothing (an exception the treasury resolves)."""
+        day = dt.date(self.year, month, 14)
+        folder = self.out / "bank" / f"{self.year}{month:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        reviewer = self.users["reviewer"]
+        for i, agent in enumerate(self.agents):
+            vouchers = list(Voucher.objects.filter(batch__agent_account=agent, date=day)
+                            .select_related("request__payee").order_by("number"))
+            if not vouchers:
+                continue
+            rows, booked, paid = [], [], Decimal(0)
+            for n, v in enumerate(vouchers):
+                ok = _rng(self.seed, "bank", v.number).random() >= 0.04
+                p = v.request.payee
+                ref = f"BK{day:%Y%m%d}{i}{n:05d}"
+                rows.append(f"{v.number},{agent.number},{agent.name},{p.account_number},{p.name},"
+                            f"{p.branch_name},\"{v.amount:,.2f}\",{'成功' if ok else '失败'},{ref},"
+                            f"{day} 11:{n % 60:02d}:{(7 * n) % 60:02d},{'' if ok else RETURN_REASON}")
+                if ok:
+                    paid += v.amount
+                    booked.append((f"ST{ref[2:]}", v.amount, False, v.number, p.name, p.account_number))
+            header = "支付凭证号,付款账号,付款户名,收款账号,收款户名,收款行,金额,交易状态,银行流水号,交易时间,失败原因"
+            result = ("\r\n".join([header, *rows]) + "\r\n").encode("gbk")
+            path = folder / f"results_{AGENT_BANKS[i][0]}_{day:%Y%m%d}.csv"
+            path.write_bytes(result)
+            self._import(path, result, reviewer, _at(day, 15, i))
+            if paid:
+                booked.append((f"CL{day:%Y%m%d}{i}", paid, True, "", "", ""))
+            if i == month % len(self.agents):
+                booked.append((f"FE{day:%Y%m%d}{i}", Decimal("12.50") + month, False, "",
+                               AGENT_BANKS[i][1], "9999000" + AGENT_BANKS[i][0]))
+            stmt = camt053(agent.number, day, booked)
+            path = folder / f"statement_{AGENT_BANKS[i][0]}_{day:%Y%m%d}.camt053.xml"
+            path.write_bytes(stmt)
+            self._import(path, stmt, reviewer, _at(day, 17, i))
+        for exc in ReconException.objects.filter(status=ReconException.Status.OPEN,
+                                                 kind=ReconException.Kind.LINE_WITHOUT_VOUCHER,
+                                                 date=day):
+            payments.recon_exception_resolve(exception=exc, reason=FEE_REASON, user=reviewer,
+                                             as_of=_at(day + dt.timedelta(days=1), 10))
+
+    def _import(self, path: Path, content: bytes, user: Any, as_of: dt.datetime) -> None:
+        report = payments.bank_file_import(content=content, filename=path.name, user=user,
+                                           as_of=as_of)
+        if report.issues:
+            raise RuntimeError(f"{path}: {report.issues[0]}")
+
+    # ------------------------------------------------------------------ adjustments
+    def adjustments(self, month: int) -> None:
+        """A virement (office costs → salaries) for every 20th unit and one increase."""
+        on = dt.date(self.year, month, 5)
+        bureau = self.users["bureau"]
+        for k, u in enumerate(self.units[::20], start=1):
+            doc_no = f"深财预〔{self.year}〕{100 + k}号"
+            adj = Adjustment.objects.filter(doc_no=doc_no).first()
+            if adj is None:
+                amount = _money(_rng(self.seed, "virement", u.code), 5_000, 20_000)
+                adj = budgets.adjustment_file(
+                    kind="virement", year=self.year, amount=amount, batch_no=f"TJ{self.year}{month:02d}",
+                    doc_no=doc_no, date=on, reason="人员增加，调剂办公经费用于工资",
+                    source=self.dims(u, "30201", u.basic), target=self.dims(u, "30101", u.basic),
+                    user=self.filers[u.code], as_of=_at(on, 9))
+            if adj.status == Adjustment.Status.SUBMITTED:
+                budgets.adjustment_approve(adjustment=adj, user=bureau, as_of=_at(on, 15), on=on)
+        u = self.units[0]
+        doc_no = f"深财预〔{self.year}〕99号"
+        adj = Adjustment.objects.filter(doc_no=doc_no).first() or budgets.adjustment_file(
+            kind="increase", year=self.year, amount=Decimal("150000.00"), batch_no=f"TZ{self.year}{month:02d}",
+            doc_no=doc_no, date=on, reason="追加设备购置预算", target=self.dims(u, "31002", u.project),
+            user=self.filers[u.code], as_of=_at(on, 9))
+        if adj.status == Adjustment.Status.SUBMITTED:
+            budgets.adjustment_approve(adjustment=adj, user=bureau, as_of=_at(on, 15), on=on)
+
+    # ------------------------------------------------------------------ closes
+    def month_closes(self) -> None:
+        for p in Period.objects.filter(fiscal_year__year=self.year, status="open",
+                                       month__lte=11).order_by("month"):
+            reports.month_close(year=self.year, month=p.month, user=self.users["bureau"],
+                                as_of=_at(dt.date(self.year, p.month, 28), 17))
+
+    def year_close(self) -> None:
+        if not FiscalYear.objects.get(year=self.year).is_closed:
+            reports.year_end_close(year=self.year, user=self.users["bureau"],
+                                   as_of=_at(dt.date(self.year, 12, 31), 16))
+        else:
+            self.say("  already closed")
+
+    def disclosure(self) -> None:
+        admin, discloser = self.users["admin"], self.users["discloser"]
+        approved_on = dt.date(self.year, 1, 15)
+        when = _at(dt.date(self.year, 12, 31), 18)
+
+        def one(dept: str) -> None:
+            for kind in ("budget", "final"):
+                ds = DisclosureSet.objects.filter(department__code=dept, year=self.year, kind=kind).first()
+                if ds is None:
+                    ds = reports.disclosure_set_create(department_code=dept, year=self.year, kind=kind,
+                                                       approved_on=approved_on, user=admin, as_of=when)
+                if ds.status == DisclosureSet.Status.DRAFT:
+                    ds = reports.disclosure_set_approve(disclosure_id=ds.pk, user=discloser, as_of=when)
+                if ds.status == DisclosureSet.Status.APPROVED:
+                    reports.disclosure_set_publish(disclosure_id=ds.pk, user=discloser, as_of=when)
+
+        self.each("departments published", self.depts, one)
+
+    # ------------------------------------------------------------------ outputs
+    def outputs(self) -> None:
+        out, year = self.out, self.year
+        result = reports.disclosure_export(year=year, out=out / "disclosure",
+                                           progress=lambda i, n: self.progress("disclosure files", i, n))
+        if result["failures"]:
+            raise RuntimeError(f"disclosure checks failed: {result['failures'][0]}")
+        fs = report_tables.fact_set(year=year, scope=report_selectors.Scope())
+        statements = report_tables.statement_tables(fs)
+        title = f"{year}年决算报表（全市）"
+        (out / f"final_accounts_{year}.xlsx").write_bytes(tables_xlsx(statements, title=title))
+        (out / f"final_accounts_{year}.pdf").write_bytes(tables_pdf(statements, title=title))
+        report = report_selectors.execution_report(year=year, group_by=("department",))
+        table = report_selectors.execution_table(report)
+        title = f"{year}年预算执行情况表"
+        (out / f"execution_{year}.xlsx").write_bytes(tables_xlsx([table], title=title))
+        (out / f"execution_{year}.pdf").write_bytes(
+            tables_pdf([table], title=title, charts=report_selectors.execution_charts(report)))
+        verify = finance_selectors.ledger_verify()
+        lines = [f"ledger verify: {'OK' if verify.ok else 'FAILED'}",
+                 f"entries {verify.entries_checked}, lines {verify.lines_checked}, "
+                 f"balances {verify.balances_checked}"]
+        lines += [f"{k}: {v}" for k, v in sorted(verify.checked.items())]
+        lines += [f"PROBLEM: {p}" for p in verify.problems]
+        for book in Book.values:
+            tb = finance_selectors.trial_balance(book=book, year=year)
+            lines.append(f"{book}: debit {tb.total_debit} credit {tb.total_credit} "
+                         f"{'balanced' if tb.balanced else 'NOT BALANCED'}")
+        (out / "verify.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        self.verify_ok = verify.ok
+
+    @property
+    def outcome(self) -> Outcome:
+        o = Outcome(year=self.year, units=self.n_units, out=self.out,
+                    verify_ok=getattr(self, "verify_ok", False))
+        o.counts = {
+            "organizations": Organization.objects.count(),
+            "projects": Project.objects.count(),
+            "approved plans": BudgetPlan.objects.filter(year=self.year, status="approved").count(),
+            "payment requests": PaymentRequest.objects.filter(year=self.year).count(),
+            "paid": PaymentRequest.objects.filter(year=self.year, status="paid").count(),
+            "returned (退票)": PaymentRequest.objects.filter(year=self.year, status="returned").count(),
+            "rejected": PaymentRequest.objects.filter(year=self.year, status="rejected").count(),
+            "entries": Entry.objects.count(),
+            "ledger lines": Line.objects.count(),
+            "published disclosure sets": DisclosureSet.objects.filter(
+                year=self.year, status="published").count(),
+        }
+        o.files = {"disclosure": str(self.out / "disclosure"),
+                   "final accounts": str(self.out / f"final_accounts_{self.year}.xlsx"),
+                   "execution report": str(self.out / f"execution_{self.year}.xlsx"),
+                   "verify": str(self.out / "verify.txt"),
+                   "bank files": str(self.out / "bank"), "feeds": str(self.out / "feeds")}
+        o.logins = [(name, DEMO_PASSWORD, what) for name, (what, _, _) in ROLE_USERS.items()]
+        if self.units:
+            u = self.units[0]
+            o.logins += [(f"filer-{u.code}", DEMO_PASSWORD, f"预算单位经办人 of {u.name}"),
+                         (f"head-{u.code}", DEMO_PASSWORD, f"单位负责人 of {u.name}"),
+                         (f"dept-{u.department}", DEMO_PASSWORD, "主管部门 reviewer")]
+        return o
+
+
+def camt053(account: str, day: dt.date, entries: list[tuple]) -> bytes:
+    """An ISO 20022 camt.053.001.08 statement (the agent bank's end-of-day file)."""
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt>',
+           f"<GrpHdr><MsgId>STMT-{account}-{day:%Y%m%d}</MsgId>"
+           f"<CreDtTm>{day}T19:00:00+08:00</CreDtTm></GrpHdr>",
+           f"<Stmt><Id>{account}-{day:%Y%m%d}</Id><CreDtTm>{day}T19:00:00+08:00</CreDtTm>",
+           f"<Acct><Id><Othr><Id>{account}</Id></Othr></Id><Ccy>CNY</Ccy></Acct>"]
+    for ref, amount, credit, e2e, name, acct in entries:
+        tx = ""
+        if e2e or acct:
+            tx = ("<NtryDtls><TxDtls>"
+                  f"<Refs><EndToEndId>{e2e or 'NOTPROVIDED'}</EndToEndId></Refs>"
+                  f'<Amt Ccy="CNY">{amount:.2f}</Amt><RltdPties>'
+                  f"<Cdtr><Pty><Nm>{escape(name)}</Nm></Pty></Cdtr>"
+                  f"<CdtrAcct><Id><Othr><Id>{acct}</Id></Othr></Id></CdtrAcct>"
+                  "</RltdPties></TxDtls></NtryDtls>")
+        out.append(f'<Ntry><NtryRef>{ref}</NtryRef><Amt Ccy="CNY">{amount:.2f}</Amt>'
+                   f"<CdtDbtInd>{'CRDT' if credit else 'DBIT'}</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>"
+                   f"<BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt>"
+                   f"<AcctSvcrRef>{ref}</AcctSvcrRef>{tx}</Ntry>")
+    out.append("</Stmt></BkToCstmrStmt></Document>")
+    return "\n".join(out).encode("utf-8")
+
+
+def city_year_run(*, units: int, year: int, out: Path, months: int = 12, seed: int = 2026,
+                  nontax: int = 5, stdout: TextIO | None = None) -> Outcome:
+    """The one entry point the command, the tests and the bench call."""
+    out.mkdir(parents=True, exist_ok=True)
+    return CityYear(units=units, year=year, out=out, months=months, seed=seed, nontax=nontax,
+                    stdout=stdout).run()
