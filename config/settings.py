@@ -84,6 +84,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"transaction_mode": "IMMEDIATE", "timeout": 30}
     )
 
+# Read replicas (citysim issue 8): reports and the public portal read from 'replica'
+# when DATABASE_REPLICA_URL is set (streaming replica of default); see config/routers.py.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+DATABASE_ROUTERS = ["config.routers.ReplicaRouter"]
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(
+        DATABASE_REPLICA_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")))
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    MIDDLEWARE = [*MIDDLEWARE, "config.routers.ReplicaReadsMiddleware"]
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 PASSWORD_HASHERS = [
@@ -164,6 +174,13 @@ CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", CELERY_BROKER_UR
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TIMEZONE = TIME_ZONE
+# Queues (issue 8): workers on many machines each take some of them (see Procfile).
+CELERY_TASK_ROUTES = {
+    "budgets.project_import_run": {"queue": "imports"},
+    "payments.tasks.*": {"queue": "imports"},
+    "reports.tasks.*": {"queue": "reports"},
+    "audit.tasks.*": {"queue": "monitoring"},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
