@@ -7,7 +7,10 @@ from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
 
 from audit.access import AUDITOR_GROUP
 from payments.models import PaymentRequest
@@ -56,6 +59,8 @@ POLICY: dict[str, str | Check] = {
     "reports:disclosure": _city,
     "reports:disclosure_export": _city,
     "reports:disclosure_action": _city,
+    # API endpoints that name a unit: the caller is authenticated here as DRF would.
+    "budgets-unit-indicators": _unit_code,
 }
 NAMESPACE_POLICY: dict[str, Check] = {"audit": _auditor}
 
@@ -78,8 +83,26 @@ class PagePolicyMiddleware:
         rule = POLICY.get(match.view_name) or NAMESPACE_POLICY.get(match.namespace)
         if rule is None or rule == PUBLIC:
             return None
+        if request.path.startswith("/api/"):
+            return self._api(request, rule, kwargs)  # type: ignore[arg-type]
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not rule(request, kwargs):  # type: ignore[operator]
             raise PermissionDenied
         return None
+
+    def _api(self, request: HttpRequest, rule: Check, kwargs: dict[str, Any]) -> HttpResponse | None:
+        drf = Request(request, authenticators=[a() for a in
+                                               api_settings.DEFAULT_AUTHENTICATION_CLASSES])
+        try:
+            user = drf.user
+        except Exception:  # noqa: BLE001 - a bad token: DRF itself answers 401 in the view
+            return None
+        if not user.is_authenticated:
+            return None  # DRF answers 401/403 for the anonymous caller
+        request.user = user
+        if rule(request, kwargs):
+            return None
+        return JsonResponse({"code": "out_of_scope",
+                             "detail": _("This record belongs to an organization you may not "
+                                         "see.")}, status=403)

@@ -1,0 +1,60 @@
+"""Web fixtures: one person per role, two units each with an indicator, a plan and a
+submitted request, all made through the real services."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.contrib.auth.models import Group
+
+from finance import services as fin
+from payments import services as pay
+from tests.helpers import ON, YEAR, approve_lines, dims
+
+SH = ZoneInfo("Asia/Shanghai")
+AS_OF = dt.datetime(2026, 3, 10, 10, 0, tzinfo=SH)
+U1, U2 = "440300101", "440300102"
+
+
+@pytest.fixture
+def world(ledger, orgs, user, django_user_model):  # noqa: ANN001
+    fin.entry_post(lines=approve_lines(Decimal("500.00"), dims(unit=U2)), description="批复",
+                   user=user, on=ON, kind="approval")
+    for unit, amount in ((U1, "1000.00"), (U2, "500.00")):
+        plan = pay.plan_apply(dims=dims(unit=unit), year=YEAR, month=3, amount=Decimal(amount),
+                              user=user, as_of=AS_OF)
+        pay.plan_approve(plan=plan, user=user, as_of=AS_OF)
+    pay.bank_upsert(cnaps="102584002015", name="中国工商银行深圳南山支行", user=user)
+    payee = pay.payee_save(name="深圳市南山某科技有限公司", account_number="6222020200112233445",
+                           bank_name="中国工商银行", branch_name="深圳南山支行",
+                           cnaps="102584002015", user=user, reason="set-up")
+
+    def mk(name: str, role: str | None, org: object | None = None) -> object:
+        u = django_user_model.objects.create_user(username=name, password="x-Secret-123")
+        if role:
+            u.groups.add(Group.objects.get_or_create(name=role)[0])
+        if org is not None:
+            pay.membership_set(member=u, organization=org, user=user)
+        return u
+
+    people = SimpleNamespace(
+        filer=mk("filer", pay.FILER, orgs["u1"]),
+        head=mk("head", pay.UNIT_HEAD, orgs["u1"]),
+        other_filer=mk("other_filer", pay.FILER, orgs["u2"]),
+        reviewer=mk("reviewer", pay.REVIEWER, orgs["bureau"]),
+        office=mk("office", "budget_office", orgs["bureau"]),
+        auditor=mk("auditor", "auditor"),
+        dept=mk("dept", None, orgs["dept"]),
+    )
+
+    def file(filer: object, unit: str, amount: str, purpose: str) -> object:
+        req = pay.payment_request_create(dims=dims(unit=unit), year=YEAR, amount=Decimal(amount),
+                                         payee=payee, purpose=purpose, user=filer, as_of=AS_OF)
+        return pay.payment_request_submit(request=req, user=filer, as_of=AS_OF)
+
+    r1 = file(people.filer, U1, "120.50", "一中办公费")
+    r2 = file(people.other_filer, U2, "80.00", "二中办公费")
+    return SimpleNamespace(people=people, r1=r1, r2=r2, payee=payee, orgs=orgs)

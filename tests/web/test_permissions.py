@@ -1,0 +1,84 @@
+"""The permission matrix: every screen and main API endpoint × every role, with the
+expected answer, and no response of one unit carrying another unit's data."""
+from __future__ import annotations
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+ROLES = ["anonymous", "filer", "head", "other_filer", "dept", "reviewer", "office", "auditor"]
+LOGIN = 302  # anonymous page visits are sent to the sign-in page
+A, D, N = 200, 403, 404
+
+# url template → expected status per role (same order as ROLES)
+PAGES = {
+    "/web/":                                   [LOGIN, A, A, A, A, A, A, A],
+    "/web/requests/new/":                      [LOGIN, A, D, A, D, D, D, D],
+    "/web/requests/{r1}/":                     [LOGIN, A, A, N, A, A, A, A],
+    "/web/requests/{r2}/":                     [LOGIN, N, N, A, A, A, A, A],
+    "/budgets/units/440300101/indicators/":    [LOGIN, A, A, D, A, A, A, A],
+    "/budgets/units/440300102/indicators/":    [LOGIN, D, D, A, A, A, A, A],
+    "/payments/trace/{r1}/":                   [LOGIN, A, A, D, A, A, A, A],
+    "/payments/exceptions/":                   [LOGIN, D, D, D, D, A, D, A],
+    "/audit/":                                 [LOGIN, D, D, D, D, D, D, A],
+    "/audit/alerts/":                          [LOGIN, D, D, D, D, D, D, A],
+    "/ledger/trial-balance/":                  [LOGIN, D, D, D, D, A, A, A],
+    "/reports/execution/?year=2026":           [LOGIN, D, D, D, D, A, A, A],
+    "/reports/disclosure/":                    [LOGIN, D, D, D, D, A, A, A],
+    "/reports/public/":                        [A, A, A, A, A, A, A, A],
+    "/accounts/login/":                        [A, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN],
+}
+API = {
+    "/api/payments/requests/":                              [401, A, A, A, A, A, A, A],
+    "/api/budgets/units/440300101/indicators/?year=2026":  [401, A, A, D, A, A, A, A],
+    "/api/payments/exceptions/":                            [401, None, None, None, None, A, None, None],
+}
+UNIT_ROLES = {"filer": "u1", "head": "u1", "other_filer": "u2"}
+
+
+def _cases(table: dict) -> list:
+    return [pytest.param(url, role, want[i], id=f"{role}-{url}")
+            for url, want in table.items() for i, role in enumerate(ROLES) if want[i] is not None]
+
+
+def _foreign(world, role: str) -> list[str]:  # noqa: ANN001
+    """Texts of the other unit that a unit role must never receive."""
+    if role not in UNIT_ROLES:
+        return []
+    other = world.orgs["u2" if UNIT_ROLES[role] == "u1" else "u1"]
+    req = world.r2 if UNIT_ROLES[role] == "u1" else world.r1
+    return [other.code, other.name, req.tracking_id, req.purpose]
+
+
+@pytest.mark.django_db
+class TestPageMatrix:
+    @pytest.mark.parametrize(("url", "role", "expected"), _cases(PAGES))
+    def test_each_role_gets_the_expected_answer_and_nothing_of_another_unit(
+            self, client, world, url, role, expected):  # noqa: ANN001
+        if role != "anonymous":
+            client.force_login(getattr(world.people, role))
+        url = url.format(r1=world.r1.tracking_id, r2=world.r2.tracking_id)
+        response = client.get(url)
+        assert response.status_code == expected
+        if expected == LOGIN and role == "anonymous":
+            assert response["Location"].startswith("/accounts/login/")
+        body = response.content.decode()
+        for text in _foreign(world, role):
+            if text not in url:  # the address typed is echoed (language form), not data
+                assert text not in body, f"{role} saw {text!r} of another unit at {url}"
+
+
+@pytest.mark.django_db
+class TestApiMatrix:
+    @pytest.mark.parametrize(("url", "role", "expected"), _cases(API))
+    def test_each_token_client_gets_the_expected_answer_and_only_its_scope(
+            self, world, url, role, expected):  # noqa: ANN001
+        client = APIClient()
+        if role != "anonymous":
+            token, _ = Token.objects.get_or_create(user=getattr(world.people, role))
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        response = client.get(url)
+        assert response.status_code == expected
+        body = response.content.decode()
+        for text in _foreign(world, role):
+            assert text not in body, f"{role} saw {text!r} of another unit at {url}"
