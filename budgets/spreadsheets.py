@@ -6,10 +6,10 @@ from __future__ import annotations
 import io
 import zipfile
 import zlib
-from xml.etree import ElementTree
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from xml.etree import ElementTree
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font

@@ -2,6 +2,7 @@
 mapping domain errors to 400/403 responses with the clerk's message."""
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 from django.db import transaction
@@ -19,6 +20,8 @@ from finance.ledger import Dims
 from payments import errors, selectors, services
 from payments.models import PaymentRequest, ReconException, RuleHit, VoucherBatch
 from payments.tasks import bank_file_import_task
+
+security_log = logging.getLogger("smart_finance.security")
 
 
 def _error(exc: LedgerError) -> Response:
@@ -86,6 +89,9 @@ class RequestAction(APIView):
                 req = services.payment_request_reject(request=req, user=request.user,
                                                       comment=comment)
         except LedgerError as exc:
+            if isinstance(exc, errors.NotAllowed):
+                security_log.warning("refused: %s may not %s payment request %s: %s",
+                                     request.user, self.action_name, pk, exc)
             return _error(exc)
         return Response(RequestSerializer(req).data)
 

@@ -74,10 +74,11 @@ def results_csv(rnd: random.Random) -> bytes:
 
 
 def camt053(rnd: random.Random) -> bytes:
-    from tests.payments.statement_files import Booked
-    from tests.payments.statement_files import camt053 as write
     import datetime as dt
     from decimal import Decimal
+
+    from tests.payments.statement_files import Booked
+    from tests.payments.statement_files import camt053 as write
 
     entries = [Booked(bank_ref=f"BK{rnd.randrange(10**6)}",
                       amount=Decimal(rnd.randint(1, 10**8)) / 100, credit=rnd.random() < 0.3,
