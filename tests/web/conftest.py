@@ -58,3 +58,11 @@ def world(ledger, orgs, user, django_user_model):  # noqa: ANN001
     r1 = file(people.filer, U1, "120.50", "一中办公费")
     r2 = file(people.other_filer, U2, "80.00", "二中办公费")
     return SimpleNamespace(people=people, r1=r1, r2=r2, payee=payee, orgs=orgs)
+
+
+@pytest.fixture
+def client():
+    """Pages answer in the browser's language (zh-hans by default); these tests read English."""
+    from django.test import Client
+
+    return Client(headers={"accept-language": "en"})
