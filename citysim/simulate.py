@@ -522,6 +522,8 @@ class CityYear:
             if i == month % len(self.agents):
                 booked.append((f"FE{day:%Y%m%d}{i}", Decimal("12.50") + month, False, "",
                                AGENT_BANKS[i][1], "9999000" + AGENT_BANKS[i][0]))
+            if not booked:  # every payment of the day was returned: no statement lines
+                continue
             stmt = camt053(agent.number, day, booked)
             path = folder / f"statement_{AGENT_BANKS[i][0]}_{day:%Y%m%d}.camt053.xml"
             path.write_bytes(stmt)

@@ -1,0 +1,111 @@
+"""The whole city-year at a tiny size (6 units, 2 months of payments) on the real
+services: the books, the indicators, the payments, the outputs, and a rerun."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+from django.core.management import call_command
+from django.db.models import Sum
+
+from budgets import selectors as budget_selectors
+from budgets.models import BudgetPlan, PlanLine
+from finance import selectors
+from finance.models import Book, Entry, WorkflowStep
+from payments.models import BankFile, PaymentRequest, ReconException
+from reports.models import DisclosureSet
+
+SH = ZoneInfo("Asia/Shanghai")
+YEAR = 2026
+
+
+def run(out, months: int = 2) -> str:  # noqa: ANN001
+    buf = io.StringIO()
+    call_command("city_year", units=6, months=months, year=YEAR, out=str(out), stdout=buf)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def city_year(codes, tmp_path):  # noqa: ANN001, ARG001
+    out = tmp_path / "out"
+    return out, run(out)
+
+
+@pytest.mark.django_db
+class TestCityYear:
+    def test_books_balance_and_the_ledger_verifies(self, city_year):  # noqa: ANN001
+        out, printed = city_year
+        for book in Book.values:
+            tb = selectors.trial_balance(book=book, year=YEAR)
+            assert tb.balanced and tb.total_debit > 0, book
+        assert selectors.ledger_verify().ok
+        assert "ledger verify: OK" in printed
+        assert (out / "verify.txt").read_text(encoding="utf-8").startswith("ledger verify: OK")
+
+    def test_every_unit_has_indicators_equal_to_its_approved_plan(self, city_year):  # noqa: ANN001, ARG002
+        plans = BudgetPlan.objects.filter(year=YEAR)
+        assert plans.count() == 6 and {p.status for p in plans} == {"approved"}
+        for plan in plans:
+            lines = PlanLine.objects.filter(plan=plan).aggregate(s=Sum("amount"))["s"]
+            rows = budget_selectors.unit_indicators(unit_code=plan.unit.code, year=YEAR)
+            assert sum((r.approved for r in rows), Decimal(0)) == lines
+
+    def test_payments_are_posted_in_the_three_books_and_returns_released(self, city_year):  # noqa: ANN001, ARG002
+        reqs = PaymentRequest.objects.filter(year=YEAR)
+        assert reqs.count() == 12  # one per unit and month
+        paid = reqs.filter(status="paid")
+        assert paid.count() >= 9 and all(r.pay_entry_id for r in paid)
+        expended = selectors.balance(account="9301", year=YEAR)
+        assert expended == paid.aggregate(s=Sum("amount"))["s"]
+        assert selectors.balance(account="9201", year=YEAR) == Decimal("0.00")
+        assert set(reqs.values_list("status", flat=True)) <= {"paid", "returned", "rejected"}
+
+    def test_bank_files_in_the_real_formats_were_imported_and_the_fee_resolved(self, city_year):  # noqa: ANN001
+        out, _ = city_year
+        results = sorted((out / "bank").rglob("results_*.csv"))
+        statements = sorted((out / "bank").rglob("statement_*.camt053.xml"))
+        assert results and statements
+        header = next(csv.reader(io.StringIO(results[0].read_bytes().decode("gbk"))))
+        assert header[:3] == ["支付凭证号", "付款账号", "付款户名"]
+        assert BankFile.objects.filter(format="camt053").count() == len(statements)
+        fees = ReconException.objects.filter(kind="line_without_voucher")
+        assert fees.count() == 2 and {e.status for e in fees} == {"resolved"}
+
+    def test_postings_are_inside_office_hours(self, city_year):  # noqa: ANN001, ARG002
+        hours = {e.posted_at.astimezone(SH).hour for e in Entry.objects.all()}
+        assert hours and min(hours) >= 8 and max(hours) < 20
+
+    def test_disclosure_is_published_and_the_files_read_back(self, city_year):  # noqa: ANN001
+        out, _ = city_year
+        sets = DisclosureSet.objects.filter(year=YEAR)
+        assert sets.count() == 12 and {s.status for s in sets} == {"published"}  # 6 departments × 2
+        dept = sets.order_by("department__code").first().department.code
+        budget = next((out / "disclosure" / dept / "budget").glob("*.xlsx"))
+        assert len(openpyxl.load_workbook(budget).sheetnames) == 8
+        final = next((out / "disclosure" / dept / "final").glob("*.xlsx"))
+        assert len(openpyxl.load_workbook(final).sheetnames) == 9
+        manifest = json.loads((out / "disclosure" / dept / "budget" / "manifest.json").read_text())
+        assert manifest["department"] == dept
+        wb = openpyxl.load_workbook(out / f"final_accounts_{YEAR}.xlsx")
+        assert wb.sheetnames
+        assert openpyxl.load_workbook(out / f"execution_{YEAR}.xlsx").sheetnames
+
+    def test_prints_a_login_for_each_role(self, city_year):  # noqa: ANN001
+        _, printed = city_year
+        for who in ("admin", "bureau", "reviewer", "director", "discloser", "auditor", "filer-",
+                    "head-", "dept-"):
+            assert f"\n  {who}" in printed
+
+    def test_a_second_run_changes_nothing(self, city_year):  # noqa: ANN001
+        out, _ = city_year
+        before = (Entry.objects.count(), WorkflowStep.objects.count(),
+                  PaymentRequest.history.count(), BankFile.objects.count())
+        printed = run(out)
+        assert "already closed" in printed
+        assert (Entry.objects.count(), WorkflowStep.objects.count(),
+                PaymentRequest.history.count(), BankFile.objects.count()) == before
