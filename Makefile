@@ -5,6 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+UNITS  ?= 120
 
 .PHONY: venv demo test lint bench bench-quick clean
 
@@ -19,8 +20,9 @@ $(STAMP): pyproject.toml
 demo: venv
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py import_codes finance/data/codes
-	$(PY) manage.py demo
+	$(PY) manage.py city_year --units $(UNITS) --out var/city_year
 	$(PY) manage.py verify_ledger
+	@echo "Outputs in var/city_year; log in with one of the users printed above."
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: venv
@@ -39,6 +41,7 @@ bench: venv
 	$(PY) bench/payments_camt.py --lines 100000
 	$(PY) bench/reports_disclosure.py --lines 1000000 --units 3000
 	$(PY) bench/audit_verify.py --lines 1000000
+	$(PY) bench/city_year.py --units 300 3000
 
 bench-quick: venv
 	$(PY) bench/posting.py --seconds 5
@@ -47,6 +50,7 @@ bench-quick: venv
 	$(PY) bench/payments_camt.py --lines 10000
 	$(PY) bench/reports_disclosure.py --lines 100000 --units 300
 	$(PY) bench/audit_verify.py --lines 50000
+	$(PY) bench/city_year.py --units 30 --months 3
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
