@@ -81,8 +81,19 @@ def _rng(seed: int, *key: object) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))  # noqa: S311 - synthetic data
 
 
+def _workday(day: dt.date) -> dt.date:
+    """The nearest working day (Monday-Friday): forward early in a month, backward late in
+    it, so the day stays in its month. Monitoring flags weekend postings."""
+    step = dt.timedelta(days=-1 if day.day > 25 else 1)
+    while day.weekday() >= 5:
+        day += step
+    return day
+
+
 def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
-    """Office hours in Shanghai (monitoring flags postings outside 08:00-20:00)."""
+    """Office hours on a working day in Shanghai (monitoring flags postings outside
+    08:00-20:00 and at weekends)."""
+    day = _workday(day)
     return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=SH)
 
 
@@ -149,7 +160,8 @@ class CityYear:
 
     def each(self, label: str, items: list, fn: Callable[[Any], None]) -> None:
         for i, item in enumerate(items, start=1):
-            fn(item)
+            with transaction.atomic():  # one commit per item: its steps are one unit of work
+                fn(item)
             self.progress(label, i, len(items))
         if not items:
             self.progress(label, 0, 0)
@@ -370,7 +382,7 @@ class CityYear:
         S = BudgetPlan.Status  # noqa: N806
         bureau = self.users["bureau"]
         first, second, approve_on = (_at(dt.date(self.year, 1, 8), 10), _at(dt.date(self.year, 1, 12), 10),
-                                     dt.date(self.year, 1, 15))
+                                     _workday(dt.date(self.year, 1, 15)))
         plans: dict[str, BudgetPlan] = {}
 
         def round_one(u: UnitSpec) -> None:
@@ -478,7 +490,7 @@ class CityYear:
 
     def vouchers(self, month: int) -> None:
         S = PaymentRequest.Status  # noqa: N806
-        day = dt.date(self.year, month, 14)
+        day = _workday(dt.date(self.year, month, 14))
         by_agent: dict[int, list[PaymentRequest]] = defaultdict(list)
         agent_of = {u.code: u.agent for u in self.units}
         for req in PaymentRequest.objects.filter(status=S.APPROVED, year=self.year,
@@ -492,7 +504,7 @@ class CityYear:
         """Each agent bank returns a result file (GBK CSV) for the day's vouchers, then its
         camt.053 statement: one debit per paid voucher, the clearing credit, and a bank fee
         that matches nothing (an exception the treasury resolves)."""
-        day = dt.date(self.year, month, 14)
+        day = _workday(dt.date(self.year, month, 14))
         folder = self.out / "bank" / f"{self.year}{month:02d}"
         folder.mkdir(parents=True, exist_ok=True)
         reviewer = self.users["reviewer"]
@@ -543,7 +555,7 @@ class CityYear:
     # ------------------------------------------------------------------ adjustments
     def adjustments(self, month: int) -> None:
         """A virement (office costs → salaries) for every 20th unit and one increase."""
-        on = dt.date(self.year, month, 5)
+        on = _workday(dt.date(self.year, month, 5))
         bureau = self.users["bureau"]
         for k, u in enumerate(self.units[::20], start=1):
             doc_no = f"深财预〔{self.year}〕{100 + k}号"
@@ -582,7 +594,7 @@ class CityYear:
 
     def disclosure(self) -> None:
         admin, discloser = self.users["admin"], self.users["discloser"]
-        approved_on = dt.date(self.year, 1, 15)
+        approved_on = _workday(dt.date(self.year, 1, 15))
         when = _at(dt.date(self.year, 12, 31), 18)
 
         def one(dept: str) -> None:

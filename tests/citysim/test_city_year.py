@@ -13,6 +13,7 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Sum
 
+from audit.models import Alert
 from budgets import selectors as budget_selectors
 from budgets.models import BudgetPlan, PlanLine
 from finance import selectors
@@ -76,9 +77,10 @@ class TestCityYear:
         fees = ReconException.objects.filter(kind="line_without_voucher")
         assert fees.count() == 2 and {e.status for e in fees} == {"resolved"}
 
-    def test_postings_are_inside_office_hours(self, city_year):  # noqa: ANN001, ARG002
-        hours = {e.posted_at.astimezone(SH).hour for e in Entry.objects.all()}
-        assert hours and min(hours) >= 8 and max(hours) < 20
+    def test_postings_are_on_working_days_inside_office_hours(self, city_year):  # noqa: ANN001, ARG002
+        times = [e.posted_at.astimezone(SH) for e in Entry.objects.all()]
+        assert times and all(8 <= t.hour < 20 and t.weekday() < 5 for t in times)
+        assert not Alert.objects.filter(rule__code="outside_hours").exists()
 
     def test_disclosure_is_published_and_the_files_read_back(self, city_year):  # noqa: ANN001
         out, _ = city_year
