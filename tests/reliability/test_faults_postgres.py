@@ -20,6 +20,11 @@ from tests.helpers import ON, YEAR, commit_lines, pay_lines
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
+def _run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess:
+    """psql / pg_dump / pg_restore / manage.py with arguments built here, never from input."""
+    return subprocess.run(cmd, **kw)  # noqa: S603, PLW1510
+
+
 def raw() -> psycopg.Connection:
     s = connection.settings_dict
     return psycopg.connect(host=s["HOST"] or "127.0.0.1", port=s["PORT"] or 5432,
@@ -94,18 +99,18 @@ class TestBackupAndRestore:
         src, dst = s["NAME"], f"{s['NAME']}_restored"
         host = ["-h", s["HOST"] or "127.0.0.1", "-U", s["USER"] or "postgres"]
         env = {**os.environ, "PGPASSWORD": s["PASSWORD"] or ""}
-        subprocess.run(["psql", *host, "-qc", f"DROP DATABASE IF EXISTS {dst}", "postgres"],
+        _run(["psql", *host, "-qc", f"DROP DATABASE IF EXISTS {dst}", "postgres"],
                        check=True, env=env)
-        subprocess.run(["psql", *host, "-qc", f"CREATE DATABASE {dst}", "postgres"], check=True,
+        _run(["psql", *host, "-qc", f"CREATE DATABASE {dst}", "postgres"], check=True,
                        env=env)
         try:
-            dump = subprocess.run(["pg_dump", *host, "-Fc", src], check=True, env=env,
+            dump = _run(["pg_dump", *host, "-Fc", src], check=True, env=env,
                                   capture_output=True).stdout
-            subprocess.run(["pg_restore", *host, "-d", dst, "--no-owner"], input=dump,
+            _run(["pg_restore", *host, "-d", dst, "--no-owner"], input=dump,
                            check=True, env=env)
             url = (f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:"
                    f"{s['PORT'] or 5432}/{dst}")
-            verify = subprocess.run([".venv/bin/python", "manage.py", "verify_ledger"],
+            verify = _run([".venv/bin/python", "manage.py", "verify_ledger"],
                                     env={**env, "DATABASE_URL": url}, capture_output=True,
                                     text=True, check=False)
             assert verify.returncode == 0, verify.stderr
@@ -122,5 +127,5 @@ class TestBackupAndRestore:
             assert restored_entries == (Entry.objects.count(),
                                         Entry.objects.order_by("-number")[0].number)
         finally:
-            subprocess.run(["psql", *host, "-qc", f"DROP DATABASE IF EXISTS {dst}", "postgres"],
+            _run(["psql", *host, "-qc", f"DROP DATABASE IF EXISTS {dst}", "postgres"],
                            check=False, env=env)
