@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -42,6 +43,14 @@ def _tracking_id(request: HttpRequest, kwargs: dict[str, Any]) -> bool:
     return scoping.visible_requests(request.user).filter(
         tracking_id=kwargs.get("tracking_id", "")).exists() or not (
         PaymentRequest.objects.filter(tracking_id=kwargs.get("tracking_id", "")).exists())
+
+
+def _unassigned(user: Any) -> bool:
+    """An account with neither a role nor an organization (set up by an administrator,
+    e.g. bureau clerks of the earlier apps). Unless WEB_STRICT_PAGES is on, such accounts
+    keep the access the apps' pages always gave them (any signed-in user)."""
+    return (not getattr(settings, "WEB_STRICT_PAGES", False) and not scoping.roles_of(user)
+            and scoping.organization_of(user) is None)
 
 
 Check = Callable[[HttpRequest, dict[str, Any]], bool]
@@ -87,7 +96,7 @@ class PagePolicyMiddleware:
             return self._api(request, rule, kwargs)  # type: ignore[arg-type]
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not rule(request, kwargs):  # type: ignore[operator]
+        if not (_unassigned(request.user) or rule(request, kwargs)):  # type: ignore[operator]
             raise PermissionDenied
         return None
 
@@ -101,7 +110,7 @@ class PagePolicyMiddleware:
         if not user.is_authenticated:
             return None  # DRF answers 401/403 for the anonymous caller
         request.user = user
-        if rule(request, kwargs):
+        if _unassigned(user) or rule(request, kwargs):
             return None
         return JsonResponse({"code": "out_of_scope",
                              "detail": _("This record belongs to an organization you may not "

@@ -32,7 +32,7 @@ class TestDemoCommand:
 class TestTrialBalancePage:
     def test_requires_login(self, client, db):
         response = client.get("/ledger/trial-balance/")
-        assert response.status_code == 302 and "/admin/login/" in response["Location"]
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
     def test_shows_totals_per_book_with_thousands_separators(self, client, ledger, user):
         client.force_login(user)

@@ -83,3 +83,16 @@ class TestPermissionMatrix:
             token, _ = Token.objects.get_or_create(user=getattr(world.people, role))
             client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
         assert _check(world, role, API, client.get) == []
+
+
+@pytest.mark.django_db
+class TestUnassignedAccounts:
+    def test_an_account_without_role_or_unit_is_refused_when_pages_are_strict(
+            self, client, world, settings, django_user_model):  # noqa: ANN001
+        nobody = django_user_model.objects.create_user(username="nobody", password="x")
+        client.force_login(nobody)
+        assert client.get("/audit/").status_code == 200  # the apps' earlier behaviour
+        settings.WEB_STRICT_PAGES = True
+        assert client.get("/audit/").status_code == 403
+        assert client.get("/web/requests/new/").status_code == 403
+        assert client.get(f"/web/requests/{world.r1.tracking_id}/").status_code == 404
