@@ -433,7 +433,7 @@ class CityYear:
 
     def month(self, month: int) -> None:
         period = Period.objects.get(fiscal_year__year=self.year, month=month)
-        if period.status != "open":
+        if period.status != "open" or FiscalYear.objects.get(year=self.year).is_closed:
             self.say("  already closed")
             return
         if month == min(6, self.months):
@@ -441,8 +441,9 @@ class CityYear:
         self.requests(month)
         self.vouchers(month)
         self.bank_files(month)
-        reports.month_close(year=self.year, month=month, user=self.users["bureau"],
-                            as_of=_at(dt.date(self.year, month, 28), 17))
+        if month < 12:  # December is closed by the year-end close, which posts into it
+            reports.month_close(year=self.year, month=month, user=self.users["bureau"],
+                                as_of=_at(dt.date(self.year, month, 28), 17))
 
     def request_plan(self, u: UnitSpec, month: int) -> tuple[Dims, Decimal, Payee]:
         rng = _rng(self.seed, "request", u.code, month)

@@ -17,7 +17,7 @@ from audit.models import Alert
 from budgets import selectors as budget_selectors
 from budgets.models import BudgetPlan, PlanLine
 from finance import selectors
-from finance.models import Book, Entry, WorkflowStep
+from finance.models import Book, Entry, FiscalYear, WorkflowStep
 from payments.models import BankFile, PaymentRequest, ReconException
 from reports.models import DisclosureSet
 
@@ -111,3 +111,14 @@ class TestCityYear:
         assert "already closed" in printed
         assert (Entry.objects.count(), WorkflowStep.objects.count(),
                 PaymentRequest.history.count(), BankFile.objects.count()) == before
+
+
+@pytest.mark.django_db
+class TestTwelveMonths:
+    def test_a_year_with_december_payments_closes_and_verifies(self, codes, tmp_path):  # noqa: ANN001, ARG002
+        buf = io.StringIO()
+        call_command("city_year", units=2, months=12, year=YEAR, out=str(tmp_path), stdout=buf)
+        assert FiscalYear.objects.get(year=YEAR).is_closed
+        assert PaymentRequest.objects.filter(year=YEAR, contract_ref__startswith=f"CS-{YEAR}12-",
+                                             status="paid").exists()
+        assert selectors.ledger_verify().ok
