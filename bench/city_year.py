@@ -89,7 +89,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for n in args.units:
         proc = subprocess.run([sys.executable, __file__, "--one", str(n), "--months",
-                               str(args.months)], capture_output=True, text=True, check=True)
+                               str(args.months)], capture_output=True, text=True, check=False)
+        if proc.returncode:
+            sys.exit(f"size {n} failed:\n{proc.stderr[-3000:]}")
         r = json.loads(proc.stdout.strip().splitlines()[-1])
         print(f"| {r['units']:,} | {r['months']} | {r['wall_s']} | {r['rows_written']:,} | "
               f"{r['ledger_lines']:,} | {r['entries']:,} | {r['requests']:,} | "
