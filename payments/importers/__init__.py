@@ -19,7 +19,8 @@ def detect(content: bytes) -> str | None:
     if head.startswith(b":20:") or head.startswith(b"{1:") or b"\n:20:" in head[:200]:
         return MT940
     try:
-        first = decode(head).splitlines()[0] if head else ""
+        # the first line only: the 4,096-byte cut may split a GBK character further on
+        first = decode(head.split(b"\n", 1)[0]).rstrip("\r") if head else ""
     except UnicodeDecodeError:
         return None
     if first.startswith("支付凭证号"):
