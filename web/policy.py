@@ -45,6 +45,14 @@ def _tracking_id(request: HttpRequest, kwargs: dict[str, Any]) -> bool:
         PaymentRequest.objects.filter(tracking_id=kwargs.get("tracking_id", "")).exists())
 
 
+def _plan_unit(request: HttpRequest, kwargs: dict[str, Any]) -> bool:
+    """A budget plan's API (transitions, template) only for those who may see its unit."""
+    from budgets.models import BudgetPlan
+
+    plan = BudgetPlan.objects.select_related("unit").filter(pk=kwargs.get("pk")).first()
+    return plan is None or scoping.can_see_unit(request.user, plan.unit.code)
+
+
 def _unassigned(user: Any) -> bool:
     """An account with neither a role nor an organization (set up by an administrator,
     e.g. bureau clerks of the earlier apps). Unless WEB_STRICT_PAGES is on, such accounts
@@ -70,6 +78,8 @@ POLICY: dict[str, str | Check] = {
     "reports:disclosure_action": _city,
     # API endpoints that name a unit: the caller is authenticated here as DRF would.
     "budgets-unit-indicators": _unit_code,
+    "budgets-plan-transition": _plan_unit,
+    "budgets-plan-template": _plan_unit,
 }
 NAMESPACE_POLICY: dict[str, Check] = {"audit": _auditor}
 
