@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from rest_framework import generics, serializers, status
@@ -112,7 +113,7 @@ class EntryView(APIView):
     def get(self, request: Request, pk: int) -> Response:
         try:
             detail = selectors.entry_detail(entry_id=pk)
-        except Exception:  # noqa: BLE001 - unknown entry
+        except ObjectDoesNotExist:  # an unknown id; anything else is a real error
             return Response({"detail": "not found"}, status=404)
         access_log_record(user=request.user, action=AccessLog.Action.VIEW, target=f"entry {pk}")
         return Response(jsonable(detail))

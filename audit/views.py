@@ -3,6 +3,7 @@ steps; history of any record; alerts. Each view makes one selector call."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -34,7 +35,7 @@ def trace_view(request: HttpRequest) -> HttpResponse:
 def entry_view(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         detail = selectors.entry_detail(entry_id=pk)
-    except Exception as exc:  # noqa: BLE001
+    except ObjectDoesNotExist as exc:  # an unknown id; anything else is a real error
         raise Http404(f"entry {pk}") from exc
     access_log_record(user=request.user, action=AccessLog.Action.VIEW, target=f"entry {pk}")
     return render(request, "audit/entry.html", {"d": detail})

@@ -267,6 +267,7 @@ def line_chart_png(labels: Sequence[str], values: Sequence[Decimal], *, title: s
     font_manager.fontManager.addfont(str(FONT_PATH))
     prop = font_manager.FontProperties(fname=str(FONT_PATH))
     fig, ax = plt.subplots(figsize=(9, 3.4), dpi=100)
+    # float only for drawing the curve; every figure in tables and files stays Decimal
     ax.plot(range(len(labels)), [float(v) for v in values], marker="o", color="#a83b3b")
     ax.set_xticks(range(len(labels)), list(labels), fontproperties=prop)
     ax.set_title(title, fontproperties=prop)

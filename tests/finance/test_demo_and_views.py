@@ -1,32 +1,10 @@
-"""The demo command runs through the real services and is resumable; the trial
-balance page shows what the selectors compute."""
+"""The trial balance page shows what the selectors compute. (The city-year demo is
+tested in tests/citysim.)"""
 from __future__ import annotations
 
 from decimal import Decimal
 
-from django.core.management import call_command
-
 from finance import selectors
-from finance.models import Entry, Organization
-
-
-class TestDemoCommand:
-    def test_posts_a_balanced_year_and_a_rerun_adds_nothing(self, codes, capsys):
-        call_command("demo", units=6)
-        out = capsys.readouterr().out
-        assert out.count("balanced") == 3 and "NOT BALANCED" not in out
-        entries = Entry.objects.count()
-        assert entries > 6 * 2 * 12
-        assert Organization.objects.filter(kind="budget_unit").count() == 6
-        assert Entry.objects.filter(kind="reversal").exists()
-        assert selectors.ledger_verify().ok
-        paid = selectors.balance(account="9301")
-        assert paid == selectors.balance(account="7101") == selectors.balance(account="5001")
-        assert paid > 0
-
-        call_command("demo", units=6)
-        assert Entry.objects.count() == entries
-        assert selectors.balance(account="9301") == paid
 
 
 class TestTrialBalancePage:
