@@ -403,3 +403,37 @@ class Job(models.Model):
         if self.status == self.Status.DONE:
             return 100
         return int(100 * self.done / self.total) if self.total else 0
+
+
+# ------------------------------------------------------------------ idempotency
+class IdempotentRequest(models.Model):
+    """One API write sent with an ``Idempotency-Key`` header: claimed before the view runs
+    (the unique constraint lets only one request with a key run), then holding the answer
+    that a retry with the same key and body is given again (finance.idempotency)."""
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress", _("in progress")
+        DONE = "done", _("done")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=2000)
+    fingerprint = models.CharField(max_length=64)  # sha256 of method, path and body
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.IN_PROGRESS)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.BinaryField(default=b"", blank=True)
+    response_type = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotent_request_user_key"),
+            models.CheckConstraint(
+                condition=Q(status="in_progress") | Q(response_status__isnull=False),
+                name="idempotent_request_done_has_response"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.key} {self.method} {self.path} {self.status}"
