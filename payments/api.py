@@ -37,7 +37,8 @@ class HitSerializer(serializers.ModelSerializer):
 
 class RequestSerializer(serializers.ModelSerializer):
     hits = HitSerializer(many=True, read_only=True)
-    amount = serializers.DecimalField(max_digits=16, decimal_places=2, coerce_to_string=True)
+    amount = serializers.DecimalField(max_digits=16, decimal_places=2, coerce_to_string=True,
+                                      min_value=Decimal("0.01"))
 
     class Meta:
         model = PaymentRequest
