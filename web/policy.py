@@ -15,6 +15,7 @@ from rest_framework.settings import api_settings
 
 from audit.access import AUDITOR_GROUP
 from payments.models import PaymentRequest
+from web import budget_access as budget
 from web import scoping
 
 PUBLIC = "public"
@@ -76,6 +77,24 @@ POLICY: dict[str, str | Check] = {
     "reports:disclosure": _city,
     "reports:disclosure_export": _city,
     "reports:disclosure_action": _city,
+    # budget screens (web/views_budget.py; objects are scoped in the views' queries: 404)
+    "web:budget_projects": budget.page_reader,
+    "web:budget_project": budget.page_reader,
+    "web:budget_project_act": budget.page_reader,
+    "web:budget_project_new": budget.page_filer,
+    "web:budget_plans": budget.page_reader,
+    "web:budget_plan": budget.page_reader,
+    "web:budget_plan_template": budget.page_reader,
+    "web:budget_plan_act": budget.page_reader,
+    "web:budget_plan_new": budget.page_filer,
+    "web:budget_plan_lines": budget.page_filer,
+    "web:budget_plan_upload": budget.page_filer,
+    "web:budget_review": budget.page_reviewer,
+    "web:budget_department_review": budget.page_reviewer,
+    "web:budget_adjustments": budget.page_reader,
+    "web:budget_adjustment": budget.page_reader,
+    "web:budget_adjustment_act": budget.page_reader,
+    "web:budget_adjustment_new": budget.page_adjustment_filer,
     # API endpoints that name a unit: the caller is authenticated here as DRF would.
     "budgets-unit-indicators": _unit_code,
     "budgets-plan-transition": _plan_unit,

@@ -2,6 +2,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+import web.views_budget as budget_views
 from web import views
 
 app_name = "web"
@@ -15,4 +16,29 @@ urlpatterns = [
     path("web/requests/decide/", views.requests_decide, name="requests_decide"),
     path("web/requests/<str:tracking_id>/", views.request_detail, name="request"),
     path("web/requests/<str:tracking_id>/submit/", views.request_submit, name="request_submit"),
+]
+
+# budget screens (web/views_budget.py)
+urlpatterns += [
+    path("web/budget/projects/", budget_views.projects, name="budget_projects"),
+    path("web/budget/projects/new/", budget_views.project_new, name="budget_project_new"),
+    path("web/budget/projects/<int:pk>/", budget_views.project_detail, name="budget_project"),
+    path("web/budget/projects/<int:pk>/act/", budget_views.project_act, name="budget_project_act"),
+    path("web/budget/plans/", budget_views.plans, name="budget_plans"),
+    path("web/budget/plans/new/", budget_views.plan_new, name="budget_plan_new"),
+    path("web/budget/plans/<int:pk>/", budget_views.plan_detail, name="budget_plan"),
+    path("web/budget/plans/<int:pk>/lines/", budget_views.plan_lines, name="budget_plan_lines"),
+    path("web/budget/plans/<int:pk>/template.xlsx", budget_views.plan_template,
+         name="budget_plan_template"),
+    path("web/budget/plans/<int:pk>/upload/", budget_views.plan_upload, name="budget_plan_upload"),
+    path("web/budget/plans/<int:pk>/act/", budget_views.plan_act, name="budget_plan_act"),
+    path("web/budget/review/", budget_views.review, name="budget_review"),
+    path("web/budget/review/department/", budget_views.department_review,
+         name="budget_department_review"),
+    path("web/budget/adjustments/", budget_views.adjustments, name="budget_adjustments"),
+    path("web/budget/adjustments/new/", budget_views.adjustment_new, name="budget_adjustment_new"),
+    path("web/budget/adjustments/<int:pk>/", budget_views.adjustment_detail,
+         name="budget_adjustment"),
+    path("web/budget/adjustments/<int:pk>/act/", budget_views.adjustment_act,
+         name="budget_adjustment_act"),
 ]
