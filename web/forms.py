@@ -7,7 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from finance.ledger import Dims
-from payments.models import Payee
+from payments.models import AgentAccount, Payee
 
 
 def dims_value(d: Dims) -> str:
@@ -37,3 +37,20 @@ class DecideForm(forms.Form):
     ACTIONS = (("approve", _("Approve")), ("reject", _("Reject")))
     action = forms.ChoiceField(choices=ACTIONS)
     comment = forms.CharField(label=_("Comment"), max_length=300, required=False)
+
+
+class VoucherBatchForm(forms.Form):
+    """Treasury: the agent bank (zero-balance account) the chosen requests are sent to."""
+
+    agent_account = forms.ModelChoiceField(label=_("Agent bank account"),
+                                           queryset=AgentAccount.objects.select_related("bank"))
+
+
+class BankFileForm(forms.Form):
+    file = forms.FileField(label=_("Bank file"), help_text=_(
+        "The agent bank's payment-result CSV (GBK or UTF-8), a camt.053 statement or an "
+        "MT940 statement."))
+
+
+class ResolveForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=500, strip=True)

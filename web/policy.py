@@ -36,6 +36,12 @@ def _treasury(request: HttpRequest, kwargs: dict[str, Any]) -> bool:  # noqa: AR
                 or scoping.roles_of(u) & {*scoping.TREASURY, AUDITOR_GROUP})
 
 
+def _treasury_only(request: HttpRequest, kwargs: dict[str, Any]) -> bool:  # noqa: ARG001
+    """Vouchers, bank imports, resolving exceptions: treasury roles (and staff)."""
+    u = request.user
+    return bool(u.is_staff or u.is_superuser or scoping.roles_of(u) & set(scoping.TREASURY))
+
+
 def _unit_code(request: HttpRequest, kwargs: dict[str, Any]) -> bool:
     return scoping.can_see_unit(request.user, kwargs.get("code", ""))
 
@@ -77,6 +83,16 @@ POLICY: dict[str, str | Check] = {
     "reports:disclosure": _city,
     "reports:disclosure_export": _city,
     "reports:disclosure_action": _city,
+    # treasury screens (web/views_treasury.py; the views check the role again)
+    "web:treasury_vouchers": _treasury_only,
+    "web:treasury_batch": _treasury_only,
+    "web:treasury_batch_csv": _treasury_only,
+    "web:treasury_batch_pain001": _treasury_only,
+    "web:treasury_imports": _treasury_only,
+    "web:treasury_import": _treasury_only,
+    "web:treasury_exceptions": _treasury_only,
+    "web:treasury_exception_resolve": _treasury_only,
+    "web:public_home": PUBLIC,
     # budget screens (web/views_budget.py; objects are scoped in the views' queries: 404)
     "web:budget_projects": budget.page_reader,
     "web:budget_project": budget.page_reader,

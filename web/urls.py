@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 import web.views_budget as budget_views
-from web import views
+from web import views, views_public, views_treasury
 
 app_name = "web"
 urlpatterns = [
@@ -16,6 +16,20 @@ urlpatterns = [
     path("web/requests/decide/", views.requests_decide, name="requests_decide"),
     path("web/requests/<str:tracking_id>/", views.request_detail, name="request"),
     path("web/requests/<str:tracking_id>/submit/", views.request_submit, name="request_submit"),
+    # treasury (web/views_treasury.py)
+    path("web/treasury/vouchers/", views_treasury.vouchers, name="treasury_vouchers"),
+    path("web/treasury/batches/<int:pk>/", views_treasury.batch_detail, name="treasury_batch"),
+    path("web/treasury/batches/<int:pk>/csv/", views_treasury.batch_export, {"fmt": "csv"},
+         name="treasury_batch_csv"),
+    path("web/treasury/batches/<int:pk>/pain001/", views_treasury.batch_export,
+         {"fmt": "pain001"}, name="treasury_batch_pain001"),
+    path("web/treasury/imports/", views_treasury.imports, name="treasury_imports"),
+    path("web/treasury/imports/<int:pk>/", views_treasury.import_detail, name="treasury_import"),
+    path("web/treasury/exceptions/", views_treasury.exceptions, name="treasury_exceptions"),
+    path("web/treasury/exceptions/<int:pk>/resolve/", views_treasury.exception_resolve,
+         name="treasury_exception_resolve"),
+    # public portal, no login (web/views_public.py)
+    path("web/public/", views_public.public_home, name="public_home"),
 ]
 
 # budget screens (web/views_budget.py)

@@ -66,3 +66,25 @@ def client():
     from django.test import Client
 
     return Client(headers={"accept-language": "en"})
+
+
+@pytest.fixture
+def treasury(world, user, django_user_model):  # noqa: ANN001
+    """Treasury screens (tests/web/test_treasury_screens.py, test_browser_treasury.py):
+    the agent bank's zero-balance account, a treasury director, and a disclosure
+    approver/publisher (reports permissions)."""
+    from django.contrib.auth.models import Permission
+
+    bank = pay.bank_upsert(cnaps="102584000002", name="中国工商银行深圳分行", user=user)
+    agent = pay.agent_account_upsert(number="44030100040012345",
+                                     name="深圳市财政局国库支付中心零余额账户", bank=bank, user=user)
+    director = django_user_model.objects.create_user(username="director", password="x-Secret-123")
+    director.groups.add(Group.objects.get_or_create(name=pay.DIRECTOR)[0])
+    pay.membership_set(member=director, organization=world.orgs["bureau"], user=user)
+    publisher = django_user_model.objects.create_user(username="publisher",
+                                                      password="x-Secret-123")
+    publisher.groups.add(Group.objects.get_or_create(name="budget_office")[0])
+    publisher.user_permissions.add(*Permission.objects.filter(
+        codename__in=["approve_disclosure", "publish_disclosure"]))
+    return SimpleNamespace(agent=agent, director=director,
+                           publisher=django_user_model.objects.get(pk=publisher.pk))

@@ -1,0 +1,192 @@
+"""Treasury screens: vouchers (支付凭证) and their bank files, bank-file imports with
+progress, the reconciliation exceptions queue. Treasury roles only (the page policy
+checks first; every view checks again so an account the policy lets through — e.g. a
+role-less clerk outside WEB_STRICT_PAGES — still gets 403). Reads go through
+web.scoping and the payments selectors; each write calls one payments service."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Count, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from finance.errors import LedgerError
+from finance.jobs import job_create
+from finance.models import Job
+from payments import selectors as pay_selectors
+from payments import services as pay
+from payments.models import (
+    AgentAccount,
+    BankFile,
+    ClearingNotice,
+    PaymentRequest,
+    ReconException,
+    VoucherBatch,
+)
+from payments.tasks import bank_file_import_task
+from web import scoping
+from web.forms import BankFileForm, ResolveForm, VoucherBatchForm
+
+IMPORT_KIND = "payments.import_bank"  # the Job kind the API upload uses too
+MAX_UPLOAD = 50 * 1024 * 1024
+
+
+def is_treasury(user: Any) -> bool:
+    return bool(user.is_authenticated and (
+        user.is_superuser or user.is_staff or scoping.roles_of(user) & set(scoping.TREASURY)))
+
+
+def treasury_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @wraps(view)
+    @login_required
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not is_treasury(request.user):
+            raise PermissionDenied(_("Only treasury reviewers and the treasury director may "
+                                     "open the treasury screens."))
+        return view(request, *args, **kwargs)
+    return wrapped
+
+
+# ------------------------------------------------------------------ vouchers
+@treasury_required
+def vouchers(request: HttpRequest) -> HttpResponse:
+    """Approved requests awaiting a voucher; put the chosen ones on a batch for an agent
+    bank (voucher_batch_create); the batches issued so far."""
+    awaiting = list(scoping.visible_requests(request.user)
+                    .filter(status=PaymentRequest.Status.APPROVED).order_by("id")[:500])
+    form = VoucherBatchForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        ids = request.POST.getlist("ids")
+        chosen = [r for r in awaiting if r.tracking_id in ids]
+        if not chosen:
+            messages.error(request, _("Choose at least one approved request."))
+        else:
+            try:
+                batch = pay.voucher_batch_create(agent_account=form.cleaned_data["agent_account"],
+                                                 user=request.user, requests=chosen)
+            except LedgerError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, _("Batch %(id)s issued with %(n)s vouchers.") % {
+                    "id": batch.pk, "n": batch.vouchers.count()})
+                return redirect("web:treasury_batch", pk=batch.pk)
+    total = sum((r.amount for r in awaiting), Decimal("0.00"))
+    batches = (VoucherBatch.objects.select_related("agent_account__bank")
+               .annotate(n=Count("vouchers"), total=Sum("vouchers__amount"))
+               .order_by("-date", "-id")[:50])
+    return render(request, "web/treasury/vouchers.html", {
+        "awaiting": awaiting, "awaiting_total": total, "form": form, "batches": batches,
+        "has_accounts": AgentAccount.objects.exists()})
+
+
+@treasury_required
+def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(VoucherBatch.objects.select_related("agent_account__bank",
+                                                                  "created_by"), pk=pk)
+    rows = list(batch.vouchers.select_related("request__payee").order_by("number"))
+    notice = ClearingNotice.objects.filter(agent_account=batch.agent_account,
+                                           date=batch.date).first()
+    total = sum((v.amount for v in rows), Decimal("0.00"))
+    return render(request, "web/treasury/batch.html", {
+        "batch": batch, "vouchers": rows, "total": total,
+        "total_capital": pay.amount_in_capitals(total) if rows else "", "notice": notice})
+
+
+@treasury_required
+def batch_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+    """The bank file of a batch: the same selectors the API export calls."""
+    batch = get_object_or_404(VoucherBatch, pk=pk)
+    if fmt == "csv":
+        body, ctype, ext = (pay_selectors.voucher_batch_csv(batch=batch),
+                            "text/csv; charset=gb18030", "csv")
+    else:
+        body, ctype, ext = (pay_selectors.voucher_batch_pain001(batch=batch),
+                            "application/xml", "xml")
+    resp = HttpResponse(body, content_type=ctype)
+    resp["Content-Disposition"] = f'attachment; filename="vouchers_{batch.pk}.{ext}"'
+    return resp
+
+
+# ------------------------------------------------------------------ bank imports
+@treasury_required
+def imports(request: HttpRequest) -> HttpResponse:
+    """Upload a bank result file or statement; it is imported as a job (Celery; eager
+    when no broker is configured) exactly as the API upload does."""
+    form = BankFileForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD:
+            form.add_error("file", _("The file is larger than 50 MB; split it by day."))
+        else:
+            user_id = request.user.pk
+            with transaction.atomic():
+                job = job_create(kind=IMPORT_KIND, user=request.user, filename=upload.name,
+                                 content=upload.read())
+                # robust: a crash of the task is recorded on the job (failed, with its
+                # message) and shown on the job's page instead of a server error here.
+                transaction.on_commit(lambda: bank_file_import_task.delay(job_id=job.pk,
+                                                                          user_id=user_id),
+                                      robust=True)
+            return redirect("web:treasury_import", pk=job.pk)
+    jobs = Job.objects.filter(kind=IMPORT_KIND).select_related("created_by")[:30]
+    return render(request, "web/treasury/imports.html", {"form": form, "jobs": jobs})
+
+
+@treasury_required
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Progress (polled by web/static/web/job_progress.js from /api/finance/jobs/<id>/)
+    and then the import report: counts and every line-level issue."""
+    job = get_object_or_404(Job.objects.select_related("created_by"), pk=pk, kind=IMPORT_KIND)
+    result: dict[str, Any] = job.result or {}
+    finished = job.status in (Job.Status.DONE, Job.Status.FAILED)
+    unchanged = bool(finished and result.get("format") and not result.get("stored")
+                     and result.get("skipped"))
+    bank_file = (BankFile.objects.filter(pk=result["file_id"]).first()
+                 if result.get("file_id") else None)
+    return render(request, "web/treasury/import.html", {
+        "job": job, "result": result, "finished": finished, "unchanged": unchanged,
+        "bank_file": bank_file,
+        "poll": job.created_by_id == request.user.pk or request.user.is_staff})
+
+
+# ------------------------------------------------------------------ exceptions
+@treasury_required
+def exceptions(request: HttpRequest) -> HttpResponse:
+    """对账差异: the open exceptions, each with a resolve-with-reason form, and the
+    latest resolved ones with who resolved them and why."""
+    open_ = pay_selectors.open_exceptions().select_related("voucher", "statement_line")
+    resolved = (ReconException.objects.filter(status=ReconException.Status.RESOLVED)
+                .select_related("voucher", "statement_line", "resolved_by")
+                .order_by("-resolved_at", "-id")[:50])
+    return render(request, "web/treasury/exceptions.html", {
+        "open": open_[:500], "open_count": open_.count(), "resolved": resolved,
+        "form": ResolveForm()})
+
+
+@treasury_required
+@require_POST
+def exception_resolve(request: HttpRequest, pk: int) -> HttpResponse:
+    row = get_object_or_404(ReconException, pk=pk)
+    form = ResolveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Exception %(id)s: give the reason for resolving it.") % {
+            "id": pk})
+        return redirect("web:treasury_exceptions")
+    try:
+        pay.recon_exception_resolve(exception=row, user=request.user,
+                                    reason=form.cleaned_data["reason"])
+    except LedgerError as exc:
+        messages.error(request, f"{pk}: {exc}")
+    else:
+        messages.success(request, _("Exception %(id)s resolved.") % {"id": pk})
+    return redirect("web:treasury_exceptions")
