@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -26,9 +27,58 @@ __all__ = [
 ]
 
 
+def _loaded_relations(obj: models.Model) -> list[str]:
+    """Foreign keys whose target the caller already holds as a row read from the database
+    (cached on `obj`, same key, no `limit_choices_to`). full_clean's existence query for
+    them can only confirm what was just read; the database's own foreign-key constraint
+    still guards the write. Everything else (field checks, unique and check constraints,
+    clean()) is validated as before."""
+    names = []
+    for f in obj._meta.concrete_fields:
+        if not f.is_relation or not f.many_to_one or f.remote_field.limit_choices_to:
+            continue
+        if not f.is_cached(obj):
+            continue
+        target = f.get_cached_value(obj)
+        if (target is not None and not target._state.adding
+                and getattr(target, f.target_field.attname) == getattr(obj, f.attname)):
+            names.append(f.name)
+    return names
+
+
+def full_clean(obj: models.Model) -> None:
+    """Model.full_clean() step by step (fields, clean(), unique, constraints), except that
+    a foreign key in `_loaded_relations` gets its field checks without the existence query."""
+    loaded = set(_loaded_relations(obj))
+    errors: dict[str, Any] = {}
+    try:
+        obj.clean_fields(exclude=loaded)
+    except ValidationError as e:
+        errors = e.update_error_dict(errors)
+    for name in loaded:
+        field = obj._meta.get_field(name)
+        try:
+            models.Field.validate(field, getattr(obj, field.attname), obj)  # null, blank
+        except ValidationError as e:
+            errors = ValidationError({name: e.error_list}).update_error_dict(errors)
+    try:
+        obj.clean()
+    except ValidationError as e:
+        errors = e.update_error_dict(errors)
+    failed = {n for n in errors if n != NON_FIELD_ERRORS}
+    for check in (obj.validate_unique, obj.validate_constraints):
+        try:
+            check(exclude=failed)
+        except ValidationError as e:
+            errors = e.update_error_dict(errors)
+        failed = {n for n in errors if n != NON_FIELD_ERRORS}
+    if errors:
+        raise ValidationError(errors)
+
+
 def save_with_history(obj: models.Model, *, user: Any, reason: str) -> None:
     """Validate and save a master-data row; the history row carries user and reason."""
-    obj.full_clean()
+    full_clean(obj)
     obj._history_user = user  # type: ignore[attr-defined]  # read by simple-history
     obj._change_reason = reason  # type: ignore[attr-defined]
     obj.save()
