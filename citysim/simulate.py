@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import multiprocessing
 import random
 import sys
 from collections import defaultdict
@@ -25,7 +26,7 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, Permission
-from django.db import transaction
+from django.db import connection, connections, transaction
 
 from budgets import services as budgets
 from budgets.importers.projects import parse_projects
@@ -135,12 +136,14 @@ class CityYear:
     """One city-year; `run()` does every step that is not done yet."""
 
     def __init__(self, *, units: int, year: int, out: Path, months: int = 12, seed: int = 2026,
-                 nontax: int = 5, stdout: TextIO | None = None) -> None:
+                 nontax: int = 5, stdout: TextIO | None = None, workers: int = 1) -> None:
         self.n_units, self.year, self.out, self.months, self.seed = units, year, out, months, seed
         self.n_nontax = nontax
         self.stdout = stdout or sys.stdout
         self.users: dict[str, Any] = {}
         self.units: list[UnitSpec] = []
+        self.workers = max(1, workers)
+        self._investment_amounts: dict[str, Decimal] = {}  # per-run cache of the feed's plans
 
     # ------------------------------------------------------------------ helpers
     def say(self, text: str) -> None:
@@ -165,6 +168,34 @@ class CityYear:
             self.progress(label, i, len(items))
         if not items:
             self.progress(label, 0, 0)
+
+    def parallel(self) -> bool:
+        """Worker processes only on PostgreSQL (SQLite has one writer; the demo stays
+        single-process)."""
+        return self.workers > 1 and connection.vendor == "postgresql"
+
+    def each_unit(self, label: str, method: str, *args: Any) -> None:
+        """`getattr(self, method)(unit, *args)` for every unit, one transaction per unit.
+        With `workers` > 1 on PostgreSQL, departments are handed out to forked worker
+        processes (each opens its own connection); the coordinator waits for all of them."""
+        if not self.parallel():
+            self.each(label, self.units, lambda u: getattr(self, method)(u, *args))
+            return
+        by_dept: dict[str, list[int]] = defaultdict(list)
+        for i, u in enumerate(self.units):
+            by_dept[u.department].append(i)
+        chunks = [by_dept[d] for d in sorted(by_dept, key=lambda d: -len(by_dept[d]))]
+        global _SIM  # noqa: PLW0603 - the forked workers inherit the run's state through it
+        _SIM = self
+        connections.close_all()  # never share a connection across fork
+        done = 0
+        with multiprocessing.get_context("fork").Pool(self.workers) as pool:
+            for n in pool.imap_unordered(_worker_chunk, [(method, args, c) for c in chunks]):
+                done += n
+                self.progress(label, done, len(self.units))
+            pool.close()
+            pool.join()
+        _SIM = None
 
     # ------------------------------------------------------------------ the run
     def run(self) -> Outcome:
@@ -303,32 +334,41 @@ class CityYear:
 
     # ------------------------------------------------------------------ projects
     def projects(self) -> None:
+        self.each_unit("projects filed and accepted", "project_unit")
+
+    def project_unit(self, u: UnitSpec) -> None:
         as_of = _at(dt.date(self.year, 1, 5), 10)
-        reviewer_of = self.dept_reviewers
-
-        def one(u: UnitSpec) -> None:
-            filer, reviewer = self.filers[u.code], reviewer_of[u.department]
-            for code, kind, name in ((u.basic, "basic", "基本支出"),
-                                     (u.project, "project", "专项业务经费")):
-                p = Project.objects.filter(code=code).first()
-                if p is None:
-                    total = _money(_rng(self.seed, "project", code), 200_000, 4_000_000)
-                    p = budgets.project_create(
-                        unit_code=u.code, code=code, name=f"{u.name}{name}", kind=kind,
-                        total_amount=total, annual_plans=[(self.year, "1", total)],
-                        targets=[budgets.TargetInput("服务对象满意度", "90", "%")],
-                        user=filer, as_of=as_of)
-                if p.status == Project.Status.DRAFT:
-                    p = budgets.project_submit(project=p, user=filer, as_of=as_of)
-                if p.status == Project.Status.SUBMITTED:
-                    p = budgets.project_review(project=p, user=reviewer, as_of=as_of)
-                if p.status == Project.Status.REVIEWED:
-                    budgets.project_accept(project=p, user=reviewer, as_of=as_of)
-
-        self.each("projects filed and accepted", self.units, one)
+        filer, reviewer = self.filers[u.code], self.dept_reviewers[u.department]
+        for code, kind, name in ((u.basic, "basic", "基本支出"),
+                                 (u.project, "project", "专项业务经费")):
+            p = Project.objects.filter(code=code).first()
+            if p is None:
+                total = _money(_rng(self.seed, "project", code), 200_000, 4_000_000)
+                p = budgets.project_create(
+                    unit_code=u.code, code=code, name=f"{u.name}{name}", kind=kind,
+                    total_amount=total, annual_plans=[(self.year, "1", total)],
+                    targets=[budgets.TargetInput("服务对象满意度", "90", "%")],
+                    user=filer, as_of=as_of)
+            if p.status == Project.Status.DRAFT:
+                p = budgets.project_submit(project=p, user=filer, as_of=as_of)
+            if p.status == Project.Status.SUBMITTED:
+                p = budgets.project_review(project=p, user=reviewer, as_of=as_of)
+            if p.status == Project.Status.REVIEWED:
+                budgets.project_accept(project=p, user=reviewer, as_of=as_of)
 
     def investment_units(self) -> list[UnitSpec]:
         return self.units[::10]
+
+    def investment_amount(self, u: UnitSpec) -> Decimal | None:
+        """This year's planned amount of the unit's investment project (every tenth unit),
+        read once per run."""
+        if not self._investment_amounts:
+            codes = {self.ndrc_code(x): x.code for x in self.investment_units()}
+            for code, amount in Project.objects.filter(
+                    code__in=codes, annual_plans__year=self.year).values_list(
+                    "code", "annual_plans__amount"):
+                self._investment_amounts[codes[code]] = amount
+        return self._investment_amounts.get(u.code)
 
     def investment_projects(self) -> None:
         """Every tenth unit owns an investment project, arriving as the development and
@@ -370,61 +410,60 @@ class CityYear:
             PlanLineInput(u.basic, u.function, "30201", "1", _money(rng, 60_000, 300_000)),
             PlanLineInput(u.project, u.function, "31002", "1", _money(rng, 200_000, 2_000_000)),
         ]
-        if u in self.investment_units():
-            p = Project.objects.get(code=self.ndrc_code(u))
-            lines.append(PlanLineInput(p.code, "2120399", "31005", "1",
-                                       p.annual_plans.get(year=self.year).amount))
+        invested = self.investment_amount(u)
+        if invested is not None:
+            lines.append(PlanLineInput(self.ndrc_code(u), "2120399", "31005", "1", invested))
         return [PlanLineInput(x.project, x.function, x.economic, x.fund_source,
                               (x.amount * factor).quantize(CENT), (x.amount * Decimal("0.93")).quantize(CENT))
                 for x in lines]
 
     def plans(self) -> None:
+        self.investment_amount(self.units[0])  # read the feed's amounts before any fork
+        self.each_unit("一上 filed", "plan_first")
+        for dept in self.depts:
+            budgets.department_plans_review(department_code=dept, year=self.year,
+                                            user=self.dept_reviewers[dept],
+                                            as_of=_at(dt.date(self.year, 1, 8), 10))
+        self.each_unit("一下 control numbers, 二上", "plan_second")
+        for dept in self.depts:
+            budgets.department_plans_review(department_code=dept, year=self.year,
+                                            user=self.dept_reviewers[dept],
+                                            as_of=_at(dt.date(self.year, 1, 12), 10))
+        self.each_unit("批复 (approval into the ledger)", "plan_approve")
+
+    def _plan(self, u: UnitSpec) -> BudgetPlan | None:
+        return BudgetPlan.objects.filter(unit__code=u.code, year=self.year).first()
+
+    def plan_first(self, u: UnitSpec) -> None:
+        first = _at(dt.date(self.year, 1, 8), 10)
+        filer = self.filers[u.code]
+        plan = self._plan(u)
+        if plan is None:
+            plan = budgets.plan_create(unit_code=u.code, year=self.year, user=filer, as_of=first)
+        if plan.status == BudgetPlan.Status.DRAFT:  # 一上: asks 5 % more than it will get
+            budgets.plan_lines_save(plan=plan, lines=self.plan_lines(u, Decimal("1.05")),
+                                    user=filer, as_of=first)
+            budgets.plan_submit(plan=plan, user=filer, as_of=first)
+
+    def plan_second(self, u: UnitSpec) -> None:
         S = BudgetPlan.Status  # noqa: N806
-        bureau = self.users["bureau"]
-        first, second, approve_on = (_at(dt.date(self.year, 1, 8), 10), _at(dt.date(self.year, 1, 12), 10),
-                                     _workday(dt.date(self.year, 1, 15)))
-        plans: dict[str, BudgetPlan] = {}
+        plan = self._plan(u)
+        if plan.status == S.FIRST_REVIEWED:  # 一下
+            total = sum((x.amount for x in self.plan_lines(u)), Decimal(0))
+            budgets.plan_control_set(plan=plan, amounts={"1": total}, user=self.users["bureau"],
+                                     as_of=_at(dt.date(self.year, 1, 10), 10))
+            plan.refresh_from_db()
+        if plan.status == S.CONTROLLED:  # 二上 within the control number
+            second, filer = _at(dt.date(self.year, 1, 12), 10), self.filers[u.code]
+            budgets.plan_lines_save(plan=plan, lines=self.plan_lines(u), user=filer, as_of=second)
+            budgets.plan_submit(plan=plan, user=filer, as_of=second)
 
-        def round_one(u: UnitSpec) -> None:
-            filer = self.filers[u.code]
-            plan = BudgetPlan.objects.filter(unit__code=u.code, year=self.year).first()
-            if plan is None:
-                plan = budgets.plan_create(unit_code=u.code, year=self.year, user=filer, as_of=first)
-            if plan.status == S.DRAFT:  # 一上: asks 5 % more than it will get
-                budgets.plan_lines_save(plan=plan, lines=self.plan_lines(u, Decimal("1.05")),
-                                        user=filer, as_of=first)
-                plan = budgets.plan_submit(plan=plan, user=filer, as_of=first)
-            plans[u.code] = plan
-
-        self.each("一上 filed", self.units, round_one)
-        for dept in self.depts:
-            budgets.department_plans_review(department_code=dept, year=self.year,
-                                            user=self.dept_reviewers[dept], as_of=first)
-
-        def control(u: UnitSpec) -> None:
-            plan = BudgetPlan.objects.get(pk=plans[u.code].pk)
-            if plan.status == S.FIRST_REVIEWED:  # 一下
-                total = sum((x.amount for x in self.plan_lines(u)), Decimal(0))
-                budgets.plan_control_set(plan=plan, amounts={"1": total}, user=bureau,
-                                         as_of=_at(dt.date(self.year, 1, 10), 10))
-                plan.refresh_from_db()
-            if plan.status == S.CONTROLLED:  # 二上 within the control number
-                filer = self.filers[u.code]
-                budgets.plan_lines_save(plan=plan, lines=self.plan_lines(u), user=filer, as_of=second)
-                budgets.plan_submit(plan=plan, user=filer, as_of=second)
-
-        self.each("一下 control numbers, 二上", self.units, control)
-        for dept in self.depts:
-            budgets.department_plans_review(department_code=dept, year=self.year,
-                                            user=self.dept_reviewers[dept], as_of=second)
-
-        def approve(u: UnitSpec) -> None:
-            plan = BudgetPlan.objects.get(pk=plans[u.code].pk)
-            if plan.status == S.SECOND_REVIEWED:
-                budgets.plan_approve(plan=plan, user=bureau, as_of=_at(approve_on, 11),
-                                     on=approve_on)
-
-        self.each("批复 (approval into the ledger)", self.units, approve)
+    def plan_approve(self, u: UnitSpec) -> None:
+        approve_on = _workday(dt.date(self.year, 1, 15))
+        plan = self._plan(u)
+        if plan.status == BudgetPlan.Status.SECOND_REVIEWED:
+            budgets.plan_approve(plan=plan, user=self.users["bureau"],
+                                 as_of=_at(approve_on, 11), on=approve_on)
 
     # ------------------------------------------------------------------ a month
     def dims(self, u: UnitSpec, economic: str, project: str, function: str | None = None) -> Dims:
@@ -454,40 +493,39 @@ class CityYear:
         return self.dims(u, economic, project), amount, self.payees[rng.randrange(len(self.payees))]
 
     def requests(self, month: int) -> None:
+        self.each_unit(f"requests {month:02d} filed and approved", "request_unit", month)
+
+    def request_unit(self, u: UnitSpec, month: int) -> None:
         S = PaymentRequest.Status  # noqa: N806
         day = dt.date(self.year, month, 10)
         reviewer, director = self.users["reviewer"], self.users["director"]
-
-        def one(u: UnitSpec) -> None:
-            key = f"CS-{self.year}{month:02d}-{u.code}"
-            filer, head = self.filers[u.code], self.heads[u.code]
-            req = PaymentRequest.objects.filter(contract_ref=key).first()
-            if req is None:
-                d, amount, payee = self.request_plan(u, month)
-                plan = payments.plan_apply(dims=d, year=self.year, month=month,
-                                           amount=amount + Decimal("1000.00"), user=filer,
-                                           as_of=_at(day - dt.timedelta(days=5), 9))
-                payments.plan_approve(plan=plan, user=reviewer,
-                                      as_of=_at(day - dt.timedelta(days=4), 15))
-                req = payments.payment_request_create(
-                    dims=d, year=self.year, amount=amount, payee=payee, contract_ref=key,
-                    purpose=f"{month}月{'工资' if d.economic == '30101' else '办公及设备'}支出",
-                    user=filer, as_of=_at(day, 9, 30))
-            if req.status == S.DRAFT:
-                req = payments.payment_request_submit(request=req, user=filer, as_of=_at(day, 10))
-            reject = _rng(self.seed, "reject", key).random() < 0.03
-            for level, (who, hour) in enumerate(((head, 11), (reviewer, 14), (director, 16))):
-                if req.status not in (S.UNIT_REVIEW, S.TREASURY_REVIEW, S.DIRECTOR_REVIEW):
-                    break
-                if reject and level == 1:
-                    req = payments.payment_request_reject(
-                        request=req, user=who, comment="附件不全，退回单位",
-                        as_of=_at(day + dt.timedelta(days=1), hour))
-                    break
-                req = payments.payment_request_approve(request=req, user=who, comment="同意",
-                                                       as_of=_at(day + dt.timedelta(days=1), hour))
-
-        self.each(f"requests {month:02d} filed and approved", self.units, one)
+        key = f"CS-{self.year}{month:02d}-{u.code}"
+        filer, head = self.filers[u.code], self.heads[u.code]
+        req = PaymentRequest.objects.filter(contract_ref=key).first()
+        if req is None:
+            d, amount, payee = self.request_plan(u, month)
+            plan = payments.plan_apply(dims=d, year=self.year, month=month,
+                                       amount=amount + Decimal("1000.00"), user=filer,
+                                       as_of=_at(day - dt.timedelta(days=5), 9))
+            payments.plan_approve(plan=plan, user=reviewer,
+                                  as_of=_at(day - dt.timedelta(days=4), 15))
+            req = payments.payment_request_create(
+                dims=d, year=self.year, amount=amount, payee=payee, contract_ref=key,
+                purpose=f"{month}月{'工资' if d.economic == '30101' else '办公及设备'}支出",
+                user=filer, as_of=_at(day, 9, 30))
+        if req.status == S.DRAFT:
+            req = payments.payment_request_submit(request=req, user=filer, as_of=_at(day, 10))
+        reject = _rng(self.seed, "reject", key).random() < 0.03
+        for level, (who, hour) in enumerate(((head, 11), (reviewer, 14), (director, 16))):
+            if req.status not in (S.UNIT_REVIEW, S.TREASURY_REVIEW, S.DIRECTOR_REVIEW):
+                break
+            if reject and level == 1:
+                req = payments.payment_request_reject(
+                    request=req, user=who, comment="附件不全，退回单位",
+                    as_of=_at(day + dt.timedelta(days=1), hour))
+                break
+            req = payments.payment_request_approve(request=req, user=who, comment="同意",
+                                                   as_of=_at(day + dt.timedelta(days=1), hour))
 
     def vouchers(self, month: int) -> None:
         S = PaymentRequest.Status  # noqa: N806
@@ -698,9 +736,27 @@ def camt053(account: str, day: dt.date, entries: list[tuple]) -> bytes:
     return "\n".join(out).encode("utf-8")
 
 
+_SIM: CityYear | None = None  # the run a forked worker serves (set by each_unit)
+
+
+def _worker_chunk(task: tuple[str, tuple, list[int]]) -> int:
+    """In a worker process: one department's units, one transaction per unit, on the
+    worker's own connection (closed at the end so the server sees a clean exit)."""
+    method, args, indexes = task
+    sim = _SIM
+    assert sim is not None  # noqa: S101 - set by the coordinator before the fork
+    try:
+        for i in indexes:
+            with transaction.atomic():
+                getattr(sim, method)(sim.units[i], *args)
+    finally:
+        connections.close_all()
+    return len(indexes)
+
+
 def city_year_run(*, units: int, year: int, out: Path, months: int = 12, seed: int = 2026,
-                  nontax: int = 5, stdout: TextIO | None = None) -> Outcome:
+                  nontax: int = 5, stdout: TextIO | None = None, workers: int = 1) -> Outcome:
     """The one entry point the command, the tests and the bench call."""
     out.mkdir(parents=True, exist_ok=True)
     return CityYear(units=units, year=year, out=out, months=months, seed=seed, nontax=nontax,
-                    stdout=stdout).run()
+                    stdout=stdout, workers=workers).run()

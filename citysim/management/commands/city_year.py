@@ -20,14 +20,17 @@ class Command(BaseCommand):
         parser.add_argument("--nontax", type=int, default=5, help="non-tax revenue units")
         parser.add_argument("--seed", type=int, default=2026)
         parser.add_argument("--out", default="var/city_year", help="output folder")
+        parser.add_argument("--workers", type=int, default=1,
+                            help="worker processes for the per-unit steps, by department "
+                                 "(PostgreSQL only; SQLite always runs in one process)")
 
     def handle(self, *args, **opts):  # noqa: ANN002, ANN003, ANN201
-        if not 1 <= opts["months"] <= 12 or opts["units"] < 1:
-            raise CommandError("--months must be 1..12 and --units at least 1")
+        if not 1 <= opts["months"] <= 12 or opts["units"] < 1 or opts["workers"] < 1:
+            raise CommandError("--months must be 1..12, --units and --workers at least 1")
         out = Path(opts["out"]).resolve()
         outcome = city_year_run(units=opts["units"], year=opts["year"], out=out,
                                 months=opts["months"], seed=opts["seed"], nontax=opts["nontax"],
-                                stdout=self.stdout)
+                                stdout=self.stdout, workers=opts["workers"])
         for label, value in outcome.counts.items():
             self.stdout.write(f"  {label:28s} {value:>10,}")
         self.stdout.write("Outputs:")
