@@ -173,8 +173,25 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", CELERY_BROKER_URL or None)
+# Reliability (issue 9): a task is acknowledged only after it finished, so a worker killed
+# mid-task (SIGKILL, lost machine) leaves its message to be delivered again: a prefork child
+# lost is requeued at once (reject_on_worker_lost); a whole worker lost leaves the message
+# unacknowledged in Redis, redelivered once `visibility_timeout` has passed. Each worker
+# reserves one message at a time, so a killed worker holds back no others. Every task is
+# idempotent and resumable (docs/RELIABILITY.md, "Killed workers").
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 3600)),
+    # keys of one deployment (or one test run) apart from others on the same Redis
+    "global_keyprefix": os.environ.get("CELERY_KEY_PREFIX", ""),
+}
+# statement lines stored per transaction by the bank import (resumable in these steps)
+PAYMENTS_STATEMENT_CHUNK = int(os.environ.get("PAYMENTS_STATEMENT_CHUNK", 2000))
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    "global_keyprefix": os.environ.get("CELERY_KEY_PREFIX", ""),
+}
 CELERY_TIMEZONE = TIME_ZONE
 # Queues (issue 8): workers on many machines each take some of them (see Procfile).
 CELERY_TASK_ROUTES = {
@@ -189,7 +206,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # RulePermission: the view's rule in the django-rules table of web/permissions.py
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated",
+                                   "finance.access.RulePermission"],
     "DEFAULT_SCHEMA_CLASS": "finance.idempotency.IdempotentAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -201,7 +220,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
 }
 # Uploaded feed files (bank files, project exports) are kept here for the jobs that read them.
-MEDIA_ROOT = VAR_DIR / "media"
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Whole request body, files included (DATA_UPLOAD_MAX_MEMORY_SIZE leaves files out).

@@ -427,11 +427,18 @@ class ImportReport:
 
 def bank_file_import(*, content: bytes, filename: str, user: Any,
                      as_of: dt.datetime | None = None,
-                     progress: Any = None) -> ImportReport:
+                     progress: Any = None, resume_file_id: int | None = None,
+                     on_file: Any = None) -> ImportReport:
     """Detect the format, parse every line, then store: results post payments or
     release commitments (each line on its own, all or nothing); statement lines are
-    stored once per (account, bank reference) and reconciled. A bad line is reported
-    with file, line and reason; an unreadable file leaves nothing behind."""
+    stored once per (account, bank reference), committed in chunks, and reconciled. A bad
+    line is reported with file, line and reason; an unreadable file leaves nothing behind.
+
+    Resumable (issue 9): `on_file(pk)` is called, inside the transaction of the first
+    stored line, with the id of the BankFile row; an attempt killed half-way is finished
+    by calling again with `resume_file_id=pk` — lines the earlier attempt committed count
+    as stored by this file (not skipped), the rest are stored, and the report covers the
+    whole file."""
     as_of = as_of or timezone.now()
     report = ImportReport(filename=filename)
     fmt_ = detect(content)
@@ -445,8 +452,12 @@ def bank_file_import(*, content: bytes, filename: str, user: Any,
     if rows.fatal:
         return report
     digest = hashlib.sha256(content).hexdigest()
-    bank_file = BankFile(filename=filename, sha256=digest, format=fmt_, imported_at=as_of,
-                         imported_by=user if getattr(user, "pk", None) else None)
+    bank_file = (BankFile.objects.filter(pk=resume_file_id, sha256=digest).first()
+                 if resume_file_id else None)
+    if bank_file is None:
+        bank_file = BankFile(filename=filename, sha256=digest, format=fmt_, imported_at=as_of,
+                             imported_by=user if getattr(user, "pk", None) else None)
+    bank_file.on_file = on_file  # type: ignore[attr-defined]
     if rows.results:
         _store_results(rows.results, bank_file, report, user, as_of, progress)
     if rows.statement:
@@ -462,15 +473,20 @@ def bank_file_import(*, content: bytes, filename: str, user: Any,
 def _ensure_saved(bank_file: BankFile) -> None:
     if bank_file.pk is None:
         bank_file.save()
+        if getattr(bank_file, "on_file", None):
+            bank_file.on_file(bank_file.pk)
 
 
 def _store_results(results: list[ResultRow], bank_file: BankFile, report: ImportReport,
                    user: Any, as_of: dt.datetime, progress: Any) -> None:
-    seen = set(BankResult.objects.filter(bank_ref__in=[r.bank_ref for r in results])
-               .values_list("bank_ref", flat=True))
+    seen = dict(BankResult.objects.filter(bank_ref__in=[r.bank_ref for r in results])
+                .values_list("bank_ref", "file_id"))
     for n, row in enumerate(results, start=1):
         if row.bank_ref in seen:
-            report.skipped += 1
+            if bank_file.pk and seen[row.bank_ref] == bank_file.pk:
+                report.stored += 1  # stored by an earlier attempt of this import
+            else:
+                report.skipped += 1
             continue
         try:
             with transaction.atomic():
@@ -547,28 +563,41 @@ def _store_statement(rows: list[StatementRow], bank_file: BankFile, report: Impo
                                              f"{row.bank_ref} appears twice in the file"))
             continue
         by_key[key] = row
-    existing: set[tuple[str, str]] = set()
+    existing: dict[tuple[str, str], int] = {}
     for account in {k[0] for k in by_key}:
         refs = [k[1] for k in by_key if k[0] == account]
         for i in range(0, len(refs), 5000):
-            existing |= {(account, r) for r in StatementLine.objects.filter(
-                account=account, bank_ref__in=refs[i:i + 5000]).values_list("bank_ref", flat=True)}
+            existing.update({(account, r): f for r, f in StatementLine.objects.filter(
+                account=account, bank_ref__in=refs[i:i + 5000]).values_list("bank_ref",
+                                                                             "file_id")})
     new = [r for k, r in by_key.items() if k not in existing]
-    report.skipped += len(by_key) - len(new)
-    if not new:
+    # lines an earlier, killed attempt of this same import committed: stored, not skipped
+    resumed = [r for k, r in by_key.items()
+               if bank_file.pk and existing.get(k) == bank_file.pk]
+    report.skipped += len(by_key) - len(new) - len(resumed)
+    report.stored += len(resumed)
+    if not new and not resumed:
         return
+    # each chunk is committed on its own, so a killed worker loses at most one chunk and
+    # progress is visible while the import runs; the rerun stores only what is missing
+    chunk = settings.PAYMENTS_STATEMENT_CHUNK
+    for i in range(0, len(new), chunk):
+        with transaction.atomic():
+            _ensure_saved(bank_file)
+            _insert_lines(new[i:i + chunk], bank_file, None)
+        report.stored += len(new[i:i + chunk])
+        if progress:
+            progress(len(resumed) + min(i + chunk, len(new)))
     with transaction.atomic():
-        _ensure_saved(bank_file)
-        _insert_lines(new, bank_file, progress)
-        report.stored += len(new)
         days: dict[str, set[dt.date]] = defaultdict(set)
-        for r in new:
+        for r in [*resumed, *new]:
             days[r.account].add(r.booking_date)
         for account, dates in days.items():
             m, e = statement_reconcile(account=account, dates=sorted(dates), user=user,
                                        as_of=as_of)
             report.matched += m
             report.exceptions += e
+
 
 
 _LINE_COLUMNS = ("account", "bank_ref", "booking_date", "amount", "credit", "end_to_end_id",

@@ -11,10 +11,16 @@ from payments import services
 
 @shared_task
 def bank_file_import_task(*, job_id: int, user_id: int | None = None) -> dict:
-    """Import the bank file stored on the job; progress and issues go to the job."""
+    """Import the bank file stored on the job; progress and issues go to the job.
+
+    Idempotent and resumable: delivered again after success it does nothing; delivered
+    again after a worker died mid-import (acks_late) it resumes into the same BankFile —
+    whose id the first attempt noted on the job with its first committed line — so each
+    line is stored once and the report counts the whole file."""
     job = Job.objects.get(pk=job_id)
     if job.status == Job.Status.DONE:  # retried after success: nothing to do
         return job.result
+    resume = (job.result or {}).get("bank_file_id") if job.status == Job.Status.RUNNING else None
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
     job.file.open("rb")
     try:
@@ -25,7 +31,10 @@ def bank_file_import_task(*, job_id: int, user_id: int | None = None) -> dict:
     try:
         report = services.bank_file_import(
             content=content, filename=job.filename, user=user,
-            progress=lambda n: job_progress(job_id=job_id, done=n))
+            progress=lambda n: job_progress(job_id=job_id, done=n),
+            resume_file_id=resume,
+            on_file=lambda pk: Job.objects.filter(pk=job_id).update(
+                result={"bank_file_id": pk}))
     except Exception as exc:
         job_finish(job_id=job_id, failed=True, message=f"{type(exc).__name__}: {exc}")
         raise
