@@ -210,7 +210,7 @@ class TestBankImports:
             "done", 1, 0, [])
         html = page.content.decode()
         assert 'id="job-progress"' in html and 'data-status="done"' in html
-        assert "Imported: 1 lines stored, 0 already there." in html
+        assert "Imported. Lines stored: 1; already there: 0." in html
         assert "/static/web/job_progress.js" in html and "<script>" not in html
         assert PaymentRequest.objects.get(pk=world.r1.pk).status == "paid"
         paid = ledger.balance(account="9301", year=YEAR, unit=U1)
@@ -240,7 +240,7 @@ class TestBankImports:
         job, page = upload(client, text.encode("gbk"), "mixed.csv",
                            django_capture_on_commit_callbacks)
         html = page.content.decode()
-        assert "Imported: 1 lines stored, 0 already there." in html
+        assert "Imported. Lines stored: 1; already there: 0." in html
         # the 退票 line was applied: the request went back to its filer with the reason
         req = PaymentRequest.objects.get(pk=world.r1.pk)
         assert (req.status, req.return_reason) == ("returned", "收款账号户名不符")
@@ -351,3 +351,20 @@ class TestPublicPortal:
         publish(world, treasury, user, "budget")
         html = client.get("/web/public/?year=abc&department=999").content.decode()
         assert 'id="chart-departments"' in html
+
+
+class TestChinese:
+    def test_treasury_and_public_pages_are_in_chinese_by_default(self, world, treasury, user,
+                                                                 paid):
+        from django.test import Client
+
+        zh = Client()
+        zh.force_login(treasury.director)
+        html = zh.get("/web/treasury/vouchers/").content.decode()
+        assert "待开具支付凭证的已审批申请" in html and "支付凭证批次" in html
+        html = zh.get(f"/web/treasury/imports/{paid['job']}/").content.decode()
+        assert "导入完成。已保存 1 行；此前已导入 0 行。" in html
+        assert "1 条未处理的对账差异。" in zh.get("/web/treasury/exceptions/").content.decode()
+        publish(world, treasury, user, "budget")
+        html = Client().get("/web/public/?department=440300100").content.decode()
+        assert "按功能分类（类）的支出" in html and "全部部门" in html

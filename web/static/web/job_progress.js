@@ -21,7 +21,7 @@
         bar.value = j.percent;
         pct.textContent = j.percent + "%";
         status.textContent = j.status;
-        counts.textContent = j.done + " / " + j.total;
+        counts.textContent = j.total ? j.done + " / " + j.total : String(j.done);
         if (running(j.status)) { window.setTimeout(tick, 1000); } else { window.location.reload(); }
       })
       .catch(function () { window.setTimeout(function () { window.location.reload(); }, 2000); });
