@@ -3,7 +3,13 @@ Each size runs in its own process on a fresh database (`smart_finance_bench_city
 Baseline in the same run: INSERT … SELECT of the run's ledger lines into a scratch table
 (the bound for writing that many rows on this server).
 
-    .venv/bin/python bench/city_year.py --units 300 3000
+Peak memory is the peak of the SUM of the resident set sizes of the run's process tree
+(the coordinator and its worker processes), sampled every 0.2 s from /proc; the
+coordinator's own ru_maxrss is printed too. The load average before and after the run is
+printed next to the figures (the machine may be shared).
+
+    .venv/bin/python bench/city_year.py --units 300 3000 --workers 2
+    make bench-city          # exactly the 3,000-unit measurement of docs/PERFORMANCE.md
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ import platform
 import resource
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -29,7 +36,30 @@ def psql(sql: str) -> None:
                    check=True)
 
 
-def one(units: int, months: int) -> dict:
+def tree_rss_kib(root: int) -> int:
+    """Sum of VmRSS over `root` and all its descendants (scan of /proc)."""
+    parent: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/status") as f:
+                text = f.read()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        parent[int(d)] = int(fields.get("PPid", "0").strip())
+        rss[int(d)] = int(fields.get("VmRSS", "0 kB").split()[0]) if "VmRSS" in fields else 0
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, pp in parent.items() if pp in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(rss.get(pid, 0) for pid in tree)
+
+
+def one(units: int, months: int, workers: int) -> dict:
     """Runs in a child process: fresh database, migrate, codes, then the timed city-year."""
     psql(f"DROP DATABASE IF EXISTS {DB}")
     psql(f"CREATE DATABASE {DB}")
@@ -56,8 +86,8 @@ def one(units: int, months: int) -> dict:
     rows0 = inserted()
     out = ROOT / "var" / f"bench_city_year_{units}"
     t0 = time.perf_counter()
-    outcome = city_year_run(units=units, year=2026, out=out, months=months,
-                            stdout=open(os.devnull, "w"))  # noqa: SIM115
+    outcome = city_year_run(units=units, year=2026, out=out, months=months, workers=workers,
+                            stdout=sys.stderr)  # progress goes to stderr (the log)
     wall = time.perf_counter() - t0
     time.sleep(1)  # the statistics collector reports inserts with a short delay
     rows = inserted() - rows0
@@ -66,7 +96,8 @@ def one(units: int, months: int) -> dict:
         t1 = time.perf_counter()
         c.execute("INSERT INTO scratch SELECT * FROM finance_line")
         bound = time.perf_counter() - t1
-    return {"units": units, "months": months, "wall_s": round(wall, 1), "rows_written": rows,
+    return {"units": units, "months": months, "workers": workers, "wall_s": round(wall, 1),
+            "rows_written": rows, "steps_s": outcome.seconds,
             "ledger_lines": outcome.counts["ledger lines"], "entries": outcome.counts["entries"],
             "requests": outcome.counts["payment requests"], "verify_ok": outcome.verify_ok,
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
@@ -77,26 +108,56 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--units", type=int, nargs="+", default=[300, 3000])
     parser.add_argument("--months", type=int, default=12)
+    parser.add_argument("--workers", type=int, default=2,
+                        help="worker processes for the per-unit steps (default 2 = the cores)")
+    parser.add_argument("--log", default="var/bench_city_year.log",
+                        help="progress of each run (per-step times), appended")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one(args.one, args.months)))
+        print(json.dumps(one(args.one, args.months, args.workers)))
         return
-    print(f"# {dt.datetime.now(dt.UTC):%Y-%m-%d} {platform.node()} {os.cpu_count()} cores, "
-          f"{platform.python_version()}, PostgreSQL at {PG}")
-    print("| units | months | wall s | rows written | ledger lines | entries | requests | "
-          "rows/s | peak RSS MiB | verify | INSERT…SELECT of the lines s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print(f"# {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC {platform.node()} {os.cpu_count()} "
+          f"cores, Python {platform.python_version()}, PostgreSQL at {PG}, "
+          f"--workers {args.workers}; progress in {args.log}")
+    print("| units | months | workers | wall s | rows written | ledger lines | entries | requests | "
+          "rows/s | peak RSS MiB (tree sum / coordinator) | verify | load avg before → after | "
+          "INSERT…SELECT of the lines s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    log_path = ROOT / args.log
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     for n in args.units:
-        proc = subprocess.run([sys.executable, __file__, "--one", str(n), "--months",
-                               str(args.months)], capture_output=True, text=True, check=False)
+        load0 = os.getloadavg()
+        with open(log_path, "a") as log:
+            log.write(f"\n# {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S} UTC: {n} units × "
+                      f"{args.months} months, --workers {args.workers}, load {load0}\n")
+            log.flush()
+            proc = subprocess.Popen([sys.executable, __file__, "--one", str(n), "--months",
+                                     str(args.months), "--workers", str(args.workers)],
+                                    stdout=subprocess.PIPE, stderr=log, text=True)
+            peak, stop = [0], threading.Event()
+
+            def sample(pid: int = proc.pid, peak: list = peak, stop: threading.Event = stop) -> None:
+                while not stop.wait(0.2):
+                    peak[0] = max(peak[0], tree_rss_kib(pid))
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            stdout, _ = proc.communicate()
+            stop.set()
+            sampler.join()
+        load1 = os.getloadavg()
         if proc.returncode:
-            sys.exit(f"size {n} failed:\n{proc.stderr[-3000:]}")
-        r = json.loads(proc.stdout.strip().splitlines()[-1])
-        print(f"| {r['units']:,} | {r['months']} | {r['wall_s']} | {r['rows_written']:,} | "
-              f"{r['ledger_lines']:,} | {r['entries']:,} | {r['requests']:,} | "
-              f"{r['rows_written'] / r['wall_s']:,.0f} | {r['peak_rss_mib']} | "
-              f"{'OK' if r['verify_ok'] else 'FAILED'} | {r['line_insert_bound_s']} |", flush=True)
+            sys.exit(f"size {n} failed, see {log_path}")
+        r = json.loads(stdout.strip().splitlines()[-1])
+        print(f"| {r['units']:,} | {r['months']} | {r['workers']} | {r['wall_s']} | "
+              f"{r['rows_written']:,} | {r['ledger_lines']:,} | {r['entries']:,} | "
+              f"{r['requests']:,} | {r['rows_written'] / r['wall_s']:,.0f} | "
+              f"{peak[0] / 1024:,.0f} / {r['peak_rss_mib']} | "
+              f"{'OK' if r['verify_ok'] else 'FAILED'} | {load0[0]:.2f} → {load1[0]:.2f} | "
+              f"{r['line_insert_bound_s']} |", flush=True)
+        print("  steps (s): " + ", ".join(f"{k}: {v}" for k, v in r["steps_s"].items()),
+              flush=True)
 
 
 if __name__ == "__main__":

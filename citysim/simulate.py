@@ -12,8 +12,10 @@ import datetime as dt
 import hashlib
 import json
 import multiprocessing
+import os
 import random
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -130,6 +132,8 @@ class Outcome:
     verify_ok: bool = False
     files: dict[str, str] = field(default_factory=dict)
     logins: list[tuple[str, str, str]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per step
+    worker_pids: set[int] = field(default_factory=set)
 
 
 class CityYear:
@@ -143,6 +147,8 @@ class CityYear:
         self.users: dict[str, Any] = {}
         self.units: list[UnitSpec] = []
         self.workers = max(1, workers)
+        self.seconds: dict[str, float] = {}
+        self.worker_pids: set[int] = set()  # processes that did per-unit work
         self._investment_amounts: dict[str, Decimal] = {}  # per-run cache of the feed's plans
 
     # ------------------------------------------------------------------ helpers
@@ -190,8 +196,9 @@ class CityYear:
         connections.close_all()  # never share a connection across fork
         done = 0
         with multiprocessing.get_context("fork").Pool(self.workers) as pool:
-            for n in pool.imap_unordered(_worker_chunk, [(method, args, c) for c in chunks]):
+            for n, pid in pool.imap_unordered(_worker_chunk, [(method, args, c) for c in chunks]):
                 done += n
+                self.worker_pids.add(pid)
                 self.progress(label, done, len(self.units))
             pool.close()
             pool.join()
@@ -214,9 +221,14 @@ class CityYear:
                   ("year-end close", self.year_close),
                   ("disclosure sets published", self.disclosure),
                   ("outputs", self.outputs)]
+        if self.workers > 1 and not self.parallel():
+            self.say(f"--workers {self.workers} ignored: worker processes need PostgreSQL")
         for n, (label, fn) in enumerate(steps, start=1):
             self.say(f"[{n}/{len(steps)}] {label}")
+            t0 = time.perf_counter()
             fn()
+            self.seconds[label] = round(time.perf_counter() - t0, 1)
+            self.say(f"  {self.seconds[label]} s")
         return self.outcome
 
     # ------------------------------------------------------------------ people
@@ -683,7 +695,8 @@ class CityYear:
     @property
     def outcome(self) -> Outcome:
         o = Outcome(year=self.year, units=self.n_units, out=self.out,
-                    verify_ok=getattr(self, "verify_ok", False))
+                    verify_ok=getattr(self, "verify_ok", False), seconds=dict(self.seconds),
+                    worker_pids=set(self.worker_pids))
         o.counts = {
             "organizations": Organization.objects.count(),
             "projects": Project.objects.count(),
@@ -739,7 +752,7 @@ def camt053(account: str, day: dt.date, entries: list[tuple]) -> bytes:
 _SIM: CityYear | None = None  # the run a forked worker serves (set by each_unit)
 
 
-def _worker_chunk(task: tuple[str, tuple, list[int]]) -> int:
+def _worker_chunk(task: tuple[str, tuple, list[int]]) -> tuple[int, int]:
     """In a worker process: one department's units, one transaction per unit, on the
     worker's own connection (closed at the end so the server sees a clean exit)."""
     method, args, indexes = task
@@ -751,7 +764,7 @@ def _worker_chunk(task: tuple[str, tuple, list[int]]) -> int:
                 getattr(sim, method)(sim.units[i], *args)
     finally:
         connections.close_all()
-    return len(indexes)
+    return len(indexes), os.getpid()
 
 
 def city_year_run(*, units: int, year: int, out: Path, months: int = 12, seed: int = 2026,

@@ -122,3 +122,38 @@ class TestTwelveMonths:
         assert PaymentRequest.objects.filter(year=YEAR, contract_ref__startswith=f"CS-{YEAR}12-",
                                              status="paid").exists()
         assert selectors.ledger_verify().ok
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+class TestWorkers:
+    """--workers 2 on PostgreSQL: the per-unit steps run in forked worker processes, each
+    on its own connection and committing its own transactions; the books come out whole."""
+
+    def test_two_workers_do_the_unit_work_and_the_books_verify(self, codes, tmp_path):  # noqa: ANN001, ARG002
+        import os
+
+        from citysim.simulate import city_year_run
+
+        outcome = city_year_run(units=12, year=YEAR, out=tmp_path, months=1, workers=2,
+                                stdout=io.StringIO())
+        assert outcome.worker_pids and os.getpid() not in outcome.worker_pids
+        assert outcome.verify_ok and selectors.ledger_verify().ok
+        for book in Book.values:
+            assert selectors.trial_balance(book=book, year=YEAR).balanced
+        plans = BudgetPlan.objects.filter(year=YEAR)
+        assert plans.count() == 12 and {p.status for p in plans} == {"approved"}
+        for plan in plans:
+            lines = PlanLine.objects.filter(plan=plan).aggregate(s=Sum("amount"))["s"]
+            rows = budget_selectors.unit_indicators(unit_code=plan.unit.code, year=YEAR)
+            assert sum((r.approved for r in rows), Decimal(0)) == lines
+        reqs = PaymentRequest.objects.filter(year=YEAR)
+        assert reqs.count() == 12
+        paid = reqs.filter(status="paid")
+        assert selectors.balance(account="9301", year=YEAR) == paid.aggregate(s=Sum("amount"))["s"]
+        assert set(reqs.values_list("status", flat=True)) <= {"paid", "returned", "rejected"}
+        before = (Entry.objects.count(), WorkflowStep.objects.count())
+        again = city_year_run(units=12, year=YEAR, out=tmp_path, months=1, workers=2,
+                              stdout=io.StringIO())
+        assert again.verify_ok
+        assert (Entry.objects.count(), WorkflowStep.objects.count()) == before
