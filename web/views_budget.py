@@ -15,7 +15,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Sum
+from django.db.models import Count, OuterRef, Subquery, Sum
 from django.db.models.functions import Substr
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -27,7 +27,7 @@ from django.views.decorators.http import require_POST
 from budgets import errors as budget_errors
 from budgets import selectors
 from budgets import services as budgets
-from budgets.models import Adjustment, BudgetPlan, Indicator, PlanLine, Project
+from budgets.models import Adjustment, BudgetPlan, ControlNumber, Indicator, PlanLine, Project
 from budgets.spreadsheets import COLUMNS, plan_template_build
 from budgets.validation import leaf_codes
 from finance.errors import LedgerError
@@ -376,8 +376,10 @@ def review(request: HttpRequest) -> HttpResponse:
     department = request.GET.get("department", "")
     if department:
         qs = qs.filter(unit__parent__code=department)
+    control = (ControlNumber.objects.filter(plan=OuterRef("pk")).order_by()
+               .values("plan").annotate(s=Sum("amount")).values("s"))
     plan_rows = list(qs.annotate(total=Sum("lines__amount"), last=Sum("lines__last_year_amount"),
-                                 control=Sum("control_numbers__amount", distinct=True))
+                                 control=Subquery(control))  # a subquery: no join fan-out
                      .order_by("unit__parent__code", "unit__code"))
     queue = [p for p in plan_rows if p.status in WAITING]
     lines = PlanLine.objects.filter(plan__in=qs)

@@ -186,7 +186,8 @@ class TestWholeCycle:
         assert as_user(client, p.filer).post(act, {"action": "control", "fund_1": "9"}).status_code == 403
         assert client.post(act, {"action": "approve"}).status_code == 403
 
-        body = follow(as_user(client, p.office), act, {"action": "control", "fund_1": "1,500.00"})
+        body = follow(as_user(client, p.office), act, {"action": "control", "fund_1": "1,500.00",
+                                                       "fund_2": "100.00"})
         assert "control numbers issued" in body
         body = follow(as_user(client, p.filer), act, {"action": "submit"})
         assert "does not fit the control numbers" in body and "2000.00" in body
@@ -199,6 +200,9 @@ class TestWholeCycle:
         controls = body.split('id="controls"')[1]
         assert "1,500.00" in controls and "exceeds" not in controls
         assert "二上 submitted" in follow(client, act, {"action": "submit"})
+        queue = text(as_user(client, p.office).get(f"/web/budget/review/?year={YEAR}")).split(
+            'id="queue"')[1].split("</table>")[0]
+        assert re.search(r'1,500\.00</td><td class="num">1,600\.00</td>', queue)  # no fan-out
         assert "二上 reviewed" in follow(as_user(client, p.dept), act, {"action": "review"})
         assert "approved" in follow(as_user(client, p.office), act, {"action": "approve"})
         plan.refresh_from_db()
