@@ -338,6 +338,10 @@ class TestPublicPortal:
         names = list(budget.files.values_list("name", flat=True))
         assert names and all(f"/reports/public/{budget.pk}/{n}" in html for n in names)
         assert client.get(f"/reports/public/{budget.pk}/{names[0]}").status_code == 200
+        # the reports app's public pages link to the charts
+        assert 'href="/web/public/"' in client.get("/reports/public/").content.decode()
+        assert (f'href="/web/public/?year={YEAR}&amp;department=440300100"'
+                in client.get(f"/reports/public/{budget.pk}/").content.decode())
 
     def test_budget_vs_final_when_both_are_published(self, world, treasury, user, client):
         publish(world, treasury, user, "budget")
