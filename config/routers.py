@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 
 REPLICA = "replica"
-REPLICA_PATHS = ("/reports/", "/api/reports/execution/", "/api/reports/trace/")
+REPLICA_PATHS = ("/reports/", "/api/reports/execution/", "/api/reports/trace/", "/web/public/")
 _reads = contextvars.ContextVar("replica_reads", default=False)
 
 

@@ -372,3 +372,10 @@ class TestChinese:
         publish(world, treasury, user, "budget")
         html = Client().get("/web/public/?department=440300100").content.decode()
         assert "按功能分类（类）的支出" in html and "全部部门" in html
+
+
+def test_the_public_portal_reads_from_the_replica_when_one_is_configured():
+    from config.routers import wants_replica
+
+    assert wants_replica("GET", "/web/public/?year=2026")
+    assert not wants_replica("GET", "/web/treasury/vouchers/")
