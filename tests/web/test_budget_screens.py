@@ -13,7 +13,9 @@ import pytest
 from openpyxl import load_workbook
 
 from budgets import selectors
+from budgets import services as budgets_services
 from budgets.models import Adjustment, BudgetPlan, Indicator, PlanLine, Project
+from budgets.validation import PlanLineInput
 from finance import selectors as ledger
 from finance.ledger import Dims
 from tests.helpers import YEAR
@@ -315,3 +317,36 @@ class TestLanguages:
             en_body = text(en.get(f"/web/budget/plans/{plan.pk}/"))
         assert "控制数（一下）" in zh_body and "在线编辑明细" in zh_body
         assert "Control numbers (一下)" in en_body and "Edit lines online" in en_body
+
+
+class TestQueryCounts:
+    def test_the_lists_and_the_review_page_do_not_query_per_plan(self, client, world, plan):  # noqa: ANN001
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        def counts() -> list[int]:
+            found = []
+            for who, url in ((world.people.office, f"/web/budget/review/?year={YEAR}"),
+                             (world.people.office, "/web/budget/plans/"),
+                             (world.people.dept, f"/web/budget/review/?year={YEAR}"),
+                             (world.people.office, "/web/budget/projects/")):
+                as_user(client, who).get(url)  # warm the session and caches
+                with CaptureQueriesContext(connection) as ctx:
+                    assert client.get(url).status_code == 200
+                found.append(len(ctx.captured_queries))
+            return found
+
+        follow(as_user(client, world.people.filer), f"/web/budget/plans/{plan.pk}/lines/",
+               lines_post([(PROJECT, FUNCTION, ECON_A, FUND, "10", "")]))
+        one = counts()
+        p2 = budgets_services.project_create(unit_code="440300102", code="P-U2", name="二中项目",
+                                             kind="project", total_amount="1", user=world.people.other_filer)
+        budgets_services.project_submit(project=p2, user=world.people.other_filer)
+        budgets_services.project_review(project=p2, user=world.people.dept)
+        budgets_services.project_accept(project=p2, user=world.people.office)
+        plan2 = budgets_services.plan_create(unit_code="440300102", year=YEAR,
+                                             user=world.people.other_filer)
+        budgets_services.plan_lines_save(plan=plan2, user=world.people.other_filer, lines=[
+            PlanLineInput("P-U2", FUNCTION, ECON_A, FUND, "20"),
+            PlanLineInput("P-U2", "2050204", ECON_B, "2", "30")])
+        assert counts() == one
