@@ -8,6 +8,7 @@ their status, and random figures come from a generator seeded per key, never fro
 stream whose position would depend on what was already done."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -187,22 +188,32 @@ class CityYear:
         if not self.parallel():
             self.each(label, self.units, lambda u: getattr(self, method)(u, *args))
             return
-        by_dept: dict[str, list[int]] = defaultdict(list)
-        for i, u in enumerate(self.units):
-            by_dept[u.department].append(i)
-        chunks = [by_dept[d] for d in sorted(by_dept, key=lambda d: -len(by_dept[d]))]
+        by_dept: dict[str, list[UnitSpec]] = defaultdict(list)
+        for u in self.units:
+            by_dept[u.department].append(u)
+        self.fan_out(label, method, [by_dept[d] for d in sorted(by_dept, key=lambda d: -len(by_dept[d]))],
+                     args)
+
+    def fan_out(self, label: str, method: str, chunks: list[list[Any]], args: tuple,
+                *, atomic: bool = True) -> None:
+        """`getattr(self, method)(item, *args)` for every item of every chunk, a chunk per
+        task of a pool of `workers` forked processes; one transaction per item if `atomic`
+        (else the method's services commit as they go, like the single-process run)."""
         global _SIM  # noqa: PLW0603 - the forked workers inherit the run's state through it
         _SIM = self
         connections.close_all()  # never share a connection across fork
-        done = 0
-        with multiprocessing.get_context("fork").Pool(self.workers) as pool:
-            for n, pid in pool.imap_unordered(_worker_chunk, [(method, args, c) for c in chunks]):
-                done += n
-                self.worker_pids.add(pid)
-                self.progress(label, done, len(self.units))
-            pool.close()
-            pool.join()
-        _SIM = None
+        done, total = 0, sum(map(len, chunks))
+        try:
+            with multiprocessing.get_context("fork").Pool(self.workers) as pool:
+                for n, pid in pool.imap_unordered(_worker_chunk,
+                                                  [(method, args, c, atomic) for c in chunks]):
+                    done += n
+                    self.worker_pids.add(pid)
+                    self.progress(label, done, total)
+                pool.close()
+                pool.join()
+        finally:
+            _SIM = None
 
     # ------------------------------------------------------------------ the run
     def run(self) -> Outcome:
@@ -559,43 +570,56 @@ class CityYear:
         folder = self.out / "bank" / f"{self.year}{month:02d}"
         folder.mkdir(parents=True, exist_ok=True)
         reviewer = self.users["reviewer"]
-        for i, agent in enumerate(self.agents):
-            vouchers = list(Voucher.objects.filter(batch__agent_account=agent, date=day)
-                            .select_related("request__payee").order_by("number"))
-            if not vouchers:
-                continue
-            rows, booked, paid = [], [], Decimal(0)
-            for n, v in enumerate(vouchers):
-                ok = _rng(self.seed, "bank", v.number).random() >= 0.04
-                p = v.request.payee
-                ref = f"BK{day:%Y%m%d}{i}{n:05d}"
-                rows.append(f"{v.number},{agent.number},{agent.name},{p.account_number},{p.name},"
-                            f"{p.branch_name},\"{v.amount:,.2f}\",{'成功' if ok else '失败'},{ref},"
-                            f"{day} 11:{n % 60:02d}:{(7 * n) % 60:02d},{'' if ok else RETURN_REASON}")
-                if ok:
-                    paid += v.amount
-                    booked.append((f"ST{ref[2:]}", v.amount, False, v.number, p.name, p.account_number))
-            header = "支付凭证号,付款账号,付款户名,收款账号,收款户名,收款行,金额,交易状态,银行流水号,交易时间,失败原因"
-            result = ("\r\n".join([header, *rows]) + "\r\n").encode("gbk")
-            path = folder / f"results_{AGENT_BANKS[i][0]}_{day:%Y%m%d}.csv"
-            path.write_bytes(result)
-            self._import(path, result, reviewer, _at(day, 15, i))
-            if paid:
-                booked.append((f"CL{day:%Y%m%d}{i}", paid, True, "", "", ""))
-            if i == month % len(self.agents):
-                booked.append((f"FE{day:%Y%m%d}{i}", Decimal("12.50") + month, False, "",
-                               AGENT_BANKS[i][1], "9999000" + AGENT_BANKS[i][0]))
-            if not booked:  # every payment of the day was returned: no statement lines
-                continue
-            stmt = camt053(agent.number, day, booked)
-            path = folder / f"statement_{AGENT_BANKS[i][0]}_{day:%Y%m%d}.camt053.xml"
-            path.write_bytes(stmt)
-            self._import(path, stmt, reviewer, _at(day, 17, i))
+        agents = list(range(len(self.agents)))
+        if self.parallel():  # the agent banks' files are independent: one task per bank
+            self.fan_out(f"bank files {month:02d}", "bank_agent", [[i] for i in agents], (month,),
+                         atomic=False)
+        else:
+            for i in agents:
+                self.bank_agent(i, month)
         for exc in ReconException.objects.filter(status=ReconException.Status.OPEN,
                                                  kind=ReconException.Kind.LINE_WITHOUT_VOUCHER,
                                                  date=day):
             payments.recon_exception_resolve(exception=exc, reason=FEE_REASON, user=reviewer,
                                              as_of=_at(day + dt.timedelta(days=1), 10))
+
+    def bank_agent(self, i: int, month: int) -> None:
+        """One agent bank's result file, then its statement, each imported (every line
+        commits on its own inside the importer)."""
+        day = _workday(dt.date(self.year, month, 14))
+        folder = self.out / "bank" / f"{self.year}{month:02d}"
+        reviewer, agent = self.users["reviewer"], self.agents[i]
+        vouchers = list(Voucher.objects.filter(batch__agent_account=agent, date=day)
+                        .select_related("request__payee").order_by("number"))
+        if not vouchers:
+            return
+        rows, booked, paid = [], [], Decimal(0)
+        for n, v in enumerate(vouchers):
+            ok = _rng(self.seed, "bank", v.number).random() >= 0.04
+            p = v.request.payee
+            ref = f"BK{day:%Y%m%d}{i}{n:05d}"
+            rows.append(f"{v.number},{agent.number},{agent.name},{p.account_number},{p.name},"
+                        f"{p.branch_name},\"{v.amount:,.2f}\",{'成功' if ok else '失败'},{ref},"
+                        f"{day} 11:{n % 60:02d}:{(7 * n) % 60:02d},{'' if ok else RETURN_REASON}")
+            if ok:
+                paid += v.amount
+                booked.append((f"ST{ref[2:]}", v.amount, False, v.number, p.name, p.account_number))
+        header = "支付凭证号,付款账号,付款户名,收款账号,收款户名,收款行,金额,交易状态,银行流水号,交易时间,失败原因"
+        result = ("\r\n".join([header, *rows]) + "\r\n").encode("gbk")
+        path = folder / f"results_{AGENT_BANKS[i][0]}_{day:%Y%m%d}.csv"
+        path.write_bytes(result)
+        self._import(path, result, reviewer, _at(day, 15, i))
+        if paid:
+            booked.append((f"CL{day:%Y%m%d}{i}", paid, True, "", "", ""))
+        if i == month % len(self.agents):
+            booked.append((f"FE{day:%Y%m%d}{i}", Decimal("12.50") + month, False, "",
+                           AGENT_BANKS[i][1], "9999000" + AGENT_BANKS[i][0]))
+        if not booked:  # every payment of the day was returned: no statement lines
+            return
+        stmt = camt053(agent.number, day, booked)
+        path = folder / f"statement_{AGENT_BANKS[i][0]}_{day:%Y%m%d}.camt053.xml"
+        path.write_bytes(stmt)
+        self._import(path, stmt, reviewer, _at(day, 17, i))
 
     def _import(self, path: Path, content: bytes, user: Any, as_of: dt.datetime) -> None:
         report = payments.bank_file_import(content=content, filename=path.name, user=user,
@@ -664,10 +688,7 @@ class CityYear:
     # ------------------------------------------------------------------ outputs
     def outputs(self) -> None:
         out, year = self.out, self.year
-        result = reports.disclosure_export(year=year, out=out / "disclosure",
-                                           progress=lambda i, n: self.progress("disclosure files", i, n))
-        if result["failures"]:
-            raise RuntimeError(f"disclosure checks failed: {result['failures'][0]}")
+        self.published_files(out / "disclosure")
         fs = report_tables.fact_set(year=year, scope=report_selectors.Scope())
         statements = report_tables.statement_tables(fs)
         title = f"{year}年决算报表（全市）"
@@ -691,6 +712,27 @@ class CityYear:
                          f"{'balanced' if tb.balanced else 'NOT BALANCED'}")
         (out / "verify.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
         self.verify_ok = verify.ok
+
+    def published_files(self, target: Path) -> None:
+        """The published sets as the public portal serves them: each set's stored files
+        (checked against the SHA-256 recorded at publication) and its manifest, under
+        `target/<department>/<kind>/`. They were rendered once, when published (after the
+        cross-table checks); rendering them again would only repeat that work."""
+        sets = list(DisclosureSet.objects.filter(year=self.year, status="published")
+                    .select_related("department").prefetch_related("files")
+                    .order_by("department__code", "kind"))
+        for i, ds in enumerate(sets, start=1):
+            folder = target / ds.department.code / ds.kind
+            folder.mkdir(parents=True, exist_ok=True)
+            for f in ds.files.all():
+                with f.file.open("rb") as fh:
+                    content = fh.read()
+                if hashlib.sha256(content).hexdigest() != f.sha256:
+                    raise RuntimeError(f"published file {f} does not match its SHA-256")
+                (folder / f.name).write_bytes(content)
+            (folder / "manifest.json").write_text(
+                json.dumps(ds.manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+            self.progress("published disclosure files", i, len(sets))
 
     @property
     def outcome(self) -> Outcome:
@@ -752,19 +794,20 @@ def camt053(account: str, day: dt.date, entries: list[tuple]) -> bytes:
 _SIM: CityYear | None = None  # the run a forked worker serves (set by each_unit)
 
 
-def _worker_chunk(task: tuple[str, tuple, list[int]]) -> tuple[int, int]:
-    """In a worker process: one department's units, one transaction per unit, on the
-    worker's own connection (closed at the end so the server sees a clean exit)."""
-    method, args, indexes = task
+def _worker_chunk(task: tuple[str, tuple, list[Any], bool]) -> tuple[int, int]:
+    """In a worker process: one chunk (a department's units, an agent bank), one
+    transaction per item, on the worker's own connection (closed at the end so the server
+    sees a clean exit)."""
+    method, args, items, atomic = task
     sim = _SIM
     assert sim is not None  # noqa: S101 - set by the coordinator before the fork
     try:
-        for i in indexes:
-            with transaction.atomic():
-                getattr(sim, method)(sim.units[i], *args)
+        for item in items:
+            with transaction.atomic() if atomic else contextlib.nullcontext():
+                getattr(sim, method)(item, *args)
     finally:
         connections.close_all()
-    return len(indexes), os.getpid()
+    return len(items), os.getpid()
 
 
 def city_year_run(*, units: int, year: int, out: Path, months: int = 12, seed: int = 2026,
