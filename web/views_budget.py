@@ -15,6 +15,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, OuterRef, Subquery, Sum
 from django.db.models.functions import Substr
 from django.http import HttpRequest, HttpResponse
@@ -48,6 +49,7 @@ from web.forms_budget import (
 PS = BudgetPlan.Status
 ZERO = Decimal("0.00")
 MAX_UPLOAD = 5 * 1024 * 1024
+PER_PAGE = 100
 FIELD_OF_COLUMN = {col: name for name, col in COLUMNS.items()}
 _CELL = re.compile(r"^(?P<sheet>[^!]+)!(?P<col>[A-Z]+)(?P<row>\d+): (?P<reason>.*)$", re.S)
 _LINE = re.compile(r"^line (?P<row>\d+): (?P<field>[a-z_ ']+): (?P<reason>.*)$", re.S)
@@ -85,6 +87,11 @@ def _problems(exc: LedgerError) -> list[dict[str, str]]:
     return rows
 
 
+def _page(request: HttpRequest, qs: Any, per: int = PER_PAGE) -> Page:
+    """One page of a long list (`?page=`); the template shows the pager."""
+    return Paginator(qs, per).get_page(request.GET.get("page"))
+
+
 def _steps(document: Any) -> list[Any]:
     return list(selectors.plan_steps(document=document).order_by("at", "id"))
 
@@ -97,7 +104,7 @@ def projects(request: HttpRequest) -> HttpResponse:
     if status in Project.Status.values:
         qs = qs.filter(status=status)
     return render(request, "web/budget/projects.html", {
-        "projects": list(qs[:500]), "statuses": Project.Status.choices, "status": status,
+        "projects": _page(request, qs), "statuses": Project.Status.choices, "status": status,
         "can_file": access.is_unit_filer(request.user)})
 
 
@@ -180,9 +187,13 @@ def plans(request: HttpRequest) -> HttpResponse:
         total=Sum("lines__amount"), line_count=Count("lines")).order_by("-year", "unit__code")
     if year:
         qs = qs.filter(year=year)
+    status = request.GET.get("status", "")
+    if status in PS.values:
+        qs = qs.filter(status=status)
     unit = _unit_of(request.user) if access.is_unit_filer(request.user) else None
     return render(request, "web/budget/plans.html", {
-        "plans": list(qs[:500]), "year": year, "unit": unit,
+        "plans": _page(request, qs), "year": year, "unit": unit, "status": status,
+        "statuses": PS.choices,
         "create_form": PlanCreateForm(initial={"year": year or timezone.localdate().year + 1})})
 
 
@@ -378,10 +389,12 @@ def review(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(unit__parent__code=department)
     control = (ControlNumber.objects.filter(plan=OuterRef("pk")).order_by()
                .values("plan").annotate(s=Sum("amount")).values("s"))
-    plan_rows = list(qs.annotate(total=Sum("lines__amount"), last=Sum("lines__last_year_amount"),
-                                 control=Subquery(control))  # a subquery: no join fan-out
-                     .order_by("unit__parent__code", "unit__code"))
-    queue = [p for p in plan_rows if p.status in WAITING]
+    queue = _page(request, qs.filter(status__in=WAITING).annotate(
+        total=Sum("lines__amount"), control=Subquery(control))  # a subquery: no join fan-out
+        .order_by("unit__parent__code", "unit__code"))
+    labels = dict(PS.choices)
+    by_status = [{"status": r["status"], "label": labels.get(r["status"], r["status"]), "n": r["n"]}
+                 for r in qs.values("status").annotate(n=Count("id")).order_by("status")]
     lines = PlanLine.objects.filter(plan__in=qs)
     by_department = list(lines.values("plan__unit__parent__code", "plan__unit__parent__name")
                          .annotate(total=Sum("amount"), last=Sum("last_year_amount"),
@@ -397,7 +410,7 @@ def review(request: HttpRequest) -> HttpResponse:
         kind=Organization.Kind.DEPARTMENT).order_by("code")
     return render(request, "web/budget/review.html", {
         "year": year, "department": department, "departments": departments,
-        "plans": plan_rows, "queue": queue, "by_department": by_department, "by_class": by_class,
+        "by_status": by_status, "queue": queue, "by_department": by_department, "by_class": by_class,
         "grand_total": sum((r["total"] or ZERO for r in by_department), ZERO),
         "own_department": scoping.organization_of(request.user)
         if access.is_department(request.user) else None,
@@ -458,7 +471,7 @@ def adjustments(request: HttpRequest) -> HttpResponse:
     if year:
         qs = qs.filter(year=year)
     return render(request, "web/budget/adjustments.html", {
-        "adjustments": list(qs[:500]), "status": status, "statuses": Adjustment.Status.choices,
+        "adjustments": _page(request, qs), "status": status, "statuses": Adjustment.Status.choices,
         "waiting": access.visible_adjustments(request.user).filter(
             status=Adjustment.Status.SUBMITTED).count(),
         "can_file": access.can_file_adjustment(request.user)})
