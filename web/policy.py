@@ -88,6 +88,7 @@ POLICY: dict[str, str | Check] = {
     "web:treasury_batch": _treasury_only,
     "web:treasury_batch_csv": _treasury_only,
     "web:treasury_batch_pain001": _treasury_only,
+    "web:treasury_notice_csv": _treasury_only,
     "web:treasury_imports": _treasury_only,
     "web:treasury_import": _treasury_only,
     "web:treasury_exceptions": _treasury_only,

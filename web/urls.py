@@ -23,6 +23,8 @@ urlpatterns = [
          name="treasury_batch_csv"),
     path("web/treasury/batches/<int:pk>/pain001/", views_treasury.batch_export,
          {"fmt": "pain001"}, name="treasury_batch_pain001"),
+    path("web/treasury/batches/<int:pk>/notice/", views_treasury.notice_export,
+         name="treasury_notice_csv"),
     path("web/treasury/imports/", views_treasury.imports, name="treasury_imports"),
     path("web/treasury/imports/<int:pk>/", views_treasury.import_detail, name="treasury_import"),
     path("web/treasury/exceptions/", views_treasury.exceptions, name="treasury_exceptions"),

@@ -116,6 +116,19 @@ def batch_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     return resp
 
 
+@treasury_required
+def notice_export(request: HttpRequest, pk: int) -> HttpResponse:
+    """清算额度通知单 of the batch's day and agent bank, as CSV (GBK) for the central bank."""
+    batch = get_object_or_404(VoucherBatch, pk=pk)
+    notice = get_object_or_404(ClearingNotice.objects.select_related("agent_account__bank"),
+                               agent_account=batch.agent_account, date=batch.date)
+    resp = HttpResponse(pay_selectors.clearing_notice_csv(notice=notice),
+                        content_type="text/csv; charset=gb18030")
+    resp["Content-Disposition"] = (f'attachment; filename="clearing_notice_{notice.date:%Y%m%d}_'
+                                   f'{batch.agent_account.number}.csv"')
+    return resp
+
+
 # ------------------------------------------------------------------ bank imports
 @treasury_required
 def imports(request: HttpRequest) -> HttpResponse:

@@ -34,6 +34,7 @@ PAGES = {
     "/web/treasury/batches/{batch}/": T,
     "/web/treasury/batches/{batch}/csv/": T,
     "/web/treasury/batches/{batch}/pain001/": T,
+    "/web/treasury/batches/{batch}/notice/": T,
     "/web/treasury/imports/": T,
     "/web/treasury/imports/{job}/": T,
     "/web/treasury/exceptions/": T,
@@ -122,7 +123,7 @@ class TestMatrix:
         from web.policy import POLICY, PUBLIC, _treasury_only
 
         names = ["treasury_vouchers", "treasury_batch", "treasury_batch_csv",
-                 "treasury_batch_pain001", "treasury_imports", "treasury_import",
+                 "treasury_batch_pain001", "treasury_notice_csv", "treasury_imports", "treasury_import",
                  "treasury_exceptions", "treasury_exception_resolve"]
         assert all(POLICY[f"web:{n}"] is _treasury_only for n in names)
         assert POLICY["web:public_home"] == PUBLIC
@@ -194,6 +195,9 @@ class TestVouchers:
         ns = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"}
         assert xml.findtext(".//p:EndToEndId", namespaces=ns) == v.number
         assert xml.findtext(".//p:GrpHdr/p:CtrlSum", namespaces=ns) == "120.50"
+        notice = client.get(f"/web/treasury/batches/{batch.pk}/notice/").content.decode("gb18030")
+        assert "清算额度通知单" in notice and v.number in notice
+        assert "合计,1,120.50" in notice and "大写,壹佰贰拾元伍角" in notice
 
 
 class TestBankImports:
