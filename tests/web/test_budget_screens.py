@@ -294,11 +294,12 @@ class TestScoping:
         assert head.get(f"/web/budget/plans/{plan.pk}/").status_code == 200
         assert head.get(f"/web/budget/plans/{plan.pk}/lines/").status_code == 403
 
-    def test_the_dashboard_links_the_budget_screens_by_role(self, client, world):  # noqa: ANN001
+    def test_the_dashboard_links_the_budget_screens_by_role(self, client, world, plan):  # noqa: ANN001
         body = text(as_user(client, world.people.filer).get("/web/"))
         assert "/web/budget/plans/" in body and "/web/budget/review/" not in body
-        body = text(as_user(client, world.people.office).get("/web/"))
+        body = text(as_user(client, world.people.office).get(f"/web/?year={YEAR}"))
         assert "/web/budget/review/" in body and "/web/budget/adjustments/" in body
+        assert f'href="/web/budget/plans/{plan.pk}/"' in body  # plans not yet approved
         body = text(as_user(client, world.people.dept).get("/web/"))
         assert "/web/budget/review/" in body
 
