@@ -165,8 +165,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
                  if result.get("file_id") else None)
     return render(request, "web/treasury/import.html", {
         "job": job, "result": result, "finished": finished, "unchanged": unchanged,
-        "bank_file": bank_file,
-        "poll": job.created_by_id == request.user.pk or request.user.is_staff})
+        "bank_file": bank_file})
 
 
 # ------------------------------------------------------------------ exceptions

@@ -276,7 +276,7 @@ class TestBankImports:
                                  created_by=world.people.reviewer, created_at=timezone.now(),
                                  status="running", total=200, done=50)
         html = client.get(f"/web/treasury/imports/{job.pk}/").content.decode()
-        assert f'data-api="/api/finance/jobs/{job.pk}/"' in html and 'data-poll="1"' in html
+        assert f'data-api="/api/finance/jobs/{job.pk}/"' in html and 'data-status="running"' in html
         assert 'value="25"' in html and "50 / 200" in html
         assert client.get(f"/api/finance/jobs/{job.pk}/").json()["percent"] == 25
 
@@ -372,6 +372,7 @@ class TestChinese:
         assert "待开具支付凭证的已审批申请" in html and "支付凭证批次" in html
         html = zh.get(f"/web/treasury/imports/{paid['job']}/").content.decode()
         assert "导入完成。已保存 1 行；此前已导入 0 行。" in html
+        assert 'id="job-status">已完成<' in html and 'data-label-running="进行中"' in html
         assert "1 条未处理的对账差异。" in zh.get("/web/treasury/exceptions/").content.decode()
         publish(world, treasury, user, "budget")
         html = Client().get("/web/public/?department=440300100").content.decode()
