@@ -11,11 +11,22 @@ UNITS  ?= 120
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# requirements.lock pins the exact version of every installed package (constraints).
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev]' -c requirements.lock
 	touch $(STAMP)
+
+# After a change of dependencies in pyproject.toml: install, then pin what is installed.
+lock:
+	$(PY) -m pip install -q -e '.[dev]'
+	{ sed -n '1,2p' requirements.lock; $(PY) -m pip freeze --exclude-editable; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+
+# pip-audit of requirements.lock; prints NOT CHECKED when no vulnerability service answers.
+audit: venv
+	sh bench/reliability_pip_audit.sh
 
 demo: venv
 	$(PY) manage.py migrate --noinput -v0
