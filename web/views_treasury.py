@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
@@ -38,6 +39,7 @@ from web import scoping
 from web.forms import BankFileForm, ResolveForm, VoucherBatchForm
 
 IMPORT_KIND = "payments.import_bank"  # the Job kind the API upload uses too
+EXCEPTIONS_PER_PAGE = 200
 
 
 def is_treasury(user: Any) -> bool:
@@ -173,13 +175,21 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def exceptions(request: HttpRequest) -> HttpResponse:
     """对账差异: the open exceptions, each with a resolve-with-reason form, and the
     latest resolved ones with who resolved them and why."""
+    kinds = ReconException.Kind
+    kind = request.GET.get("kind", "")
     open_ = pay_selectors.open_exceptions().select_related("voucher", "statement_line")
+    if kind in kinds.values:
+        open_ = open_.filter(kind=kind)
+    else:
+        kind = ""
+    page = Paginator(open_.order_by("date", "id"), EXCEPTIONS_PER_PAGE).get_page(
+        request.GET.get("page"))
     resolved = (ReconException.objects.filter(status=ReconException.Status.RESOLVED)
                 .select_related("voucher", "statement_line", "resolved_by")
                 .order_by("-resolved_at", "-id")[:50])
     return render(request, "web/treasury/exceptions.html", {
-        "open": open_[:500], "open_count": open_.count(), "resolved": resolved,
-        "form": ResolveForm()})
+        "page": page, "open_count": page.paginator.count, "kinds": kinds.choices,
+        "kind": kind, "resolved": resolved, "form": ResolveForm()})
 
 
 @treasury_required
@@ -190,7 +200,7 @@ def exception_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Exception %(id)s: give the reason for resolving it.") % {
             "id": pk})
-        return redirect("web:treasury_exceptions")
+        return redirect(_back(request))
     try:
         pay.recon_exception_resolve(exception=row, user=request.user,
                                     reason=form.cleaned_data["reason"])
@@ -198,4 +208,10 @@ def exception_resolve(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"{pk}: {exc}")
     else:
         messages.success(request, _("Exception %(id)s resolved.") % {"id": pk})
-    return redirect("web:treasury_exceptions")
+    return redirect(_back(request))
+
+
+def _back(request: HttpRequest) -> str:
+    """The queue page the form was posted from (same filter and page)."""
+    nxt = request.POST.get("next", "")
+    return nxt if nxt.startswith("/web/treasury/exceptions/") else "web:treasury_exceptions"

@@ -45,7 +45,13 @@ def test_a_big_statement_through_the_page_and_the_queue_it_leaves(
 
     resp, n_exc, t_exc = count_queries(lambda: client.get("/web/treasury/exceptions/"))
     assert resp.status_code == 200 and f"{LINES} open exceptions." in resp.content.decode()
-    assert resp.content.decode().count('class="resolve-form"') == 500  # the first 500 shown
+    assert resp.content.decode().count('class="resolve-form"') == 200  # a page of 200
+    assert "page 1 of 10" in resp.content.decode()
+    last = client.get("/web/treasury/exceptions/?kind=line_without_voucher&page=10")
+    assert last.content.decode().count('class="resolve-form"') == 200
+    assert "page 10 of 10" in last.content.decode()
+    none = client.get("/web/treasury/exceptions/?kind=clearing_difference").content.decode()
+    assert "0 open exceptions." in none and "No open exceptions." in none
     assert n_exc <= 12, n_exc  # not one query per exception
     _, n_job, _ = count_queries(lambda: client.get(f"/web/treasury/imports/{job.pk}/"))
     assert n_job <= 12, n_job
