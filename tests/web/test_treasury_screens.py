@@ -305,6 +305,17 @@ class TestExceptions:
                         follow=True)
         assert f"Exception {exc.pk} is already resolved." in r.content.decode()
 
+    def test_resolving_returns_to_the_same_filtered_page_and_nowhere_else(
+            self, world, treasury, paid, client):
+        client.force_login(treasury.director)
+        back = "/web/treasury/exceptions/?kind=line_without_voucher&page=1"
+        r = client.post(f"/web/treasury/exceptions/{paid['exc']}/resolve/",
+                        {"reason": "费用", "next": back})
+        assert r["Location"] == back
+        r = client.post(f"/web/treasury/exceptions/{paid['exc']}/resolve/",
+                        {"reason": "费用", "next": "https://example.com/"})
+        assert r["Location"] == "/web/treasury/exceptions/"
+
     def test_the_statement_line_of_the_voucher_was_matched(self, world, paid):
         v = Voucher.objects.get(request=world.r1)
         assert v.status == "paid" and v.statement_lines.get().matched_by == "voucher"
