@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
-from django.db import connection
+from django.db import connections, router
 from django.db.models import BooleanField, ExpressionWrapper, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -147,7 +147,9 @@ def ledger_facts(*, year: int, as_of: date | None = None, by_month: bool = False
     # model-less tuples through Django's converters costs a third of the query time on
     # a million lines (bench/reports_disclosure.py). Values are ids, ints and booleans.
     sql, params = rows.query.sql_with_params()
-    with connection.cursor() as cur:
+    # the router's choice, as the ORM would make it (a report inside replica_reads() reads
+    # the replica; found by bench/replica_reads.py against a real standby)
+    with connections[router.db_for_read(Line)].cursor() as cur:
         cur.execute(sql, params)
         raw = pd.DataFrame.from_records(cur.fetchall(), columns=[*keys, "d", "c"])
     return _label(raw, master, by_month)
