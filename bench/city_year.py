@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-DB = "smart_finance_bench_city"
+DB = os.environ.get("BENCH_CITY_DB", "smart_finance_bench_city")
 
 
 def psql(sql: str) -> None:
