@@ -494,7 +494,9 @@ def adjustment_new(request: HttpRequest) -> HttpResponse:
     """File an increase, decrease or virement (调整 / 调剂) on indicators in scope."""
     if not access.can_file_adjustment(request.user):
         raise PermissionDenied(_("Your role cannot file adjustments."))
-    year = _year(request) or int(request.POST.get("year") or 0) or timezone.localdate().year
+    posted = request.POST.get("year", "")
+    year = _year(request) or (int(posted) if posted.isdigit() and 2000 <= int(posted) <= 2100
+                              else timezone.localdate().year)
     choices = _indicator_choices(request.user, year)
     form = AdjustmentForm(request.POST or None, indicators=choices, initial={"year": year})
     if request.method == "POST" and form.is_valid():
