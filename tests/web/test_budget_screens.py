@@ -312,10 +312,14 @@ class TestLanguages:
             zh = Client()
             zh.force_login(world.people.filer)
             zh_body = text(zh.get(f"/web/budget/plans/{plan.pk}/"))
+            refused = text(zh.post(f"/web/budget/plans/{plan.pk}/act/", {"action": "submit"},
+                                   follow=True))
             en = Client(headers={"accept-language": "en"})
             en.force_login(world.people.filer)
             en_body = text(en.get(f"/web/budget/plans/{plan.pk}/"))
         assert "控制数（一下）" in zh_body and "在线编辑明细" in zh_body
+        assert "草稿（一上编制中）" in zh_body  # the plan's status, from budgets/locale
+        assert "单位 440300101 的 2026 年预算没有明细。" in refused  # the service's error, translated
         assert "Control numbers (一下)" in en_body and "Edit lines online" in en_body
 
 
