@@ -8,7 +8,8 @@ generators. Ends with one line "<importer>: runs N, crashes C" and exits 1 on a 
 
     .venv/bin/python bench/fuzz_atheris.py camt053 -runs=20000
     importers: camt053 mt940 bank_csv project_json code_csv excel
-    (any other -flag=value is passed to libFuzzer, e.g. -max_total_time=60)
+    (any other -flag=value is passed to libFuzzer, e.g. -max_total_time=60;
+     --out=DIR puts corpus/ and crashes/ under DIR instead of var/fuzz)
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ with atheris.instrument_imports(include=["payments", "budgets", "finance", "mt94
     from budgets.errors import BudgetError
     from budgets.importers.projects import parse_projects
     from finance.importers import codes as code_importer
-    from payments.importers import detect, parse
+    from payments.importers import CAMT053, MT940, RESULTS, detect, parse
 
 from tests.reliability import fuzzing as fz  # noqa: E402 - the generators and the oracle
 
@@ -46,11 +47,21 @@ TMP = Path(tempfile.mkdtemp(prefix="atheris_codes_"))
 STATE = {"runs": 0, "crashes": 0, "crash_dir": Path(), "target": -1}
 
 
-def bank(content: bytes) -> fz.Verdict:
+def bank(content: bytes, forced: str | None = None) -> fz.Verdict:
+    """The import's own path (detect, then parse); with `forced`, the parser of that format
+    is also run on whatever the input is (the fuzzer then reaches deep into one parser
+    instead of stopping at detection)."""
+    if forced:
+        verdict = bank_parse(content, forced)
+        if verdict.outcome == "crash":
+            return verdict
     fmt = detect(content)
     if fmt is None:  # bank_file_import answers "unknown format" and stores nothing
         return fz.Verdict("error", "unknown format")
+    return bank_parse(content, fmt)
 
+
+def bank_parse(content: bytes, fmt: str) -> fz.Verdict:
     def run() -> object:
         rows = parse(content, "f", fmt)
         if rows is not None and rows.fatal and rows.total:
@@ -91,7 +102,8 @@ def template(content: bytes) -> fz.Verdict:
                     domain=(BudgetError,))
 
 
-JUDGE = {"camt053": bank, "mt940": bank, "bank_csv": bank, "project_json": projects,
+JUDGE = {"camt053": lambda d: bank(d, CAMT053), "mt940": lambda d: bank(d, MT940),
+         "bank_csv": lambda d: bank(d, RESULTS), "project_json": projects,
          "code_csv": code_list, "excel": template}
 
 
@@ -136,13 +148,15 @@ def main() -> None:
         raise SystemExit(__doc__)
     name = sys.argv[1]
     STATE["name"] = name
-    corpus = ROOT / "var" / "fuzz" / "corpus" / name
-    STATE["crash_dir"] = ROOT / "var" / "fuzz" / "crashes" / name
+    outs = [a.split("=", 1)[1] for a in sys.argv[2:] if a.startswith("--out=")]
+    base = Path(outs[-1]) if outs else ROOT / "var" / "fuzz"
+    corpus = base / "corpus" / name
+    STATE["crash_dir"] = base / "crashes" / name
     corpus.mkdir(parents=True, exist_ok=True)
     STATE["crash_dir"].mkdir(parents=True, exist_ok=True)
     for data in seeds(name):
         (corpus / f"seed-{hashlib.sha1(data).hexdigest()}").write_bytes(data)  # noqa: S324
-    flags = [a for a in sys.argv[2:] if a.startswith("-")]
+    flags = [a for a in sys.argv[2:] if a.startswith("-") and not a.startswith("--")]
     max_len = 200_000 if name in ("camt053", "excel") else 20_000
     args = [sys.argv[0], f"-max_len={max_len}", "-rss_limit_mb=4096", *flags, str(corpus)]
     atexit.register(report)

@@ -259,10 +259,11 @@ def main() -> int:  # noqa: PLR0915
     worker = start([str(ROOT / ".venv/bin/celery"), "-A", "config", "worker", "-Q",
                     "celery,imports,reports,monitoring", "--pool=solo", "--without-gossip",
                     "--without-mingle", "-n", f"r9load-{run}@%h", "--loglevel=INFO"], env,
-                   logs / "http_load_worker.log")
+                   logs / f"http_load_worker_{run}.log")
     web = start([str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "--bind",
                  f"127.0.0.1:{port}", "--workers", str(args.gunicorn_workers),
-                 "--timeout", "120", "--keep-alive", "30"], env, logs / "http_load_gunicorn.log")
+                 "--timeout", "120", "--keep-alive", "30"], env,
+                logs / f"http_load_gunicorn_{run}.log")
     failures: list[str] = []
     try:
         for _ in range(300):
@@ -290,7 +291,8 @@ def main() -> int:  # noqa: PLR0915
                 drained_at = time.perf_counter() - t_drain
                 break
             time.sleep(0.5)
-        tasks_done = (logs / "http_load_worker.log").read_text().count("succeeded in")
+        time.sleep(2)  # the last task taken from the queue may still be running
+        tasks_done = (logs / f"http_load_worker_{run}.log").read_text().count("succeeded in")
 
         from finance import selectors
         from payments.models import PaymentRequest

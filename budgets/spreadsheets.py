@@ -124,7 +124,10 @@ def plan_template_read(*, plan: BudgetPlan, content: bytes) -> TemplateRead:
                 reason=f"the file inflates to {inflated:,} bytes, too large (limit {MAX_INFLATED:,})")
         wb = load_workbook(io.BytesIO(content), data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, OSError,
-            ValueError, TypeError, EOFError, zlib.error, ElementTree.ParseError) as exc:
+            ValueError, TypeError, EOFError, zlib.error, ElementTree.ParseError,
+            NotImplementedError, RuntimeError) as exc:
+        # NotImplementedError / RuntimeError: zipfile on an unsupported compression method
+        # or zip version, patched data, or an encrypted member (found by atheris, issue 9)
         raise errors.TemplateUnreadable(reason=str(exc) or type(exc).__name__) from None
     if SHEET not in wb.sheetnames or META not in wb.sheetnames:
         raise errors.TemplateUnreadable(reason=f"sheets {SHEET} and {META} are required")
