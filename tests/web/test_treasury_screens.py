@@ -129,6 +129,19 @@ class TestMatrix:
         assert POLICY["web:public_home"] == PUBLIC
 
 
+class TestDashboardLinks:
+    def test_treasury_sees_its_screens_on_the_home_page_and_a_filer_does_not(self, world,
+                                                                            client):
+        links = ['href="/web/treasury/vouchers/"', 'href="/web/treasury/imports/"',
+                 'href="/web/treasury/exceptions/"']
+        client.force_login(world.people.reviewer)
+        html = client.get("/web/").content.decode()
+        assert all(link in html for link in links)
+        client.force_login(world.people.filer)
+        html = client.get("/web/").content.decode()
+        assert not any(link in html for link in links)
+
+
 class TestVouchers:
     def test_approved_requests_are_listed_and_put_on_a_batch_from_the_page(
             self, world, treasury, client):
