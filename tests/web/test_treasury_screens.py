@@ -408,3 +408,16 @@ def test_the_public_portal_reads_from_the_replica_when_one_is_configured():
 
     assert wants_replica("GET", "/web/public/?year=2026")
     assert not wants_replica("GET", "/web/treasury/vouchers/")
+
+
+def test_the_new_templates_carry_no_inline_script_or_style():
+    """The CSP is to drop 'unsafe-inline': styles and scripts come from web/static/web/."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "web" / "templates" / "web"
+    files = [*root.glob("treasury/*.html"), *root.glob("public/*.html")]
+    assert len(files) >= 7
+    for f in files:
+        text = f.read_text(encoding="utf-8")
+        assert not re.search(r"<style|\sstyle=|<script(?![^>]*\ssrc=)|\son[a-z]+=", text), f
