@@ -25,6 +25,28 @@ class Series:
     values: Sequence[Decimal]
 
 
+@dataclass(frozen=True)
+class Chart:
+    """A chart and the figures it draws: the page shows the SVG and, under it, the same
+    figures as a table (for screen readers and for copying)."""
+
+    title: str
+    labels: Sequence[str]
+    series: Sequence[Series]
+    chart_id: str = ""
+    unit: str = "元"
+
+    @property
+    def svg(self) -> SafeString:
+        return bar_chart(title=self.title, labels=self.labels, series=self.series,
+                         unit=self.unit, chart_id=self.chart_id)
+
+    @property
+    def rows(self) -> list[tuple[str, list[str]]]:
+        return [(label, [_money(s.values[i]) for s in self.series])
+                for i, label in enumerate(self.labels)]
+
+
 def _len(value: Decimal, top: Decimal, span: int) -> Decimal:
     if top <= 0 or value <= 0:
         return Decimal("0.0")

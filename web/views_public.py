@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from finance.models import FunctionCode
 from reports.models import DisclosureSet
-from web.charts import Series, bar_chart
+from web.charts import Chart, Series
 
 # the 部门支出总表 of each kind: rows are 类/款/项 function codes, column `total`
 EXPENDITURE_TABLE = {DisclosureSet.Kind.BUDGET: "B3", DisclosureSet.Kind.FINAL: "F3"}
@@ -78,7 +78,7 @@ def public_home(request: HttpRequest) -> HttpResponse:
                 by_dept[ds.department.code][ds.kind] = total
         codes = [c for c, _n in departments if c in by_dept]
         label = dict(departments)
-        ctx["charts"].append(bar_chart(
+        ctx["charts"].append(Chart(
             chart_id="chart-departments",
             title=_("%(year)s expenditure by department: budget and final accounts") % {
                 "year": year},
@@ -95,14 +95,14 @@ def public_home(request: HttpRequest) -> HttpResponse:
     dname = dict(departments)[dept]
     for k in kinds:
         if k in per_kind:
-            ctx["charts"].append(bar_chart(
+            ctx["charts"].append(Chart(
                 chart_id=f"chart-{k}",
                 title=_("%(year)s %(department)s %(kind)s: expenditure by function class") % {
                     "year": year, "department": dname, "kind": names[k]},
                 labels=labels, series=[Series(names[k], [per_kind[k].get(c, Decimal("0.00"))
                                                          for c in classes])]))
     if len(per_kind) == len(kinds):
-        ctx["charts"].append(bar_chart(
+        ctx["charts"].append(Chart(
             chart_id="chart-budget-final",
             title=_("%(year)s %(department)s: budget vs final accounts by function class") % {
                 "year": year, "department": dname},

@@ -378,6 +378,9 @@ class TestPublicPortal:
         assert 'id="chart-budget-final"' in html and 'id="chart-final"' in html
         svg = html.split('id="chart-budget-final"', 1)[1].split("</svg>", 1)[0]
         assert "1,500.00" in svg and "Final accounts" in svg
+        # the same figures as a table under the chart
+        table = html.split('id="chart-budget-final"', 1)[1].split("</table>", 1)[0]
+        assert "<th>205 教育支出</th><td class=\"num\">1,500.00</td><td class=\"num\">0.00</td>" in table
 
     def test_an_unknown_department_or_year_falls_back(self, world, treasury, user, client):
         publish(world, treasury, user, "budget")
