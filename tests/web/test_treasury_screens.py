@@ -278,6 +278,20 @@ class TestBankImports:
         assert "the format could not be recognised" in html
         assert not BankFile.objects.exists()
 
+    def test_a_crash_of_the_import_is_recorded_on_the_job_not_a_server_error(
+            self, world, treasury, client, django_capture_on_commit_callbacks, monkeypatch):
+        def crash(**kwargs):  # noqa: ANN003, ANN202 - the database went away mid-import
+            raise RuntimeError("connection lost")
+
+        monkeypatch.setattr(pay, "bank_file_import", crash)
+        client.force_login(treasury.director)
+        job, page = upload(client, b"irrelevant", "r.csv", django_capture_on_commit_callbacks)
+        job.refresh_from_db()
+        assert (job.status, job.message) == ("failed", "RuntimeError: connection lost")
+        html = page.content.decode()
+        assert "The file could not be imported; nothing from it was stored." in html
+        assert "RuntimeError: connection lost" in html
+
     def test_the_list_shows_recent_imports(self, world, treasury, paid, client):
         client.force_login(treasury.director)
         html = client.get("/web/treasury/imports/").content.decode()
