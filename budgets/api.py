@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpResponse
+import rules
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from rest_framework import serializers, status
@@ -20,6 +21,16 @@ from finance.errors import LedgerError
 from finance.ledger import Dims
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+OUT_OF_SCOPE = {"code": "out_of_scope",
+                "detail": "This record belongs to an organization you may not see."}
+
+
+def _plan_for(request: Request, pk: int) -> BudgetPlan:
+    """The plan, if the caller may see its unit (rule budgets.view_plan); else 404."""
+    plan = get_object_or_404(BudgetPlan.objects.select_related("unit"), pk=pk)
+    if not rules.has_perm("budgets.view_plan", request.user, plan):
+        raise Http404
+    return plan
 
 
 def _error(exc: LedgerError) -> Response:
@@ -37,6 +48,7 @@ class ProjectImportUpload(APIView):
     as a Celery task; the answer names the job whose progress /jobs/<id>/ shows."""
 
     parser_classes = [MultiPartParser, FormParser]
+    rule_perm = "budgets.import_projects"
 
     def post(self, request: Request) -> Response:
         upload = request.FILES.get("file")
@@ -71,7 +83,7 @@ class PlanTransition(APIView):
     """POST {"action": submit|review|return|approve, "comment", "reason"}."""
 
     def post(self, request: Request, pk: int) -> Response:
-        plan = get_object_or_404(BudgetPlan, pk=pk)
+        plan = _plan_for(request, pk)
         ser = TransitionSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         try:
@@ -86,15 +98,15 @@ class PlanTemplate(APIView):
 
     parser_classes = [MultiPartParser, FormParser]
 
-    def get(self, request: Request, pk: int) -> HttpResponse:  # noqa: ARG002
-        plan = get_object_or_404(BudgetPlan.objects.select_related("unit"), pk=pk)
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        plan = _plan_for(request, pk)
         response = HttpResponse(spreadsheets.plan_template_build(plan=plan), content_type=XLSX)
         response["Content-Disposition"] = (f'attachment; filename="plan_{plan.unit.code}_'
                                            f'{plan.year}.xlsx"')
         return response
 
     def post(self, request: Request, pk: int) -> Response:
-        plan = get_object_or_404(BudgetPlan.objects.select_related("unit"), pk=pk)
+        plan = _plan_for(request, pk)
         upload = request.FILES.get("file")
         if upload is None:
             return Response({"code": "file_missing", "detail": "Upload the template as field “file”."},
@@ -120,6 +132,8 @@ class UnitIndicators(APIView):
         year = _year(request)
         if year is None:
             return Response({"code": "year_missing", "detail": "Give ?year=YYYY."}, status=400)
+        if not rules.has_perm("budgets.view_unit", request.user, code):
+            return Response(OUT_OF_SCOPE, status=status.HTTP_403_FORBIDDEN)
         rows = selectors.unit_indicators(unit_code=code, year=year)
         return Response([{**r.dims.__dict__, "approved": str(r.approved), "adjusted": str(r.adjusted),
                           "used": str(r.used), "available": str(r.available)} for r in rows])
@@ -134,6 +148,8 @@ class IndicatorHistory(APIView):
         if year is None:
             return Response({"code": "year_missing", "detail": "Give ?year=YYYY."}, status=400)
         q = request.query_params
+        if not rules.has_perm("budgets.view_unit", request.user, q.get("unit", "")):
+            return Response(OUT_OF_SCOPE, status=status.HTTP_403_FORBIDDEN)
         dims = Dims(**{f: q.get(f, "") for f in ("region", "unit", "function", "economic",
                                                  "fund_source", "project")})
         events = selectors.indicator_history(dims=dims, year=year)

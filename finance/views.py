@@ -24,9 +24,13 @@ def trial_balance_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def job_view(request: HttpRequest, pk: int) -> HttpResponse:
     """A progress bar that polls /api/finance/jobs/<pk>/ until the job ends."""
+    import rules
+    from django.http import Http404
     from django.shortcuts import get_object_or_404
 
     from finance.models import Job
 
-    qs = Job.objects.all() if request.user.is_staff else Job.objects.filter(created_by=request.user)
-    return render(request, "finance/job.html", {"job": get_object_or_404(qs, pk=pk)})
+    job = get_object_or_404(Job, pk=pk)
+    if not rules.has_perm("finance.view_job", request.user, job):  # as the API: 404
+        raise Http404
+    return render(request, "finance/job.html", {"job": job})

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from finance.access import scope_by_unit
 from finance.errors import LedgerError
 from finance.jobs import job_create
 from finance.ledger import Dims
@@ -49,11 +50,15 @@ class RequestSerializer(serializers.ModelSerializer):
 
 
 class RequestList(generics.ListCreateAPIView):
+    """Requests of the units the caller may see: a unit its own, a department its units, a
+    district its region, the city all (web.scoping). POST files one (filers)."""
+
     serializer_class = RequestSerializer
     filterset_fields = ["status", "unit"]
+    rule_perms = {"POST": "payments.file_request"}
 
     def get_queryset(self):  # noqa: ANN201
-        return selectors.requests_for(self.request.user).prefetch_related("hits")
+        return scope_by_unit(selectors.requests_all(), self.request.user).prefetch_related("hits")
 
     def create(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
         ser = self.get_serializer(data=request.data)
@@ -100,6 +105,8 @@ class RequestAction(APIView):
 class BatchCreate(APIView):
     """POST {agent_account: id}: vouchers for every approved request."""
 
+    rule_perm = "payments.create_batch"
+
     def post(self, request: Request) -> Response:
         from payments.models import AgentAccount
 
@@ -114,6 +121,7 @@ class BatchCreate(APIView):
 
 class BatchExport(APIView):
     fmt = "csv"
+    rule_perm = "payments.export_batch"
 
     def get(self, request: Request, pk: int) -> HttpResponse:
         batch = get_object_or_404(VoucherBatch, pk=pk)
@@ -131,6 +139,7 @@ class BankFileUpload(APIView):
     poll /api/finance/jobs/<job>/ for progress, issues and the outcome."""
 
     parser_classes = [MultiPartParser]
+    rule_perm = "payments.upload_bank_file"
 
     def post(self, request: Request) -> Response:
         upload = request.FILES.get("file")
@@ -154,10 +163,13 @@ class ExceptionSerializer(serializers.ModelSerializer):
 class ExceptionList(generics.ListAPIView):
     serializer_class = ExceptionSerializer
     filterset_fields = ["status", "kind", "account"]
-    queryset = ReconException.objects.all()
+    queryset = ReconException.objects.order_by("id")
+    rule_perm = "payments.view_exceptions"
 
 
 class ExceptionResolve(APIView):
+    rule_perm = "payments.resolve_exception"
+
     def post(self, request: Request, pk: int) -> Response:
         exc_row = get_object_or_404(ReconException, pk=pk)
         try:

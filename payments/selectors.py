@@ -39,6 +39,12 @@ def available(*, year: int, region: str, unit: str, function: str, economic: str
 TREASURY_ROLES = ("treasury_reviewer", "treasury_director")
 
 
+def requests_all() -> QuerySet[PaymentRequest]:
+    """Every request, newest first; the API narrows it to the caller's units
+    (finance.access.scope_by_unit)."""
+    return PaymentRequest.objects.select_related("payee").order_by("-filed_at", "-id")
+
+
 def requests_for(user: Any) -> QuerySet[PaymentRequest]:
     """Treasury and staff see every request; anyone else only their unit's."""
     qs = PaymentRequest.objects.select_related("payee").order_by("-filed_at", "-id")

@@ -13,6 +13,8 @@ from reports.trace import trace_resolve
 class ExecutionReportAPI(APIView):
     """GET ?year=2026&by=department,function&scope=region:440300"""
 
+    rule_perm = "reports.view"
+
     def get(self, request: Request) -> Response:
         try:
             report = selectors.execution_report(
@@ -36,6 +38,8 @@ class ExecutionReportAPI(APIView):
 class TraceAPI(APIView):
     """GET ?ref=tr:v1:...  → the figure the reference's query gives on the ledger now."""
 
+    rule_perm = "reports.view"
+
     def get(self, request: Request) -> Response:
         ref = request.query_params.get("ref", "")
         try:
@@ -53,6 +57,8 @@ def _error(exc: Exception) -> Response:
 
 class _Write(APIView):
     """Parse input, call one service, map domain errors to 400/403."""
+
+    rule_perm = "reports.write"  # the services check the finer rights again
 
     def call(self, request: Request, **kwargs: object) -> object:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -112,6 +118,8 @@ class YearReopenAPI(_Write):
 class DisclosureSetsAPI(_Write):
     """GET: sets with deadlines; POST {department, year, kind, approved_on}: a draft."""
 
+    rule_perms = {"GET": "reports.view", "POST": "reports.write"}
+
     def get(self, request: Request) -> Response:
         from django.utils import timezone
 
@@ -146,3 +154,19 @@ class DisclosurePublishAPI(_Write):
 
         return _set_json(services.disclosure_set_publish(disclosure_id=int(kwargs["pk"]),
                                                          user=request.user))
+
+
+class PublicSetsAPI(APIView):
+    """GET: the published disclosure sets (?year=&department=), for anyone, signed in or
+    not; drafts and approved sets are never listed here."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    rule_perm = "reports.view_public"
+
+    def get(self, request: Request) -> Response:
+        sets = selectors.published_sets(year=request.query_params.get("year", ""),
+                                        department=request.query_params.get("department", ""))
+        return Response([{**_set_json(ds), "department_name": ds.department.name,
+                          "published_at": ds.published_at.isoformat() if ds.published_at
+                          else None, "page": f"/reports/public/{ds.pk}/"} for ds in sets])

@@ -10,6 +10,7 @@ urlpatterns = [
     path("close/year/", api.YearCloseAPI.as_view(), name="api-reports-year-close"),
     path("close/year/reopen/", api.YearReopenAPI.as_view(), name="api-reports-year-reopen"),
     path("disclosure-sets/", api.DisclosureSetsAPI.as_view(), name="api-reports-sets"),
+    path("public-sets/", api.PublicSetsAPI.as_view(), name="api-reports-public-sets"),
     path("disclosure-sets/<int:pk>/approve/", api.DisclosureApproveAPI.as_view(),
          name="api-reports-set-approve"),
     path("disclosure-sets/<int:pk>/publish/", api.DisclosurePublishAPI.as_view(),

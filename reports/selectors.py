@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import numpy as np
 import pandas as pd
 from django.db import connections, router
-from django.db.models import BooleanField, ExpressionWrapper, Q, Sum
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -405,3 +405,16 @@ def disclosure_deadlines(*, today: date) -> list[Deadline]:
         out.append(Deadline(ds, due, (due - today).days, state))
     return out
 
+
+
+def published_sets(*, year: str = "", department: str = "") -> QuerySet:
+    """Published disclosure sets only (the public's view), newest year first."""
+    from reports.models import DisclosureSet
+
+    qs = (DisclosureSet.objects.filter(status=DisclosureSet.Status.PUBLISHED)
+          .select_related("department").order_by("-year", "department__code", "kind", "id"))
+    if year.isdigit():
+        qs = qs.filter(year=int(year))
+    if department:
+        qs = qs.filter(department__code=department)
+    return qs

@@ -84,3 +84,11 @@ def visible_requests(user: Any) -> QuerySet[PaymentRequest]:
     if is_city_level(user):
         return qs
     return qs.filter(unit__in=visible_organizations(user).values("code"))
+
+
+def visible_unit_codes(user: Any) -> QuerySet[Any] | None:
+    """Codes of the organizations the user may see (None: all, for the city level); the
+    provider behind finance.access.scope_by_unit, which the API querysets use."""
+    if is_city_level(user):
+        return None
+    return visible_organizations(user).values_list("code", flat=True)
