@@ -157,10 +157,10 @@ class CityYear:
         self.stdout.write(text + "\n")
         self.stdout.flush()
 
-    def progress(self, label: str, done: int, total: int) -> None:
+    def progress(self, label: str, done: int, total: int, *, force: bool = False) -> None:
         tty = getattr(self.stdout, "isatty", lambda: False)()
         step = max(total // 10, 1)
-        if done == total or (tty or done % step == 0):
+        if force or done == total or (tty or done % step == 0):
             width = 30
             filled = width * done // max(total, 1)
             end = "\n" if done == total or not tty else "\r"
@@ -205,11 +205,13 @@ class CityYear:
         done, total = 0, sum(map(len, chunks))
         try:
             with multiprocessing.get_context("fork").Pool(self.workers) as pool:
+                step = max(total // 10, 1)
                 for n, pid in pool.imap_unordered(_worker_chunk,
                                                   [(method, args, c, atomic) for c in chunks]):
-                    done += n
+                    before, done = done, done + n
                     self.worker_pids.add(pid)
-                    self.progress(label, done, total)
+                    if done == total or before // step != done // step:  # every tenth
+                        self.progress(label, done, total, force=True)
                 pool.close()
                 pool.join()
         finally:
