@@ -354,3 +354,29 @@ class TestQueryCounts:
             PlanLineInput("P-U2", FUNCTION, ECON_A, FUND, "20"),
             PlanLineInput("P-U2", "2050204", ECON_B, "2", "30")])
         assert counts() == one
+
+
+class TestReturns:
+    def test_a_plan_and_a_project_are_returned_with_a_reason_shown_to_the_unit(
+            self, client, world, plan, library_project):  # noqa: ANN001
+        p, act = world.people, f"/web/budget/plans/{plan.pk}/act/"
+        follow(as_user(client, p.filer), f"/web/budget/plans/{plan.pk}/lines/",
+               lines_post([(PROJECT, FUNCTION, ECON_A, FUND, "10", "")]))
+        follow(client, act, {"action": "submit"})
+        body = follow(as_user(client, p.dept), act, {"action": "return", "reason": "  "})
+        assert "A return or rejection needs a reason" in body
+        body = follow(client, act, {"action": "return", "reason": "印刷费另列"})
+        plan.refresh_from_db()
+        assert plan.status == BudgetPlan.Status.DRAFT and plan.return_reason == "印刷费另列"
+        body = text(as_user(client, p.filer).get(f"/web/budget/plans/{plan.pk}/"))
+        assert "印刷费另列" in body and 'id="edit-lines"' in body
+
+        project = budgets_services.project_create(unit_code=U1, code="P-RET", name="退回测试",
+                                                  kind="project", total_amount="1.00", user=p.filer)
+        url = f"/web/budget/projects/{project.pk}/act/"
+        follow(client, url, {"action": "submit"})
+        assert as_user(client, p.head).post(url, {"action": "return", "reason": "x"}).status_code == 403
+        follow(as_user(client, p.office), url, {"action": "return", "reason": "缺少绩效目标"})
+        body = text(as_user(client, p.filer).get(f"/web/budget/projects/{project.pk}/"))
+        assert "缺少绩效目标" in body and 'id="submit"' in body
+        assert library_project.status == Project.Status.IN_LIBRARY
