@@ -380,3 +380,24 @@ class TestReturns:
         body = text(as_user(client, p.filer).get(f"/web/budget/projects/{project.pk}/"))
         assert "缺少绩效目标" in body and 'id="submit"' in body
         assert library_project.status == Project.Status.IN_LIBRARY
+
+
+class TestIncreaseOnANewIndicator:
+    def test_an_increase_opens_a_new_indicator_only_within_the_filers_scope(self, client, world):  # noqa: ANN001
+        p = world.people
+        data = {"kind": "increase", "year": YEAR, "amount": "2,500.00", "batch_no": "ZJ-1",
+                "doc_no": "深财预〔2026〕20号", "date": "2026-07-01", "reason": "追加水费",
+                "target_unit": U1, "target_function": FUNCTION, "target_economic": "30205",
+                "target_fund": FUND}
+        body = text(as_user(client, p.other_filer).post(f"/web/budget/adjustments/new/?year={YEAR}",
+                                                        data))
+        assert "Unknown unit, or not one you may see." in body and not Adjustment.objects.exists()
+        follow(as_user(client, p.dept), f"/web/budget/adjustments/new/?year={YEAR}", data)
+        adj = Adjustment.objects.get(batch_no="ZJ-1")
+        body = follow(as_user(client, p.office), f"/web/budget/adjustments/{adj.pk}/act/",
+                      {"action": "approve"})
+        assert re.search(r'0\.00</td><td class="num">2,500\.00</td><td class="num">2,500\.00', body)
+        new = Dims(region="440300", unit=U1, function=FUNCTION, economic="30205", fund_source=FUND,
+                   project="")
+        assert selectors.indicator_available(dims=new, year=YEAR) == Decimal("2500.00")
+        assert Indicator.objects.filter(year=YEAR, dim_key=new.key(YEAR)).exists()
