@@ -11,6 +11,8 @@ import rules
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -19,7 +21,7 @@ from rest_framework.views import APIView
 
 from audit import selectors, services
 from audit.access import AuditorReadOnlyPermission, access_log_record
-from audit.errors import AuditError
+from audit.errors import AuditError, BadTraceRef
 from audit.models import AccessLog, Alert
 from audit.trace import DIMENSIONS
 
@@ -51,8 +53,12 @@ def trace_params(params: Any) -> dict[str, Any]:
 
 def trace_from_request(params: Any) -> Any:
     """?ref=… or ?measure=&year=&period=&book=&unit=… ; limit/offset page the lines."""
-    limit = min(int(params.get("limit", 500)), 5000)
-    offset = int(params.get("offset", 0))
+    try:
+        limit = max(1, min(int(params.get("limit", 500)), 5000))
+        offset = max(0, int(params.get("offset", 0)))
+    except ValueError:
+        raise BadTraceRef(ref=f"limit={params.get('limit')}&offset={params.get('offset')}",
+                          reason="limit and offset must be whole numbers") from None
     if params.get("ref"):
         return selectors.trace_resolve(params["ref"], limit=limit, offset=offset)
     args = trace_params(params)
@@ -66,6 +72,8 @@ class TraceView(APIView):
 
     rule_perm = "audit.view"
 
+    @extend_schema(parameters=[OpenApiParameter("ref", str, OpenApiParameter.QUERY, description='a trace reference; or the query below'), OpenApiParameter("measure", str, OpenApiParameter.QUERY), OpenApiParameter("year", int, OpenApiParameter.QUERY), OpenApiParameter("period", int, OpenApiParameter.QUERY), OpenApiParameter("book", str, OpenApiParameter.QUERY), OpenApiParameter("region", str, OpenApiParameter.QUERY), OpenApiParameter("unit", str, OpenApiParameter.QUERY), OpenApiParameter("function", str, OpenApiParameter.QUERY), OpenApiParameter("economic", str, OpenApiParameter.QUERY), OpenApiParameter("fund_source", str, OpenApiParameter.QUERY), OpenApiParameter("project", str, OpenApiParameter.QUERY), OpenApiParameter("limit", int, OpenApiParameter.QUERY), OpenApiParameter("offset", int, OpenApiParameter.QUERY)],
+                   responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         try:
             result = trace_from_request(request.query_params)
@@ -84,6 +92,7 @@ class HistoryAsOfView(APIView):
 
     rule_perm = "audit.view"
 
+    @extend_schema(parameters=[OpenApiParameter("as_of", str, OpenApiParameter.QUERY, description='YYYY-MM-DD or an ISO time')], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, label: str, pk: str) -> Response:
         when = request.query_params.get("as_of") or dt.datetime.now(dt.UTC).isoformat()
         try:
@@ -102,6 +111,7 @@ class HistoryChangesView(APIView):
 
     rule_perm = "audit.view"
 
+    @extend_schema(parameters=[OpenApiParameter("from", str, OpenApiParameter.QUERY), OpenApiParameter("to", str, OpenApiParameter.QUERY)], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, label: str, pk: str) -> Response:
         start = request.query_params.get("from", "1970-01-01")
         end = request.query_params.get("to") or dt.datetime.now(dt.UTC).isoformat()
@@ -119,6 +129,7 @@ class HistoryChangesView(APIView):
 class EntryView(APIView):
     rule_perm = "audit.view"
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, pk: int) -> Response:
         try:
             detail = selectors.entry_detail(entry_id=pk)
@@ -162,6 +173,10 @@ class AlertList(generics.ListAPIView):
 
     serializer_class = AlertSerializer
 
+    @extend_schema(parameters=[OpenApiParameter("status", str, OpenApiParameter.QUERY), OpenApiParameter("rule", str, OpenApiParameter.QUERY), OpenApiParameter("unit", str, OpenApiParameter.QUERY), OpenApiParameter("owner", str, OpenApiParameter.QUERY), OpenApiParameter("year", int, OpenApiParameter.QUERY), OpenApiParameter("from", OpenApiTypes.DATE, OpenApiParameter.QUERY), OpenApiParameter("to", OpenApiTypes.DATE, OpenApiParameter.QUERY)])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):  # noqa: ANN201
         return selectors.alert_list(**alert_filters(self.request.query_params))
 
@@ -172,6 +187,8 @@ class AlertExport(APIView):
 
     rule_perm = "audit.view"
 
+    @extend_schema(parameters=[OpenApiParameter("status", str, OpenApiParameter.QUERY), OpenApiParameter("rule", str, OpenApiParameter.QUERY), OpenApiParameter("unit", str, OpenApiParameter.QUERY), OpenApiParameter("owner", str, OpenApiParameter.QUERY), OpenApiParameter("year", int, OpenApiParameter.QUERY), OpenApiParameter("from", OpenApiTypes.DATE, OpenApiParameter.QUERY), OpenApiParameter("to", OpenApiTypes.DATE, OpenApiParameter.QUERY), OpenApiParameter("file", str, OpenApiParameter.QUERY, description='csv or xlsx')],
+                   responses={(200, "text/csv"): OpenApiTypes.BINARY})
     def get(self, request: Request) -> HttpResponse:
         fmt = "xlsx" if request.query_params.get("file") == "xlsx" else "csv"
         filters = alert_filters(request.query_params)
@@ -191,6 +208,8 @@ class AlertTransition(APIView):
     actions = {"explain": services.alert_explain, "close": services.alert_close,
                "reopen": services.alert_reopen}
 
+    @extend_schema(request=inline_serializer("AlertComment", {"comment": serializers.CharField()}),
+                   responses=AlertSerializer)
     def post(self, request: Request, pk: int, action: str) -> Response:
         service = self.actions.get(action)
         if service is None:

@@ -9,6 +9,8 @@ import rules
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -50,6 +52,7 @@ class ProjectImportUpload(APIView):
     parser_classes = [MultiPartParser, FormParser]
     rule_perm = "budgets.import_projects"
 
+    @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}}, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
         upload = request.FILES.get("file")
         if upload is None:
@@ -82,6 +85,7 @@ _PLAN_ACTIONS = {
 class PlanTransition(APIView):
     """POST {"action": submit|review|return|approve, "comment", "reason"}."""
 
+    @extend_schema(request=TransitionSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, pk: int) -> Response:
         plan = _plan_for(request, pk)
         ser = TransitionSerializer(data=request.data)
@@ -98,6 +102,7 @@ class PlanTemplate(APIView):
 
     parser_classes = [MultiPartParser, FormParser]
 
+    @extend_schema(responses={(200, XLSX): OpenApiTypes.BINARY})
     def get(self, request: Request, pk: int) -> HttpResponse:
         plan = _plan_for(request, pk)
         response = HttpResponse(spreadsheets.plan_template_build(plan=plan), content_type=XLSX)
@@ -105,6 +110,7 @@ class PlanTemplate(APIView):
                                            f'{plan.year}.xlsx"')
         return response
 
+    @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}}, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, pk: int) -> Response:
         plan = _plan_for(request, pk)
         upload = request.FILES.get("file")
@@ -128,6 +134,7 @@ def _year(request: Request) -> int | None:
 class UnitIndicators(APIView):
     """GET a unit's indicators (?year=): approved, adjusted, used, available per tuple."""
 
+    @extend_schema(parameters=[OpenApiParameter("year", int, OpenApiParameter.QUERY, required=True)], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, code: str) -> Response:
         year = _year(request)
         if year is None:
@@ -143,6 +150,7 @@ class IndicatorHistory(APIView):
     """GET ?year=&region=&unit=&function=&economic=&fund_source=&project=: the original
     approval, every adjustment and virement, and who approved each."""
 
+    @extend_schema(parameters=[OpenApiParameter("year", int, OpenApiParameter.QUERY, required=True), OpenApiParameter("region", str, OpenApiParameter.QUERY), OpenApiParameter("unit", str, OpenApiParameter.QUERY), OpenApiParameter("function", str, OpenApiParameter.QUERY), OpenApiParameter("economic", str, OpenApiParameter.QUERY), OpenApiParameter("fund_source", str, OpenApiParameter.QUERY), OpenApiParameter("project", str, OpenApiParameter.QUERY)], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         year = _year(request)
         if year is None:

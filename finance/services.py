@@ -10,6 +10,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
+from finance.errors import PeriodMissing
 from finance.ledger import GENESIS, Dims, LineSpec, cr, dr, entry_post, entry_reverse, sha256
 from finance.models import (
     FiscalYear,
@@ -103,8 +104,11 @@ def fiscal_year_open(*, year: int, user: Any, reason: str = "open fiscal year") 
 def _set_period_status(year: int, month: int, status: str, user: Any, reason: str) -> Period:
     with transaction.atomic():
         # Locking the sequence row serialises the change against in-flight postings.
-        seq = VoucherSequence.objects.select_for_update().get(fiscal_year=year)
-        period = Period.objects.select_for_update().get(fiscal_year__year=year, month=month)
+        seq = VoucherSequence.objects.select_for_update().filter(fiscal_year=year).first()
+        period = Period.objects.select_for_update().filter(fiscal_year__year=year,
+                                                           month=month).first()
+        if seq is None or period is None:
+            raise PeriodMissing(year=year, month=month)
         if period.status != status:
             period.status = status
             save_with_history(period, user=user, reason=reason)

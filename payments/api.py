@@ -8,6 +8,8 @@ from decimal import Decimal
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -82,6 +84,8 @@ class RequestAction(APIView):
 
     action_name = ""
 
+    @extend_schema(request=inline_serializer("RequestActionComment", {
+        "comment": serializers.CharField(required=False)}), responses=RequestSerializer)
     def post(self, request: Request, pk: int) -> Response:
         req = get_object_or_404(PaymentRequest, pk=pk)
         comment = str(request.data.get("comment", ""))
@@ -107,6 +111,8 @@ class BatchCreate(APIView):
 
     rule_perm = "payments.create_batch"
 
+    @extend_schema(request=inline_serializer("BatchCreateInput", {
+        "agent_account": serializers.IntegerField()}), responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
         from payments.models import AgentAccount
 
@@ -123,7 +129,12 @@ class BatchExport(APIView):
     fmt = "csv"
     rule_perm = "payments.export_batch"
 
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.BINARY,
+                               (200, "application/xml"): OpenApiTypes.BINARY})
     def get(self, request: Request, pk: int) -> HttpResponse:
+        return self._export(request, pk)
+
+    def _export(self, request: Request, pk: int) -> HttpResponse:  # noqa: ARG002
         batch = get_object_or_404(VoucherBatch, pk=pk)
         if self.fmt == "csv":
             body, ctype, ext = selectors.voucher_batch_csv(batch=batch), "text/csv; charset=gb18030", "csv"
@@ -141,6 +152,7 @@ class BankFileUpload(APIView):
     parser_classes = [MultiPartParser]
     rule_perm = "payments.upload_bank_file"
 
+    @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}}, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
         upload = request.FILES.get("file")
         if upload is None:
@@ -170,6 +182,8 @@ class ExceptionList(generics.ListAPIView):
 class ExceptionResolve(APIView):
     rule_perm = "payments.resolve_exception"
 
+    @extend_schema(request=inline_serializer("ExceptionResolveInput", {
+        "reason": serializers.CharField()}), responses=ExceptionSerializer)
     def post(self, request: Request, pk: int) -> Response:
         exc_row = get_object_or_404(ReconException, pk=pk)
         try:

@@ -2,6 +2,9 @@
 the trace-reference resolver."""
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,6 +18,7 @@ class ExecutionReportAPI(APIView):
 
     rule_perm = "reports.view"
 
+    @extend_schema(parameters=[OpenApiParameter("year", int, OpenApiParameter.QUERY, required=True), OpenApiParameter("by", str, OpenApiParameter.QUERY), OpenApiParameter("scope", str, OpenApiParameter.QUERY)], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         try:
             report = selectors.execution_report(
@@ -40,6 +44,7 @@ class TraceAPI(APIView):
 
     rule_perm = "reports.view"
 
+    @extend_schema(parameters=[OpenApiParameter("ref", str, OpenApiParameter.QUERY, required=True)], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         ref = request.query_params.get("ref", "")
         try:
@@ -50,6 +55,7 @@ class TraceAPI(APIView):
 
 
 # ------------------------------------------------------------------ writes
+YEAR_FIELD = serializers.IntegerField(min_value=2000, max_value=2100)
 def _error(exc: Exception) -> Response:
     status = 403 if isinstance(exc, errors.NotAuthorised) else 400
     return Response({"detail": str(exc), "code": getattr(exc, "code", "error")}, status=status)
@@ -63,9 +69,15 @@ class _Write(APIView):
     def call(self, request: Request, **kwargs: object) -> object:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    body: dict = {}  # the request body's fields, for the schema
+
     def post(self, request: Request, **kwargs: object) -> Response:
         from finance.errors import LedgerError
 
+        if self.body:  # validated before the service sees it: bad input is a 400, not a 500
+            form = type("Input", (serializers.Serializer,), dict(self.body))(data=request.data)
+            if not form.is_valid():
+                return Response({"code": "invalid", "detail": form.errors}, status=400)
         try:
             result = self.call(request, **kwargs)
         except (errors.ReportError, LedgerError) as exc:
@@ -85,6 +97,8 @@ def _set_json(ds: object) -> dict:
 class MonthCloseAPI(_Write):
     """POST {year, month}"""
 
+    body = {"year": YEAR_FIELD, "month": serializers.IntegerField(min_value=1, max_value=12)}
+
     def call(self, request: Request, **kwargs: object) -> dict:
         from reports import services
 
@@ -96,6 +110,8 @@ class MonthCloseAPI(_Write):
 class YearCloseAPI(_Write):
     """POST {year}"""
 
+    body = {"year": YEAR_FIELD}
+
     def call(self, request: Request, **kwargs: object) -> dict:
         from reports import services
 
@@ -106,6 +122,8 @@ class YearCloseAPI(_Write):
 
 class YearReopenAPI(_Write):
     """POST {year, reason} — needs reports.reopen_year."""
+
+    body = {"year": YEAR_FIELD, "reason": serializers.CharField()}
 
     def call(self, request: Request, **kwargs: object) -> dict:
         from reports import services
@@ -119,6 +137,11 @@ class DisclosureSetsAPI(_Write):
     """GET: sets with deadlines; POST {department, year, kind, approved_on}: a draft."""
 
     rule_perms = {"GET": "reports.view", "POST": "reports.write"}
+    body = {"department": serializers.CharField(max_length=20), "year": YEAR_FIELD,
+            "kind": serializers.ChoiceField(choices=["budget", "final"]),
+            "approved_on": serializers.DateField()}
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
 
     def get(self, request: Request) -> Response:
         from django.utils import timezone
@@ -164,9 +187,30 @@ class PublicSetsAPI(APIView):
     permission_classes: list = []
     rule_perm = "reports.view_public"
 
+    @extend_schema(parameters=[OpenApiParameter("year", int, OpenApiParameter.QUERY), OpenApiParameter("department", str, OpenApiParameter.QUERY)], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         sets = selectors.published_sets(year=request.query_params.get("year", ""),
                                         department=request.query_params.get("department", ""))
         return Response([{**_set_json(ds), "department_name": ds.department.name,
                           "published_at": ds.published_at.isoformat() if ds.published_at
                           else None, "page": f"/reports/public/{ds.pk}/"} for ds in sets])
+
+
+def _document_writes() -> None:
+    """Each write's schema: its body fields (``body``) and a JSON object answer."""
+    for view in (MonthCloseAPI, YearCloseAPI, YearReopenAPI, DisclosureSetsAPI,
+                 DisclosureApproveAPI, DisclosurePublishAPI):
+        request = (inline_serializer(f"{view.__name__}Input", view.body) if view.body else None)
+        view.post = extend_schema(request=request, responses=OpenApiTypes.OBJECT)(
+            _post_of(view))
+
+
+def _post_of(view: type) -> object:
+    def post(self: _Write, request: Request, **kwargs: object) -> Response:
+        return _Write.post(self, request, **kwargs)
+
+    post.__qualname__ = f"{view.__name__}.post"
+    return post
+
+
+_document_writes()

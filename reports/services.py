@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from finance import services as fin
+from finance.errors import PeriodMissing
 from finance.ledger import Dims, LineSpec, entry_post, entry_reverse
 from finance.models import Balance, Entry, FiscalYear, Organization, Period, fen_to_decimal
 from reports import errors
@@ -134,7 +135,9 @@ def year_end_close(*, year: int, user: Any, as_of: datetime | None = None) -> Ye
     as_of = as_of or timezone.now()
     on, next_on = dt.date(year, 12, 31), dt.date(year + 1, 1, 1)
     with transaction.atomic():
-        fy = FiscalYear.objects.select_for_update().get(year=year)
+        fy = FiscalYear.objects.select_for_update().filter(year=year).first()
+        if fy is None:
+            raise PeriodMissing(year=year, month=12)
         if fy.is_closed or YearEndClose.objects.filter(year=year, status="closed").exists():
             raise errors.YearAlreadyClosed(year=year)
         still_open = list(Period.objects.filter(fiscal_year=fy, month__lt=12, status="open")
@@ -306,8 +309,8 @@ def disclosure_set_create(*, department_code: str, year: int, kind: str,
                           as_of: datetime | None = None) -> DisclosureSet:
     """A draft set for a department (idempotent while it is a draft)."""
     as_of = as_of or timezone.now()
-    dept = Organization.objects.get(code=department_code)
-    if dept.kind != Organization.Kind.DEPARTMENT:
+    dept = Organization.objects.filter(code=department_code).first()
+    if dept is None or dept.kind != Organization.Kind.DEPARTMENT:  # unknown codes too
         raise errors.NotDepartment(code=department_code)
     with transaction.atomic():
         ds = (DisclosureSet.objects.select_for_update()
