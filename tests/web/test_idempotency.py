@@ -23,7 +23,7 @@ REQUESTS = "/api/payments/requests/"
 
 
 def token_client(user) -> APIClient:  # noqa: ANN001
-    client = APIClient()
+    client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
     token, _ = Token.objects.get_or_create(user=user)
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return client
@@ -72,6 +72,15 @@ class TestIdempotencyKey:
         assert other.json()["code"] == KEY_REUSED
         assert "already used for a different request" in other.json()["detail"]
         assert PaymentRequest.objects.count() == before
+
+    def test_the_refusal_is_in_chinese_by_default(self, api_world):
+        client = token_client(api_world.people.filer)
+        client.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-hans"
+        client.post(REQUESTS, payload(api_world), format="json", HTTP_IDEMPOTENCY_KEY="k-zh")
+        other = client.post(REQUESTS, payload(api_world, amount="32.00"), format="json",
+                            HTTP_IDEMPOTENCY_KEY="k-zh")
+        assert other.status_code == 422
+        assert other.json()["detail"].startswith("该 Idempotency-Key 已用于另一个请求")
 
     def test_keys_are_per_user_and_requests_without_a_key_always_run(self, api_world):
         filer, other = api_world.people.filer, api_world.people.other_filer
