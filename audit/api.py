@@ -62,7 +62,7 @@ def trace_from_request(params: Any) -> Any:
     if params.get("ref"):
         return selectors.trace_resolve(params["ref"], limit=limit, offset=offset)
     args = trace_params(params)
-    if not str(args["year"]).isdigit():
+    if not str(args["year"]).isdigit() or len(str(args["year"])) > 4:
         args["year"] = 0
     return selectors.trace(limit=limit, offset=offset, **args)
 
@@ -162,7 +162,7 @@ def alert_filters(params: Any) -> dict[str, Any]:
     year = params.get("year")
     return {"status": params.get("status", ""), "rule": params.get("rule", ""),
             "unit": params.get("unit", ""), "owner": params.get("owner", ""),
-            "year": int(year) if year and year.isdigit() else None,
+            "year": int(year) if year and year.isdigit() and len(year) <= 4 else None,
             "raised_from": day("from"), "raised_to": day("to")}
 
 

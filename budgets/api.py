@@ -128,7 +128,7 @@ class PlanTemplate(APIView):
 
 def _year(request: Request) -> int | None:
     value = request.query_params.get("year", "")
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isdigit() and len(value) <= 4 else None
 
 
 class UnitIndicators(APIView):

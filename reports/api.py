@@ -21,8 +21,11 @@ class ExecutionReportAPI(APIView):
     @extend_schema(parameters=[OpenApiParameter("year", int, OpenApiParameter.QUERY, required=True), OpenApiParameter("by", str, OpenApiParameter.QUERY), OpenApiParameter("scope", str, OpenApiParameter.QUERY)], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         try:
+            year = int(request.query_params.get("year", "0") or 0)
+            if not 1900 <= year <= 2200:  # raw SQL below: keep the year a real one
+                raise ValueError(f"year {year} is out of range")
             report = selectors.execution_report(
-                year=int(request.query_params.get("year", "0") or 0),
+                year=year,
                 group_by=tuple(g for g in request.query_params.get("by", "department").split(",") if g),
                 scope=selectors.Scope.parse(request.query_params.get("scope")))
         except (errors.ReportError, ValueError) as exc:

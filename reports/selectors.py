@@ -413,7 +413,7 @@ def published_sets(*, year: str = "", department: str = "") -> QuerySet:
 
     qs = (DisclosureSet.objects.filter(status=DisclosureSet.Status.PUBLISHED)
           .select_related("department").order_by("-year", "department__code", "kind", "id"))
-    if year.isdigit():
+    if year.isdigit() and len(year) <= 4:
         qs = qs.filter(year=int(year))
     if department:
         qs = qs.filter(department__code=department)
