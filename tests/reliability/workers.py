@@ -103,6 +103,15 @@ class Workers:
         for proc in self.procs:
             if proc.poll() is None:
                 self.kill(proc)
+        # the killed workers' database sessions end with their sockets; wait for that so
+        # the test database can be flushed and dropped
+        with connection.cursor() as cur:
+            for _ in range(100):
+                cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                            "current_database() AND pid <> pg_backend_pid()")
+                if cur.fetchone()[0] == 0:
+                    break
+                time.sleep(0.1)
         try:
             r = redis.Redis.from_url(self.broker)
             keys = list(r.scan_iter(f"{self.prefix}*"))
