@@ -283,3 +283,64 @@ class TestEveryUrlHasARow:
             assert missing_rows() == ["unlisted  (web/unlisted/)"]
         finally:
             del sys.modules[urls.__name__]
+
+
+@pytest.mark.django_db
+class TestApiScopes:
+    @staticmethod
+    def _tracking_ids(world, role: str) -> set[str]:  # noqa: ANN001
+        client = APIClient()
+        token, _ = Token.objects.get_or_create(user=getattr(world.people, role))
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return {r["tracking_id"] for r in client.get("/api/payments/requests/").json()["results"]}
+
+    def test_requests_are_listed_for_the_unit_the_department_and_the_city(self, world):  # noqa: ANN001
+        r1, r2 = world.r1.tracking_id, world.r2.tracking_id
+        assert self._tracking_ids(world, "filer") == {r1}
+        assert self._tracking_ids(world, "other_filer") == {r2}
+        assert self._tracking_ids(world, "dept") == {r1, r2}  # its two units
+        assert self._tracking_ids(world, "reviewer") == {r1, r2}
+        assert self._tracking_ids(world, "auditor") == {r1, r2}
+
+    def test_a_district_bureau_sees_the_requests_of_its_region_only(
+            self, world, user, django_user_model):  # noqa: ANN001
+        from finance import services as fin
+        from finance.ids import make_uscc
+        from finance.models import Region
+        from payments import services as pay
+
+        Region.objects.get_or_create(code="440305", defaults={
+            "name": "南山区", "level": "district", "parent": Region.objects.get(code="440300")})
+        district = fin.organization_upsert(code="440305001", name="南山区财政局", kind="bureau",
+                                           region_code="440305", uscc=make_uscc("440305", 1),
+                                           user=user, reason="set-up")
+        clerk = django_user_model.objects.create_user(username="district", password="x")
+        pay.membership_set(member=clerk, organization=district, user=user)
+        fin.organization_upsert(code="440305101", name="南山区某小学", kind="budget_unit",
+                                region_code="440305", uscc=make_uscc("440305", 101),
+                                parent_code=district.code, user=user, reason="set-up")
+        world.people.district = clerk
+        assert self._tracking_ids(world, "district") == set()  # both units are city units
+        client = APIClient()
+        client.force_login(clerk)
+        url = "/api/budgets/units/{}/indicators/?year=2026"
+        assert client.get(url.format("440305101")).status_code == 200
+        assert client.get(url.format("440300101")).status_code == 403
+
+    def test_the_public_sets_api_lists_published_sets_only(self, client, world, user):  # noqa: ANN001
+        import datetime as dt
+
+        from django.utils import timezone
+
+        from reports.models import DisclosureSet
+
+        for kind, status in (("budget", "published"), ("final", "draft")):
+            now = timezone.now()
+            done = {"approved_by": user, "approved_at": now, "published_by": user,
+                    "published_at": now, "manifest_sha256": "0" * 64} if status == "published" else {}
+            DisclosureSet.objects.create(department=world.orgs["dept"], year=2026, kind=kind,
+                                         approved_on=dt.date(2026, 3, 1), status=status,
+                                         created_by=user, created_at=now, **done)
+        body = APIClient().get("/api/reports/public-sets/?year=2026").json()
+        assert [(s["kind"], s["status"]) for s in body] == [("budget", "published")]
+        assert APIClient().get("/api/reports/public-sets/?year=2025").json() == []
