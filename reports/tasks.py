@@ -51,6 +51,7 @@ def disclosure_export_task(*, job_id: int, year: int) -> None:
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(partial, final)  # atomic on one file system: the set appears whole
         Job.objects.filter(pk=job_id).update(file=name)  # keep progress fields
+        shutil.rmtree(work, ignore_errors=True)  # gone before the job shows done
         jobs.job_finish(job_id=job_id, result={"departments": result["departments"],
                                                "files": result["files"]},
                         issues=result["failures"], failed=bool(result["failures"]))
