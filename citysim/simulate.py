@@ -670,22 +670,32 @@ class CityYear:
             self.say("  already closed")
 
     def disclosure(self) -> None:
+        """Each department's budget and final-account sets: draft, approved, published
+        (the tables are rebuilt from the ledger and checked at approval and again at
+        publication, then rendered). Departments are independent: on PostgreSQL with
+        `workers` > 1 they are published in the worker processes, largest first."""
+        if self.parallel():
+            size: dict[str, int] = defaultdict(int)
+            for u in self.units:
+                size[u.department] += 1
+            self.fan_out("departments published", "disclosure_department",
+                         [[d] for d in sorted(self.depts, key=lambda d: -size[d])], ())
+        else:
+            self.each("departments published", self.depts, self.disclosure_department)
+
+    def disclosure_department(self, dept: str) -> None:
         admin, discloser = self.users["admin"], self.users["discloser"]
         approved_on = _workday(dt.date(self.year, 1, 15))
         when = _at(dt.date(self.year, 12, 31), 18)
-
-        def one(dept: str) -> None:
-            for kind in ("budget", "final"):
-                ds = DisclosureSet.objects.filter(department__code=dept, year=self.year, kind=kind).first()
-                if ds is None:
-                    ds = reports.disclosure_set_create(department_code=dept, year=self.year, kind=kind,
-                                                       approved_on=approved_on, user=admin, as_of=when)
-                if ds.status == DisclosureSet.Status.DRAFT:
-                    ds = reports.disclosure_set_approve(disclosure_id=ds.pk, user=discloser, as_of=when)
-                if ds.status == DisclosureSet.Status.APPROVED:
-                    reports.disclosure_set_publish(disclosure_id=ds.pk, user=discloser, as_of=when)
-
-        self.each("departments published", self.depts, one)
+        for kind in ("budget", "final"):
+            ds = DisclosureSet.objects.filter(department__code=dept, year=self.year, kind=kind).first()
+            if ds is None:
+                ds = reports.disclosure_set_create(department_code=dept, year=self.year, kind=kind,
+                                                   approved_on=approved_on, user=admin, as_of=when)
+            if ds.status == DisclosureSet.Status.DRAFT:
+                ds = reports.disclosure_set_approve(disclosure_id=ds.pk, user=discloser, as_of=when)
+            if ds.status == DisclosureSet.Status.APPROVED:
+                reports.disclosure_set_publish(disclosure_id=ds.pk, user=discloser, as_of=when)
 
     # ------------------------------------------------------------------ outputs
     def outputs(self) -> None:

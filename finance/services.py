@@ -10,6 +10,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
+from finance.constraints import validate_constraints
 from finance.errors import PeriodMissing
 from finance.ledger import GENESIS, Dims, LineSpec, cr, dr, entry_post, entry_reverse, sha256
 from finance.models import (
@@ -49,7 +50,8 @@ def _loaded_relations(obj: models.Model) -> list[str]:
 
 def full_clean(obj: models.Model) -> None:
     """Model.full_clean() step by step (fields, clean(), unique, constraints), except that
-    a foreign key in `_loaded_relations` gets its field checks without the existence query."""
+    a foreign key in `_loaded_relations` gets its field checks without the existence query,
+    and check constraints are decided in Python where they can be (finance.constraints)."""
     loaded = set(_loaded_relations(obj))
     errors: dict[str, Any] = {}
     try:
@@ -67,7 +69,7 @@ def full_clean(obj: models.Model) -> None:
     except ValidationError as e:
         errors = e.update_error_dict(errors)
     failed = {n for n in errors if n != NON_FIELD_ERRORS}
-    for check in (obj.validate_unique, obj.validate_constraints):
+    for check in (obj.validate_unique, lambda exclude: validate_constraints(obj, exclude)):
         try:
             check(exclude=failed)
         except ValidationError as e:
