@@ -188,11 +188,15 @@ class CityYear:
         if not self.parallel():
             self.each(label, self.units, lambda u: getattr(self, method)(u, *args))
             return
+        self.fan_out(label, method, list(self.units_by_department().values()), args)
+
+    def units_by_department(self) -> dict[str, list[UnitSpec]]:
+        """The units of each department, the largest departments first (the order in
+        which worker tasks are handed out, so the longest ones do not come last)."""
         by_dept: dict[str, list[UnitSpec]] = defaultdict(list)
         for u in self.units:
             by_dept[u.department].append(u)
-        self.fan_out(label, method, [by_dept[d] for d in sorted(by_dept, key=lambda d: -len(by_dept[d]))],
-                     args)
+        return {d: by_dept[d] for d in sorted(by_dept, key=lambda d: -len(by_dept[d]))}
 
     def fan_out(self, label: str, method: str, chunks: list[list[Any]], args: tuple,
                 *, atomic: bool = True) -> None:
@@ -675,11 +679,8 @@ class CityYear:
         publication, then rendered). Departments are independent: on PostgreSQL with
         `workers` > 1 they are published in the worker processes, largest first."""
         if self.parallel():
-            size: dict[str, int] = defaultdict(int)
-            for u in self.units:
-                size[u.department] += 1
             self.fan_out("departments published", "disclosure_department",
-                         [[d] for d in sorted(self.depts, key=lambda d: -size[d])], ())
+                         [[d] for d in self.units_by_department()], ())
         else:
             self.each("departments published", self.depts, self.disclosure_department)
 

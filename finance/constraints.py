@@ -16,6 +16,7 @@ of every installed model, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +26,7 @@ from django.db.models import Q
 from django.db.models.constants import LOOKUP_SEP
 
 _NUMBERS = (int, Decimal)  # bool is an int; float is never a money value here
+_ORDER = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
 
 
 class Unsupported(Exception):
@@ -74,14 +76,16 @@ def _leaf(model: type[models.Model], obj: models.Model, key: str, rhs: Any,
         if not (numbers or strings or times):
             raise Unsupported(key)
         return value == rhs
-    if lookup in ("gt", "gte", "lt", "lte"):
-        if strings and rhs == "" and lookup == "gt":
-            return value != ""  # every non-empty string sorts after '' in any collation
-        if not (numbers or times):
-            raise Unsupported(key)
-        return {"gt": value > rhs, "gte": value >= rhs,
-                "lt": value < rhs, "lte": value <= rhs}[lookup]
-    raise Unsupported(key)
+    if lookup not in _ORDER:
+        raise Unsupported(key)
+    if strings and rhs == "" and lookup == "gt":
+        return value != ""  # every non-empty string sorts after '' in any collation
+    if not (numbers or times):
+        raise Unsupported(key)
+    try:
+        return _ORDER[lookup](value, rhs)
+    except TypeError as e:  # e.g. a naive and an aware datetime: the database decides
+        raise Unsupported(key) from e
 
 
 def _and(values: list[bool | None]) -> bool | None:
@@ -105,10 +109,10 @@ def q_evaluate(model: type[models.Model], obj: models.Model, q: Any,
         if isinstance(q, tuple) and len(q) == 2 and isinstance(q[0], str):
             return _leaf(model, obj, q[0], q[1], exclude)
         raise Unsupported(repr(q))
+    if q.connector not in (Q.AND, Q.OR):  # XOR
+        raise Unsupported(q.connector)
     parts = [q_evaluate(model, obj, child, exclude) for child in q.children]
     result = _or(parts) if q.connector == Q.OR else _and(parts)
-    if q.connector not in (Q.AND, Q.OR):
-        raise Unsupported(q.connector)
     if q.negated:
         result = None if result is None else not result
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -69,7 +70,7 @@ def full_clean(obj: models.Model) -> None:
     except ValidationError as e:
         errors = e.update_error_dict(errors)
     failed = {n for n in errors if n != NON_FIELD_ERRORS}
-    for check in (obj.validate_unique, lambda exclude: validate_constraints(obj, exclude)):
+    for check in (obj.validate_unique, partial(validate_constraints, obj)):
         try:
             check(exclude=failed)
         except ValidationError as e:
