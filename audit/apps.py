@@ -31,17 +31,35 @@ class AuditConfig(AppConfig):
 
 
 def payments_payee(entry):  # noqa: ANN001, ANN201
-    """Who a payment entry paid: its source is a payments Voucher or PaymentRequest."""
-    from audit.monitoring import Payee
+    """Who a payment entry paid: its source is a payments Voucher or PaymentRequest
+    (remembered on the entry object: the rules ask more than once)."""
+    from django.contrib.contenttypes.models import ContentType
+
     from payments.models import PaymentRequest, Voucher
 
-    source = entry.source if entry.source_type_id else None
-    if isinstance(source, Voucher):
-        payee = source.request.payee
-    elif isinstance(source, PaymentRequest):
-        payee = source.payee
+    if not entry.source_type_id:
+        return None
+    cached = entry.__dict__.get("_payments_payee", False)
+    if cached is not False:
+        return cached
+    model = ContentType.objects.get_for_id(entry.source_type_id).model_class()
+    # one query with the payee joined (not the generic relation, then request, then payee)
+    if model is Voucher:
+        found = (Voucher.objects.filter(pk=entry.source_id).select_related("request__payee")
+                 .first())
+        payee = found.request.payee if found else None
+    elif model is PaymentRequest:
+        found = PaymentRequest.objects.filter(pk=entry.source_id).select_related("payee").first()
+        payee = found.payee if found else None
     else:
         return None
+    entry.__dict__["_payments_payee"] = result = _as_payee(payee)
+    return result
+
+
+def _as_payee(payee):  # noqa: ANN001, ANN202
+    from audit.monitoring import Payee
+
     if payee is None:
         return None
     return Payee(key=f"payments.payee:{payee.pk}", name=payee.name,

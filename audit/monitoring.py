@@ -85,6 +85,7 @@ class _Payment:
     economic_id: int | None
     economic_code: str
     fen: int
+    date: dt.date | None = None
 
 
 def _payments(q: Q) -> list[_Payment]:
@@ -93,19 +94,38 @@ def _payments(q: Q) -> list[_Payment]:
     rows = (Line.objects.filter(q, account__code=PAID, debit_fen__gt=0)
             .exclude(entry__kind="reversal").filter(entry__reversed_by__isnull=True)
             .values("entry_id", "unit_id", "unit__code", "function_id", "economic_id",
-                    "economic__code").annotate(fen=Sum("debit_fen")).order_by("entry_id"))
+                    "economic__code", "entry__date").annotate(fen=Sum("debit_fen"))
+            .order_by("entry_id"))
     return [_Payment(r["entry_id"], r["unit_id"], r["unit__code"] or "", r["function_id"],
-                     r["economic_id"], r["economic__code"] or "", r["fen"]) for r in rows]
+                     r["economic_id"], r["economic__code"] or "", r["fen"], r["entry__date"])
+            for r in rows]
+
+
+def _nearby(entry: Entry, pay: _Payment, rules: dict[str, MonitoringRule]) -> list[_Payment]:
+    """The unit's payments on the same economic code within the widest window of the
+    duplicate and split rules: one query that both rules then narrow down."""
+    days = max(int(rules["duplicate_payment"].params.get("window_days", 7)),
+               int(rules["split_payment"].params.get("window_days", 7)))
+    return _payments(_window(entry, days) & Q(unit_id=pay.unit_id, economic_id=pay.economic_id))
+
+
+def _within(payments: list[_Payment], entry: Entry, days: int) -> list[_Payment]:
+    low, high = entry.date - dt.timedelta(days=days), entry.date + dt.timedelta(days=days)
+    return [p for p in payments if p.date is not None and low <= p.date <= high]
 
 
 # ------------------------------------------------------------- on each posting
-def entry_evaluate(entry: Entry, rules: dict[str, MonitoringRule] | None = None) -> list[Alert]:
-    """The after-posting hook: run every per-posting rule on one entry."""
+def entry_evaluate(entry: Entry, rules: dict[str, MonitoringRule] | None = None, *,
+                   payment: bool = True) -> list[Alert]:
+    """The after-posting hook: run every per-posting rule on one entry (`payment` False:
+    the entry is known to debit no payment account, so only the time rule applies)."""
     rules = rules or rules_all()
     raised = [outside_hours(entry, rules)]
-    payments = _payments(Q(entry_id=entry.pk))
+    payments = _payments(Q(entry_id=entry.pk)) if payment else []
     for pay in payments:
-        raised += [duplicate_payment(entry, pay, rules), split_payment(entry, pay, rules),
+        nearby = _nearby(entry, pay, rules)
+        raised += [duplicate_payment(entry, pay, rules, nearby),
+                   split_payment(entry, pay, rules, nearby),
                    individual_payee(entry, pay, rules)]
         if entry.month == 12:
             raised.append(december_spike(year=entry.fiscal_year, unit_id=pay.unit_id,
@@ -133,14 +153,19 @@ def _window(entry: Entry, days: int) -> Q:
              entry__date__lte=entry.date + dt.timedelta(days=days))
 
 
-def duplicate_payment(entry: Entry, pay: _Payment, rules: dict[str, MonitoringRule]) -> Alert | None:
+def duplicate_payment(entry: Entry, pay: _Payment, rules: dict[str, MonitoringRule],
+                      nearby: list[_Payment] | None = None) -> Alert | None:
     """Another live payment of the same amount, unit, function and economic code (and
-    payee, when known) within the window."""
+    payee, when known) within the window. `nearby`: the unit's payments on the economic
+    code in a window at least as wide (read once for this rule and the split rule)."""
     rule = rules["duplicate_payment"]
     days = int(rule.params.get("window_days", 7))
-    others = [p for p in _payments(_window(entry, days) & Q(
-        unit_id=pay.unit_id, function_id=pay.function_id, economic_id=pay.economic_id))
-        if p.entry_id != entry.pk and p.fen == pay.fen]
+    if nearby is None:
+        nearby = _payments(_window(entry, days) & Q(unit_id=pay.unit_id,
+                                                    economic_id=pay.economic_id))
+    others = [p for p in _within(nearby, entry, days)
+              if p.function_id == pay.function_id and p.entry_id != entry.pk
+              and p.fen == pay.fen]
     if not others:
         return None
     payee = payee_of(entry)
@@ -160,7 +185,8 @@ def duplicate_payment(entry: Entry, pay: _Payment, rules: dict[str, MonitoringRu
                        details={"entries": sorted([entry.pk, *(p.entry_id for p in others)])})
 
 
-def split_payment(entry: Entry, pay: _Payment, rules: dict[str, MonitoringRule]) -> Alert | None:
+def split_payment(entry: Entry, pay: _Payment, rules: dict[str, MonitoringRule],
+                  nearby: list[_Payment] | None = None) -> Alert | None:
     """Several payments of one unit and economic code (same payee when known), each
     below the approval threshold, together reaching it within the window."""
     rule = rules["split_payment"]
@@ -169,9 +195,10 @@ def split_payment(entry: Entry, pay: _Payment, rules: dict[str, MonitoringRule])
     min_count = int(rule.params.get("min_count", 2))
     if pay.fen >= threshold:
         return None
-    group = [p for p in _payments(_window(entry, days) & Q(unit_id=pay.unit_id,
-                                                          economic_id=pay.economic_id))
-             if p.fen < threshold]
+    if nearby is None:
+        nearby = _payments(_window(entry, days) & Q(unit_id=pay.unit_id,
+                                                    economic_id=pay.economic_id))
+    group = [p for p in _within(nearby, entry, days) if p.fen < threshold]
     payee = payee_of(entry)
     if payee is not None:
         group = [p for p in group if p.entry_id == entry.pk

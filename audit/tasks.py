@@ -10,16 +10,22 @@ from finance.models import Entry
 
 
 @shared_task(name="audit.tasks.entry_evaluate_task")
-def entry_evaluate_task(*, entry_id: int, **kwargs: Any) -> int:  # noqa: ARG001
+def entry_evaluate_task(*, entry_id: int, payment: bool = True,
+                        **kwargs: Any) -> int:  # noqa: ARG001
     """Run the per-posting monitoring rules on one entry (idempotent: a finding is
-    raised once)."""
+    raised once). `payment` False: the ledger reported that the entry debits no payment
+    account, so the payment rules have nothing to look at."""
     entry = Entry.objects.filter(pk=entry_id).first()
-    return len(monitoring.entry_evaluate(entry)) if entry is not None else 0
+    if entry is None:
+        return 0
+    return len(monitoring.entry_evaluate(entry, payment=payment))
 
 
 def after_posting(entry: Entry) -> None:
     """The ledger's after-posting hook: in process when Celery is eager, else queued."""
-    entry_evaluate_task.delay(entry_id=entry.pk)
+    debited = getattr(entry, "debited_accounts", None)
+    entry_evaluate_task.delay(entry_id=entry.pk,
+                              payment=debited is None or monitoring.PAID in debited)
 
 
 @shared_task(name="audit.tasks.history_seal_task")

@@ -521,13 +521,56 @@ class CityYear:
         amount = (line.amount / divisor * Decimal(rng.randrange(80, 100)) / 100).quantize(CENT)
         return self.dims(u, economic, project), amount, self.payees[rng.randrange(len(self.payees))]
 
+    REVIEW_BATCH = 250  # requests per treasury decision (the queue page's "approve selected")
+
     def requests(self, month: int) -> None:
-        self.each_unit(f"requests {month:02d} filed and approved", "request_unit", month)
+        """Each unit files, submits and its head approves (a transaction per unit); then
+        the treasury works through the month's queue in batches: the rejected requests one
+        by one, the rest approved in one call, and the director approves those above the
+        threshold in one call (a transaction per batch)."""
+        self.each_unit(f"requests {month:02d} filed, unit head", "request_unit", month)
+        ids = list(PaymentRequest.objects.filter(
+            year=self.year, status=PaymentRequest.Status.TREASURY_REVIEW,
+            contract_ref__startswith=f"CS-{self.year}{month:02d}-").order_by("id")
+            .values_list("id", flat=True))
+        n = self.REVIEW_BATCH
+        batches = [ids[i:i + n] for i in range(0, len(ids), n)]
+        label = f"requests {month:02d} treasury review"
+        if self.parallel() and len(batches) > 1:
+            self.fan_out(label, "review_batch", [[b] for b in batches], (month,))
+            return
+        self.each(label, batches, lambda b: self.review_batch(b, month))
+
+    def review_batch(self, ids: list[int], month: int) -> None:
+        S = PaymentRequest.Status  # noqa: N806
+        day = dt.date(self.year, month, 11)
+        reviewer, director = self.users["reviewer"], self.users["director"]
+        waiting = list(PaymentRequest.objects.filter(pk__in=ids, status=S.TREASURY_REVIEW))
+        rejected = [r for r in waiting
+                    if _rng(self.seed, "reject", r.contract_ref).random() < 0.03]
+        out = payments.payment_requests_approve(
+            requests=[r for r in waiting if r not in rejected], user=reviewer, comment="同意",
+            as_of=_at(day, 14))
+        above = [r for r in out.approved if r.status == S.DIRECTOR_REVIEW]
+        if above:
+            out2 = payments.payment_requests_approve(requests=above, user=director,
+                                                     comment="同意", as_of=_at(day, 16))
+            out.refused += out2.refused
+        # last: a rejection posts (the release), and a posting holds the year's numbering
+        # row until the batch commits
+        for req in rejected:
+            payments.payment_request_reject(request=req, user=reviewer,
+                                            comment="附件不全，退回单位", as_of=_at(day, 14))
+        if out.refused:
+            raise RuntimeError(f"treasury review refused {out.refused[0][0].tracking_id}: "
+                               f"{out.refused[0][1]}")
 
     def request_unit(self, u: UnitSpec, month: int) -> None:
+        """A unit's month: plan applied and approved, request filed, submitted (rules,
+        commitment) and approved by the unit head."""
         S = PaymentRequest.Status  # noqa: N806
         day = dt.date(self.year, month, 10)
-        reviewer, director = self.users["reviewer"], self.users["director"]
+        reviewer = self.users["reviewer"]
         key = f"CS-{self.year}{month:02d}-{u.code}"
         filer, head = self.filers[u.code], self.heads[u.code]
         req = PaymentRequest.objects.filter(contract_ref=key).first()
@@ -544,17 +587,9 @@ class CityYear:
                 user=filer, as_of=_at(day, 9, 30))
         if req.status == S.DRAFT:
             req = payments.payment_request_submit(request=req, user=filer, as_of=_at(day, 10))
-        reject = _rng(self.seed, "reject", key).random() < 0.03
-        for level, (who, hour) in enumerate(((head, 11), (reviewer, 14), (director, 16))):
-            if req.status not in (S.UNIT_REVIEW, S.TREASURY_REVIEW, S.DIRECTOR_REVIEW):
-                break
-            if reject and level == 1:
-                req = payments.payment_request_reject(
-                    request=req, user=who, comment="附件不全，退回单位",
-                    as_of=_at(day + dt.timedelta(days=1), hour))
-                break
-            req = payments.payment_request_approve(request=req, user=who, comment="同意",
-                                                   as_of=_at(day + dt.timedelta(days=1), hour))
+        if req.status == S.UNIT_REVIEW:
+            payments.payment_request_approve(request=req, user=head, comment="同意",
+                                             as_of=_at(day + dt.timedelta(days=1), 11))
 
     def vouchers(self, month: int) -> None:
         S = PaymentRequest.Status  # noqa: N806

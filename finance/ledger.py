@@ -344,6 +344,9 @@ def entry_post(
                 raise
             time.sleep(0.01 * attempt)
             continue
+        # the accounts this entry debits, for after-posting hooks (monitoring skips its
+        # payment queries for an entry that debits no payment account)
+        entry.debited_accounts = frozenset(r[2].code for r in prep.rows if r[4] > 0)
         transaction.on_commit(lambda e=entry: _run_hooks(e))
         return entry
     raise AssertionError("unreachable")  # pragma: no cover

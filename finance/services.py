@@ -10,6 +10,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, get_history_manager_for_model
 
 from finance.constraints import validate_constraints
 from finance.errors import PeriodMissing
@@ -26,7 +27,8 @@ from finance.models import (
 __all__ = [
     "Dims", "LineSpec", "cr", "dr", "entry_post", "entry_reverse",
     "fiscal_year_open", "period_close", "period_reopen", "region_upsert",
-    "organization_upsert", "workflow_record", "save_with_history",
+    "organization_upsert", "workflow_record", "workflow_record_many", "save_with_history",
+    "bulk_save_with_history",
 ]
 
 
@@ -49,14 +51,18 @@ def _loaded_relations(obj: models.Model) -> list[str]:
     return names
 
 
-def full_clean(obj: models.Model) -> None:
+def full_clean(obj: models.Model, *, skip_unique: frozenset[str] = frozenset(),
+               only: frozenset[str] | None = None) -> None:
     """Model.full_clean() step by step (fields, clean(), unique, constraints), except that
     a foreign key in `_loaded_relations` gets its field checks without the existence query,
-    and check constraints are decided in Python where they can be (finance.constraints)."""
+    and check constraints are decided in Python where they can be (finance.constraints).
+    `skip_unique`: single-field unique checks the caller has made itself (for a batch, in
+    one query); `only`: validate just these fields (an UPDATE that writes only them)."""
     loaded = set(_loaded_relations(obj))
     errors: dict[str, Any] = {}
+    others = ({f.name for f in obj._meta.concrete_fields} - only) if only is not None else set()
     try:
-        obj.clean_fields(exclude=loaded)
+        obj.clean_fields(exclude=loaded | others)
     except ValidationError as e:
         errors = e.update_error_dict(errors)
     for name in loaded:
@@ -69,15 +75,88 @@ def full_clean(obj: models.Model) -> None:
         obj.clean()
     except ValidationError as e:
         errors = e.update_error_dict(errors)
-    failed = {n for n in errors if n != NON_FIELD_ERRORS}
-    for check in (obj.validate_unique, partial(validate_constraints, obj)):
+    failed = {n for n in errors if n != NON_FIELD_ERRORS} | others
+    for check, skip in ((obj.validate_unique, skip_unique), (partial(validate_constraints, obj),
+                                                              frozenset())):
         try:
-            check(exclude=failed)
+            check(exclude=failed | skip)
         except ValidationError as e:
             errors = e.update_error_dict(errors)
-        failed = {n for n in errors if n != NON_FIELD_ERRORS}
+        failed = {n for n in errors if n != NON_FIELD_ERRORS} | others
     if errors:
         raise ValidationError(errors)
+
+
+def _single_unique_fields(model: type[models.Model]) -> list[models.Field]:
+    """Fields declared unique=True (not the primary key), when the model has no other
+    unique checks that validate_unique would skip along with them (unique_together,
+    unique_for_date); otherwise none, and every object is checked on its own."""
+    meta = model._meta
+    if meta.unique_together or any(f.unique_for_date or f.unique_for_month or f.unique_for_year
+                                   for f in meta.concrete_fields):
+        return []
+    return [f for f in meta.concrete_fields if f.unique and not f.primary_key]
+
+
+def _unique_in_batch(model: type[models.Model], objs: list[models.Model],
+                     fields: list[models.Field]) -> dict[int, dict[str, list]]:
+    """validate_unique for single-field unique constraints over a whole batch: one query
+    per field for the values already taken by other rows, and duplicates within the batch;
+    the same message as Model.validate_unique. Errors by position in `objs`."""
+    found: dict[int, dict[str, list]] = {}
+    for f in fields:
+        values = [getattr(o, f.attname) for o in objs]
+        taken = dict(model._default_manager.filter(**{f"{f.attname}__in": [
+            v for v in values if v is not None and not (v == "" and f.empty_strings_allowed
+                                                        and f.null)]}).values_list(
+            f.attname, "pk"))
+        seen: dict[Any, int] = {}
+        for i, (o, v) in enumerate(zip(objs, values, strict=True)):
+            if v is None:
+                continue
+            clash = (v in taken and taken[v] != o.pk) or v in seen
+            seen.setdefault(v, i)
+            if clash:
+                err = o.unique_error_message(model, (f.name,))
+                found.setdefault(i, {}).setdefault(f.name, []).append(err)
+    return found
+
+
+def bulk_save_with_history(objs: list[models.Model], *, user: Any, reason: str,
+                           fields: list[str] | None = None) -> None:
+    """save_with_history for many rows of one model: each is validated as save_with_history
+    validates it (single-field unique checks in one query per field for the batch), then
+    all are written in one INSERT (`fields` None: new rows) or one UPDATE of `fields`, and
+    their history rows in one INSERT with the same user and reason. A validation error of
+    any object raises before anything is written (with several objects the error keys
+    carry the object's position: "3.cnaps")."""
+    if not objs:
+        return
+    model = type(objs[0])
+    only = frozenset(fields) if fields is not None else None
+    unique = [f for f in _single_unique_fields(model) if only is None or f.name in only]
+    skip = frozenset(f.name for f in unique)
+    problems = _unique_in_batch(model, objs, unique) if unique else {}
+    for i, obj in enumerate(objs):
+        try:
+            full_clean(obj, skip_unique=skip, only=only)
+        except ValidationError as e:
+            problems[i] = e.update_error_dict(problems.get(i, {}))
+    if problems:
+        if len(objs) == 1:
+            raise ValidationError(problems[0])
+        raise ValidationError({f"{i}.{name}": msgs for i, p in sorted(problems.items())
+                               for name, msgs in p.items()})
+    if fields is None:
+        bulk_create_with_history(objs, model, default_user=user, default_change_reason=reason)
+        return
+    with transaction.atomic(savepoint=False):
+        model._default_manager.bulk_update(objs, fields)
+        # the history rows are made from the rows as stored (re-read), not from the objects
+        # in memory, whose other fields this UPDATE did not write
+        stored = list(model._default_manager.filter(pk__in=[o.pk for o in objs]).order_by("pk"))
+        get_history_manager_for_model(model).bulk_history_create(
+            stored, update=True, default_user=user, default_change_reason=reason)
 
 
 def save_with_history(obj: models.Model, *, user: Any, reason: str) -> None:
@@ -168,3 +247,15 @@ def workflow_record(*, document: models.Model, from_state: str, to_state: str, a
         actor=user if getattr(user, "pk", None) else None,
         at=as_of or timezone.now(), comment=comment,
     )
+
+
+def workflow_record_many(steps: list[tuple], *, action: str, user: Any, comment: str = "",
+                         as_of: datetime | None = None) -> list[WorkflowStep]:
+    """workflow_record for many documents in one INSERT: (document, from, to) or
+    (document, from, to, comment) each."""
+    at = as_of or timezone.now()
+    actor = user if getattr(user, "pk", None) else None
+    return WorkflowStep.objects.bulk_create([
+        WorkflowStep(doc_type=ContentType.objects.get_for_model(step[0]), doc_id=str(step[0].pk),
+                     from_state=step[1], to_state=step[2], action=action, actor=actor, at=at,
+                     comment=step[3] if len(step) > 3 else comment) for step in steps])

@@ -23,7 +23,12 @@ from simple_history.utils import bulk_create_with_history
 from finance import errors as ledger_errors
 from finance.ledger import Dims, cr, dr, entry_post, entry_reverse
 from finance.models import Organization, WorkflowStep
-from finance.services import save_with_history, workflow_record
+from finance.services import (
+    bulk_save_with_history,
+    save_with_history,
+    workflow_record,
+    workflow_record_many,
+)
 from payments import errors
 from payments.importers import detect, parse
 from payments.importers.common import ImportIssue, ResultRow, StatementRow
@@ -73,12 +78,27 @@ def amount_in_capitals(amount: Decimal) -> str:
 
 
 def _in_group(user: Any, role: str) -> bool:
-    return bool(user and user.groups.filter(name=role).exists())
+    """Whether the user holds the role. The user's group names are read once and cached
+    on the user object (as Django's ModelBackend caches permissions): a web request loads
+    its user afresh, so a role change takes effect with the next request."""
+    if not user:
+        return False
+    names = getattr(user, "_payments_groups", None)
+    if names is None:
+        names = frozenset(user.groups.values_list("name", flat=True))
+        user._payments_groups = names
+    return role in names
 
 
 def _unit_of(user: Any) -> str:
-    m = Membership.objects.filter(user=user).select_related("organization").first()
-    return m.organization.code if m else ""
+    """The code of the user's organization ("" without a membership), cached on the user
+    object like `_in_group`; `membership_set` refreshes it for the member it changes."""
+    code = getattr(user, "_payments_unit", None)
+    if code is None:
+        m = Membership.objects.filter(user=user).select_related("organization").first()
+        code = m.organization.code if m else ""
+        user._payments_unit = code
+    return code
 
 
 # ------------------------------------------------------------------ master data
@@ -126,6 +146,7 @@ def membership_set(*, member: Any, organization: Organization, user: Any,
     m = Membership.objects.filter(user=member).first() or Membership(user=member)
     m.organization = organization
     save_with_history(m, user=user, reason=reason)
+    member._payments_unit = organization.code
     return m
 
 
@@ -308,7 +329,18 @@ def _plan_check(req: PaymentRequest, on: dt.date) -> PaymentPlan | None:
     return plan
 
 
-def _check_approver(req: PaymentRequest, user: Any, action: str) -> tuple[str, str, str]:
+def _acted_on(user: Any, reqs: list[PaymentRequest]) -> set[str]:
+    """The ids (as workflow doc ids) of those requests the user has approved at a level."""
+    return set(WorkflowStep.objects.filter(
+        doc_type=ContentType.objects.get_for_model(PaymentRequest),
+        doc_id__in=[str(r.pk) for r in reqs], action="approve", actor=user,
+    ).values_list("doc_id", flat=True))
+
+
+def _check_approver(req: PaymentRequest, user: Any, action: str,
+                    acted: bool | None = None) -> tuple[str, str, str]:
+    """Raise unless `user` may decide `req` at its current level; `acted` (whether the
+    user already approved a level of it) is looked up unless the caller passes it."""
     if req.status not in LEVELS:
         raise errors.WrongState(tracking_id=req.tracking_id, status=req.status, action=action)
     role, nxt, level = LEVELS[req.status]
@@ -319,9 +351,8 @@ def _check_approver(req: PaymentRequest, user: Any, action: str) -> tuple[str, s
                                 why=errors.MSG_MISSING_ROLE % {"role": role})
     if role == UNIT_HEAD and _unit_of(user) != req.unit:
         raise errors.NotAllowed(user=user, action=action, why=errors.MSG_OTHER_UNIT)
-    acted = WorkflowStep.objects.filter(
-        doc_type=ContentType.objects.get_for_model(PaymentRequest), doc_id=str(req.pk),
-        action="approve", actor=user).exists()
+    if acted is None:
+        acted = _acted_on(user, [req]) != set()
     if acted:
         raise errors.NotAllowed(user=user, action=action, why=errors.MSG_ONE_LEVEL_ONLY)
     return role, nxt, level
@@ -342,6 +373,49 @@ def payment_request_approve(*, request: PaymentRequest, user: Any, comment: str 
         workflow_record(document=req, from_state=old, to_state=nxt, action="approve", user=user,
                         comment=comment, as_of=as_of)
         return req
+
+
+@dataclass
+class Decided:
+    """The outcome of a batch decision: the requests approved, and those refused with
+    the reason (wrong state, not the user's role or unit, a level already approved)."""
+    approved: list[PaymentRequest] = field(default_factory=list)
+    refused: list[tuple[PaymentRequest, errors.PaymentError]] = field(default_factory=list)
+
+
+def payment_requests_approve(*, requests: list[PaymentRequest], user: Any, comment: str = "",
+                             as_of: dt.datetime | None = None) -> Decided:
+    """Approve many requests, each at its current level, in one locked pass: the rows are
+    locked in one statement (in id order, so two batches never deadlock), every request
+    gets exactly the checks of `payment_request_approve` (a refused one is reported and
+    the others go on), and the approved ones are written with their history and workflow
+    steps in one statement each. The treasury's "approve selected" uses it."""
+    as_of = as_of or timezone.now()
+    out = Decided()
+    with transaction.atomic():
+        locked = list(_requests_locked().filter(pk__in=[r.pk for r in requests]).order_by("id"))
+        acted = _acted_on(user, locked)
+        by_level: dict[str, list[tuple[PaymentRequest, str]]] = defaultdict(list)
+        threshold = director_threshold()
+        for req in locked:
+            try:
+                _role, nxt, level = _check_approver(req, user, "approve",
+                                                    acted=str(req.pk) in acted)
+            except errors.PaymentError as exc:
+                out.refused.append((req, exc))
+                continue
+            if req.status == S.TREASURY_REVIEW and req.amount > threshold:
+                nxt = S.DIRECTOR_REVIEW
+            old, req.status = req.status, nxt
+            by_level[level].append((req, old))
+        for level, pairs in by_level.items():
+            reqs = [r for r, _old in pairs]
+            bulk_save_with_history(reqs, user=user, reason=f"approved by {level}",
+                                   fields=["status"])
+            workflow_record_many([(r, old, r.status) for r, old in pairs], action="approve",
+                                 user=user, comment=comment, as_of=as_of)
+            out.approved += reqs
+    return out
 
 
 def payment_request_reject(*, request: PaymentRequest, user: Any, comment: str,
@@ -386,16 +460,19 @@ def voucher_batch_create(*, agent_account: AgentAccount, user: Any,
         seq = VoucherSeq.objects.select_for_update().get(pk=seq.pk)
         batch = VoucherBatch.objects.create(agent_account=agent_account, date=on,
                                             created_by=user, created_at=as_of)
+        vouchers = []
         for req in todo:
             seq.last += 1
-            voucher = Voucher(number=f"ZF{on.year}{on.month:02d}{seq.last:04d}", batch=batch,
-                              request=req, amount=req.amount,
-                              amount_capital=amount_in_capitals(req.amount), date=on)
-            save_with_history(voucher, user=user, reason="voucher issued")
+            vouchers.append(Voucher(number=f"ZF{on.year}{on.month:02d}{seq.last:04d}",
+                                    batch=batch, request=req, amount=req.amount,
+                                    amount_capital=amount_in_capitals(req.amount), date=on))
             req.status = S.VOUCHERED
-            save_with_history(req, user=user, reason=f"voucher {voucher.number}")
-            workflow_record(document=req, from_state=S.APPROVED, to_state=S.VOUCHERED,
-                            action="voucher", user=user, comment=voucher.number, as_of=as_of)
+        # one INSERT for the vouchers, one UPDATE for the requests, their history rows and
+        # workflow steps in one INSERT each (every row validated first)
+        bulk_save_with_history(vouchers, user=user, reason="voucher issued")
+        bulk_save_with_history(todo, user=user, reason="vouchered", fields=["status"])
+        workflow_record_many([(v.request, S.APPROVED, S.VOUCHERED, v.number) for v in vouchers],
+                             action="voucher", user=user, as_of=as_of)
         seq.save(update_fields=["last"])
         _notice_refresh(agent_account, on, user)
         return batch

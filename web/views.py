@@ -139,8 +139,9 @@ def request_submit(request: HttpRequest, tracking_id: str) -> HttpResponse:
 @login_required
 @require_POST
 def requests_decide(request: HttpRequest) -> HttpResponse:
-    """Approve or reject one or many requests; each is decided by the service on its own
-    (its checks, lock and transaction), and each outcome is reported."""
+    """Approve or reject one or many requests, each decided on its own and each outcome
+    reported: approvals in one locked pass of the batch service (every request gets the
+    checks of a single approval), rejections one by one (each releases its commitment)."""
     form = DecideForm(request.POST)
     ids = request.POST.getlist("ids")
     if not form.is_valid() or not ids:
@@ -148,12 +149,15 @@ def requests_decide(request: HttpRequest) -> HttpResponse:
         return redirect(request.POST.get("next") or "web:home")
     action, comment = form.cleaned_data["action"], form.cleaned_data["comment"]
     done: dict[str, list[str]] = defaultdict(list)
-    for req in scoping.visible_requests(request.user).filter(tracking_id__in=ids[:500]):
+    chosen = list(scoping.visible_requests(request.user).filter(tracking_id__in=ids[:500]))
+    if action == "approve" and chosen:
+        out = pay.payment_requests_approve(requests=chosen, user=request.user, comment=comment)
+        for req, exc in out.refused:
+            messages.error(request, f"{req.tracking_id}: {exc}")
+        done[action] = sorted(r.tracking_id for r in out.approved)
+    for req in chosen if action != "approve" else []:
         try:
-            if action == "approve":
-                pay.payment_request_approve(request=req, user=request.user, comment=comment)
-            else:
-                pay.payment_request_reject(request=req, user=request.user, comment=comment)
+            pay.payment_request_reject(request=req, user=request.user, comment=comment)
         except LedgerError as exc:
             messages.error(request, f"{req.tracking_id}: {exc}")
         else:

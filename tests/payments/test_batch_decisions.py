@@ -1,0 +1,117 @@
+"""Batch services: approving many requests in one locked pass (each decided on its own,
+exactly the checks of a single approval) and the validated bulk writes behind them."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from finance.models import WorkflowStep
+from finance.services import bulk_save_with_history
+from payments import errors, services
+from payments.models import Bank, PaymentRequest
+from tests.payments.conftest import AS_OF, file_request
+
+
+def _at_treasury(ready, amounts: list[str]) -> list[PaymentRequest]:
+    reqs = []
+    for a in amounts:
+        req = file_request(ready.people, ready.payee, a)
+        reqs.append(services.payment_request_approve(request=req, user=ready.people.head,
+                                                     comment="ok", as_of=AS_OF))
+    return reqs
+
+
+class TestApproveMany:
+    def test_every_request_moves_one_level_with_history_and_a_workflow_step(self, ready):
+        reqs = _at_treasury(ready, ["100.00", "120.00", "130.00"])
+        out = services.payment_requests_approve(requests=reqs, user=ready.people.reviewer,
+                                                comment="同意", as_of=AS_OF)
+        assert out.refused == []
+        assert sorted(r.pk for r in out.approved) == sorted(r.pk for r in reqs)
+        for r in reqs:
+            r.refresh_from_db()
+            assert r.status == "approved"
+            last = PaymentRequest.history.filter(id=r.pk).order_by("-history_id").first()
+            assert (last.status, last.history_change_reason) == ("approved", "approved by treasury reviewer")
+            assert last.history_user == ready.people.reviewer
+            step = WorkflowStep.objects.filter(doc_id=str(r.pk), action="approve",
+                                               actor=ready.people.reviewer).get()
+            assert (step.from_state, step.to_state, step.comment) == (
+                "treasury_review", "approved", "同意")
+
+    def test_above_the_threshold_goes_to_the_director_who_approves_in_a_batch(self, ready,
+                                                                           settings):
+        settings.PAYMENTS_DIRECTOR_THRESHOLD = "150.00"
+        reqs = _at_treasury(ready, ["100.00", "200.00"])
+        out = services.payment_requests_approve(requests=reqs, user=ready.people.reviewer)
+        assert {r.amount: r.status for r in out.approved} == {
+            Decimal("100.00"): "approved", Decimal("200.00"): "director_review"}
+        above = [r for r in out.approved if r.status == "director_review"]
+        out = services.payment_requests_approve(requests=above, user=ready.people.director)
+        assert [r.status for r in out.approved] == ["approved"]
+        assert PaymentRequest.objects.get(pk=above[0].pk).status == "approved"
+
+    def test_a_refused_request_is_reported_and_the_others_are_approved(self, ready):
+        reqs = _at_treasury(ready, ["100.00", "110.00"])
+        draft = file_request(ready.people, ready.payee, "50.00", submit=False)
+        out = services.payment_requests_approve(requests=[*reqs, draft],
+                                                user=ready.people.reviewer)
+        assert sorted(r.pk for r in out.approved) == sorted(r.pk for r in reqs)
+        assert len(out.refused) == 1
+        refused, exc = out.refused[0]
+        assert refused.pk == draft.pk and isinstance(exc, errors.WrongState)
+        assert PaymentRequest.objects.get(pk=draft.pk).status == "draft"
+
+    def test_the_same_checks_as_one_approval_segregation_of_duties(self, ready):
+        ready.people.head.groups.add(*ready.people.reviewer.groups.all())
+        ready.people.head.__dict__.pop("_payments_groups", None)  # roles changed: re-read
+        reqs = _at_treasury(ready, ["100.00"])
+        out = services.payment_requests_approve(requests=reqs, user=ready.people.head)
+        assert out.approved == []
+        assert "one person approves at most one level" in str(out.refused[0][1])
+        out = services.payment_requests_approve(requests=reqs, user=ready.people.filer)
+        assert "the filer of a request can never approve it" in str(out.refused[0][1])
+        assert PaymentRequest.objects.get(pk=reqs[0].pk).status == "treasury_review"
+
+    def test_a_unit_head_of_another_unit_is_refused_in_a_batch(self, ready):
+        req = file_request(ready.people, ready.payee, "100.00")
+        out = services.payment_requests_approve(requests=[req], user=ready.people.other_head)
+        assert out.approved == [] and "another unit" in str(out.refused[0][1])
+
+
+class TestBulkSaveWithHistory:
+    def test_new_rows_are_validated_and_written_with_their_history(self, user):
+        banks = [Bank(cnaps=f"10258400{i:04d}", name=f"银行{i}") for i in range(3)]
+        bulk_save_with_history(banks, user=user, reason="bank list")
+        assert Bank.objects.filter(cnaps__startswith="10258400").count() == 3
+        h = Bank.history.filter(cnaps="102584000001").get()
+        assert (h.history_type, h.history_change_reason, h.history_user) == ("+", "bank list",
+                                                                             user)
+
+    def test_a_value_taken_by_another_row_or_twice_in_the_batch_writes_nothing(self, user):
+        services.bank_upsert(cnaps="102584009999", name="已有", user=user)
+        clash = [Bank(cnaps="102584009999", name="新"), Bank(cnaps="102584008888", name="x")]
+        with pytest.raises(ValidationError) as exc:
+            bulk_save_with_history(clash, user=user, reason="r")
+        assert set(exc.value.message_dict) == {"0.cnaps"}
+        twice = [Bank(cnaps="102584007777", name="a"), Bank(cnaps="102584007777", name="b")]
+        with pytest.raises(ValidationError) as exc:
+            bulk_save_with_history(twice, user=user, reason="r")
+        assert set(exc.value.message_dict) == {"1.cnaps"}
+        assert not Bank.objects.filter(cnaps__in=["102584008888", "102584007777"]).exists()
+
+    def test_a_field_error_is_reported_as_save_with_history_reports_it(self, user):
+        with pytest.raises(ValidationError) as exc:
+            bulk_save_with_history([Bank(cnaps="1" * 13, name="太长")], user=user, reason="r")
+        assert "cnaps" in exc.value.message_dict
+
+    def test_an_update_writes_only_the_named_fields(self, user):
+        bank = services.bank_upsert(cnaps="102584006666", name="旧名", user=user)
+        bank.name, bank.cnaps = "新名", "not written"
+        bulk_save_with_history([bank], user=user, reason="renamed", fields=["name"])
+        row = Bank.objects.get(pk=bank.pk)
+        assert (row.name, row.cnaps) == ("新名", "102584006666")
+        assert Bank.history.filter(id=bank.pk).order_by("-history_id").first() \
+            .history_change_reason == "renamed"
