@@ -10,10 +10,18 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from finance.models import MONEY, EconomicCode, Entry, FunctionCode, FundSource, Organization
+from finance.models import (
+    MONEY,
+    EconomicCode,
+    Entry,
+    FunctionCode,
+    FundSource,
+    LoadedValues,
+    Organization,
+)
 
 
-class Project(models.Model):
+class Project(LoadedValues, models.Model):
     """项目: a project in (or on its way into) the project library."""
 
     class Kind(models.TextChoices):
@@ -99,7 +107,7 @@ class PerformanceTarget(models.Model):
         return f"#{self.pk} {self.name} {self.target_value}{self.measure_unit}"
 
 
-class BudgetPlan(models.Model):
+class BudgetPlan(LoadedValues, models.Model):
     """A unit's budget for one fiscal year through 一上 → 一下 → 二上 → 批复."""
 
     class Status(models.TextChoices):
@@ -140,7 +148,7 @@ class BudgetPlan(models.Model):
         return self.status in (self.Status.DRAFT, self.Status.CONTROLLED)
 
 
-class PlanLine(models.Model):
+class PlanLine(LoadedValues, models.Model):
     """One line of a budget plan: project × function × economic × fund source."""
 
     plan = models.ForeignKey(BudgetPlan, on_delete=models.CASCADE, related_name="lines")
@@ -185,7 +193,7 @@ class ControlNumber(models.Model):
         return f"#{self.pk} plan {self.plan_id} fund {self.fund_source_id}: {self.amount}"
 
 
-class Indicator(models.Model):
+class Indicator(LoadedValues, models.Model):
     """指标 register: one dimension tuple of the control book and where it came from.
     The amounts are ledger balances (budgets.selectors), never stored here."""
 
@@ -212,7 +220,7 @@ class Indicator(models.Model):
         return f"#{self.pk} {self.dim_key}"
 
 
-class Adjustment(models.Model):
+class Adjustment(LoadedValues, models.Model):
     """调整 (increase/decrease of one indicator) or 调剂 (virement between two)."""
 
     class Kind(models.TextChoices):

@@ -127,15 +127,22 @@ def check_passes(constraint: models.CheckConstraint, model: type[models.Model],
         return True  # Django skips a condition over an excluded field (FieldError)
 
 
-def validate_constraints(obj: models.Model, exclude: set[str] | None = None) -> None:
+def validate_constraints(obj: models.Model, exclude: set[str] | None = None, *,
+                         unchanged: frozenset[str] = frozenset()) -> None:
     """Model.validate_constraints() with check constraints decided in Python where they
-    can be; same errors, same error dict."""
+    can be; same errors, same error dict. `unchanged`: fields of a row read from the
+    database that still hold the values read — a plain unique constraint over only those
+    fields can only pass and is not sent."""
     exclude = set(exclude or ())
     using = router.db_for_write(obj.__class__, instance=obj)
     errors: dict[str, Any] = {}
     for model_class, model_constraints in obj.get_constraints():
         for constraint in model_constraints:
             try:
+                if (isinstance(constraint, models.UniqueConstraint) and constraint.fields
+                        and constraint.condition is None and not constraint.expressions
+                        and set(constraint.fields) <= unchanged):
+                    continue
                 if isinstance(constraint, models.CheckConstraint):
                     try:
                         if not check_passes(constraint, model_class, obj, exclude):

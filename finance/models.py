@@ -122,6 +122,19 @@ class Organization(models.Model):
         return f"{self.code} {self.name}"
 
 
+class LoadedValues:
+    """Mixin for a model saved often after being read: remembers the values each instance
+    was loaded with (Django's documented `from_db` hook), so that validation can skip a
+    unique check whose fields still hold the values read from the database
+    (finance.services.full_clean). The database's unique constraints guard every write."""
+
+    @classmethod
+    def from_db(cls, db, field_names, values):  # noqa: ANN001, ANN206
+        instance = super().from_db(db, field_names, values)  # type: ignore[misc]
+        instance._loaded_values = dict(zip(field_names, values, strict=True))
+        return instance
+
+
 class CodeBase(models.Model):
     """A classification code (类/款/项 tree). Codes are strings; retired, never deleted."""
 

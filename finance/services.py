@@ -51,6 +51,18 @@ def _loaded_relations(obj: models.Model) -> list[str]:
     return names
 
 
+def _unchanged(obj: models.Model) -> frozenset[str]:
+    """Fields of a row read from the database (a `LoadedValues` model) that still hold
+    the values read: a unique check over only such fields can only pass — the row holds
+    them already — so full_clean does not send it (the unique index guards the write)."""
+    loaded = getattr(obj, "_loaded_values", None)
+    if not loaded or obj._state.adding:
+        return frozenset()
+    return frozenset(f.name for f in obj._meta.concrete_fields
+                     if f.attname in loaded and loaded[f.attname] == getattr(obj, f.attname)
+                     and not f.primary_key)
+
+
 def full_clean(obj: models.Model, *, skip_unique: frozenset[str] = frozenset(),
                only: frozenset[str] | None = None) -> None:
     """Model.full_clean() step by step (fields, clean(), unique, constraints), except that
@@ -61,6 +73,7 @@ def full_clean(obj: models.Model, *, skip_unique: frozenset[str] = frozenset(),
     loaded = set(_loaded_relations(obj))
     errors: dict[str, Any] = {}
     others = ({f.name for f in obj._meta.concrete_fields} - only) if only is not None else set()
+    same = _unchanged(obj)
     try:
         obj.clean_fields(exclude=loaded | others)
     except ValidationError as e:
@@ -76,8 +89,8 @@ def full_clean(obj: models.Model, *, skip_unique: frozenset[str] = frozenset(),
     except ValidationError as e:
         errors = e.update_error_dict(errors)
     failed = {n for n in errors if n != NON_FIELD_ERRORS} | others
-    for check, skip in ((obj.validate_unique, skip_unique), (partial(validate_constraints, obj),
-                                                              frozenset())):
+    for check, skip in ((obj.validate_unique, skip_unique | same),
+                        (partial(validate_constraints, obj, unchanged=same), frozenset())):
         try:
             check(exclude=failed | skip)
         except ValidationError as e:

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from finance.ledger import Dims
+from finance.models import LoadedValues
 
 MONEY = {"max_digits": 16, "decimal_places": 2}
 
@@ -90,7 +91,7 @@ class FundSourceSetting(models.Model):
         return f"{self.fund_source} plan_control={self.plan_control}"
 
 
-class IndicatorFields(models.Model):
+class IndicatorFields(LoadedValues, models.Model):
     """The dimension tuple of an indicator (指标), stored as codes."""
 
     year = models.PositiveSmallIntegerField()
@@ -258,7 +259,7 @@ class VoucherBatch(models.Model):
         return f"#{self.pk} {self.date} {self.agent_account_id}"
 
 
-class Voucher(models.Model):
+class Voucher(LoadedValues, models.Model):
     """支付凭证: one approved request sent to the agent bank."""
 
     class Status(models.TextChoices):

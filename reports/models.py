@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from finance.models import FundSource, Organization
+from finance.models import FundSource, LoadedValues, Organization
 
 
 class FundSourcePolicy(models.Model):
@@ -62,7 +62,7 @@ class YearEndClose(models.Model):
         return f"#{self.pk} {self.year} {self.status}"
 
 
-class DisclosureSet(models.Model):
+class DisclosureSet(LoadedValues, models.Model):
     """One department's disclosure (预算公开 or 决算公开) of a year: draft → approved →
     published. A published set is immutable; its manifest lists each file's SHA-256 and
     each figure's trace reference."""

@@ -115,3 +115,43 @@ class TestBulkSaveWithHistory:
         assert (row.name, row.cnaps) == ("新名", "102584006666")
         assert Bank.history.filter(id=bank.pk).order_by("-history_id").first() \
             .history_change_reason == "renamed"
+
+
+class TestUniqueChecksOfLoadedRows:
+    """full_clean skips a unique check whose fields still hold the values read from the
+    database (LoadedValues), and still makes it for a changed value."""
+
+    def test_an_unchanged_unique_field_is_not_queried(self, ready, user):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        from finance.services import save_with_history
+
+        req = PaymentRequest.objects.get(pk=file_request(ready.people, ready.payee, "10.00").pk)
+        req.purpose = "改"
+        with CaptureQueriesContext(connection) as q:
+            save_with_history(req, user=user, reason="edit")
+        assert not [x for x in q.captured_queries if "tracking_id" in x["sql"]
+                    and x["sql"].lstrip().upper().startswith("SELECT")]
+
+    def test_a_changed_unique_field_is_still_checked(self, ready, user):
+        from finance.services import save_with_history
+
+        a = file_request(ready.people, ready.payee, "10.00")
+        b = PaymentRequest.objects.get(pk=file_request(ready.people, ready.payee, "11.00").pk)
+        b.tracking_id = a.tracking_id
+        with pytest.raises(ValidationError) as exc:
+            save_with_history(b, user=user, reason="edit")
+        assert "tracking_id" in exc.value.message_dict
+
+    def test_a_unique_constraint_over_changed_fields_is_still_checked(self, ready, user):
+        from finance.services import save_with_history
+        from payments.models import PaymentPlan
+
+        plan = PaymentPlan.objects.get(pk=ready.plan.pk)
+        other = PaymentPlan.objects.get(pk=services.plan_apply(
+            dims=plan.dims, year=plan.year, month=plan.month % 12 + 1, amount=Decimal("5.00"),
+            user=ready.people.filer).pk)
+        other.month = plan.month
+        with pytest.raises(ValidationError):
+            save_with_history(other, user=user, reason="move")
