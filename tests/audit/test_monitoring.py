@@ -99,6 +99,38 @@ class TestRulesOnPosting:
                                  "annual indicator 2,000.00 (limit 30.0%).")
 
 
+class TestOneWindowQueryForTwoRules:
+    """The duplicate and split rules share one read of the unit's payments on the economic
+    code in the wider window; each narrows it to its own window (and the duplicate rule to
+    the function)."""
+
+    def test_the_same_amount_on_another_function_is_not_a_duplicate(self, hooked):
+        hooked(D("120.50"))
+        hooked(D("120.50"), function="2010101", day=dt.date(2026, 3, 11))
+        assert "duplicate_payment" not in codes()
+
+    def test_the_split_rule_keeps_to_its_own_narrower_window(self, hooked, people):
+        services.monitoring_rule_update(code="split_payment", user=people["head"], reason="t",
+                                        params={"threshold": "500.00", "window_days": "1"})
+        hooked(D("300.00"))
+        hooked(D("250.00"), day=dt.date(2026, 3, 12))  # 2 days later: outside 1 day
+        assert "split_payment" not in codes()
+        hooked(D("260.00"), day=dt.date(2026, 3, 13))  # 1 day after the 250.00
+        assert Alert.objects.get(rule__code="split_payment").amount_fen == 51000
+
+    def test_the_ledger_tells_the_hook_which_accounts_an_entry_debits(self, budget):
+        from finance.ledger import entry_post
+        from tests.helpers import ON, commit_lines, dims, pay_lines
+
+        d = dims()
+        commit = entry_post(lines=commit_lines(D("5.00"), d), description="c", on=ON,
+                            user=budget["filer"])
+        pay = entry_post(lines=pay_lines(D("5.00"), d), description="p", on=ON,
+                         user=budget["filer"])
+        assert monitoring.PAID not in commit.debited_accounts
+        assert monitoring.PAID in pay.debited_accounts
+
+
 class TestNightlySweep:
     def test_units_lagging_the_calendar_are_flagged_once_a_month(self, hooked, people):
         services.monitoring_rule_update(code="execution_lag", user=people["head"], reason="t",
