@@ -22,7 +22,7 @@ NUMBER_FORMAT = "#,##0.00"
 def tables_xlsx(tables: Sequence[Table], *, title: str) -> bytes:
     """One sheet per table; amounts are numbers with format #,##0.00 (万元 or 元)."""
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Border, Font, Side
+    from openpyxl.styles import Alignment, Border, Font, NamedStyle, Side
     from openpyxl.utils import get_column_letter
 
     wb = Workbook()
@@ -30,6 +30,18 @@ def tables_xlsx(tables: Sequence[Table], *, title: str) -> bytes:
     thin = Side(style="thin", color="999999")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
     center = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    # named cell styles, registered once: a cell then takes a style by name instead of
+    # hashing a Font and a Border for every cell (the cost of a large table)
+    for name, bold, fmt, align in (("sf_text", False, None, None), ("sf_total", True, None, None),
+                                   ("sf_amount", False, NUMBER_FORMAT, None),
+                                   ("sf_amount_total", True, NUMBER_FORMAT, None),
+                                   ("sf_header", True, None, center)):
+        style = NamedStyle(name=name, font=Font(bold=bold), border=border)
+        if fmt:
+            style.number_format = fmt
+        if align:
+            style.alignment = align
+        wb.add_named_style(style)
     for t in tables:
         ws = wb.create_sheet(t.code)
         ncols = len(t.columns)
@@ -45,8 +57,7 @@ def tables_xlsx(tables: Sequence[Table], *, title: str) -> bytes:
             for text, colspan, rowspan in header_row:
                 while (row0 + i, c) in taken:
                     c += 1
-                cell = ws.cell(row0 + i, c, text)
-                cell.font, cell.alignment, cell.border = Font(bold=True), center, border
+                ws.cell(row0 + i, c, text).style = "sf_header"
                 if colspan > 1 or rowspan > 1:
                     ws.merge_cells(start_row=row0 + i, start_column=c,
                                    end_row=row0 + i + rowspan - 1, end_column=c + colspan - 1)
@@ -59,16 +70,13 @@ def tables_xlsx(tables: Sequence[Table], *, title: str) -> bytes:
             for c, column in enumerate(t.columns, start=1):
                 value = row.cells.get(column.key, "")
                 if isinstance(value, Figure):
-                    cell = ws.cell(r, c, t.display(value.fen))
-                    cell.number_format = NUMBER_FORMAT
+                    ws.cell(r, c, t.display(value.fen)).style = (
+                        "sf_amount_total" if row.total else "sf_amount")
                 else:
                     text = str(value)
                     if column.key == "name" and row.level:
                         text = "  " * row.level + text
-                    cell = ws.cell(r, c, text)
-                cell.border = border
-                if row.total:
-                    cell.font = Font(bold=True)
+                    ws.cell(r, c, text).style = "sf_total" if row.total else "sf_text"
         for c, column in enumerate(t.columns, start=1):
             ws.column_dimensions[get_column_letter(c)].width = 16 if column.amount else (
                 30 if column.key in ("name", "in_item", "out_item") else 14)

@@ -188,6 +188,12 @@ class TestFiles:
                     if isinstance(fig, Figure):
                         assert D(str(cell.value)) == tables.to_wan(trace_resolve(fig.trace))
                         assert cell.number_format == "#,##0.00"
+                    # every body cell framed; totals bold, other rows not (named styles)
+                    assert cell.border.left.style == "thin" and cell.border.bottom.style == "thin"
+                    assert bool(cell.font.bold) == bool(row.total)
+            header = ws.cell(3, 1)
+            assert header.font.bold and header.border.top.style == "thin"
+            assert header.alignment.horizontal == "center" and header.alignment.wrap_text
         b2 = wb["B2"]
         assert ("D3:F3" in {str(r) for r in b2.merged_cells.ranges}
                 and b2["D3"].value == "财政拨款收入" and b2["D4"].value == "一般公共预算")
