@@ -41,7 +41,14 @@ from finance.ids import make_uscc
 from finance.ledger import Dims
 from finance.models import Book, Entry, FiscalYear, Line, Organization, Period, Region
 from payments import services as payments
-from payments.models import AgentAccount, Payee, PaymentRequest, ReconException, Voucher
+from payments.models import (
+    AgentAccount,
+    Membership,
+    Payee,
+    PaymentRequest,
+    ReconException,
+    Voucher,
+)
 from reports import selectors as report_selectors
 from reports import services as reports
 from reports import tables as report_tables
@@ -298,14 +305,17 @@ class CityYear:
                uscc=make_uscc(d[2], int(d[0][6:])), parent_code=f"{CITY}001", user=admin,
                reason="city set-up")
 
-        def one_unit(u: UnitSpec) -> None:
-            mk(code=u.code, name=u.name, kind="budget_unit", region_code=u.region,
-               uscc=make_uscc(u.region, int(u.code[6:])), parent_code=u.department, user=admin,
-               reason="city set-up")
-
         self.each("departments", depts, one_dept)
-        with transaction.atomic():
-            self.each("budget units", units, one_unit)
+        self.units = units
+        self._unit_groups = (Group.objects.get_or_create(name=payments.FILER)[0],
+                             Group.objects.get_or_create(name=payments.UNIT_HEAD)[0])
+        self._members = set(Membership.objects.values_list("user__username", flat=True))
+        if self.parallel():  # a department's units per worker task, a transaction per unit
+            self.fan_out("budget units, filers and heads", "unit_setup",
+                         list(self.units_by_department().values()), ())
+        else:
+            with transaction.atomic():  # one commit (SQLite)
+                self.each("budget units, filers and heads", units, self.unit_setup)
         for j in range(self.n_nontax):
             region = regions[j % len(regions)]
             mk(code=f"{region}9{j:04d}", name=f"{names[region]}非税收入执收单位{j + 1}",
@@ -318,27 +328,27 @@ class CityYear:
             self.dept_reviewers[dept] = self._user(f"dept-{dept}")
         self._unit_people()
 
-    def _unit_people(self) -> None:
-        """A filer and a unit head per unit (payments roles are groups + membership)."""
-        filer_g = Group.objects.get_or_create(name=payments.FILER)[0]
-        head_g = Group.objects.get_or_create(name=payments.UNIT_HEAD)[0]
+    def unit_setup(self, u: UnitSpec) -> None:
+        """A budget unit, and its filer and unit head (payments roles are groups and a
+        membership); each step is skipped when it is already done."""
         admin = self.users["admin"]
-        self.filers, self.heads = {}, {}
-        from payments.models import Membership
+        org = finance.organization_upsert(
+            code=u.code, name=u.name, kind="budget_unit", region_code=u.region,
+            uscc=make_uscc(u.region, int(u.code[6:])), parent_code=u.department, user=admin,
+            reason="city set-up")
+        for prefix, group in zip(("filer", "head"), self._unit_groups, strict=True):
+            name = f"{prefix}-{u.code}"
+            person = self._user(name)
+            if name not in self._members:
+                person.groups.add(group)
+                payments.membership_set(member=person, organization=org, user=admin)
 
-        members = set(Membership.objects.values_list("user__username", flat=True))
-        orgs = {o.code: o for o in Organization.objects.filter(code__in=[u.code for u in self.units])}
-
-        def one(u: UnitSpec) -> None:
-            for prefix, group, store in (("filer", filer_g, self.filers),
-                                         ("head", head_g, self.heads)):
-                person = self._user(f"{prefix}-{u.code}")
-                if f"{prefix}-{u.code}" not in members:
-                    person.groups.add(group)
-                    payments.membership_set(member=person, organization=orgs[u.code], user=admin)
-                store[u.code] = person
-
-        self.each("unit filers and heads", self.units, one)
+    def _unit_people(self) -> None:
+        """Every unit's filer and head, read in one query."""
+        names = [f"{p}-{u.code}" for u in self.units for p in ("filer", "head")]
+        by_name = {x.username: x for x in get_user_model().objects.filter(username__in=names)}
+        self.filers = {u.code: by_name[f"filer-{u.code}"] for u in self.units}
+        self.heads = {u.code: by_name[f"head-{u.code}"] for u in self.units}
 
     # ------------------------------------------------------------------ banks, payees
     def banks(self) -> None:
