@@ -51,6 +51,7 @@ bench: venv
 	$(PY) bench/payments_lifecycle.py
 	$(PY) bench/payments_camt.py --lines 100000
 	$(PY) bench/reports_disclosure.py --lines 1000000 --units 3000
+	$(PY) bench/render_xlsx.py
 	$(PY) bench/audit_verify.py --lines 1000000
 	$(PY) bench/city_year.py --units 300 3000 --workers 2
 
@@ -60,6 +61,7 @@ bench-quick: venv
 	$(PY) bench/payments_lifecycle.py --seconds 5
 	$(PY) bench/payments_camt.py --lines 10000
 	$(PY) bench/reports_disclosure.py --lines 100000 --units 300
+	$(PY) bench/render_xlsx.py --rows 500
 	$(PY) bench/audit_verify.py --lines 50000
 	$(PY) bench/city_year.py --units 30 --months 3 --workers 2
 
