@@ -119,10 +119,8 @@ def _unique_in_batch(model: type[models.Model], objs: list[models.Model],
     found: dict[int, dict[str, list]] = {}
     for f in fields:
         values = [getattr(o, f.attname) for o in objs]
-        taken = dict(model._default_manager.filter(**{f"{f.attname}__in": [
-            v for v in values if v is not None and not (v == "" and f.empty_strings_allowed
-                                                        and f.null)]}).values_list(
-            f.attname, "pk"))
+        taken = dict(model._default_manager.filter(**{
+            f"{f.attname}__in": [v for v in values if v is not None]}).values_list(f.attname, "pk"))
         seen: dict[Any, int] = {}
         for i, (o, v) in enumerate(zip(objs, values, strict=True)):
             if v is None:
