@@ -352,7 +352,7 @@ def _check_approver(req: PaymentRequest, user: Any, action: str,
     if role == UNIT_HEAD and _unit_of(user) != req.unit:
         raise errors.NotAllowed(user=user, action=action, why=errors.MSG_OTHER_UNIT)
     if acted is None:
-        acted = _acted_on(user, [req]) != set()
+        acted = bool(_acted_on(user, [req]))
     if acted:
         raise errors.NotAllowed(user=user, action=action, why=errors.MSG_ONE_LEVEL_ONLY)
     return role, nxt, level

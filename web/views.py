@@ -150,18 +150,19 @@ def requests_decide(request: HttpRequest) -> HttpResponse:
     action, comment = form.cleaned_data["action"], form.cleaned_data["comment"]
     done: dict[str, list[str]] = defaultdict(list)
     chosen = list(scoping.visible_requests(request.user).filter(tracking_id__in=ids[:500]))
-    if action == "approve" and chosen:
+    if action == "approve":
         out = pay.payment_requests_approve(requests=chosen, user=request.user, comment=comment)
         for req, exc in out.refused:
             messages.error(request, f"{req.tracking_id}: {exc}")
         done[action] = sorted(r.tracking_id for r in out.approved)
-    for req in chosen if action != "approve" else []:
-        try:
-            pay.payment_request_reject(request=req, user=request.user, comment=comment)
-        except LedgerError as exc:
-            messages.error(request, f"{req.tracking_id}: {exc}")
-        else:
-            done[action].append(req.tracking_id)
+    else:
+        for req in chosen:
+            try:
+                pay.payment_request_reject(request=req, user=request.user, comment=comment)
+            except LedgerError as exc:
+                messages.error(request, f"{req.tracking_id}: {exc}")
+            else:
+                done[action].append(req.tracking_id)
     if done:
         text = _("Approved: %(ids)s") if action == "approve" else _("Rejected: %(ids)s")
         messages.success(request, text % {"ids": ", ".join(done[action])})
