@@ -31,7 +31,7 @@ from budgets.validation import (
     code_problem,
     code_table,
     parse_amount,
-    plan_line_problems,
+    plan_line_rows,
 )
 from finance import errors as finance_errors
 from finance import jobs
@@ -123,7 +123,8 @@ def project_create(*, unit_code: str, code: str, name: str, kind: str, category:
     total, problem = parse_amount(total_amount, "total amount", positive=False)
     if problem:
         raise errors.ProjectInvalid(code=code, problems=problem)
-    funds = code_table("fund_source")
+    annual_plans = list(annual_plans)
+    funds = code_table("fund_source", (fund for _, fund, _ in annual_plans))
     project = Project(code=code, name=name, unit=unit, kind=kind, category=category,
                       start_date=start_date, end_date=end_date, total_amount=total,
                       filed_by=user if getattr(user, "pk", None) else None)
@@ -134,7 +135,7 @@ def project_create(*, unit_code: str, code: str, name: str, kind: str, category:
         if problem:
             raise errors.ProjectInvalid(code=code, problems=problem)
         save_with_history(ProjectAnnualPlan(project=project, year=year, amount=value,
-                                            fund_source_id=funds[fund].id),
+                                            fund_source=funds[fund].row),
                           user=user, reason="project filed")
     for target in targets:
         save_with_history(PerformanceTarget(project=project, name=target.name,
@@ -147,7 +148,10 @@ def project_create(*, unit_code: str, code: str, name: str, kind: str, category:
 
 
 def _locked_project(project: Project) -> Project:
-    return Project.objects.select_for_update().get(pk=project.pk)
+    # the unit and filer come with the row (full_clean then sends no existence query for
+    # them); only the project's row is locked
+    return (Project.objects.select_for_update(of=("self",)).select_related("unit", "filed_by")
+            .get(pk=project.pk))
 
 
 @transaction.atomic
@@ -286,7 +290,10 @@ def project_import_enqueue(*, filename: str, content: bytes, user: Any,
 
 # ------------------------------------------------------------ budget plans (二上二下)
 def _locked_plan(plan: BudgetPlan) -> BudgetPlan:
-    return BudgetPlan.objects.select_for_update().select_related("unit__region").get(pk=plan.pk)
+    # the unit (with its region) and filer come with the row (full_clean then sends no
+    # existence query for them); only the plan's row is locked
+    return (BudgetPlan.objects.select_for_update(of=("self",))
+            .select_related("unit__region", "filed_by").get(pk=plan.pk))
 
 
 @transaction.atomic
@@ -325,7 +332,7 @@ def plan_lines_save(*, plan: BudgetPlan, lines: list[PlanLineInput], user: Any,
     if not plan.editable:
         raise errors.PlanReadOnly(unit=plan.unit.code, year=plan.year, status=plan.status)
     kwargs = {"where": where} if where else {}
-    problems, clean = plan_line_problems(unit=plan.unit, lines=lines, **kwargs)
+    problems, clean = plan_line_rows(unit=plan.unit, lines=lines, **kwargs)
     if problems:
         if problems_as:
             raise problems_as(problems)
@@ -337,7 +344,7 @@ def plan_lines_save(*, plan: BudgetPlan, lines: list[PlanLineInput], user: Any,
     wanted = set()
     added, changed = [], []
     for row in clean:
-        key = (row["project_id"], row["function_id"], row["economic_id"], row["fund_source_id"])
+        key = (row["project"].pk, row["function"].pk, row["economic"].pk, row["fund_source"].pk)
         wanted.add(key)
         line = current.get(key)
         if line is None:
@@ -448,7 +455,7 @@ def plan_control_set(*, plan: BudgetPlan, amounts: dict[str, Any], user: Any,
     plan = _locked_plan(plan)
     _require_state(plan, [Status.FIRST_REVIEWED], "set control numbers")
     _require_not_filer(plan, user, "set control numbers for")
-    funds = code_table("fund_source")
+    funds = code_table("fund_source", amounts)
     problems, clean = [], {}
     for fund, raw in sorted(amounts.items()):
         amount, problem = parse_amount(raw, "control number", positive=False)
@@ -456,12 +463,13 @@ def plan_control_set(*, plan: BudgetPlan, amounts: dict[str, Any], user: Any,
         if problem:
             problems.append(f"{fund}: {problem}")
         else:
-            clean[funds[fund].id] = amount
+            clean[funds[fund].id] = (funds[fund].row, amount)
     if problems:
         raise errors.PlanLinesInvalid(problems)
-    for fund_id, amount in clean.items():
-        row = ControlNumber.objects.filter(plan=plan, fund_source_id=fund_id).first()
-        row = row or ControlNumber(plan=plan, fund_source_id=fund_id)
+    current = {c.fund_source_id: c for c in ControlNumber.objects.filter(
+        plan=plan, fund_source_id__in=clean).select_related("fund_source")}
+    for fund_id, (fund_row, amount) in clean.items():
+        row = current.get(fund_id) or ControlNumber(plan=plan, fund_source=fund_row)
         row.amount = amount
         save_with_history(row, user=user, reason="一下 control number")
     _move(plan, to=Status.CONTROLLED, action="issue control numbers 一下", user=user, as_of=as_of,

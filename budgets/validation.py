@@ -2,12 +2,12 @@
 each problem is (row index, field, reason) so callers can say `Sheet!C12: …`."""
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, Model, OuterRef
 
 from budgets import errors
 from budgets.models import Project
@@ -45,16 +45,25 @@ class CodeInfo:
     code: str
     active: bool
     leaf: bool
+    # the code's row as read (only with `codes`): a foreign key set to it skips
+    # full_clean's existence query for a row just read (finance.services.full_clean)
+    row: Model | None = field(default=None, compare=False, repr=False)
 
 
-def code_table(kind: str) -> dict[str, CodeInfo]:
-    """Every code of one classification with its active and leaf flags (small tables)."""
+def code_table(kind: str, codes: Iterable[str] | None = None) -> dict[str, CodeInfo]:
+    """Every code of one classification with its active and leaf flags (small tables);
+    with `codes`, just those codes (what a check of them looks up), each with its row."""
     model = CODE_KINDS[kind]
     children = model.objects.filter(parent=OuterRef("pk"), active=True)
+    found = model.objects.annotate(has_child=Exists(children))
+    if codes is not None:
+        return {
+            row.code: CodeInfo(row.id, row.code, row.active, not row.has_child, row)
+            for row in found.filter(code__in={c for c in codes if c})
+        }
     return {
         row["code"]: CodeInfo(row["id"], row["code"], row["active"], not row["has_child"])
-        for row in model.objects.annotate(has_child=Exists(children)).values(
-            "id", "code", "active", "has_child")
+        for row in found.values("id", "code", "active", "has_child")
     }
 
 
@@ -104,7 +113,19 @@ def plan_line_problems(*, unit: Organization, lines: list[PlanLineInput],
                        ) -> tuple[list[Problem], list[dict[str, Any]]]:
     """Validate every line; returns the problems and, when there are none, the lines as
     dicts of ids and Decimals ready to store."""
-    tables = {kind: code_table(kind) for kind in CODE_KINDS}
+    problems, rows = plan_line_rows(unit=unit, lines=lines, where=where)
+    return problems, [{"project_id": r["project"].pk, "function_id": r["function"].pk,
+                       "economic_id": r["economic"].pk, "fund_source_id": r["fund_source"].pk,
+                       "amount": r["amount"], "last_year_amount": r["last_year_amount"]}
+                      for r in rows]
+
+
+def plan_line_rows(*, unit: Organization, lines: list[PlanLineInput],
+                   where: Callable[[int], str] = lambda i: f"line {i + 1}",
+                   ) -> tuple[list[Problem], list[dict[str, Any]]]:
+    """plan_line_problems with the clean lines as dicts of the rows read (project,
+    function, economic, fund_source) and Decimals, ready to be PlanLine's arguments."""
+    tables = {kind: code_table(kind, {getattr(x, kind) for x in lines}) for kind in CODE_KINDS}
     projects = {p.code: p for p in Project.objects.filter(code__in={x.project for x in lines})}
     problems: list[Problem] = []
     clean: list[dict[str, Any]] = []
@@ -140,10 +161,10 @@ def plan_line_problems(*, unit: Organization, lines: list[PlanLineInput],
         problems += row_problems
         if not row_problems:
             clean.append({
-                "project_id": project.pk,  # type: ignore[union-attr]
-                "function_id": tables["function"][line.function].id,
-                "economic_id": tables["economic"][line.economic].id,
-                "fund_source_id": tables["fund_source"][line.fund_source].id,
+                "project": project,
+                "function": tables["function"][line.function].row,
+                "economic": tables["economic"][line.economic].row,
+                "fund_source": tables["fund_source"][line.fund_source].row,
                 "amount": amount, "last_year_amount": last,
             })
     return problems, clean
