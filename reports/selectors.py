@@ -3,7 +3,7 @@ then pandas on integer fen — never float), report scopes, the budget execution
 and its monthly trend. Every figure carries a trace reference (reports.trace)."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -124,12 +124,19 @@ class MasterData:
 
 # ------------------------------------------------------------------------- facts
 def ledger_facts(*, year: int, as_of: date | None = None, by_month: bool = False,
-                 master: MasterData | None = None) -> pd.DataFrame:
+                 master: MasterData | None = None,
+                 units: Collection[int] | None = None) -> pd.DataFrame:
     """Every ledger line of `year` summed per account, entry kind and dimension tuple
     (one GROUP BY in SQL), labelled with its measure. `amount` is integer fen on the
-    account's normal side (int64: exact; no float anywhere)."""
+    account's normal side (int64: exact; no float anywhere). `units` (organization ids)
+    keeps only those units' lines: a department's set reads its own lines, not the
+    city's (`scope_units`)."""
     master = master or MasterData.load()
+    if units is not None and not units:
+        return _label(pd.DataFrame(), master, by_month)
     lines = Line.objects.filter(year=year)
+    if units is not None:
+        lines = lines.filter(unit_id__in=sorted(units))
     if as_of is not None:
         lines = lines.filter(entry__date__lte=as_of)
     keys = ["account_id", "kind", "region_id", "unit_id", "function_id", "economic_id",
@@ -153,6 +160,24 @@ def ledger_facts(*, year: int, as_of: date | None = None, by_month: bool = False
         cur.execute(sql, params)
         raw = pd.DataFrame.from_records(cur.fetchall(), columns=[*keys, "d", "c"])
     return _label(raw, master, by_month)
+
+
+# Above this many ids a scope is read whole and filtered in pandas (an IN list of a few
+# thousand parameters gains nothing over reading every line, and SQLite caps parameters).
+MAX_SCOPE_UNITS = 1000
+
+
+def scope_units(master: MasterData, kind: str, codes: Collection[str]) -> list[int] | None:
+    """Organization ids whose lines make up `department`/`unit` scopes `codes` (as
+    `_label` assigns them), for `ledger_facts(units=...)`; None: read every line."""
+    wanted = set(codes)
+    if kind == "department":
+        ids = [pk for pk, dept in master.org_department.items() if dept in wanted]
+    elif kind == "unit":
+        ids = [pk for pk, code in master.org_code.items() if code in wanted]
+    else:
+        return None
+    return ids if len(ids) <= MAX_SCOPE_UNITS else None
 
 
 def _label(raw: pd.DataFrame, master: MasterData, by_month: bool) -> pd.DataFrame:

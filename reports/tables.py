@@ -15,7 +15,14 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
-from reports.selectors import Figure, MasterData, Scope, ledger_facts, scope_filter
+from reports.selectors import (
+    Figure,
+    MasterData,
+    Scope,
+    ledger_facts,
+    scope_filter,
+    scope_units,
+)
 from reports.trace import _COMBINED, PREFIX
 
 WAN = Decimal(1_000_000)  # fen per 万元
@@ -516,7 +523,9 @@ def income_statement(fs: FactSet) -> Table:
 def fact_set(*, year: int, scope: Scope, as_of: date | None = None,
              master: MasterData | None = None) -> FactSet:
     master = master or MasterData.load()
-    facts = scope_filter(ledger_facts(year=year, as_of=as_of, master=master), scope, master)
+    units = scope_units(master, scope.kind, [scope.code])
+    facts = scope_filter(ledger_facts(year=year, as_of=as_of, master=master, units=units),
+                         scope, master)
     return FactSet.from_facts(facts, year=year, scope=scope, master=master, as_of=as_of)
 
 
@@ -524,7 +533,8 @@ def department_fact_sets(*, year: int, departments: list[str] | None = None,
                          master: MasterData | None = None) -> dict[str, FactSet]:
     """Fact sets of every department in one pass (one SQL GROUP BY, one pandas groupby)."""
     master = master or MasterData.load()
-    facts = ledger_facts(year=year, master=master)
+    units = scope_units(master, "department", departments) if departments is not None else None
+    facts = ledger_facts(year=year, master=master, units=units)
     if departments is not None:
         facts = facts[facts["department"].isin(departments)]
     facts = facts[facts["department"] != ""]

@@ -337,3 +337,51 @@ class TestApprovedFigures:
         b1 = next(f for f in ds.manifest["figures"] if f["table"] == "B1"
                   and f["row"] == "r0" and f["column"] == "in_amount")
         assert b1["amount_yuan"] == "935010.00"  # 一般公共预算 incl. the 10.00 adjustment
+
+
+class TestScopedFactReads:
+    """A department's or unit's facts are read with its own units' lines only
+    (`ledger_facts(units=...)`): the same facts as reading the whole city and keeping
+    the scope, and the SQL names the units."""
+
+    def _whole_city(self, scope):
+        from reports.selectors import MasterData, ledger_facts, scope_filter
+
+        master = MasterData.load()
+        facts = scope_filter(ledger_facts(year=YEAR, master=master), scope, master)
+        return tables.FactSet.from_facts(facts, year=YEAR, scope=scope, master=master)
+
+    def test_department_set_equals_the_whole_city_read_kept_to_the_department(self, city):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as q:
+            fs = tables.department_fact_sets(year=YEAR, departments=[EDU])[EDU]
+        whole = self._whole_city(Scope("department", EDU))
+        assert fs.items and sorted(fs.items) == sorted(whole.items)
+        assert figures_of(fs) == figures_of(whole)
+        facts_sql = [x["sql"] for x in q.captured_queries if "GROUP BY" in x["sql"]]
+        assert len(facts_sql) == 1 and '"unit_id" IN' in facts_sql[0]
+
+    @pytest.mark.parametrize("scope", ["unit:440300102", "department:440300200"])
+    def test_unit_and_other_department_scopes_read_the_same_facts(self, city, scope):
+        s = Scope.parse(scope)
+        fs = tables.fact_set(year=YEAR, scope=s)
+        assert fs.items and sorted(fs.items) == sorted(self._whole_city(s).items)
+
+    def test_scope_without_units_is_empty_and_large_scopes_read_everything(self, city):
+        from reports import selectors
+
+        master = selectors.MasterData.load()
+        assert tables.department_fact_sets(year=YEAR, departments=["nope"])["nope"].items == []
+        assert selectors.ledger_facts(year=YEAR, master=master, units=[]).empty
+        assert selectors.scope_units(master, "region", ["440300"]) is None
+        ids = selectors.scope_units(master, "department", [EDU])
+        assert ids and {master.org_department[i] for i in ids} == {EDU}
+        many = dict.fromkeys(range(selectors.MAX_SCOPE_UNITS + 1), EDU)
+        master.org_department = many
+        assert selectors.scope_units(master, "department", [EDU]) is None
+
+
+def figures_of(fs):
+    return [(t.code, r.key, c.key, f.fen, f.trace) for t in all_tables(fs) for r, c, f in t.figures()]
