@@ -24,8 +24,8 @@ class AuditConfig(AppConfig):
         from finance.ledger import register_after_posting
         from finance.selectors import register_verifier
 
-        register_after_posting(tasks.after_posting)
-        register_payee_resolver(payments_payee)
+        register_after_posting(tasks.after_posting, many=tasks.after_posting_many)
+        register_payee_resolver(payments_payee, many=payments_payees)
         register_verifier(seals.history_verify)
         app.conf.beat_schedule = {**(app.conf.beat_schedule or {}), **BEAT_SCHEDULE}
 
@@ -55,6 +55,30 @@ def payments_payee(entry):  # noqa: ANN001, ANN201
         return None
     entry.__dict__["_payments_payee"] = result = _as_payee(payee)
     return result
+
+
+def payments_payees(entries):  # noqa: ANN001, ANN201
+    """The payees of many entries, one query per kind of source document, remembered on
+    each entry as payments_payee remembers them."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from payments.models import PaymentRequest, Voucher
+
+    todo = [e for e in entries if e.source_type_id and "_payments_payee" not in e.__dict__]
+    for model, related, path in ((Voucher, "request__payee", "request.payee"),
+                                 (PaymentRequest, "payee", "payee")):
+        ct = ContentType.objects.get_for_model(model)
+        ids = {e.source_id for e in todo if e.source_type_id == ct.pk}
+        if not ids:
+            continue
+        found = {str(x.pk): x for x in model.objects.filter(pk__in=ids).select_related(related)}
+        for e in todo:
+            if e.source_type_id == ct.pk:
+                doc = found.get(e.source_id)
+                payee = doc
+                for part in path.split("."):
+                    payee = getattr(payee, part) if payee is not None else None
+                e.__dict__["_payments_payee"] = _as_payee(payee)
 
 
 def _as_payee(payee):  # noqa: ANN001, ANN202

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, Sum
+from django.db.models import Q, Sum, prefetch_related_objects
 from django.utils import timezone
 
 from audit.models import Alert, MonitoringRule
@@ -32,17 +32,36 @@ class Payee:
 
 
 _payee_resolvers: list[Callable[[Entry], Payee | None]] = []
+_payee_prefetchers: dict[Callable[[Entry], Payee | None], Callable[[list[Entry]], None]] = {}
 
 
-def register_payee_resolver(resolver: Callable[[Entry], Payee | None]) -> None:
-    """Payments registers how to find the payee of a payment entry."""
+def register_payee_resolver(resolver: Callable[[Entry], Payee | None], *,
+                            many: Callable[[list[Entry]], None] | None = None) -> None:
+    """Payments registers how to find the payee of a payment entry; `many` (optional)
+    finds the payees of several entries at once and remembers them on the entries, so
+    that the resolver asks nothing more for them."""
     if resolver not in _payee_resolvers:
         _payee_resolvers.append(resolver)
+    if many is not None:
+        _payee_prefetchers[resolver] = many
 
 
 def unregister_payee_resolver(resolver: Callable[[Entry], Payee | None]) -> None:
     if resolver in _payee_resolvers:
         _payee_resolvers.remove(resolver)
+    _payee_prefetchers.pop(resolver, None)
+
+
+def payees_prefetch(entries: list[Entry]) -> None:
+    """Read what `payee_of` needs for many entries at once: each resolver's `many`, and
+    the source documents (one query per kind) for the fallback to their `payee`."""
+    if not entries:
+        return
+    for resolver in list(_payee_resolvers):
+        many = _payee_prefetchers.get(resolver)
+        if many is not None:
+            many(entries)
+    prefetch_related_objects([e for e in entries if e.source_type_id], "source")
 
 
 def payee_of(entry: Entry) -> Payee | None:
@@ -101,12 +120,38 @@ def _payments(q: Q) -> list[_Payment]:
             for r in rows]
 
 
-def _nearby(entry: Entry, pay: _Payment, rules: dict[str, MonitoringRule]) -> list[_Payment]:
-    """The unit's payments on the same economic code within the widest window of the
-    duplicate and split rules: one query that both rules then narrow down."""
-    days = max(int(rules["duplicate_payment"].params.get("window_days", 7)),
+def _widest_window(rules: dict[str, MonitoringRule]) -> int:
+    return max(int(rules["duplicate_payment"].params.get("window_days", 7)),
                int(rules["split_payment"].params.get("window_days", 7)))
-    return _payments(_window(entry, days) & Q(unit_id=pay.unit_id, economic_id=pay.economic_id))
+
+
+def _nearby_many(pairs: list[tuple[Entry, _Payment]],
+                 rules: dict[str, MonitoringRule]) -> dict[int, list[_Payment]]:
+    """For each (entry, payment): the unit's payments on the same economic code within
+    the widest window of the duplicate and split rules around the entry's date — read
+    in one query for all of them, which both rules then narrow down. Keyed by the
+    position of the pair."""
+    days = _widest_window(rules)
+    keyed = [(i, e, p) for i, (e, p) in enumerate(pairs)
+             if p.unit_id is not None and p.economic_id is not None]
+    found: dict[int, list[_Payment]] = {i: [] for i in range(len(pairs))}
+    for i, (e, p) in enumerate(pairs):
+        if p.unit_id is None or p.economic_id is None:  # matches on NULL: its own query
+            found[i] = _payments(_window(e, days) & Q(unit_id=p.unit_id,
+                                                      economic_id=p.economic_id))
+    if not keyed:
+        return found
+    low = min(e.date for _i, e, _p in keyed) - dt.timedelta(days=days)
+    high = max(e.date for _i, e, _p in keyed) + dt.timedelta(days=days)
+    candidates = _payments(Q(entry__date__gte=low, entry__date__lte=high,
+                             unit_id__in={p.unit_id for _i, _e, p in keyed},
+                             economic_id__in={p.economic_id for _i, _e, p in keyed}))
+    by_key: dict[tuple[int, int], list[_Payment]] = {}
+    for c in candidates:
+        by_key.setdefault((c.unit_id, c.economic_id), []).append(c)  # type: ignore[arg-type]
+    for i, e, p in keyed:
+        found[i] = _within(by_key.get((p.unit_id, p.economic_id), []), e, days)  # type: ignore[arg-type]
+    return found
 
 
 def _within(payments: list[_Payment], entry: Entry, days: int) -> list[_Payment]:
@@ -119,17 +164,35 @@ def entry_evaluate(entry: Entry, rules: dict[str, MonitoringRule] | None = None,
                    payment: bool = True) -> list[Alert]:
     """The after-posting hook: run every per-posting rule on one entry (`payment` False:
     the entry is known to debit no payment account, so only the time rule applies)."""
+    return entries_evaluate([entry], rules, payment_ids=None if payment else set())
+
+
+def entries_evaluate(entries: list[Entry], rules: dict[str, MonitoringRule] | None = None, *,
+                     payment_ids: set[int] | None = None) -> list[Alert]:
+    """`entry_evaluate` for many entries (one posting batch) with the same findings: the
+    rules, the entries' payments, their neighbourhoods and their payees are each read in
+    one query for all of them. `payment_ids`: the entries that may be payments (None:
+    every entry); the others get only the time rule."""
     rules = rules or rules_all()
-    raised = [outside_hours(entry, rules)]
-    payments = _payments(Q(entry_id=entry.pk)) if payment else []
-    for pay in payments:
-        nearby = _nearby(entry, pay, rules)
-        raised += [duplicate_payment(entry, pay, rules, nearby),
-                   split_payment(entry, pay, rules, nearby),
-                   individual_payee(entry, pay, rules)]
-        if entry.month == 12:
-            raised.append(december_spike(year=entry.fiscal_year, unit_id=pay.unit_id,
-                                         as_of=entry.posted_at, rules=rules))
+    ids = [e.pk for e in entries if payment_ids is None or e.pk in payment_ids]
+    by_entry: dict[int, list[_Payment]] = {}
+    for pay in _payments(Q(entry_id__in=ids)) if ids else []:
+        by_entry.setdefault(pay.entry_id, []).append(pay)
+    pairs = [(e, pay) for e in entries for pay in by_entry.get(e.pk, [])]
+    nearby = _nearby_many(pairs, rules)
+    payees_prefetch([e for e in entries if e.pk in by_entry])
+    raised: list[Alert | None] = []
+    n = 0
+    for entry in entries:
+        raised.append(outside_hours(entry, rules))
+        for pay in by_entry.get(entry.pk, []):
+            near, n = nearby[n], n + 1
+            raised += [duplicate_payment(entry, pay, rules, near),
+                       split_payment(entry, pay, rules, near),
+                       individual_payee(entry, pay, rules)]
+            if entry.month == 12:
+                raised.append(december_spike(year=entry.fiscal_year, unit_id=pay.unit_id,
+                                             as_of=entry.posted_at, rules=rules))
     return [a for a in raised if a is not None]
 
 

@@ -21,11 +21,32 @@ def entry_evaluate_task(*, entry_id: int, payment: bool = True,
     return len(monitoring.entry_evaluate(entry, payment=payment))
 
 
+@shared_task(name="audit.tasks.entries_evaluate_task")
+def entries_evaluate_task(*, entry_ids: list[int], payment_ids: list[int] | None = None,
+                          **kwargs: Any) -> int:  # noqa: ARG001
+    """The per-posting rules on the entries of one posting batch, read together
+    (idempotent like entry_evaluate_task). `payment_ids`: those that may be payments."""
+    entries = list(Entry.objects.filter(pk__in=entry_ids).order_by("id"))
+    if not entries:
+        return 0
+    return len(monitoring.entries_evaluate(
+        entries, payment_ids=None if payment_ids is None else set(payment_ids)))
+
+
+def _may_pay(entry: Entry) -> bool:
+    debited = getattr(entry, "debited_accounts", None)
+    return debited is None or monitoring.PAID in debited
+
+
 def after_posting(entry: Entry) -> None:
     """The ledger's after-posting hook: in process when Celery is eager, else queued."""
-    debited = getattr(entry, "debited_accounts", None)
-    entry_evaluate_task.delay(entry_id=entry.pk,
-                              payment=debited is None or monitoring.PAID in debited)
+    entry_evaluate_task.delay(entry_id=entry.pk, payment=_may_pay(entry))
+
+
+def after_posting_many(entries: list[Entry]) -> None:
+    """The hook for a posting batch (finance.ledger.entries_post): one task for all."""
+    entries_evaluate_task.delay(entry_ids=[e.pk for e in entries],
+                                payment_ids=[e.pk for e in entries if _may_pay(e)])
 
 
 @shared_task(name="audit.tasks.history_seal_task")

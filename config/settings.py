@@ -190,6 +190,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 # statement lines stored per transaction by the bank import (resumable in these steps)
 PAYMENTS_STATEMENT_CHUNK = int(os.environ.get("PAYMENTS_STATEMENT_CHUNK", 2000))
+# result-file lines applied per transaction (payments.services.bank_results_apply)
+PAYMENTS_RESULT_CHUNK = int(os.environ.get("PAYMENTS_RESULT_CHUNK", 500))
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
     "global_keyprefix": os.environ.get("CELERY_KEY_PREFIX", ""),
 }

@@ -18,7 +18,7 @@ from django.db import IntegrityError, OperationalError, connection, models, tran
 from django.utils import timezone
 
 from finance import errors
-from finance.models import Entry, fen_to_decimal
+from finance.models import Entry, Line, fen_to_decimal
 
 log = logging.getLogger(__name__)
 ZERO = Decimal("0")
@@ -64,21 +64,36 @@ def cr(book: str, account: str, amount: Any, dims: Dims | None = None) -> LineSp
 
 # ------------------------------------------------------------- after-posting hooks
 _after_posting: list[Callable[[Entry], None]] = []
+_after_posting_many: dict[Callable[[Entry], None], Callable[[list[Entry]], None]] = {}
 
 
-def register_after_posting(hook: Callable[[Entry], None]) -> None:
+def register_after_posting(hook: Callable[[Entry], None], *,
+                           many: Callable[[list[Entry]], None] | None = None) -> None:
     """Apps (e.g. audit monitoring) register here from AppConfig.ready(); hooks run
-    after the posting transaction commits, so they never block or undo a posting."""
+    after the posting transaction commits, so they never block or undo a posting.
+    `many` (optional) takes the entries of one `entries_post` call at once; without it
+    the hook is called for each of them."""
     if hook not in _after_posting:
         _after_posting.append(hook)
+    if many is not None:
+        _after_posting_many[hook] = many
 
 
 def _run_hooks(entry: Entry) -> None:
+    _run_hooks_many([entry])
+
+
+def _run_hooks_many(entries: list[Entry]) -> None:
     for hook in list(_after_posting):
-        try:
-            hook(entry)
-        except Exception:  # a monitoring failure must not surface as a posting failure
-            log.exception("after-posting hook %r failed for entry %s", hook, entry.pk)
+        many = _after_posting_many.get(hook)
+        calls = [(many, entries)] if many is not None and len(entries) > 1 else [
+            (hook, e) for e in entries]
+        for fn, arg in calls:
+            try:
+                fn(arg)  # type: ignore[arg-type]
+            except Exception:  # a monitoring failure must not surface as a posting failure
+                log.exception("after-posting hook %r failed for %s", fn,
+                              [e.pk for e in arg] if isinstance(arg, list) else arg.pk)
 
 
 # ------------------------------------------------------------------- validation
@@ -172,7 +187,10 @@ class _Prepared:
 
 
 def _prepare(lines: Sequence[LineSpec], on: date_type, description: str, kind: str,
-             source_ref: str, tracking_id: str, reverses: Entry | None) -> _Prepared:
+             source_ref: str, tracking_id: str, reverses: Entry | None,
+             resolved: dict[str, dict[str, _Ref]] | None = None) -> _Prepared:
+    """Check and price the lines of one entry. `resolved`: codes already looked up for
+    a batch (a superset of this entry's codes); else they are looked up here."""
     if len(lines) < 2:
         raise errors.TooFewLines()
     year, month = on.year, on.month
@@ -194,9 +212,10 @@ def _prepare(lines: Sequence[LineSpec], on: date_type, description: str, kind: s
         if d != c:
             raise errors.EntryUnbalanced(book=book, debit=fen_to_decimal(d), credit=fen_to_decimal(c))
 
-    refs = _resolve_all({s.account for s in lines},
-                        {name: {getattr(s.dims, name) for s in lines} - {""} for name in _DIM_TABLES})
-    accounts = refs.pop("account")
+    if resolved is None:
+        resolved = _resolve_all(*_codes_of(lines))
+    refs = {k: v for k, v in resolved.items() if k != "account"}
+    accounts = resolved["account"]
     for spec in lines:
         acc = accounts[spec.account]
         if acc.book != spec.book:
@@ -212,6 +231,11 @@ def _prepare(lines: Sequence[LineSpec], on: date_type, description: str, kind: s
         lines=[(seq, book, acc.code, dims.key(year), d, c) for seq, book, acc, dims, d, c in rows],
     )
     return _Prepared(year, month, rows, refs, content, sha256(content))
+
+
+def _codes_of(lines: Sequence[LineSpec]) -> tuple[set[str], dict[str, set[str]]]:
+    return ({s.account for s in lines},
+            {name: {getattr(s.dims, name) for s in lines} - {""} for name in _DIM_TABLES})
 
 
 def canonical_content(*, year: int, date: str, description: str, kind: str, source: str,
@@ -260,26 +284,40 @@ WHERE account_id = %s AND dim_key = %s AND {normal} >= %s
 _NORMAL = {"debit": "(debit_fen - credit_fen)", "credit": "(credit_fen - debit_fen)"}
 
 
-def _apply_balances(cur: Any, prep: _Prepared) -> None:
-    """Add the entry's net movement to each (account, tuple) balance.
+def _apply_balances(cur: Any, preps: Sequence[_Prepared]) -> None:
+    """Add the entries' net movement to each (account, tuple) balance.
 
     Rows are touched in one global order — accounts without the must-not-go-negative
     flag first (in one multi-row upsert), then flagged ones — so two postings never
     wait on each other in a cycle. A flagged account that is reduced is checked in
     the same UPDATE that moves it: the row lock makes a concurrent second writer
-    re-evaluate the condition on the committed balance, so nothing is overspent."""
+    re-evaluate the condition on the committed balance, so nothing is overspent.
+
+    Several entries (a batch), in their order: a flagged balance must cover, after each
+    entry that reduces it, the reductions so far net of the increases so far — exactly
+    the check each entry would pass or fail if posted alone in that order."""
     net: dict[tuple[bool, int, str], list] = {}
-    for _seq, _book, acc, dims, d, c in prep.rows:
-        key = (acc.must_not_go_negative, acc.id, dims.key(prep.year))
-        if key not in net:
-            net[key] = [acc, dims, 0, 0]
-        net[key][2] += d
-        net[key][3] += c
+    for prep in preps:
+        per_entry: dict[tuple[bool, int, str], list[int]] = {}
+        for _seq, _book, acc, dims, d, c in prep.rows:
+            key = (acc.must_not_go_negative, acc.id, dims.key(prep.year))
+            if key not in net:
+                net[key] = [acc, dims, prep, 0, 0, 0, 0]  # ..., debit, credit, so far, needed
+            net[key][3] += d
+            net[key][4] += c
+            per_entry.setdefault(key, [0, 0])
+            per_entry[key][0] += d
+            per_entry[key][1] += c
+        for key, (d, c) in per_entry.items():
+            acc = net[key][0]
+            reduction = (c - d) if acc.normal_side == "debit" else (d - c)
+            net[key][5] += reduction
+            if reduction > 0:
+                net[key][6] = max(net[key][6], net[key][5])
     batch: list[Any] = []
     rows = 0
     for key in sorted(net):
-        acc, dims, d, c = net[key]
-        reduction = (c - d) if acc.normal_side == "debit" else (d - c)
+        acc, dims, prep, d, c, _so_far, reduction = net[key]
         if not (acc.must_not_go_negative and reduction > 0):
             batch += [acc.id, key[2], prep.year, *prep.dim_ids(dims), dims.project, d, c]
             rows += 1
@@ -386,7 +424,7 @@ def _post_atomic(prep: _Prepared, description: str, kind: str, src_ct: ContentTy
                 by = Entry.objects.filter(reverses=reverses).first()
                 if by is not None:
                     raise errors.AlreadyReversed(entry=reverses.pk, by=by.pk)
-            _apply_balances(cur, prep)
+            _apply_balances(cur, [prep])
             if connection.vendor == "postgresql":
                 _number_and_insert_pg(cur, entry, line_values, user_id, as_of)
             else:
@@ -500,10 +538,48 @@ def _number_and_insert(cur: Any, entry: Entry, line_values: list[list], user_id:
 def entry_reverse(*, entry: Entry, user: Any, reason: str, on: date_type | None = None,
                   as_of: datetime | None = None, idempotency_key: str | None = None) -> Entry:
     """冲销: post the mirror image of `entry`, linked to it; an entry is reversed once."""
-    lines = []
-    for line in entry.lines.select_related(
-        "account", "region", "unit", "function", "economic", "fund_source"
-    ).order_by("seq"):
+    item = reversal_inputs([(entry, reason, idempotency_key, on)])[0]
+    return entry_post(
+        lines=item.lines, description=item.description, user=user, on=on, as_of=as_of,
+        source=entry.source, kind="reversal", tracking_id=entry.tracking_id,
+        idempotency_key=idempotency_key, reverses=entry,
+    )
+
+
+# ------------------------------------------------------------------- batches
+@dataclass(frozen=True)
+class EntryInput:
+    """One entry of an `entries_post` batch: the arguments of `entry_post` but the user
+    and time, which the batch shares. `source_type_id`/`source_id` name the source
+    document without loading it (a reversal names its original's source)."""
+
+    lines: Sequence[LineSpec]
+    description: str
+    on: date_type | None = None
+    source: models.Model | None = None
+    kind: str = ""
+    tracking_id: str = ""
+    idempotency_key: str | None = None
+    reverses: Entry | None = None
+    source_type_id: int | None = None
+    source_id: str = ""
+
+    def source_ref(self) -> tuple[ContentType | None, str, str]:
+        if self.source is not None or self.source_type_id is None:
+            return source_ref(self.source)
+        ct = ContentType.objects.get_for_id(self.source_type_id)
+        return ct, self.source_id, f"{ct.app_label}.{ct.model}:{self.source_id}"
+
+
+def reversal_inputs(
+        items: Sequence[tuple[Entry, str, str | None, date_type | None]]) -> list[EntryInput]:
+    """The mirror images of entries, as `entry_reverse` posts them: (entry, reason,
+    idempotency key, accounting date) each; the lines of all are read in one query."""
+    by_entry: dict[int, list[LineSpec]] = defaultdict(list)
+    lines = (Line.objects.filter(entry_id__in=[item[0].pk for item in items])
+             .select_related("account", "region", "unit", "function", "economic", "fund_source")
+             .order_by("entry_id", "seq"))
+    for line in lines:
         dims = Dims(
             region=line.region.code if line.region else "",
             unit=line.unit.code if line.unit else "",
@@ -512,10 +588,125 @@ def entry_reverse(*, entry: Entry, user: Any, reason: str, on: date_type | None 
             fund_source=line.fund_source.code if line.fund_source else "",
             project=line.project_code,
         )
-        lines.append(LineSpec(book=line.book, account=line.account.code,
-                              debit=line.credit, credit=line.debit, dims=dims))
-    return entry_post(
-        lines=lines, description=f"冲销 reversal of {entry.fiscal_year}-{entry.number}: {reason}",
-        user=user, on=on, as_of=as_of, source=entry.source, kind="reversal",
-        tracking_id=entry.tracking_id, idempotency_key=idempotency_key, reverses=entry,
-    )
+        by_entry[line.entry_id].append(LineSpec(book=line.book, account=line.account.code,
+                                                debit=line.credit, credit=line.debit, dims=dims))
+    return [EntryInput(lines=by_entry[e.pk], on=on, kind="reversal", tracking_id=e.tracking_id,
+                       description=f"冲销 reversal of {e.fiscal_year}-{e.number}: {reason}",
+                       idempotency_key=key, reverses=e, source_type_id=e.source_type_id,
+                       source_id=e.source_id)
+            for e, reason, key, on in items]
+
+
+def entries_post(*, entries: Sequence[EntryInput], user: Any = None,
+                 as_of: datetime | None = None) -> list[Entry]:
+    """Post many balanced entries of one fiscal year as ONE unit of work: each entry is
+    checked exactly as `entry_post` checks it (balance per book, codes, period open,
+    idempotency key, reversed once, flagged balances not overdrawn), and if any check
+    fails nothing is posted and the error of `entry_post` is raised. The codes of all
+    entries are looked up in one query, the balances moved in one upsert (plus one
+    guarded UPDATE per flagged balance reduced), and the entries numbered and inserted
+    with their lines in a few statements at the end, so the year's sequence row is held
+    for those statements and the caller's commit. Returns the entries in input order;
+    an entry whose idempotency key was used before for the same content is returned,
+    not posted again. After-posting hooks run once the transaction commits."""
+    if not entries:
+        return []
+    as_of = as_of or timezone.now()
+    ons = [x.on or timezone.localdate(as_of) for x in entries]
+    years = {on.year for on in ons}
+    if len(years) != 1:
+        raise ValueError("entries_post: every entry of a batch must be in one fiscal year")
+    accounts: set[str] = set()
+    dim_codes: dict[str, set[str]] = {name: set() for name in _DIM_TABLES}
+    for x in entries:
+        a, d = _codes_of(x.lines)
+        accounts |= a
+        for name, codes in d.items():
+            dim_codes[name] |= codes
+    resolved = _resolve_all(accounts, dim_codes)
+    srcs = [x.source_ref() for x in entries]
+    preps = [_prepare(x.lines, on, x.description, x.kind, src[2], x.tracking_id, x.reverses,
+                      resolved)
+             for x, on, src in zip(entries, ons, srcs, strict=True)]
+    keys = [x.idempotency_key for x in entries if x.idempotency_key]
+    if len(set(keys)) != len(keys):
+        raise ValueError("entries_post: an idempotency key appears twice in the batch")
+    existing = {e.idempotency_key: e for e in Entry.objects.filter(idempotency_key__in=keys)}
+    result: list[Entry | None] = []
+    todo: list[int] = []
+    for i, (x, prep) in enumerate(zip(entries, preps, strict=True)):
+        found = existing.get(x.idempotency_key) if x.idempotency_key else None
+        if found is not None and found.content_hash != prep.content_hash:
+            raise errors.IdempotencyConflict(key=x.idempotency_key, entry=found.pk)
+        result.append(found)
+        if found is None:
+            todo.append(i)
+    user_id = getattr(user, "pk", None)
+    new = [Entry(fiscal_year=preps[i].year, date=ons[i], month=preps[i].month,
+                 description=entries[i].description, kind=entries[i].kind,
+                 source_type=srcs[i][0], source_id=srcs[i][1],
+                 tracking_id=entries[i].tracking_id,
+                 idempotency_key=entries[i].idempotency_key, reverses=entries[i].reverses,
+                 content_hash=preps[i].content_hash, posted_by_id=user_id, posted_at=as_of)
+           for i in todo]
+    reversed_ids = [e.reverses_id for e in new if e.reverses_id]
+    if len(set(reversed_ids)) != len(reversed_ids):
+        twice = next(r for r in reversed_ids if reversed_ids.count(r) > 1)
+        raise errors.AlreadyReversed(entry=twice, by=twice)
+    with transaction.atomic(), connection.cursor() as cur:
+        if reversed_ids:
+            by = Entry.objects.filter(reverses_id__in=reversed_ids).first()
+            if by is not None:
+                raise errors.AlreadyReversed(entry=by.reverses_id, by=by.pk)
+        if new:
+            _apply_balances(cur, [preps[i] for i in todo])
+            _number_and_insert_many(cur, new, [preps[i] for i in todo], user_id, as_of)
+    for i, entry in zip(todo, new, strict=True):
+        entry.debited_accounts = frozenset(r[2].code for r in preps[i].rows if r[4] > 0)
+        result[i] = entry
+    if new:
+        transaction.on_commit(lambda: _run_hooks_many(new))
+    return [e for e in result if e is not None]
+
+
+def _number_and_insert_many(cur: Any, new: list[Entry], preps: list[_Prepared],
+                            user_id: int | None, as_of: datetime) -> None:
+    """Number the batch gap-free under the sequence row's lock, chain each hash to the
+    one before (same formula as a single posting), insert entries and lines, move the
+    chain head. Lines go in chunks below the databases' parameter limits."""
+    year = new[0].fiscal_year
+    for_update = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    cur.execute("SELECT id, last_number, last_hash, closed_months FROM finance_vouchersequence "
+                f"WHERE fiscal_year = %s{for_update}", [year])
+    seq = cur.fetchone()
+    for entry in new:
+        if seq is None or seq[3] & (1 << (entry.month - 1)):
+            raise _closed_or_missing(cur, year, entry.month)
+    seq_id, number, head, _closed = seq
+    prev = head
+    for entry in new:
+        number += 1
+        entry.number, entry.prev_hash = number, head
+        entry.hash = chain_hash(prev_hash=head, number=number, content_hash=entry.content_hash,
+                                posted_by=user_id, posted_at=as_of)
+        prev, head = head, entry.hash
+    Entry.objects.bulk_create(new)
+    if any(e.pk is None for e in new):  # backends without RETURNING on bulk insert
+        ids = dict(Entry.objects.filter(fiscal_year=year, number__in=[e.number for e in new])
+                   .values_list("number", "id"))
+        for e in new:
+            e.pk = ids[e.number]
+    values: list[list[Any]] = []
+    for entry, prep in zip(new, preps, strict=True):
+        values += [[entry.pk, s, book, acc.id, prep.year, *prep.dim_ids(dims), dims.project, d, c]
+                   for s, book, acc, dims, d, c in prep.rows]
+    marks = "(" + ", ".join(["%s"] * 13) + ")"
+    for i in range(0, len(values), 2000):
+        chunk = values[i:i + 2000]
+        cur.execute(f"INSERT INTO finance_line ({_LINE_COLUMNS}) VALUES "
+                    + ", ".join([marks] * len(chunk)), [v for row in chunk for v in row])
+    cur.execute("UPDATE finance_vouchersequence SET last_number = %s, last_hash = %s, "
+                "prev_hash = %s WHERE id = %s", [number, head, prev, seq_id])
+    for entry in new:
+        entry._state.adding = False
+        entry._state.db = connection.alias

@@ -134,15 +134,19 @@ def _unique_in_batch(model: type[models.Model], objs: list[models.Model],
 
 
 def bulk_save_with_history(objs: list[models.Model], *, user: Any, reason: str,
-                           fields: list[str] | None = None) -> None:
+                           fields: list[str] | None = None,
+                           reasons: list[str] | None = None) -> None:
     """save_with_history for many rows of one model: each is validated as save_with_history
     validates it (single-field unique checks in one query per field for the batch), then
     all are written in one INSERT (`fields` None: new rows) or one UPDATE of `fields`, and
     their history rows in one INSERT with the same user and reason. A validation error of
     any object raises before anything is written (with several objects the error keys
-    carry the object's position: "3.cnaps")."""
+    carry the object's position: "3.cnaps"). `reasons`: one reason per object instead
+    of the shared one."""
     if not objs:
         return
+    if reasons is not None and len(reasons) != len(objs):
+        raise ValueError("bulk_save_with_history: one reason per object")
     model = type(objs[0])
     only = frozenset(fields) if fields is not None else None
     unique = [f for f in _single_unique_fields(model) if only is None or f.name in only]
@@ -159,6 +163,8 @@ def bulk_save_with_history(objs: list[models.Model], *, user: Any, reason: str,
         raise ValidationError({f"{i}.{name}": msgs for i, p in sorted(problems.items())
                                for name, msgs in p.items()})
     if fields is None:
+        for obj, why in zip(objs, reasons or [], strict=False):
+            obj._change_reason = why  # type: ignore[attr-defined]  # read by simple-history
         bulk_create_with_history(objs, model, default_user=user, default_change_reason=reason)
         return
     with transaction.atomic(savepoint=False):
@@ -166,6 +172,10 @@ def bulk_save_with_history(objs: list[models.Model], *, user: Any, reason: str,
         # the history rows are made from the rows as stored (re-read), not from the objects
         # in memory, whose other fields this UPDATE did not write
         stored = list(model._default_manager.filter(pk__in=[o.pk for o in objs]).order_by("pk"))
+        if reasons is not None:
+            why = {o.pk: r for o, r in zip(objs, reasons, strict=True)}
+            for row in stored:
+                row._change_reason = why[row.pk]  # type: ignore[attr-defined]
         get_history_manager_for_model(model).bulk_history_create(
             stored, update=True, default_user=user, default_change_reason=reason)
 

@@ -177,7 +177,9 @@ class PaymentRequest(IndicatorFields):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="request_amount_positive"),
         ]
-        indexes = [models.Index(fields=["payee", "amount"]), models.Index(fields=["status"])]
+        indexes = [models.Index(fields=["payee", "amount"]), models.Index(fields=["status"]),
+                   # requests are found again by their contract reference (合同号)
+                   models.Index(fields=["contract_ref"])]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.tracking_id} {self.amount} {self.status}"

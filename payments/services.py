@@ -15,13 +15,22 @@ import cn2an
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from finance import errors as ledger_errors
-from finance.ledger import Dims, cr, dr, entry_post, entry_reverse
+from finance.ledger import (
+    Dims,
+    EntryInput,
+    cr,
+    dr,
+    entries_post,
+    entry_post,
+    entry_reverse,
+    reversal_inputs,
+)
 from finance.models import Organization, WorkflowStep
 from finance.services import (
     bulk_save_with_history,
@@ -566,76 +575,167 @@ def _ensure_saved(bank_file: BankFile) -> None:
 
 def _store_results(results: list[ResultRow], bank_file: BankFile, report: ImportReport,
                    user: Any, as_of: dt.datetime, progress: Any) -> None:
+    """Result lines in chunks (settings.PAYMENTS_RESULT_CHUNK), each chunk applied by
+    `bank_results_apply` in one transaction; a chunk the batch cannot take (a voucher
+    twice, a posting refused) is applied line by line, each line on its own, so a bad
+    line is reported and the others are stored either way."""
     seen = dict(BankResult.objects.filter(bank_ref__in=[r.bank_ref for r in results])
                 .values_list("bank_ref", "file_id"))
-    for n, row in enumerate(results, start=1):
+    todo: list[ResultRow] = []
+    for row in results:
         if row.bank_ref in seen:
             if bank_file.pk and seen[row.bank_ref] == bank_file.pk:
                 report.stored += 1  # stored by an earlier attempt of this import
             else:
                 report.skipped += 1
-            continue
+        else:
+            todo.append(row)
+    done = len(results) - len(todo)
+    chunk = settings.PAYMENTS_RESULT_CHUNK
+    for i in range(0, len(todo), chunk):
+        part = todo[i:i + chunk]
         try:
             with transaction.atomic():
-                _ensure_saved(bank_file)
-                bank_result_apply(row=row, bank_file=bank_file, user=user, as_of=as_of)
-            report.stored += 1
-        except (errors.PaymentError, ledger_errors.LedgerError) as exc:
-            if bank_file.pk and not BankFile.objects.filter(pk=bank_file.pk).exists():
-                bank_file.pk = None  # rolled back with the failed line
-            report.issues.append(ImportIssue(bank_file.filename, row.line, "voucher_number",
-                                             str(exc)))
+                refused = bank_results_apply(rows=part, bank_file=bank_file, user=user,
+                                             as_of=as_of)
+        except (errors.PaymentError, ledger_errors.LedgerError, IntegrityError, NotBatchable):
+            _forget_if_rolled_back(bank_file)
+            for row in part:
+                _store_result(row, bank_file, report, user, as_of)
+        else:
+            report.stored += len(part) - len(refused)
+            report.issues += [ImportIssue(bank_file.filename, row.line, "voucher_number",
+                                          str(exc)) for row, exc in refused]
+        done += len(part)
         if progress:
-            progress(n)
+            progress(done)
+
+
+def _forget_if_rolled_back(bank_file: BankFile) -> None:
+    if bank_file.pk and not BankFile.objects.filter(pk=bank_file.pk).exists():
+        bank_file.pk = None  # its row was rolled back with the failed line or chunk
+
+
+def _store_result(row: ResultRow, bank_file: BankFile, report: ImportReport, user: Any,
+                  as_of: dt.datetime) -> None:
+    try:
+        with transaction.atomic():
+            _ensure_saved(bank_file)
+            bank_result_apply(row=row, bank_file=bank_file, user=user, as_of=as_of)
+        report.stored += 1
+    except (errors.PaymentError, ledger_errors.LedgerError) as exc:
+        _forget_if_rolled_back(bank_file)
+        report.issues.append(ImportIssue(bank_file.filename, row.line, "voucher_number",
+                                         str(exc)))
+
+
+class NotBatchable(Exception):  # noqa: N818 - control flow: apply the lines one by one
+    """A chunk of result lines that `bank_results_apply` does not take as one batch."""
+
+
+def bank_results_apply(*, rows: list[ResultRow], bank_file: BankFile, user: Any,
+                       as_of: dt.datetime) -> list[tuple[ResultRow, errors.PaymentError]]:
+    """`bank_result_apply` for many lines of one file in one transaction, with the same
+    checks and the same rows written: the vouchers and then their requests are locked
+    in one statement each (id order); a line naming an unknown voucher, another amount
+    or a voucher in the wrong state is refused (returned with its error, nothing of it
+    written); the payments and releases (退票) of the other lines are posted together by
+    `finance.ledger.entries_post` in line order; vouchers, requests, their history,
+    workflow steps and the result rows are written in one statement each. Raises
+    NotBatchable when a voucher appears twice (its second line depends on the first's
+    posting); a refused posting raises the ledger's error and nothing is written."""
+    numbers = [r.voucher_number for r in rows]
+    if len(set(numbers)) != len(numbers):
+        raise NotBatchable()
+    with transaction.atomic():
+        vouchers = {v.number: v for v in Voucher.objects.select_for_update(of=("self",))
+                    .select_related("batch").filter(number__in=numbers).order_by("id")}
+        reqs = {r.pk: r for r in _requests_locked().filter(
+            pk__in=[v.request_id for v in vouchers.values()]).order_by("id")}
+        refused: list[tuple[ResultRow, errors.PaymentError]] = []
+        applied: list[tuple[ResultRow, Voucher, PaymentRequest, str, int]] = []
+        postings: list[EntryInput | tuple] = []  # a payment, or a reversal to build
+        for row in rows:
+            voucher = vouchers.get(row.voucher_number)
+            if voucher is None:
+                refused.append((row, errors.UnknownVoucher(number=row.voucher_number)))
+                continue
+            if voucher.amount != row.amount:
+                refused.append((row, errors.ResultAmountDiffers(
+                    amount=fmt(row.amount), number=voucher.number, expected=fmt(voucher.amount))))
+                continue
+            req = reqs[voucher.request_id]
+            on = timezone.localdate(row.traded_at)
+            if row.success and voucher.status == Voucher.Status.ISSUED:
+                d, a = req.dims, req.amount
+                postings.append(EntryInput(
+                    lines=[dr("indicator", "9301", a, d), cr("indicator", "9201", a, d),
+                           dr("budget", "7101", a, d), cr("budget", "6001", a, d),
+                           dr("financial", "5001", a, d), cr("financial", "4001", a, d)],
+                    description=f"国库集中支付 {voucher.number}", on=on, source=voucher,
+                    kind="payment", tracking_id=req.tracking_id,
+                    idempotency_key=f"{req.tracking_id}:pay"))
+                voucher.status, voucher.paid_on = Voucher.Status.PAID, on
+                voucher.bank_ref = row.bank_ref
+                applied.append((row, voucher, req, S.PAID, 1))
+            elif not row.success and voucher.status in (Voucher.Status.ISSUED,
+                                                        Voucher.Status.PAID):
+                unpay = voucher.status == Voucher.Status.PAID and req.pay_entry is not None
+                if unpay:
+                    postings.append((req.pay_entry, f"退票 {row.reason}",
+                                     f"{req.tracking_id}:unpay", on))
+                assert req.commit_entry is not None  # noqa: S101 - every vouchered request is committed
+                postings.append((req.commit_entry, f"退票 {row.reason}",
+                                 f"{req.tracking_id}:release", on))
+                voucher.status, voucher.failure_reason = Voucher.Status.RETURNED, row.reason
+                voucher.bank_ref = row.bank_ref
+                req.return_reason = row.reason
+                applied.append((row, voucher, req, S.RETURNED, 1 + unpay))
+            else:
+                refused.append((row, errors.WrongState(
+                    tracking_id=req.tracking_id, status=voucher.status,
+                    action="paid" if row.success else "returned")))
+        if not applied:
+            return refused
+        _ensure_saved(bank_file)
+        reversals = iter(reversal_inputs([p for p in postings if isinstance(p, tuple)]))
+        inputs = [p if isinstance(p, EntryInput) else next(reversals) for p in postings]
+        bulk_save_with_history([v for _r, v, *_x in applied], user=user,
+                               reason="bank result",
+                               reasons=[f"bank result {r.bank_ref}" for r, *_x in applied],
+                               fields=["status", "paid_on", "bank_ref", "failure_reason"])
+        workflow_record_many([(q, q.status, new, r.bank_ref if new == S.PAID else r.reason)
+                              for r, _v, q, new, _n in applied],
+                             action="bank_result", user=user, as_of=as_of)
+        BankResult.objects.bulk_create([
+            BankResult(bank_ref=r.bank_ref, voucher=v, success=r.success, amount=r.amount,
+                       traded_at=r.traded_at, reason=r.reason, file=bank_file)
+            for r, v, *_x in applied])
+        # last: the postings hold the year's numbering row until the commit
+        posted = entries_post(entries=inputs, user=user, as_of=as_of)
+        at = 0
+        for _r, _v, q, new, n in applied:
+            if new == S.PAID:
+                q.pay_entry = posted[at]
+            at += n  # a 退票 posts the release, after the payment's reversal if it was paid
+            q.status = new
+        bulk_save_with_history([q for _r, _v, q, *_x in applied], user=user,
+                               reason="bank result",
+                               reasons=[f"bank result {r.bank_ref}" for r, *_x in applied],
+                               fields=["status", "pay_entry", "return_reason"])
+        return refused
 
 
 def bank_result_apply(*, row: ResultRow, bank_file: BankFile, user: Any,
                       as_of: dt.datetime) -> BankResult:
     """回单: success posts the payment (control, budget and financial books); failure
     (退票) releases the commitment — or, after a success, reverses payment and commitment —
-    and returns the request to its filer with the bank's reason."""
-    with transaction.atomic():
-        voucher = (Voucher.objects.select_for_update(of=("self",))
-                   .select_related("request", "batch").filter(number=row.voucher_number).first())
-        if voucher is None:
-            raise errors.UnknownVoucher(number=row.voucher_number)
-        if voucher.amount != row.amount:
-            raise errors.ResultAmountDiffers(amount=fmt(row.amount), number=voucher.number,
-                                            expected=fmt(voucher.amount))
-        req = _requests_locked().get(pk=voucher.request_id)
-        on = timezone.localdate(row.traded_at)
-        if row.success and voucher.status == Voucher.Status.ISSUED:
-            d, a = req.dims, req.amount
-            req.pay_entry = entry_post(
-                lines=[dr("indicator", "9301", a, d), cr("indicator", "9201", a, d),
-                       dr("budget", "7101", a, d), cr("budget", "6001", a, d),
-                       dr("financial", "5001", a, d), cr("financial", "4001", a, d)],
-                description=f"国库集中支付 {voucher.number}", user=user, on=on, as_of=as_of,
-                source=voucher, kind="payment", tracking_id=req.tracking_id,
-                idempotency_key=f"{req.tracking_id}:pay")
-            voucher.status, voucher.paid_on, voucher.bank_ref = Voucher.Status.PAID, on, row.bank_ref
-            new_status, comment = S.PAID, row.bank_ref
-        elif not row.success and voucher.status in (Voucher.Status.ISSUED, Voucher.Status.PAID):
-            if voucher.status == Voucher.Status.PAID and req.pay_entry is not None:
-                entry_reverse(entry=req.pay_entry, user=user, reason=f"退票 {row.reason}",
-                              on=on, as_of=as_of, idempotency_key=f"{req.tracking_id}:unpay")
-            _release(req, user, as_of, f"退票 {row.reason}")
-            voucher.status, voucher.failure_reason = Voucher.Status.RETURNED, row.reason
-            voucher.bank_ref = row.bank_ref
-            req.return_reason = row.reason
-            new_status, comment = S.RETURNED, row.reason
-        else:
-            raise errors.WrongState(tracking_id=req.tracking_id, status=voucher.status,
-                                    action="paid" if row.success else "returned")
-        save_with_history(voucher, user=user, reason=f"bank result {row.bank_ref}")
-        old, req.status = req.status, new_status
-        save_with_history(req, user=user, reason=f"bank result {row.bank_ref}")
-        workflow_record(document=req, from_state=old, to_state=new_status, action="bank_result",
-                        user=user, comment=comment, as_of=as_of)
-        return BankResult.objects.create(bank_ref=row.bank_ref, voucher=voucher,
-                                         success=row.success, amount=row.amount,
-                                         traded_at=row.traded_at, reason=row.reason,
-                                         file=bank_file)
+    and returns the request to its filer with the bank's reason. One line: the batch of
+    one (`bank_results_apply`), whose refusal is raised."""
+    refused = bank_results_apply(rows=[row], bank_file=bank_file, user=user, as_of=as_of)
+    if refused:
+        raise refused[0][1]
+    return BankResult.objects.get(bank_ref=row.bank_ref)
 
 
 def _store_statement(rows: list[StatementRow], bank_file: BankFile, report: ImportReport,

@@ -40,6 +40,16 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def celery_join_allowed():
+    """Eager Celery marks "inside a task" in one process-wide flag that each call saves
+    and restores; threads of the concurrency tests posting at once can leave it set,
+    and a later test's `.delay().get()` would then refuse. Each test starts clear."""
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+
+
+@pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
     """Uploaded and generated files go to a per-test folder."""
     settings.MEDIA_ROOT = tmp_path / "media"
