@@ -33,33 +33,17 @@ class AuditConfig(AppConfig):
 def payments_payee(entry):  # noqa: ANN001, ANN201
     """Who a payment entry paid: its source is a payments Voucher or PaymentRequest
     (remembered on the entry object: the rules ask more than once)."""
-    from django.contrib.contenttypes.models import ContentType
-
-    from payments.models import PaymentRequest, Voucher
-
     if not entry.source_type_id:
         return None
-    cached = entry.__dict__.get("_payments_payee", False)
-    if cached is not False:
-        return cached
-    model = ContentType.objects.get_for_id(entry.source_type_id).model_class()
-    # one query with the payee joined (not the generic relation, then request, then payee)
-    if model is Voucher:
-        found = (Voucher.objects.filter(pk=entry.source_id).select_related("request__payee")
-                 .first())
-        payee = found.request.payee if found else None
-    elif model is PaymentRequest:
-        found = PaymentRequest.objects.filter(pk=entry.source_id).select_related("payee").first()
-        payee = found.payee if found else None
-    else:
-        return None
-    entry.__dict__["_payments_payee"] = result = _as_payee(payee)
-    return result
+    if "_payments_payee" not in entry.__dict__:
+        payments_payees([entry])
+    return entry.__dict__.get("_payments_payee")
 
 
 def payments_payees(entries):  # noqa: ANN001, ANN201
-    """The payees of many entries, one query per kind of source document, remembered on
-    each entry as payments_payee remembers them."""
+    """The payees of many entries, one query per kind of source document (voucher →
+    request → payee, or request → payee, joined), remembered on each entry; other
+    sources are left alone (no payee known to payments)."""
     from django.contrib.contenttypes.models import ContentType
 
     from payments.models import PaymentRequest, Voucher

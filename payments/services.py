@@ -582,7 +582,13 @@ def _store_results(results: list[ResultRow], bank_file: BankFile, report: Import
     seen = dict(BankResult.objects.filter(bank_ref__in=[r.bank_ref for r in results])
                 .values_list("bank_ref", "file_id"))
     todo: list[ResultRow] = []
+    in_file: set[str] = set()
     for row in results:
+        if row.bank_ref in in_file:  # the bank's reference names one result only
+            report.issues.append(ImportIssue(bank_file.filename, row.line, "bank_ref",
+                                             f"{row.bank_ref} appears twice in the file"))
+            continue
+        in_file.add(row.bank_ref)
         if row.bank_ref in seen:
             if bank_file.pk and seen[row.bank_ref] == bank_file.pk:
                 report.stored += 1  # stored by an earlier attempt of this import
@@ -590,7 +596,7 @@ def _store_results(results: list[ResultRow], bank_file: BankFile, report: Import
                 report.skipped += 1
         else:
             todo.append(row)
-    done = len(results) - len(todo)
+    done = len(results) - len(todo)  # progress counts skipped and repeated lines too
     chunk = settings.PAYMENTS_RESULT_CHUNK
     for i in range(0, len(todo), chunk):
         part = todo[i:i + chunk]

@@ -12,6 +12,7 @@ from finance.ledger import entry_post
 from finance.models import Entry, WorkflowStep
 from payments.models import BankFile, BankResult, PaymentRequest, Voucher
 from tests.helpers import ON, commit_lines
+from tests.payments.sample_day import build
 from tests.payments.test_bank import PAID, RESULTS, START, bal, imp
 
 HEADER = ("支付凭证号,付款账号,付款户名,收款账号,收款户名,收款行,金额,交易状态,银行流水号,"
@@ -25,8 +26,6 @@ def _line(number: str, amount: str, ok: bool, ref: str, reason: str = "") -> str
 
 @pytest.fixture
 def day(ledger, people, agent, user):  # noqa: ANN001
-    from tests.payments.sample_day import build
-
     return build(people, agent, user)
 
 
@@ -105,3 +104,14 @@ class TestResultBatches:
         assert [(i.line, i.field) for i in report.issues] == [(2, "voucher_number")]
         assert "paid" in report.issues[0].reason
         assert Voucher.objects.get(number="ZF2026100002").status == "returned"
+
+    def test_a_bank_reference_twice_in_a_file_is_reported_and_applied_once(self, day, user):
+        text = HEADER + _line("ZF2026100002", "3,280.50", True, "BK7") + _line(
+            "ZF2026100001", "12,500.00", True, "BK7")
+        report = imp(RESULTS, user, text.encode("gbk"), "ref_twice.csv")
+
+        assert report.stored == 1
+        assert [str(i) for i in report.issues] == [
+            "ref_twice.csv:3: bank_ref: BK7 appears twice in the file"]
+        assert Voucher.objects.get(number="ZF2026100001").status == "issued"
+        assert BankResult.objects.get().voucher.number == "ZF2026100002"
