@@ -17,6 +17,7 @@ import os
 import random
 import sys
 import time
+import traceback
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from payments.models import (
     AgentAccount,
     Membership,
     Payee,
+    PaymentPlan,
     PaymentRequest,
     ReconException,
     Voucher,
@@ -158,6 +160,8 @@ class CityYear:
         self.seconds: dict[str, float] = {}
         self.worker_pids: set[int] = set()  # processes that did per-unit work
         self._investment_amounts: dict[str, Decimal] = {}  # per-run cache of the feed's plans
+        self._month_fresh = False  # set by requests(): the month had no request yet
+        self._roles_read = False  # the users' role caches are filled (requests())
 
     # ------------------------------------------------------------------ helpers
     def say(self, text: str) -> None:
@@ -514,6 +518,8 @@ class CityYear:
         if period.status != "open" or FiscalYear.objects.get(year=self.year).is_closed:
             self.say("  already closed")
             return
+        if month % 3 == 1:  # a quarter begins: its plans, month by month (按季分月)
+            self.plans_quarter(month)
         if month == min(6, self.months):
             self.adjustments(month)
         self.requests(month)
@@ -533,12 +539,63 @@ class CityYear:
 
     REVIEW_BATCH = 250  # requests per treasury decision (the queue page's "approve selected")
 
+    def quarter_months(self, month: int) -> list[int]:
+        return [m for m in range(month, month + 3) if m <= self.months]
+
+    def plans_quarter(self, month: int) -> None:
+        """Each unit applies for the quarter's monthly plans in one application (a
+        transaction per unit); the treasury approves them in batches (a transaction per
+        batch). Units that applied already (a resumed run) are skipped."""
+        months = self.quarter_months(month)
+        self._plans_applied = set(PaymentPlan.objects.filter(
+            year=self.year, month=month).values_list("unit", flat=True))
+        self.each_unit(f"plans {months[0]:02d}–{months[-1]:02d} applied", "plan_unit", months)
+        ids = list(PaymentPlan.objects.filter(
+            year=self.year, month__in=months, status=PaymentPlan.Status.APPLIED)
+            .order_by("id").values_list("id", flat=True))
+        n = self.REVIEW_BATCH
+        batches = [ids[i:i + n] for i in range(0, len(ids), n)]
+        label = f"plans {months[0]:02d}–{months[-1]:02d} approved"
+        if self.parallel() and len(batches) > 1:
+            self.fan_out(label, "plans_approve_batch", [[b] for b in batches], (month,))
+        else:
+            self.each(label, batches, lambda b: self.plans_approve_batch(b, month))
+
+    def plan_unit(self, u: UnitSpec, months: list[int]) -> None:
+        if u.code in self._plans_applied:
+            return
+        lines = []
+        for m in months:
+            d, amount, _payee = self.request_plan(u, m)
+            lines.append(payments.PlanLine(dims=d, month=m, amount=amount + Decimal("1000.00")))
+        payments.plans_apply(lines=lines, year=self.year, user=self.filers[u.code],
+                             as_of=_at(_workday(dt.date(self.year, months[0], 3)), 9))
+
+    def plans_approve_batch(self, ids: list[int], month: int) -> None:
+        payments.plans_approve(plans=list(PaymentPlan.objects.filter(pk__in=ids)),
+                               user=self.users["reviewer"],
+                               as_of=_at(_workday(dt.date(self.year, month, 4)), 15))
+
     def requests(self, month: int) -> None:
-        """Each unit files, submits and its head approves (a transaction per unit); then
-        the treasury works through the month's queue in batches: the rejected requests one
-        by one, the rest approved in one call, and the director approves those above the
-        threshold in one call (a transaction per batch)."""
-        self.each_unit(f"requests {month:02d} filed, unit head", "request_unit", month)
+        """Each unit applies its plan, which the treasury approves, and files and submits
+        its request (a transaction per unit: the commitment's posting comes last, so the
+        year's numbering row is held only for the end of it); the unit heads approve (a
+        transaction per department); then the treasury works through the month's queue in
+        batches: the rejected requests one by one, the rest approved in one call, and the
+        director approves those above the threshold in one call (a transaction per batch)."""
+        if not self._roles_read:  # forked workers inherit the caches
+            payments.users_prefetch([*self.filers.values(), *self.heads.values(),
+                                     *self.users.values()])
+            self._roles_read = True
+        self._month_fresh = not PaymentRequest.objects.filter(
+            contract_ref__startswith=f"CS-{self.year}{month:02d}-").exists()
+        self.each_unit(f"requests {month:02d} filed", "request_unit", month)
+        chunks = list(self.units_by_department().values())
+        label = f"requests {month:02d} unit heads"
+        if self.parallel():
+            self.fan_out(label, "heads_approve", [[c] for c in chunks], (month,))
+        else:
+            self.each(label, chunks, lambda c: self.heads_approve(c, month))
         ids = list(PaymentRequest.objects.filter(
             year=self.year, status=PaymentRequest.Status.TREASURY_REVIEW,
             contract_ref__startswith=f"CS-{self.year}{month:02d}-").order_by("id")
@@ -576,30 +633,33 @@ class CityYear:
                                f"{out.refused[0][1]}")
 
     def request_unit(self, u: UnitSpec, month: int) -> None:
-        """A unit's month: plan applied and approved, request filed, submitted (rules,
-        commitment) and approved by the unit head."""
+        """A unit's month: its request filed and submitted in one step (保存并送审:
+        plan check, rules, commitment)."""
         S = PaymentRequest.Status  # noqa: N806
         day = dt.date(self.year, month, 10)
-        reviewer = self.users["reviewer"]
         key = f"CS-{self.year}{month:02d}-{u.code}"
-        filer, head = self.filers[u.code], self.heads[u.code]
-        req = PaymentRequest.objects.filter(contract_ref=key).first()
-        if req is None:
+        filer = self.filers[u.code]
+        # a month that had no request when it began needs no look-up per unit
+        req = None if self._month_fresh else PaymentRequest.objects.filter(
+            contract_ref=key).first()
+        if req is None:  # against the month's plan approved at the quarter's start
             d, amount, payee = self.request_plan(u, month)
-            plan = payments.plan_apply(dims=d, year=self.year, month=month,
-                                       amount=amount + Decimal("1000.00"), user=filer,
-                                       as_of=_at(day - dt.timedelta(days=5), 9))
-            payments.plan_approve(plan=plan, user=reviewer,
-                                  as_of=_at(day - dt.timedelta(days=4), 15))
             req = payments.payment_request_create(
                 dims=d, year=self.year, amount=amount, payee=payee, contract_ref=key,
                 purpose=f"{month}月{'工资' if d.economic == '30101' else '办公及设备'}支出",
-                user=filer, as_of=_at(day, 9, 30))
+                user=filer, as_of=_at(day, 10), submit=True)  # 保存并送审
         if req.status == S.DRAFT:
-            req = payments.payment_request_submit(request=req, user=filer, as_of=_at(day, 10))
-        if req.status == S.UNIT_REVIEW:
-            payments.payment_request_approve(request=req, user=head, comment="同意",
-                                             as_of=_at(day + dt.timedelta(days=1), 11))
+            payments.payment_request_submit(request=req, user=filer, as_of=_at(day, 10))
+
+    def heads_approve(self, units: list[UnitSpec], month: int) -> None:
+        """The unit heads of one department approve their units' requests of the month."""
+        day = dt.date(self.year, month, 11)
+        keys = {f"CS-{self.year}{month:02d}-{u.code}": u for u in units}
+        for req in PaymentRequest.objects.filter(contract_ref__in=list(keys),
+                                                 status=PaymentRequest.Status.UNIT_REVIEW
+                                                 ).order_by("id"):
+            payments.payment_request_approve(request=req, user=self.heads[req.unit],
+                                             comment="同意", as_of=_at(day, 11))
 
     def vouchers(self, month: int) -> None:
         S = PaymentRequest.Status  # noqa: N806
@@ -863,6 +923,12 @@ def _worker_chunk(task: tuple[str, tuple, list[Any], bool]) -> tuple[int, int]:
         for item in items:
             with transaction.atomic() if atomic else contextlib.nullcontext():
                 getattr(sim, method)(item, *args)
+    except Exception as exc:
+        # the pool sends the exception back pickled; not every exception class can be
+        # rebuilt from its pickle (the ledger's errors take keyword arguments), and one
+        # that cannot be would leave the coordinator waiting forever: send its text
+        raise RuntimeError(f"{method} failed in worker {os.getpid()}: "
+                           f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}") from None
     finally:
         connections.close_all()
     return len(items), os.getpid()

@@ -86,6 +86,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 30}
     )
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Server-side binding lets psycopg prepare a statement the connection runs often
+    # (its 5th run on): PostgreSQL then skips parsing and planning it again.
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = (
+        os.environ.get("DB_SERVER_SIDE_BINDING", "1") == "1")
 
 # Read replicas (citysim issue 8): reports and the public portal read from 'replica'
 # when DATABASE_REPLICA_URL is set (streaming replica of default); see config/routers.py.

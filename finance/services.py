@@ -64,16 +64,20 @@ def _unchanged(obj: models.Model) -> frozenset[str]:
 
 
 def full_clean(obj: models.Model, *, skip_unique: frozenset[str] = frozenset(),
-               only: frozenset[str] | None = None) -> None:
+               only: frozenset[str] | None = None, unique_checked: bool = False) -> None:
     """Model.full_clean() step by step (fields, clean(), unique, constraints), except that
     a foreign key in `_loaded_relations` gets its field checks without the existence query,
     and check constraints are decided in Python where they can be (finance.constraints).
     `skip_unique`: single-field unique checks the caller has made itself (for a batch, in
-    one query); `only`: validate just these fields (an UPDATE that writes only them)."""
+    one query); `only`: validate just these fields (an UPDATE that writes only them);
+    `unique_checked`: the caller has read, in this transaction, the rows the object's
+    unique fields and constraints could clash with, so none of those checks is sent (the
+    database's unique indexes still guard the write)."""
     loaded = set(_loaded_relations(obj))
     errors: dict[str, Any] = {}
     others = ({f.name for f in obj._meta.concrete_fields} - only) if only is not None else set()
-    same = _unchanged(obj)
+    same = (frozenset(f.name for f in obj._meta.concrete_fields) if unique_checked
+            else _unchanged(obj))
     try:
         obj.clean_fields(exclude=loaded | others)
     except ValidationError as e:
@@ -135,26 +139,28 @@ def _unique_in_batch(model: type[models.Model], objs: list[models.Model],
 
 def bulk_save_with_history(objs: list[models.Model], *, user: Any, reason: str,
                            fields: list[str] | None = None,
-                           reasons: list[str] | None = None) -> None:
+                           reasons: list[str] | None = None,
+                           unique_checked: bool = False) -> None:
     """save_with_history for many rows of one model: each is validated as save_with_history
     validates it (single-field unique checks in one query per field for the batch), then
     all are written in one INSERT (`fields` None: new rows) or one UPDATE of `fields`, and
     their history rows in one INSERT with the same user and reason. A validation error of
     any object raises before anything is written (with several objects the error keys
     carry the object's position: "3.cnaps"). `reasons`: one reason per object instead
-    of the shared one."""
+    of the shared one. `unique_checked`: as for full_clean (no unique check is sent)."""
     if not objs:
         return
     if reasons is not None and len(reasons) != len(objs):
         raise ValueError("bulk_save_with_history: one reason per object")
     model = type(objs[0])
     only = frozenset(fields) if fields is not None else None
-    unique = [f for f in _single_unique_fields(model) if only is None or f.name in only]
+    unique = [] if unique_checked else [f for f in _single_unique_fields(model)
+                                        if only is None or f.name in only]
     skip = frozenset(f.name for f in unique)
     problems = _unique_in_batch(model, objs, unique) if unique else {}
     for i, obj in enumerate(objs):
         try:
-            full_clean(obj, skip_unique=skip, only=only)
+            full_clean(obj, skip_unique=skip, only=only, unique_checked=unique_checked)
         except ValidationError as e:
             problems[i] = e.update_error_dict(problems.get(i, {}))
     if problems:
@@ -178,6 +184,14 @@ def bulk_save_with_history(objs: list[models.Model], *, user: Any, reason: str,
                 row._change_reason = why[row.pk]  # type: ignore[attr-defined]
         get_history_manager_for_model(model).bulk_history_create(
             stored, update=True, default_user=user, default_change_reason=reason)
+
+
+def remember_stored(obj: models.Model) -> None:
+    """After a row was just written in this transaction: remember its values as stored,
+    as `LoadedValues` does for a row read, so that the next save_with_history of it skips
+    the unique checks its unchanged fields would repeat."""
+    obj._loaded_values = {f.attname: getattr(obj, f.attname)  # type: ignore[attr-defined]
+                          for f in obj._meta.concrete_fields}
 
 
 def save_with_history(obj: models.Model, *, user: Any, reason: str) -> None:

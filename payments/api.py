@@ -42,12 +42,16 @@ class RequestSerializer(serializers.ModelSerializer):
     hits = HitSerializer(many=True, read_only=True)
     amount = serializers.DecimalField(max_digits=16, decimal_places=2, coerce_to_string=True,
                                       min_value=Decimal("0.01"))
+    submit = serializers.BooleanField(
+        write_only=True, required=False, default=False,
+        help_text="Save and submit at once (保存并送审): rules, plan and commitment as the "
+                  "submit action; a short indicator or plan is refused and nothing is saved.")
 
     class Meta:
         model = PaymentRequest
         fields = ["id", "tracking_id", "status", "year", "region", "unit", "function",
                   "economic", "fund_source", "project", "amount", "payee", "purpose",
-                  "contract_ref", "procurement_ref", "return_reason", "hits"]
+                  "contract_ref", "procurement_ref", "return_reason", "hits", "submit"]
         read_only_fields = ["id", "tracking_id", "status", "return_reason", "hits"]
 
 
@@ -73,7 +77,8 @@ class RequestList(generics.ListCreateAPIView):
             req = services.payment_request_create(
                 dims=dims, year=d["year"], amount=Decimal(d["amount"]), payee=d["payee"],
                 purpose=d["purpose"], contract_ref=d.get("contract_ref", ""),
-                procurement_ref=d.get("procurement_ref", ""), user=request.user)
+                procurement_ref=d.get("procurement_ref", ""), user=request.user,
+                submit=d.get("submit", False))
         except LedgerError as exc:
             return _error(exc)
         return Response(self.get_serializer(req).data, status=status.HTTP_201_CREATED)

@@ -13,10 +13,11 @@ from typing import Any
 
 import cn2an
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -34,6 +35,7 @@ from finance.ledger import (
 from finance.models import Organization, WorkflowStep
 from finance.services import (
     bulk_save_with_history,
+    remember_stored,
     save_with_history,
     workflow_record,
     workflow_record_many,
@@ -108,6 +110,24 @@ def _unit_of(user: Any) -> str:
         code = m.organization.code if m else ""
         user._payments_unit = code
     return code
+
+
+def users_prefetch(users: list[Any]) -> None:
+    """Fill the role and unit caches of `_in_group` and `_unit_of` for many users in two
+    queries (a batch job that acts for thousands of users, e.g. citysim)."""
+    users = [u for u in users if u and u.pk is not None]
+    if not users:
+        return
+    ids = [u.pk for u in users]
+    groups: dict[int, set[str]] = defaultdict(set)
+    for uid, name in get_user_model().groups.through.objects.filter(
+            user_id__in=ids).values_list("user_id", "group__name"):
+        groups[uid].add(name)
+    units = dict(Membership.objects.filter(user_id__in=ids)
+                 .values_list("user_id", "organization__code"))
+    for u in users:
+        u._payments_groups = frozenset(groups.get(u.pk, ()))
+        u._payments_unit = units.get(u.pk, "")
 
 
 # ------------------------------------------------------------------ master data
@@ -206,7 +226,7 @@ def plan_apply(*, dims: Dims, year: int, month: int, amount: Decimal, user: Any,
         plan = PaymentPlan.objects.select_for_update().filter(
             year=year, month=month, **_dim_kwargs(dims)).first()
         plan = plan or PaymentPlan(year=year, month=month, **_dim_kwargs(dims))
-        old = plan.status or ""
+        old = plan.status if plan.pk else ""  # a new plan comes from nothing
         plan.applied = amount
         plan.status = PaymentPlan.Status.APPLIED
         save_with_history(plan, user=user, reason="plan applied")
@@ -228,6 +248,79 @@ def plan_approve(*, plan: PaymentPlan, amount: Decimal | None = None, user: Any,
         return plan
 
 
+@dataclass(frozen=True)
+class PlanLine:
+    """One line of a plan application: a month's amount on one indicator."""
+
+    dims: Dims
+    month: int
+    amount: Decimal
+
+
+def _plan_key(year: int, month: int, d: Dims) -> tuple:
+    return (year, month, d.region, d.unit, d.function, d.economic, d.fund_source, d.project)
+
+
+def plans_apply(*, lines: list[PlanLine], year: int, user: Any,
+                as_of: dt.datetime | None = None) -> list[PaymentPlan]:
+    """用款计划 按季分月: a unit applies for several months and indicators in one call
+    (e.g. a quarter, month by month). Each line is applied exactly as `plan_apply` applies
+    it (a line applied before is applied again, back to `applied`); the plans are read and
+    locked in one statement, the new ones written with their history in one INSERT each,
+    the workflow steps in one. A month and indicator twice in one call is refused."""
+    if len({_plan_key(year, ln.month, ln.dims) for ln in lines}) != len(lines):
+        raise ValueError("plans_apply: a month and indicator appears twice")
+    if not lines:
+        return []
+    with transaction.atomic():
+        match = Q()
+        for ln in lines:
+            match |= Q(month=ln.month, **_dim_kwargs(ln.dims))
+        found = {_plan_key(p.year, p.month, p.dims): p
+                 for p in PaymentPlan.objects.select_for_update().filter(match, year=year)}
+        plans, steps, new, again = [], [], [], []
+        for ln in lines:
+            plan = found.get(_plan_key(year, ln.month, ln.dims))
+            if plan is None:
+                plan = PaymentPlan(year=year, month=ln.month, **_dim_kwargs(ln.dims))
+                new.append(plan)
+            else:
+                again.append(plan)
+            steps.append((plan, plan.status if plan.pk else ""))
+            plan.applied = ln.amount
+            plan.status = PaymentPlan.Status.APPLIED
+            plans.append(plan)
+        # every row the new plans could clash with was read (and locked) above
+        bulk_save_with_history(new, user=user, reason="plan applied", unique_checked=True)
+        bulk_save_with_history(again, user=user, reason="plan applied",
+                               fields=["applied", "status"])
+        workflow_record_many([(p, old, p.status) for p, old in steps], action="apply",
+                             user=user, as_of=as_of)
+        return plans
+
+
+def plans_approve(*, plans: list[PaymentPlan], user: Any, comment: str = "",
+                  as_of: dt.datetime | None = None) -> list[PaymentPlan]:
+    """The treasury approves many plans at their applied amounts in one locked pass
+    (`plan_approve` without an amount, for each): the rows are locked in one statement in
+    id order, written with their history and workflow steps in one statement each."""
+    if not plans:
+        return []
+    with transaction.atomic():
+        locked = list(PaymentPlan.objects.select_for_update()
+                      .filter(pk__in=[p.pk for p in plans]).order_by("id"))
+        steps = []
+        for plan in locked:
+            steps.append((plan, plan.status))
+            plan.approved = plan.applied
+            plan.status = PaymentPlan.Status.APPROVED
+        bulk_save_with_history(locked, user=user, reason=comment or "plan approved",
+                               fields=["approved", "status"])
+        workflow_record_many([(p, old, p.status) for p, old in steps], action="approve",
+                             user=user, comment=comment, as_of=as_of)
+        return locked
+
+
 def _dim_kwargs(d: Dims) -> dict[str, str]:
     return {"region": d.region, "unit": d.unit, "function": d.function, "economic": d.economic,
             "fund_source": d.fund_source, "project": d.project}
@@ -238,8 +331,12 @@ def payment_request_create(*, dims: Dims, year: int, amount: Decimal, payee: Pay
                            purpose: str, user: Any, contract_ref: str = "",
                            procurement_ref: str = "",
                            attachments: list[tuple[str, bytes]] | None = None,
-                           as_of: dt.datetime | None = None) -> PaymentRequest:
-    """A budget unit's filer drafts a request against an indicator (its dimension tuple)."""
+                           as_of: dt.datetime | None = None,
+                           submit: bool = False) -> PaymentRequest:
+    """A budget unit's filer drafts a request against an indicator (its dimension tuple).
+    `submit`: save and submit at once (保存并送审): the draft is submitted in the same
+    transaction exactly as `payment_request_submit` does it, without reading back and
+    locking the row just written; a short indicator or plan raises and nothing is saved."""
     as_of = as_of or timezone.now()
     if not _in_group(user, FILER):
         raise errors.NotAllowed(user=user, action="file", why=errors.MSG_MISSING_ROLE % {
@@ -258,6 +355,10 @@ def payment_request_create(*, dims: Dims, year: int, amount: Decimal, payee: Pay
             att.file.save(name, ContentFile(content), save=True)
         workflow_record(document=req, from_state="", to_state=req.status, action="file",
                         user=user, as_of=as_of)
+        if submit:
+            remember_stored(req)
+            req.payee = Payee.objects.get(pk=req.payee_id)  # the rules read it as stored now
+            return _submit(req, user, as_of, fresh=True)
         return req
 
 
@@ -288,38 +389,47 @@ def payment_request_submit(*, request: PaymentRequest, user: Any,
                                     action="submitted")
         if user.pk != req.filed_by_id:
             raise errors.NotAllowed(user=user, action="submit", why=errors.MSG_NOT_FILER)
-        on = timezone.localdate(as_of)
-        plan = _plan_check(req, on)
+        return _submit(req, user, as_of)
+
+
+def _submit(req: PaymentRequest, user: Any, as_of: dt.datetime, *,
+            fresh: bool = False) -> PaymentRequest:
+    """The submission proper, inside the caller's transaction, on a request the caller
+    has locked (or, `fresh`, has just written: it has no rule hits to clear yet): plan
+    check, rules, commitment, state."""
+    on = timezone.localdate(as_of)
+    plan = _plan_check(req, on)
+    if not fresh:
         RuleHit.objects.filter(request=req).delete()
-        hits = rules_run(req)
-        RuleHit.objects.bulk_create([RuleHit(request=req, rule_code=h.rule_code, action=h.action,
-                                             reason=h.reason, created_at=as_of) for h in hits])
-        old = req.status
-        req.plan = plan
-        req.submitted_at = as_of
-        if any(h.action == Rule.Action.REFUSE for h in hits):
-            req.status = S.REFUSED
-            save_with_history(req, user=user, reason="refused by rules")
-            workflow_record(document=req, from_state=old, to_state=req.status, action="submit",
-                            user=user, as_of=as_of,
-                            comment="; ".join(h.reason for h in hits if h.action == "refuse"))
-            return req
-        try:
-            req.commit_entry = entry_post(
-                lines=[dr("indicator", "9201", req.amount, req.dims),
-                       cr("indicator", "9101", req.amount, req.dims)],
-                description=f"支付申请 commit {req.tracking_id}", user=user, on=on, as_of=as_of,
-                source=req, kind="commit", tracking_id=req.tracking_id,
-                idempotency_key=f"{req.tracking_id}:commit")
-        except ledger_errors.IndicatorInsufficient as exc:
-            raise errors.IndicatorShort(available=fmt(exc.available),
-                                        requested=fmt(req.amount)) from None
-        req.status = S.UNIT_REVIEW
-        save_with_history(req, user=user, reason="submitted")
+    hits = rules_run(req)
+    RuleHit.objects.bulk_create([RuleHit(request=req, rule_code=h.rule_code, action=h.action,
+                                         reason=h.reason, created_at=as_of) for h in hits])
+    old = req.status
+    req.plan = plan
+    req.submitted_at = as_of
+    if any(h.action == Rule.Action.REFUSE for h in hits):
+        req.status = S.REFUSED
+        save_with_history(req, user=user, reason="refused by rules")
         workflow_record(document=req, from_state=old, to_state=req.status, action="submit",
                         user=user, as_of=as_of,
-                        comment="; ".join(h.reason for h in hits))
+                        comment="; ".join(h.reason for h in hits if h.action == "refuse"))
         return req
+    try:
+        req.commit_entry = entry_post(
+            lines=[dr("indicator", "9201", req.amount, req.dims),
+                   cr("indicator", "9101", req.amount, req.dims)],
+            description=f"支付申请 commit {req.tracking_id}", user=user, on=on, as_of=as_of,
+            source=req, kind="commit", tracking_id=req.tracking_id,
+            idempotency_key=f"{req.tracking_id}:commit")
+    except ledger_errors.IndicatorInsufficient as exc:
+        raise errors.IndicatorShort(available=fmt(exc.available),
+                                    requested=fmt(req.amount)) from None
+    req.status = S.UNIT_REVIEW
+    save_with_history(req, user=user, reason="submitted")
+    workflow_record(document=req, from_state=old, to_state=req.status, action="submit",
+                    user=user, as_of=as_of,
+                    comment="; ".join(h.reason for h in hits))
+    return req
 
 
 def _plan_check(req: PaymentRequest, on: dt.date) -> PaymentPlan | None:

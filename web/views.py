@@ -92,16 +92,21 @@ def request_file(request: HttpRequest) -> HttpResponse:
     indicators = budget_selectors.unit_indicators(unit_code=org.code, year=year)
     form = RequestFileForm(request.POST or None, indicators=indicators)
     if request.method == "POST" and form.is_valid():
+        and_submit = "and_submit" in request.POST  # the "Save and submit" button (保存并送审)
         try:
             req = pay.payment_request_create(
                 dims=dims_parse(form.cleaned_data["indicator"]), year=year,
                 amount=form.cleaned_data["amount"], payee=form.cleaned_data["payee"],
-                purpose=form.cleaned_data["purpose"], user=request.user)
+                purpose=form.cleaned_data["purpose"], user=request.user, submit=and_submit)
         except LedgerError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, _("Request %(id)s saved as a draft; submit it to send it "
-                                        "for review.") % {"id": req.tracking_id})
+            if and_submit:
+                messages.info(request, _("Request %(id)s is now: %(status)s.") % {
+                    "id": req.tracking_id, "status": req.get_status_display()})
+            else:
+                messages.success(request, _("Request %(id)s saved as a draft; submit it to "
+                                            "send it for review.") % {"id": req.tracking_id})
             return redirect("web:request", tracking_id=req.tracking_id)
     return render(request, "web/request_file.html", {"form": form, "year": year, "org": org})
 

@@ -157,3 +157,84 @@ class TestUniqueChecksOfLoadedRows:
         other.month = plan.month
         with pytest.raises(ValidationError):
             save_with_history(other, user=user, reason="move")
+
+
+class TestPlansInBatches:
+    """用款计划 按季分月: a quarter's lines applied in one call, approved in one pass."""
+
+    def _trail(self, plan: object) -> tuple[list, list]:
+        from payments.models import PaymentPlan
+        hist = [(h.status, h.applied, h.approved, h.history_change_reason)
+                for h in PaymentPlan.history.filter(id=plan.pk).order_by("history_id")]
+        steps = list(WorkflowStep.objects.filter(doc_type__model="paymentplan",
+                                                 doc_id=str(plan.pk)).order_by("id")
+                     .values_list("from_state", "to_state", "action"))
+        return hist, steps
+
+    def test_a_quarter_is_applied_and_approved_as_one_by_one_would(self, ledger, people, user):
+        from payments.models import PaymentPlan
+        from tests.helpers import YEAR, dims
+
+        one = services.plan_approve(plan=services.plan_apply(
+            dims=dims(), year=YEAR, month=1, amount=Decimal("100.00"), user=people.filer,
+            as_of=AS_OF), user=user, as_of=AS_OF)
+        lines = [services.PlanLine(dims=dims(), month=m, amount=Decimal(a))
+                 for m, a in ((2, "200.00"), (3, "300.00"), (4, "400.00"))]
+        applied = services.plans_apply(lines=lines, year=YEAR, user=people.filer, as_of=AS_OF)
+        assert [(p.month, p.applied, p.status) for p in applied] == [
+            (2, Decimal("200.00"), "applied"), (3, Decimal("300.00"), "applied"),
+            (4, Decimal("400.00"), "applied")]
+        approved = services.plans_approve(plans=applied, user=user, as_of=AS_OF)
+        stored = {p.month: p for p in PaymentPlan.objects.filter(month__in=[2, 3, 4])}
+        assert {m: (p.approved, p.status) for m, p in stored.items()} == {
+            2: (Decimal("200.00"), "approved"), 3: (Decimal("300.00"), "approved"),
+            4: (Decimal("400.00"), "approved")}
+        assert [p.pk for p in approved] == sorted(p.pk for p in stored.values())
+        hist, steps = self._trail(one)
+        assert [h[0] for h in hist] == ["applied", "approved"]
+        for p in stored.values():  # the same trail as the one-by-one plan of January
+            h, st = self._trail(p)
+            assert [(x[0], x[3]) for x in h] == [(x[0], x[3]) for x in hist]
+            assert st == steps
+
+    def test_a_line_applied_again_is_reapplied_and_a_line_twice_is_refused(self, ledger,
+                                                                          people, user):
+        from tests.helpers import YEAR, dims
+
+        first = services.plans_apply(lines=[services.PlanLine(dims(), 5, Decimal("50.00"))],
+                                     year=YEAR, user=people.filer, as_of=AS_OF)
+        services.plans_approve(plans=first, user=user, as_of=AS_OF)
+        again = services.plans_apply(lines=[services.PlanLine(dims(), 5, Decimal("70.00")),
+                                            services.PlanLine(dims(), 6, Decimal("60.00"))],
+                                     year=YEAR, user=people.filer, as_of=AS_OF)
+        assert again[0].pk == first[0].pk
+        assert (again[0].applied, again[0].status) == (Decimal("70.00"), "applied")
+        assert self._trail(again[0])[1] == [("", "applied", "apply"),
+                                            ("applied", "approved", "approve"),
+                                            ("approved", "applied", "apply")]
+        with pytest.raises(ValueError, match="twice"):
+            services.plans_apply(lines=[services.PlanLine(dims(), 7, Decimal("1.00")),
+                                        services.PlanLine(dims(), 7, Decimal("2.00"))],
+                                 year=YEAR, user=people.filer)
+
+    def test_a_bad_amount_writes_nothing(self, ledger, people):
+        from payments.models import PaymentPlan
+        from tests.helpers import YEAR, dims
+
+        with pytest.raises(ValidationError):
+            services.plans_apply(lines=[services.PlanLine(dims(), 8, Decimal("10.00")),
+                                        services.PlanLine(dims(), 9, Decimal("-1.00"))],
+                                 year=YEAR, user=people.filer)
+        assert not PaymentPlan.objects.filter(month__in=[8, 9]).exists()
+
+    def test_a_request_is_filed_against_a_plan_approved_in_a_batch(self, ledger, people,
+                                                                   acme, user):
+        from tests.helpers import YEAR, dims
+
+        plans = services.plans_apply(lines=[services.PlanLine(dims(), 3, Decimal("500.00"))],
+                                     year=YEAR, user=people.filer, as_of=AS_OF)
+        services.plans_approve(plans=plans, user=user, as_of=AS_OF)
+        req = file_request(people, acme, "400.00")
+        assert req.status == "unit_review" and req.plan_id == plans[0].pk
+        with pytest.raises(errors.PlanExceeded):
+            file_request(people, acme, "200.00")

@@ -9,7 +9,7 @@ import pytest
 from finance import selectors
 from finance.models import Entry, WorkflowStep
 from payments import errors, services
-from payments.models import Payee
+from payments.models import Payee, PaymentRequest
 from tests.helpers import YEAR, dims
 from tests.payments.conftest import AS_OF, approve_all, file_request, payee
 
@@ -78,6 +78,47 @@ class TestPaymentRequestSubmit:
                                               reason="pilot without plans")
         req = services.payment_request_submit(request=req, user=people.filer, as_of=AS_OF)
         assert req.status == "unit_review" and req.plan is None
+
+    def test_save_and_submit_is_one_call_with_the_same_ledger_history_and_steps(self, ready):
+        two = file_request(ready.people, ready.payee, "120.00")  # create, then submit
+        one = services.payment_request_create(
+            dims=dims(), year=YEAR, amount=Decimal("130.00"), payee=ready.payee,
+            purpose="办公费", user=ready.people.filer, as_of=AS_OF, submit=True)
+        assert one.status == two.status == "unit_review"
+        assert one.plan_id == two.plan_id == ready.plan.pk
+        assert bal("9201") == Decimal("250.00") and bal("9101") == Decimal("750.00")
+        entry = Entry.objects.get(pk=one.commit_entry_id)
+        assert (entry.kind, entry.tracking_id) == ("commit", one.tracking_id)
+
+        def trail(req: object) -> tuple[list, list]:
+            hist = [(h.status, h.history_change_reason, h.history_user_id)
+                    for h in type(req).history.filter(id=req.pk).order_by("history_id")]
+            steps = list(WorkflowStep.objects.filter(
+                doc_id=str(req.pk), doc_type__model="paymentrequest").order_by("id")
+                         .values_list("from_state", "to_state", "action"))
+            return hist, steps
+        assert trail(one) == trail(two) == (
+            [("draft", "filed", ready.people.filer.pk),
+             ("unit_review", "submitted", ready.people.filer.pk)],
+            [("", "draft", "file"), ("draft", "unit_review", "submit")])
+
+    def test_save_and_submit_refused_for_a_short_plan_saves_nothing(self, ready):
+        before = PaymentRequest.objects.count()
+        with pytest.raises(errors.PlanExceeded):
+            services.payment_request_create(
+                dims=dims(), year=YEAR, amount=Decimal("5000.00"), payee=ready.payee,
+                purpose="超额", user=ready.people.filer, as_of=AS_OF, submit=True)
+        assert PaymentRequest.objects.count() == before
+        assert bal("9201") == Decimal("0.00")
+
+    def test_save_and_submit_of_a_refused_payee_keeps_the_request_refused(self, ready, user):
+        services.payee_block(payee=ready.payee, blocked=True, reason="法院冻结", user=user)
+        req = services.payment_request_create(
+            dims=dims(), year=YEAR, amount=Decimal("100.00"), payee=ready.payee,
+            purpose="办公费", user=ready.people.filer, as_of=AS_OF, submit=True)
+        req.refresh_from_db()
+        assert req.status == "refused" and req.commit_entry_id is None
+        assert [h.rule_code for h in req.hits.all()] == ["blocked_payee"]
 
     def test_only_a_filer_of_the_unit_can_file(self, ready):
         with pytest.raises(errors.NotAllowed) as exc:
@@ -274,6 +315,25 @@ class TestApi:
         resp = client.post(f"/api/payments/requests/{pk}/approve/", {"comment": "ok"},
                            content_type="application/json")
         assert resp.json()["status"] == "treasury_review"
+
+    def test_a_request_is_saved_and_submitted_in_one_post(self, ready, client, user):
+        services.fund_source_plan_control_set(fund_source="1", enabled=False, user=user,
+                                              reason="the API runs on today's date")
+        client.force_login(ready.people.filer)
+        d = dims()
+        body = {"year": YEAR, "region": d.region, "unit": d.unit, "function": d.function,
+                "economic": d.economic, "fund_source": d.fund_source, "payee": ready.payee.pk,
+                "purpose": "办公费", "submit": True}
+        resp = client.post("/api/payments/requests/", {**body, "amount": "250.00"},
+                           content_type="application/json")
+        assert resp.status_code == 201, resp.content
+        assert resp.json()["status"] == "unit_review" and "submit" not in resp.json()
+        assert bal("9201") == Decimal("250.00")
+        resp = client.post("/api/payments/requests/", {**body, "amount": "900.00"},
+                           content_type="application/json")
+        assert resp.status_code == 400
+        assert resp.json()["code"] == "indicator_short"
+        assert PaymentRequest.objects.filter(amount=Decimal("900.00")).count() == 0
 
     def test_a_unit_sees_only_its_own_requests_and_treasury_sees_all(self, ready, client):
         mine = file_request(ready.people, ready.payee, "10.00", submit=False)

@@ -94,6 +94,25 @@ class TestUnitScreens:
         assert available() == Decimal("644.94")
 
     @pytest.mark.usefixtures("no_plan_control")
+    def test_save_and_submit_sends_it_for_review_at_once(self, client, world):  # noqa: ANN001
+        client.force_login(world.people.filer)
+        page = client.get(f"/web/requests/new/?year={YEAR}")
+        assert 'name="and_submit"' in page.content.decode()
+        indicator = page.context["form"].fields["indicator"].choices[0][0]
+        response = client.post(f"/web/requests/new/?year={YEAR}", {
+            "indicator": indicator, "payee": world.payee.pk, "amount": "234.56",
+            "purpose": "送审", "and_submit": "1"}, follow=True)
+        req = PaymentRequest.objects.get(purpose="送审")
+        assert req.status == "unit_review"
+        assert "awaiting unit head" in response.content.decode()
+        assert available() == Decimal("644.94")
+        body = client.post(f"/web/requests/new/?year={YEAR}", {
+            "indicator": indicator, "payee": world.payee.pk, "amount": "900.00",
+            "purpose": "超额送审", "and_submit": "1"}).content.decode()
+        assert "The indicator has 644.94 available; 900.00 was requested." in body
+        assert not PaymentRequest.objects.filter(purpose="超额送审").exists()
+
+    @pytest.mark.usefixtures("no_plan_control")
     def test_too_large_an_amount_is_refused_with_the_figures(self, client, world):  # noqa: ANN001
         client.force_login(world.people.filer)
         form = client.get(f"/web/requests/new/?year={YEAR}").context["form"]
