@@ -275,11 +275,8 @@ class CityYear:
         self.users = {n: user_model.objects.get(username=n) for n in ROLE_USERS}
 
     def _user(self, username: str, **extra: Any) -> Any:
-        u, created = get_user_model().objects.get_or_create(username=username, defaults=extra)
-        if created:
-            u.password = self.password_hash
-            u.save(update_fields=["password"])
-        return u
+        return get_user_model().objects.get_or_create(
+            username=username, defaults={**extra, "password": self.password_hash})[0]
 
     # ------------------------------------------------------------------ organizations
     def organizations(self) -> None:
