@@ -179,9 +179,13 @@ class CityYear:
                               f"{done}/{total}{end}")
             self.stdout.flush()
 
-    def each(self, label: str, items: list, fn: Callable[[Any], None]) -> None:
+    def each(self, label: str, items: list, fn: Callable[[Any], None], *,
+             atomic: bool = True) -> None:
+        """`fn(item)` for each item, one transaction per item (its steps are one unit of
+        work); `atomic` False: the item is one service call, which is its own transaction
+        (no savepoint inside an outer one)."""
         for i, item in enumerate(items, start=1):
-            with transaction.atomic():  # one commit per item: its steps are one unit of work
+            with transaction.atomic() if atomic else contextlib.nullcontext():
                 fn(item)
             self.progress(label, i, len(items))
         if not items:
@@ -192,14 +196,17 @@ class CityYear:
         single-process)."""
         return self.workers > 1 and connection.vendor == "postgresql"
 
-    def each_unit(self, label: str, method: str, *args: Any) -> None:
-        """`getattr(self, method)(unit, *args)` for every unit, one transaction per unit.
-        With `workers` > 1 on PostgreSQL, departments are handed out to forked worker
-        processes (each opens its own connection); the coordinator waits for all of them."""
+    def each_unit(self, label: str, method: str, *args: Any, atomic: bool = True) -> None:
+        """`getattr(self, method)(unit, *args)` for every unit, one transaction per unit
+        (`atomic` False: the method's services commit as they go). With `workers` > 1 on
+        PostgreSQL, departments are handed out to forked worker processes (each opens its
+        own connection); the coordinator waits for all of them."""
         if not self.parallel():
-            self.each(label, self.units, lambda u: getattr(self, method)(u, *args))
+            self.each(label, self.units, lambda u: getattr(self, method)(u, *args),
+                      atomic=atomic)
             return
-        self.fan_out(label, method, list(self.units_by_department().values()), args)
+        self.fan_out(label, method, list(self.units_by_department().values()), args,
+                     atomic=atomic)
 
     def units_by_department(self) -> dict[str, list[UnitSpec]]:
         """The units of each department, the largest departments first (the order in
@@ -458,52 +465,89 @@ class CityYear:
                 for x in lines]
 
     def plans(self) -> None:
+        """一上 filed by each unit (create, fill and submit in one step; a transaction per
+        unit); the departments forward them; 一下 by the bureau in batches (a transaction
+        per batch); 二上 filed by each unit (save and submit); the departments forward
+        them; 批复 by the bureau in batches (one ledger call per batch). A resumed run skips
+        what is done: each step takes the plans still in the state it starts from."""
         self.investment_amount(self.units[0])  # read the feed's amounts before any fork
+        S = BudgetPlan.Status  # noqa: N806
+        self._plans_read()
         self.each_unit("一上 filed", "plan_first")
         for dept in self.depts:
             budgets.department_plans_review(department_code=dept, year=self.year,
                                             user=self.dept_reviewers[dept],
                                             as_of=_at(dt.date(self.year, 1, 8), 10))
-        self.each_unit("一下 control numbers, 二上", "plan_second")
+        self.plans_batches("一下 control numbers", S.FIRST_REVIEWED, "plans_control_batch")
+        self._plans_read()
+        self.each_unit("二上 filed", "plan_second")
         for dept in self.depts:
             budgets.department_plans_review(department_code=dept, year=self.year,
                                             user=self.dept_reviewers[dept],
                                             as_of=_at(dt.date(self.year, 1, 12), 10))
-        self.each_unit("批复 (approval into the ledger)", "plan_approve")
+        self.plans_batches("批复 (approval into the ledger)", S.SECOND_REVIEWED,
+                           "plans_budget_approve_batch")
+
+    def _plans_read(self) -> None:
+        """The year's plans by unit code, read once for a per-unit step (forked workers
+        inherit them)."""
+        self._plans_by_unit = {p.unit.code: p for p in BudgetPlan.objects.filter(
+            year=self.year).select_related("unit").order_by()}
 
     def _plan(self, u: UnitSpec) -> BudgetPlan | None:
-        return BudgetPlan.objects.filter(unit__code=u.code, year=self.year).first()
+        return self._plans_by_unit.get(u.code)
+
+    def plans_batches(self, label: str, status: str, method: str) -> None:
+        """`method` for the year's plans in `status`, REVIEW_BATCH plans per call (a
+        transaction per batch; batches fanned out to the workers when parallel)."""
+        ids = list(BudgetPlan.objects.filter(year=self.year, status=status).order_by("id")
+                   .values_list("id", flat=True))
+        n = self.REVIEW_BATCH
+        batches = [ids[i:i + n] for i in range(0, len(ids), n)]
+        if self.parallel() and len(batches) > 1:
+            self.fan_out(label, method, [[b] for b in batches], ())
+        else:
+            self.each(label, batches, getattr(self, method))
 
     def plan_first(self, u: UnitSpec) -> None:
+        """一上: the unit asks 5 % more than it will get."""
         first = _at(dt.date(self.year, 1, 8), 10)
         filer = self.filers[u.code]
         plan = self._plan(u)
-        if plan is None:
-            plan = budgets.plan_create(unit_code=u.code, year=self.year, user=filer, as_of=first)
-        if plan.status == BudgetPlan.Status.DRAFT:  # 一上: asks 5 % more than it will get
-            budgets.plan_lines_save(plan=plan, lines=self.plan_lines(u, Decimal("1.05")),
-                                    user=filer, as_of=first)
-            budgets.plan_submit(plan=plan, user=filer, as_of=first)
+        lines = self.plan_lines(u, Decimal("1.05"))
+        if plan is None:  # created, filled and submitted in one step
+            budgets.plan_create(unit_code=u.code, year=self.year, user=filer, as_of=first,
+                                lines=lines, submit=True)
+        elif plan.status == BudgetPlan.Status.DRAFT:  # saved and submitted
+            budgets.plan_lines_save(plan=plan, lines=lines, user=filer, as_of=first, submit=True)
+
+    def plans_control_batch(self, ids: list[int]) -> None:
+        """一下 by the bureau: each unit's control number is its final total."""
+        spec = {u.code: u for u in self.units}
+        plans = BudgetPlan.objects.filter(pk__in=ids).select_related("unit")
+        out = budgets.plans_control_set(
+            items=[(p, {"1": sum((x.amount for x in self.plan_lines(spec[p.unit.code])),
+                                 Decimal(0))}) for p in plans],
+            user=self.users["bureau"], as_of=_at(dt.date(self.year, 1, 10), 10))
+        if out.refused:
+            raise RuntimeError(f"一下 refused plan {out.refused[0][0].pk}: {out.refused[0][1]}")
 
     def plan_second(self, u: UnitSpec) -> None:
-        S = BudgetPlan.Status  # noqa: N806
+        """二上 within the control number, saved and submitted."""
         plan = self._plan(u)
-        if plan.status == S.FIRST_REVIEWED:  # 一下
-            total = sum((x.amount for x in self.plan_lines(u)), Decimal(0))
-            budgets.plan_control_set(plan=plan, amounts={"1": total}, user=self.users["bureau"],
-                                     as_of=_at(dt.date(self.year, 1, 10), 10))
-            plan.refresh_from_db()
-        if plan.status == S.CONTROLLED:  # 二上 within the control number
+        if plan is not None and plan.status == BudgetPlan.Status.CONTROLLED:
             second, filer = _at(dt.date(self.year, 1, 12), 10), self.filers[u.code]
-            budgets.plan_lines_save(plan=plan, lines=self.plan_lines(u), user=filer, as_of=second)
-            budgets.plan_submit(plan=plan, user=filer, as_of=second)
+            budgets.plan_lines_save(plan=plan, lines=self.plan_lines(u), user=filer,
+                                    as_of=second, submit=True)
 
-    def plan_approve(self, u: UnitSpec) -> None:
+    def plans_budget_approve_batch(self, ids: list[int]) -> None:
+        """批复 by the bureau: a batch of plans into the ledger in one posting call."""
         approve_on = _workday(dt.date(self.year, 1, 15))
-        plan = self._plan(u)
-        if plan.status == BudgetPlan.Status.SECOND_REVIEWED:
-            budgets.plan_approve(plan=plan, user=self.users["bureau"],
-                                 as_of=_at(approve_on, 11), on=approve_on)
+        out = budgets.plans_approve(plans=list(BudgetPlan.objects.filter(pk__in=ids)),
+                                    user=self.users["bureau"], as_of=_at(approve_on, 11),
+                                    on=approve_on)
+        if out.refused:
+            raise RuntimeError(f"批复 refused plan {out.refused[0][0].pk}: {out.refused[0][1]}")
 
     # ------------------------------------------------------------------ a month
     def dims(self, u: UnitSpec, economic: str, project: str, function: str | None = None) -> Dims:
@@ -546,7 +590,8 @@ class CityYear:
         months = self.quarter_months(month)
         self._plans_applied = set(PaymentPlan.objects.filter(
             year=self.year, month=month).values_list("unit", flat=True))
-        self.each_unit(f"plans {months[0]:02d}–{months[-1]:02d} applied", "plan_unit", months)
+        self.each_unit(f"plans {months[0]:02d}–{months[-1]:02d} applied", "plan_unit", months,
+                       atomic=False)  # one service call per unit: its own transaction
         ids = list(PaymentPlan.objects.filter(
             year=self.year, month__in=months, status=PaymentPlan.Status.APPLIED)
             .order_by("id").values_list("id", flat=True))
@@ -586,7 +631,8 @@ class CityYear:
             self._roles_read = True
         self._month_fresh = not PaymentRequest.objects.filter(
             contract_ref__startswith=f"CS-{self.year}{month:02d}-").exists()
-        self.each_unit(f"requests {month:02d} filed", "request_unit", month)
+        # one service call per unit (filed and submitted): its own transaction
+        self.each_unit(f"requests {month:02d} filed", "request_unit", month, atomic=False)
         chunks = list(self.units_by_department().values())
         label = f"requests {month:02d} unit heads"
         if self.parallel():
