@@ -196,13 +196,32 @@ def entries_evaluate(entries: list[Entry], rules: dict[str, MonitoringRule] | No
     return [a for a in raised if a is not None]
 
 
+def _hours(posted_at: dt.datetime, rule: MonitoringRule) -> tuple[bool, bool]:
+    """(outside the rule's hours, on a weekend) for a posting time."""
+    local = timezone.localtime(posted_at)
+    start = dt.time.fromisoformat(rule.params.get("start", "08:00"))
+    end = dt.time.fromisoformat(rule.params.get("end", "20:00"))
+    weekend = bool(rule.params.get("weekends", True) and local.weekday() >= 5)
+    return weekend or not start <= local.time() < end, weekend
+
+
+def time_rule_evaluate(*, entry_id: int, posted_at: dt.datetime) -> list[Alert]:
+    """The after-posting check of an entry known to debit no payment account: only the
+    time rule applies, decided from the posting time; the entry is read only when it
+    raises an alert (the same finding as `entry_evaluate(entry, payment=False)`)."""
+    rules = rules_all()
+    if not _hours(posted_at, rules["outside_hours"])[0]:
+        return []
+    entry = Entry.objects.filter(pk=entry_id).first()
+    alert = outside_hours(entry, rules) if entry is not None else None
+    return [alert] if alert is not None else []
+
+
 def outside_hours(entry: Entry, rules: dict[str, MonitoringRule]) -> Alert | None:
     rule = rules["outside_hours"]
     local = timezone.localtime(entry.posted_at)
-    start = dt.time.fromisoformat(rule.params.get("start", "08:00"))
-    end = dt.time.fromisoformat(rule.params.get("end", "20:00"))
-    weekend = rule.params.get("weekends", True) and local.weekday() >= 5
-    if not weekend and start <= local.time() < end:
+    outside, weekend = _hours(entry.posted_at, rule)
+    if not outside:
         return None
     when = local.strftime("%Y-%m-%d %H:%M")
     return alert_raise(rule=rule, fingerprint=f"{entry.pk}", entry=entry, year=entry.fiscal_year,

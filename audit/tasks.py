@@ -1,6 +1,7 @@
 """Celery tasks of the audit app: thin wrappers that call one service each."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from celery import shared_task
@@ -10,11 +11,15 @@ from finance.models import Entry
 
 
 @shared_task(name="audit.tasks.entry_evaluate_task")
-def entry_evaluate_task(*, entry_id: int, payment: bool = True,
+def entry_evaluate_task(*, entry_id: int, payment: bool = True, posted_at: str = "",
                         **kwargs: Any) -> int:  # noqa: ARG001
     """Run the per-posting monitoring rules on one entry (idempotent: a finding is
     raised once). `payment` False: the ledger reported that the entry debits no payment
-    account, so the payment rules have nothing to look at."""
+    account, so the payment rules have nothing to look at, and with its posting time
+    (`posted_at`, ISO 8601) the time rule is decided without reading the entry."""
+    if not payment and posted_at:
+        return len(monitoring.time_rule_evaluate(
+            entry_id=entry_id, posted_at=dt.datetime.fromisoformat(posted_at)))
     entry = Entry.objects.filter(pk=entry_id).first()
     if entry is None:
         return 0
@@ -40,7 +45,8 @@ def _may_pay(entry: Entry) -> bool:
 
 def after_posting(entry: Entry) -> None:
     """The ledger's after-posting hook: in process when Celery is eager, else queued."""
-    entry_evaluate_task.delay(entry_id=entry.pk, payment=_may_pay(entry))
+    entry_evaluate_task.delay(entry_id=entry.pk, payment=_may_pay(entry),
+                              posted_at=entry.posted_at.isoformat())
 
 
 def after_posting_many(entries: list[Entry]) -> None:

@@ -92,6 +92,26 @@ class TestRulesOnPosting:
         hooked(D("11.00"), hour=23)
         assert len(codes()) == 2
 
+    def test_the_time_rule_of_a_non_payment_entry_reads_the_entry_only_to_raise(
+            self, budget):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        from audit import tasks
+
+        monitoring.rules_all()  # installs the default rules (first use)
+        for hour, raised in ((10, 0), (23, 1)):
+            request_and_pay(budget, D("10.00") + hour, hour=hour)  # hooks do not run here
+            commit = Entry.objects.filter(kind="commit").order_by("-id").first()
+            with CaptureQueriesContext(connection) as ctx:
+                n = tasks.entry_evaluate_task(entry_id=commit.pk, payment=False,
+                                              posted_at=commit.posted_at.isoformat())
+            assert n == raised
+            read = any('"finance_entry"' in q["sql"] and "SELECT" in q["sql"]
+                       for q in ctx.captured_queries)
+            assert read == bool(raised) and (len(ctx.captured_queries) == 1) == (not raised)
+        assert codes() == ["outside_hours"]
+
     def test_december_spending_above_a_share_of_the_indicator_is_flagged(self, hooked):
         hooked(D("700.00"), unit="440300102", day=dt.date(2026, 12, 20))
         alert = Alert.objects.get(rule__code="december_spike")
