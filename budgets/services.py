@@ -5,13 +5,14 @@ ledger movement goes through finance.ledger.entry_post."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Model, Sum
 from django.utils import timezone
 
 from budgets import errors
@@ -35,11 +36,12 @@ from budgets.validation import (
 )
 from finance import errors as finance_errors
 from finance import jobs
-from finance.ledger import Dims, cr, dr, entry_post
+from finance.ledger import Dims, EntryInput, cr, dr, entries_post, entry_post
 from finance.models import FundSource, Job, Organization
 from finance.selectors import balance
 from finance.services import (
     bulk_save_with_history,
+    remember_stored,
     save_with_history,
     workflow_record,
     workflow_record_many,
@@ -83,6 +85,25 @@ def _move(doc: Model, *, to: str, action: str, user: Any, as_of: dt.datetime | N
     save_with_history(doc, user=user, reason=f"{action}: {comment}" if comment else action)
     workflow_record(document=doc, from_state=before, to_state=to, action=action, user=user,
                     comment=comment, as_of=_now(as_of))
+
+
+def _move_many(docs: list[Any], *, to: str, action: str, user: Any,
+               as_of: dt.datetime | None, comment: str = "", fields: Iterable[str] = (),
+               **values: Any) -> None:
+    """_move for many documents of one model: one UPDATE of the status (and `fields`,
+    set by the caller per document, and `values`, the same for all), one INSERT of their
+    history rows and one of their workflow steps."""
+    if not docs:
+        return
+    steps = []
+    for doc in docs:
+        steps.append((doc, doc.status, to))
+        doc.status = to
+        for name, value in values.items():
+            setattr(doc, name, value)
+    bulk_save_with_history(docs, user=user, fields=["status", *fields, *values],
+                           reason=f"{action}: {comment}" if comment else action)
+    workflow_record_many(steps, action=action, user=user, comment=comment, as_of=_now(as_of))
 
 
 def _unit(code: str) -> Organization:
@@ -289,23 +310,46 @@ def project_import_enqueue(*, filename: str, content: bytes, user: Any,
 
 
 # ------------------------------------------------------------ budget plans (二上二下)
-def _locked_plan(plan: BudgetPlan) -> BudgetPlan:
+def _plans_locked() -> Any:
     # the unit (with its region) and filer come with the row (full_clean then sends no
     # existence query for them); only the plan's row is locked
     return (BudgetPlan.objects.select_for_update(of=("self",))
-            .select_related("unit__region", "filed_by").get(pk=plan.pk))
+            .select_related("unit__region", "filed_by"))
+
+
+def _locked_plan(plan: BudgetPlan) -> BudgetPlan:
+    return _plans_locked().get(pk=plan.pk)
+
+
+@dataclass
+class PlansDecided:
+    """The outcome of a batch action of the bureau on many plans: the plans done, and
+    those refused with the error the one-by-one service would have raised."""
+
+    done: list[BudgetPlan] = field(default_factory=list)
+    refused: list[tuple[BudgetPlan, errors.BudgetError]] = field(default_factory=list)
 
 
 @transaction.atomic
-def plan_create(*, unit_code: str, year: int, user: Any,
-                as_of: dt.datetime | None = None) -> BudgetPlan:
+def plan_create(*, unit_code: str, year: int, user: Any, as_of: dt.datetime | None = None,
+                lines: list[PlanLineInput] | None = None, submit: bool = False) -> BudgetPlan:
+    """A unit's plan for the year (draft). With `lines`: filled at once, exactly as
+    `plan_lines_save` fills it (all valid or nothing saved); with `submit` as well:
+    submitted (一上) in the same transaction, as `plan_submit` does it — without reading
+    back and locking the row just written."""
     unit = _unit(unit_code)
     if BudgetPlan.objects.filter(unit=unit, year=year).exists():
         raise errors.PlanExists(unit=unit_code, year=year)
     plan = BudgetPlan(unit=unit, year=year, filed_by=user if getattr(user, "pk", None) else None)
-    save_with_history(plan, user=user, reason="plan created")
+    # the (unit, year) clash was just looked up: no second look-up by full_clean
+    bulk_save_with_history([plan], user=user, reason="plan created", unique_checked=True)
+    remember_stored(plan)
     workflow_record(document=plan, from_state="", to_state=plan.status, action="create",
                     user=user, as_of=_now(as_of))
+    if lines is not None:
+        _lines_write(plan, lines, user, current={})
+    if submit:
+        _submit(plan, user, as_of, "", has_lines=lambda: bool(lines))
     return plan
 
 
@@ -323,14 +367,31 @@ class LinesSaveResult:
 
 @transaction.atomic
 def plan_lines_save(*, plan: BudgetPlan, lines: list[PlanLineInput], user: Any,
-                    as_of: dt.datetime | None = None,  # noqa: ARG001 - uniform signature
+                    as_of: dt.datetime | None = None,
                     where: Callable[[int], str] | None = None,
-                    problems_as: Callable[[list], Exception] | None = None) -> LinesSaveResult:
+                    problems_as: Callable[[list], Exception] | None = None,
+                    submit: bool = False, comment: str = "") -> LinesSaveResult:
     """Replace the plan's lines with `lines`: all valid or nothing saved. Lines that did
-    not change are left alone (no history row), so saving the same lines is a no-op."""
+    not change are left alone (no history row), so saving the same lines is a no-op.
+    `submit`: save and submit (保存并送审): the plan is then submitted in the same
+    transaction exactly as `plan_submit` does it, without reading back and locking the
+    row again; a refused submission (control numbers exceeded, no line) saves nothing."""
     plan = _locked_plan(plan)
     if not plan.editable:
         raise errors.PlanReadOnly(unit=plan.unit.code, year=plan.year, status=plan.status)
+    current = {(x.project_id, x.function_id, x.economic_id, x.fund_source_id): x
+               for x in plan.lines.all()}
+    result = _lines_write(plan, lines, user, current, where=where, problems_as=problems_as)
+    if submit:
+        _submit(plan, user, as_of, comment, has_lines=lambda: bool(lines))
+    return result
+
+
+def _lines_write(plan: BudgetPlan, lines: list[PlanLineInput], user: Any,
+                 current: dict[tuple, PlanLine], *, where: Callable[[int], str] | None = None,
+                 problems_as: Callable[[list], Exception] | None = None) -> LinesSaveResult:
+    """plan_lines_save of a locked (or just created) plan whose lines, as stored, are
+    `current`."""
     kwargs = {"where": where} if where else {}
     problems, clean = plan_line_rows(unit=plan.unit, lines=lines, **kwargs)
     if problems:
@@ -339,8 +400,6 @@ def plan_lines_save(*, plan: BudgetPlan, lines: list[PlanLineInput], user: Any,
         raise errors.PlanLinesInvalid([f"line {p.index + 1}: {p.field}: {p.reason}"
                                        for p in problems])
     result = LinesSaveResult()
-    current = {(x.project_id, x.function_id, x.economic_id, x.fund_source_id): x
-               for x in plan.lines.all()}
     wanted = set()
     added, changed = [], []
     for row in clean:
@@ -354,8 +413,11 @@ def plan_lines_save(*, plan: BudgetPlan, lines: list[PlanLineInput], user: Any,
             changed.append(line)
         else:
             result.unchanged += 1
-    # one INSERT for the new lines, one UPDATE for the changed ones, history rows with each
-    bulk_save_with_history(added, user=user, reason="plan line added")
+    # one INSERT for the new lines, one UPDATE for the changed ones, history rows with
+    # each; the plan is locked and its lines were read (`current`), and the input has no
+    # tuple twice (plan_line_rows), so a new line's tuple clashes with nothing: no
+    # unique look-up per line
+    bulk_save_with_history(added, user=user, reason="plan line added", unique_checked=True)
     bulk_save_with_history(changed, user=user, reason="plan line changed",
                            fields=["amount", "last_year_amount"])
     result.created, result.updated = len(added), len(changed)
@@ -376,13 +438,37 @@ def _violations(plan: BudgetPlan) -> list[str]:
             for r in plan_control_check(plan=plan) if r.exceeded]
 
 
-@transaction.atomic
-def plan_submit(*, plan: BudgetPlan, user: Any, as_of: dt.datetime | None = None,
-                comment: str = "") -> BudgetPlan:
-    """一上 (from draft) or 二上 (from controlled; must fit every control number)."""
-    plan = _locked_plan(plan)
+def _violations_many(plans: list[BudgetPlan]) -> dict[int, list[str]]:
+    """_violations of many plans in two queries (plan_control_check's figures)."""
+    from budgets.selectors import ControlCheck, _cents
+
+    ids = [p.pk for p in plans]
+    totals: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    for pid, fund, total in (PlanLine.objects.filter(plan_id__in=ids)
+                             .values_list("plan_id", "fund_source__code")
+                             .annotate(t=Sum("amount")).order_by()):
+        totals[pid][fund] = total
+    controls: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    for pid, fund, amount in (ControlNumber.objects.filter(plan_id__in=ids)
+                              .values_list("plan_id", "fund_source__code", "amount")
+                              .order_by()):
+        controls[pid][fund] = amount
+    out = {}
+    for pid in ids:
+        t, c = totals[pid], controls[pid]
+        checks = [ControlCheck(fund, _cents(t.get(fund)), _cents(c.get(fund)))
+                  for fund in sorted(set(t) | set(c))]
+        out[pid] = [str(errors.MSG_CONTROL_VIOLATION % {"fund": r.fund_source, "total": r.total,
+                                                         "control": r.control})
+                    for r in checks if r.exceeded]
+    return out
+
+
+def _submit(plan: BudgetPlan, user: Any, as_of: dt.datetime | None, comment: str,
+            has_lines: Callable[[], bool]) -> None:
+    """plan_submit's checks and move on a locked (or just written) plan."""
     _require_state(plan, [Status.DRAFT, Status.CONTROLLED], "submit")
-    if not plan.lines.exists():
+    if not has_lines():
         raise errors.PlanEmpty(unit=plan.unit.code, year=plan.year)
     if plan.status == Status.DRAFT:
         _move(plan, to=Status.FIRST_SUBMITTED, action="submit 一上", user=user, as_of=as_of,
@@ -393,6 +479,14 @@ def plan_submit(*, plan: BudgetPlan, user: Any, as_of: dt.datetime | None = None
             raise errors.ControlNumbersExceeded(violations)
         _move(plan, to=Status.SECOND_SUBMITTED, action="submit 二上", user=user, as_of=as_of,
               comment=comment)
+
+
+@transaction.atomic
+def plan_submit(*, plan: BudgetPlan, user: Any, as_of: dt.datetime | None = None,
+                comment: str = "") -> BudgetPlan:
+    """一上 (from draft) or 二上 (from controlled; must fit every control number)."""
+    plan = _locked_plan(plan)
+    _submit(plan, user, as_of, comment, has_lines=plan.lines.exists)
     return plan
 
 
@@ -448,14 +542,12 @@ def plan_return(*, plan: BudgetPlan, user: Any, reason: str,
     return plan
 
 
-@transaction.atomic
-def plan_control_set(*, plan: BudgetPlan, amounts: dict[str, Any], user: Any,
-                     as_of: dt.datetime | None = None, comment: str = "") -> BudgetPlan:
-    """一下: the bureau sets the unit's control numbers per fund source."""
-    plan = _locked_plan(plan)
+def _control_amounts(plan: BudgetPlan, amounts: dict[str, Any], user: Any,
+                     funds: dict[str, Any]) -> dict[int, tuple[Any, Decimal]]:
+    """plan_control_set's checks of one locked plan: its state, who sets the numbers, and
+    every amount (fund source id: (row, amount) when all are good)."""
     _require_state(plan, [Status.FIRST_REVIEWED], "set control numbers")
     _require_not_filer(plan, user, "set control numbers for")
-    funds = code_table("fund_source", amounts)
     problems, clean = [], {}
     for fund, raw in sorted(amounts.items()):
         amount, problem = parse_amount(raw, "control number", positive=False)
@@ -466,6 +558,15 @@ def plan_control_set(*, plan: BudgetPlan, amounts: dict[str, Any], user: Any,
             clean[funds[fund].id] = (funds[fund].row, amount)
     if problems:
         raise errors.PlanLinesInvalid(problems)
+    return clean
+
+
+@transaction.atomic
+def plan_control_set(*, plan: BudgetPlan, amounts: dict[str, Any], user: Any,
+                     as_of: dt.datetime | None = None, comment: str = "") -> BudgetPlan:
+    """一下: the bureau sets the unit's control numbers per fund source."""
+    plan = _locked_plan(plan)
+    clean = _control_amounts(plan, amounts, user, code_table("fund_source", amounts))
     current = {c.fund_source_id: c for c in ControlNumber.objects.filter(
         plan=plan, fund_source_id__in=clean).select_related("fund_source")}
     for fund_id, (fund_row, amount) in clean.items():
@@ -477,10 +578,112 @@ def plan_control_set(*, plan: BudgetPlan, amounts: dict[str, Any], user: Any,
     return plan
 
 
+def plans_control_set(*, items: Iterable[tuple[BudgetPlan, dict[str, Any]]], user: Any,
+                      as_of: dt.datetime | None = None, comment: str = "") -> PlansDecided:
+    """一下 for many plans in one locked pass: (plan, amounts per fund source) each. The
+    plans are locked in one statement in id order (two batches never deadlock), every
+    plan gets exactly the checks of `plan_control_set` (a refused one is reported with
+    that error and nothing of it is written; the others go on), and the control numbers,
+    the plans' moves, their history rows and workflow steps are written in one statement
+    each. A plan that no longer exists is left out."""
+    items = list(items)
+    wanted = {plan.pk: amounts for plan, amounts in items}
+    if len(wanted) != len(items):
+        raise ValueError("plans_control_set: a plan appears twice in the batch")
+    out = PlansDecided()
+    if not items:
+        return out
+    with transaction.atomic():
+        locked = list(_plans_locked().filter(pk__in=list(wanted)).order_by("id"))
+        funds = code_table("fund_source", {f for a in wanted.values() for f in a})
+        ok: list[tuple[BudgetPlan, dict[int, tuple[Any, Decimal]]]] = []
+        for plan in locked:
+            try:
+                ok.append((plan, _control_amounts(plan, wanted[plan.pk], user, funds)))
+            except errors.BudgetError as exc:
+                out.refused.append((plan, exc))
+        # every control number of the locked plans is read, so a new one clashes with
+        # nothing (no unique look-up per row)
+        current = {(c.plan_id, c.fund_source_id): c for c in ControlNumber.objects.filter(
+            plan_id__in=[p.pk for p, _ in ok]).select_related("fund_source")}
+        new, changed = [], []
+        for plan, clean in ok:
+            for fund_id, (fund_row, amount) in clean.items():
+                row = current.get((plan.pk, fund_id))
+                if row is None:
+                    new.append(ControlNumber(plan=plan, fund_source=fund_row, amount=amount))
+                else:
+                    row.amount = amount
+                    changed.append(row)
+        bulk_save_with_history(new, user=user, reason="一下 control number", unique_checked=True)
+        bulk_save_with_history(changed, user=user, reason="一下 control number",
+                               fields=["amount"])
+        out.done = [p for p, _ in ok]
+        _move_many(out.done, to=Status.CONTROLLED, action="issue control numbers 一下",
+                   user=user, as_of=as_of, comment=comment, return_reason="")
+    return out
+
+
 def plan_line_dims(line: PlanLine, unit: Organization) -> Dims:
     return Dims(region=unit.region.code, unit=unit.code, function=line.function.code,
                 economic=line.economic.code, fund_source=line.fund_source.code,
                 project=line.project.code)
+
+
+_LINE_RELATED = ("project", "function", "economic", "fund_source")
+
+
+def _approve_check(plan: BudgetPlan, user: Any, violations: Callable[[], list[str]],
+                   lines: Callable[[], list[PlanLine]]) -> list[PlanLine]:
+    """plan_approve's checks of one locked plan, in its order; returns its lines."""
+    _require_state(plan, [Status.SECOND_REVIEWED], "approve")
+    _require_not_filer(plan, user, "approve")
+    found = violations()  # control numbers may not change after 二上, but be sure
+    if found:
+        raise errors.ControlNumbersExceeded(found)
+    rows = lines()
+    if not rows:
+        raise errors.PlanEmpty(unit=plan.unit.code, year=plan.year)
+    return rows
+
+
+def _approval(plan: BudgetPlan, lines: list[PlanLine], user: Any, as_of: dt.datetime,
+              on: dt.date | None) -> tuple[EntryInput, list[tuple[PlanLine, Dims]]]:
+    """The approval entry of a plan (Dr 9101 / Cr 9001 per line) and its lines' tuples."""
+    unit = plan.unit
+    specs, tuples = [], []
+    for line in lines:
+        d = plan_line_dims(line, unit)
+        tuples.append((line, d))
+        specs += [dr("indicator", "9101", line.amount, d), cr("indicator", "9001", line.amount, d)]
+    return EntryInput(lines=specs, description=f"批复 {unit.code} {unit.name} {plan.year}",
+                      on=on or timezone.localdate(as_of), source=plan, kind="approval",
+                      idempotency_key=f"budgets:plan:{plan.pk}:approve"), tuples
+
+
+def _indicators_register(done: list[tuple[BudgetPlan, Any, list[tuple[PlanLine, Dims]]]]) -> None:
+    """The indicator register rows of approved plans: (plan, entry, tuples) each; a tuple
+    registered before (or earlier in the batch) keeps its first row."""
+    if not done:
+        return
+    year = done[0][1].fiscal_year
+    keys = [d.key(year) for _, _, tuples in done for _, d in tuples]
+    known: set[str] = set()
+    for i in range(0, len(keys), 500):
+        known |= set(Indicator.objects.filter(year=year, dim_key__in=keys[i:i + 500])
+                     .values_list("dim_key", flat=True))
+    rows = []
+    for plan, entry, tuples in done:
+        for line, d in tuples:
+            key = d.key(entry.fiscal_year)
+            if key in known:
+                continue
+            known.add(key)
+            rows.append(Indicator(year=entry.fiscal_year, dim_key=key, region_code=d.region,
+                                  unit=plan.unit, function_code=d.function,
+                                  economic_code=d.economic, fund_source_code=d.fund_source,
+                                  project_code=d.project, plan_line=line, entry=entry))
+    Indicator.objects.bulk_create(rows)
 
 
 @transaction.atomic
@@ -490,36 +693,57 @@ def plan_approve(*, plan: BudgetPlan, user: Any, as_of: dt.datetime | None = Non
     register the indicators, and make the plan read-only."""
     as_of = _now(as_of)
     plan = _locked_plan(plan)
-    _require_state(plan, [Status.SECOND_REVIEWED], "approve")
-    _require_not_filer(plan, user, "approve")
-    violations = _violations(plan)  # control numbers may not change after 二上, but be sure
-    if violations:
-        raise errors.ControlNumbersExceeded(violations)
-    unit = plan.unit
-    lines = list(plan.lines.select_related("project", "function", "economic", "fund_source"))
-    if not lines:
-        raise errors.PlanEmpty(unit=unit.code, year=plan.year)
-    specs, tuples = [], []
-    for line in lines:
-        d = plan_line_dims(line, unit)
-        tuples.append((line, d))
-        specs += [dr("indicator", "9101", line.amount, d), cr("indicator", "9001", line.amount, d)]
-    entry = entry_post(lines=specs, description=f"批复 {unit.code} {unit.name} {plan.year}",
-                       user=user, on=on or timezone.localdate(as_of), as_of=as_of, source=plan,
-                       kind="approval", idempotency_key=f"budgets:plan:{plan.pk}:approve")
-    year = entry.fiscal_year
-    known = set(Indicator.objects.filter(year=year, dim_key__in=[d.key(year) for _, d in tuples])
-                .values_list("dim_key", flat=True))
-    Indicator.objects.bulk_create([
-        Indicator(year=year, dim_key=d.key(year), region_code=d.region, unit=unit,
-                  function_code=d.function, economic_code=d.economic,
-                  fund_source_code=d.fund_source, project_code=d.project, plan_line=line,
-                  entry=entry)
-        for line, d in tuples if d.key(year) not in known
-    ])
+    lines = _approve_check(plan, user, lambda: _violations(plan),
+                           lambda: list(plan.lines.select_related(*_LINE_RELATED)))
+    item, tuples = _approval(plan, lines, user, as_of, on)
+    entry = entry_post(lines=item.lines, description=item.description, user=user, on=item.on,
+                       as_of=as_of, source=plan, kind=item.kind,
+                       idempotency_key=item.idempotency_key)
+    _indicators_register([(plan, entry, tuples)])
     _move(plan, to=Status.APPROVED, action="approve 批复", user=user, as_of=as_of,
           comment=comment, approval_entry=entry)
     return plan
+
+
+def plans_approve(*, plans: list[BudgetPlan], user: Any, as_of: dt.datetime | None = None,
+                  on: dt.date | None = None, comment: str = "") -> PlansDecided:
+    """批复 for many plans in one locked pass: the plans are locked in one statement in id
+    order, every plan gets exactly the checks of `plan_approve` (a refused one is
+    reported with that error and nothing of it is written; the others go on), their
+    approval entries — the same entries, one per plan — are posted by one
+    `finance.ledger.entries_post` call (a ledger refusal, e.g. a closed period, refuses
+    the whole batch), the indicators registered in one INSERT, and the moves, history
+    rows and workflow steps written in one statement each. A plan that no longer exists
+    is left out."""
+    as_of = _now(as_of)
+    out = PlansDecided()
+    if not plans:
+        return out
+    with transaction.atomic():
+        locked = list(_plans_locked().filter(pk__in=[p.pk for p in plans]).order_by("id"))
+        violations = _violations_many(locked)
+        lines: dict[int, list[PlanLine]] = defaultdict(list)
+        for line in (PlanLine.objects.filter(plan_id__in=[p.pk for p in locked])
+                     .select_related(*_LINE_RELATED).order_by("plan_id", "id")):
+            lines[line.plan_id].append(line)
+        ok = []
+        for plan in locked:
+            try:
+                rows = _approve_check(plan, user, lambda p=plan: violations[p.pk],
+                                      lambda p=plan: lines[p.pk])
+            except errors.BudgetError as exc:
+                out.refused.append((plan, exc))
+                continue
+            ok.append((plan, *_approval(plan, rows, user, as_of, on)))
+        entries = entries_post(entries=[item for _, item, _ in ok], user=user, as_of=as_of)
+        _indicators_register([(plan, entry, tuples)
+                              for (plan, _, tuples), entry in zip(ok, entries, strict=True)])
+        for (plan, _, _), entry in zip(ok, entries, strict=True):
+            plan.approval_entry = entry
+        out.done = [plan for plan, _, _ in ok]
+        _move_many(out.done, to=Status.APPROVED, action="approve 批复", user=user, as_of=as_of,
+                   comment=comment, fields=["approval_entry"])
+    return out
 
 
 # ------------------------------------------------- adjustments (调整) and virements (调剂)

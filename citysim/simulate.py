@@ -473,14 +473,15 @@ class CityYear:
         self.investment_amount(self.units[0])  # read the feed's amounts before any fork
         S = BudgetPlan.Status  # noqa: N806
         self._plans_read()
-        self.each_unit("一上 filed", "plan_first")
+        # a unit's filing is one service call, its own transaction (no savepoint)
+        self.each_unit("一上 filed", "plan_first", atomic=False)
         for dept in self.depts:
             budgets.department_plans_review(department_code=dept, year=self.year,
                                             user=self.dept_reviewers[dept],
                                             as_of=_at(dt.date(self.year, 1, 8), 10))
         self.plans_batches("一下 control numbers", S.FIRST_REVIEWED, "plans_control_batch")
         self._plans_read()
-        self.each_unit("二上 filed", "plan_second")
+        self.each_unit("二上 filed", "plan_second", atomic=False)
         for dept in self.depts:
             budgets.department_plans_review(department_code=dept, year=self.year,
                                             user=self.dept_reviewers[dept],
