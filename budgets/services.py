@@ -136,8 +136,10 @@ def project_create(*, unit_code: str, code: str, name: str, kind: str, category:
                    start_date: dt.date | None = None, end_date: dt.date | None = None,
                    total_amount: Any, annual_plans: Iterable[tuple[int, str, Any]] = (),
                    targets: Iterable[TargetInput] = (), user: Any,
-                   as_of: dt.datetime | None = None) -> Project:
-    """A unit files a project (draft); annual plans are (year, fund source code, amount)."""
+                   as_of: dt.datetime | None = None, submit: bool = False) -> Project:
+    """A unit files a project (draft); annual plans are (year, fund source code, amount).
+    `submit`: save and submit (保存并送审) in the same transaction, as `project_submit`
+    does it, without reading back and locking the row just written."""
     unit = _unit(unit_code)
     if Project.objects.filter(code=code).exists():
         raise errors.ProjectExists(code=code)
@@ -165,6 +167,9 @@ def project_create(*, unit_code: str, code: str, name: str, kind: str, category:
                           user=user, reason="project filed")
     workflow_record(document=project, from_state="", to_state=project.status, action="file",
                     user=user, as_of=_now(as_of))
+    if submit:
+        remember_stored(project)  # its code was looked up above: no second look-up
+        _move(project, to=Project.Status.SUBMITTED, action="submit", user=user, as_of=as_of)
     return project
 
 
@@ -206,6 +211,61 @@ def project_accept(*, project: Project, user: Any, as_of: dt.datetime | None = N
     _move(project, to=Project.Status.IN_LIBRARY, action="accept", user=user, as_of=as_of,
           comment=comment, return_reason="")
     return project
+
+
+@dataclass
+class ProjectsDecided:
+    """The outcome of a reviewer's batch action on many projects: the projects done, and
+    those refused with the error the one-by-one service would have raised."""
+
+    done: list[Project] = field(default_factory=list)
+    refused: list[tuple[Project, errors.BudgetError]] = field(default_factory=list)
+
+
+def _projects_many(projects: list[Project], *, user: Any, frm: list[str], to: str,
+                   action: str, label: str, as_of: dt.datetime | None, comment: str,
+                   **values: Any) -> ProjectsDecided:
+    """One locked pass for project_review / project_accept on many projects: locked in
+    one statement in id order (two batches never deadlock), each checked as the single
+    service checks it (a refused one is reported, nothing of it written, the others go
+    on), the moves, history rows and workflow steps written in one statement each."""
+    ids = [p.pk for p in projects]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{action}: a project appears twice in the batch")
+    out = ProjectsDecided()
+    if not ids:
+        return out
+    with transaction.atomic():
+        locked = list(Project.objects.select_for_update(of=("self",))
+                      .select_related("unit", "filed_by").filter(pk__in=ids).order_by("id"))
+        for project in locked:
+            try:
+                _require_state(project, frm, label)
+                _require_not_filer(project, user, action)
+            except errors.BudgetError as exc:
+                out.refused.append((project, exc))
+            else:
+                out.done.append(project)
+        _move_many(out.done, to=to, action=action, user=user, as_of=as_of, comment=comment,
+                   **values)
+    return out
+
+
+def projects_review(*, projects: list[Project], user: Any, as_of: dt.datetime | None = None,
+                    comment: str = "") -> ProjectsDecided:
+    """`project_review` for many projects in one locked pass (a department's queue)."""
+    return _projects_many(projects, user=user, frm=[Project.Status.SUBMITTED],
+                          to=Project.Status.REVIEWED, action="review", label="review",
+                          as_of=as_of, comment=comment)
+
+
+def projects_accept(*, projects: list[Project], user: Any, as_of: dt.datetime | None = None,
+                    comment: str = "") -> ProjectsDecided:
+    """`project_accept` (入库) for many projects in one locked pass."""
+    return _projects_many(projects, user=user, frm=[Project.Status.REVIEWED],
+                          to=Project.Status.IN_LIBRARY, action="accept",
+                          label="accept into the library", as_of=as_of, comment=comment,
+                          return_reason="")
 
 
 @transaction.atomic

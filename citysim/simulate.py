@@ -381,27 +381,45 @@ class CityYear:
 
     # ------------------------------------------------------------------ projects
     def projects(self) -> None:
-        self.each_unit("projects filed and accepted", "project_unit")
+        """Each unit files and submits its two projects (a transaction per unit); each
+        department's reviewer reviews and accepts its queue in one pass each (a
+        transaction per department)."""
+        self.each_unit("projects filed", "project_unit")
+        chunks = list(self.units_by_department().values())
+        if self.parallel():
+            self.fan_out("projects reviewed, accepted", "projects_department",
+                         [[c] for c in chunks], ())
+        else:
+            self.each("projects reviewed, accepted", chunks, self.projects_department)
 
     def project_unit(self, u: UnitSpec) -> None:
         as_of = _at(dt.date(self.year, 1, 5), 10)
-        filer, reviewer = self.filers[u.code], self.dept_reviewers[u.department]
+        filer = self.filers[u.code]
         for code, kind, name in ((u.basic, "basic", "基本支出"),
                                  (u.project, "project", "专项业务经费")):
             p = Project.objects.filter(code=code).first()
-            if p is None:
+            if p is None:  # saved and submitted at once (保存并送审)
                 total = _money(_rng(self.seed, "project", code), 200_000, 4_000_000)
-                p = budgets.project_create(
+                budgets.project_create(
                     unit_code=u.code, code=code, name=f"{u.name}{name}", kind=kind,
                     total_amount=total, annual_plans=[(self.year, "1", total)],
                     targets=[budgets.TargetInput("服务对象满意度", "90", "%")],
-                    user=filer, as_of=as_of)
-            if p.status == Project.Status.DRAFT:
-                p = budgets.project_submit(project=p, user=filer, as_of=as_of)
-            if p.status == Project.Status.SUBMITTED:
-                p = budgets.project_review(project=p, user=reviewer, as_of=as_of)
-            if p.status == Project.Status.REVIEWED:
-                budgets.project_accept(project=p, user=reviewer, as_of=as_of)
+                    user=filer, as_of=as_of, submit=True)
+            elif p.status == Project.Status.DRAFT:
+                budgets.project_submit(project=p, user=filer, as_of=as_of)
+
+    def projects_department(self, units: list[UnitSpec]) -> None:
+        """A department's reviewer reviews, then accepts, its units' projects."""
+        as_of = _at(dt.date(self.year, 1, 5), 10)
+        reviewer = self.dept_reviewers[units[0].department]
+        codes = [c for u in units for c in (u.basic, u.project)]
+        S = Project.Status  # noqa: N806
+        for frm, service in ((S.SUBMITTED, budgets.projects_review),
+                             (S.REVIEWED, budgets.projects_accept)):
+            todo = list(Project.objects.filter(code__in=codes, status=frm).order_by("id"))
+            out = service(projects=todo, user=reviewer, as_of=as_of)
+            if out.refused:
+                raise RuntimeError(f"project {out.refused[0][0].code}: {out.refused[0][1]}")
 
     def investment_units(self) -> list[UnitSpec]:
         return self.units[::10]

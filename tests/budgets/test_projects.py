@@ -171,3 +171,60 @@ def test_as_of_is_recorded_on_steps(city, user):  # noqa: ANN001
     p = services.project_create(unit_code="440300101", code="P-9", name="x", kind="basic",
                                 total_amount="1.00", user=user, as_of=AS_OF)
     assert selectors.plan_steps(document=p).get().at == AS_OF
+
+
+class TestProjectBatches:
+    """Save-and-submit for the unit, the department's queue reviewed and accepted in one
+    pass each: the same rows as one by one; a refused project is reported."""
+
+    def _trail(self, p: Project) -> tuple[list, list]:
+        hist = [(h.status, h.history_change_reason, h.history_user_id)
+                for h in Project.history.filter(id=p.pk).order_by("history_id")]
+        steps = [(s.from_state, s.to_state, s.action, s.actor_id)
+                 for s in selectors.plan_steps(document=p)]
+        return hist, steps
+
+    def test_a_queue_ends_in_the_library_as_one_by_one(self, city, user, reviewer):
+        one = library_project("P-101", "440300101", filer=user, reviewer=reviewer)
+        many = [services.project_create(unit_code="440300101", code=f"P-1{i:02d}", name="x",
+                                        kind="project", total_amount="100.00", user=user,
+                                        as_of=AS_OF, submit=True) for i in range(2, 5)]
+        assert {p.status for p in many} == {"submitted"}
+        out = services.projects_review(projects=many, user=reviewer, as_of=AS_OF)
+        assert (len(out.done), out.refused) == (3, [])
+        out = services.projects_accept(projects=many, user=reviewer, as_of=AS_OF)
+        assert [p.pk for p in out.done] == sorted(p.pk for p in many)
+        for p in Project.objects.filter(pk__in=[x.pk for x in many]):
+            assert p.status == "in_library" and p.return_reason == ""
+            hist, steps = self._trail(p)
+            ref_hist, ref_steps = self._trail(Project.objects.get(pk=one.pk))
+            assert [h[:2] for h in hist] == [h[:2] for h in ref_hist]
+            assert [s[:3] for s in steps] == [s[:3] for s in ref_steps]
+            assert [s[3] for s in steps] == [user.pk, user.pk, reviewer.pk, reviewer.pk]
+
+    def test_a_wrong_state_or_the_filer_is_refused_and_the_others_go_on(self, city, user,
+                                                                        reviewer):
+        draft = services.project_create(unit_code="440300101", code="P-201", name="x",
+                                        kind="basic", total_amount="1.00", user=user)
+        ready = services.project_create(unit_code="440300101", code="P-202", name="x",
+                                        kind="basic", total_amount="1.00", user=user,
+                                        submit=True)
+        out = services.projects_review(projects=[draft, ready], user=reviewer)
+        assert [p.code for p in out.done] == ["P-202"]
+        (refused, exc), = out.refused
+        assert refused.code == "P-201" and isinstance(exc, errors.WrongState)
+        with pytest.raises(errors.WrongState) as single:
+            services.project_review(project=draft, user=reviewer)
+        assert str(exc) == str(single.value)
+        assert Project.objects.get(code="P-201").status == "draft"
+        out = services.projects_accept(projects=[ready], user=user)  # the filer
+        assert out.done == [] and isinstance(out.refused[0][1], errors.SegregationOfDuties)
+        assert Project.objects.get(code="P-202").status == "reviewed"
+        with pytest.raises(ValueError, match="twice"):
+            services.projects_accept(projects=[ready, ready], user=reviewer)
+
+    def test_a_refused_save_and_submit_saves_nothing(self, city, user):
+        with pytest.raises(errors.ProjectInvalid):
+            services.project_create(unit_code="440300101", code="P-301", name="x",
+                                    kind="basic", total_amount="1.001", user=user, submit=True)
+        assert not Project.objects.filter(code="P-301").exists()
