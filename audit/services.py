@@ -76,13 +76,21 @@ def monitoring_rule_get(*, code: str) -> MonitoringRule:
         return rule
     if code not in DEFAULT_RULES:
         raise UnknownRule(code=code)
+    return _default_install(code)
+
+
+def _default_install(code: str) -> MonitoringRule:
+    """Install a default rule; when another process installed it since our look-up (its
+    row is then seen by the unique check, or its insert makes ours fail), use that one."""
     name, severity, params = DEFAULT_RULES[code]
     try:
         with transaction.atomic():
             rule = MonitoringRule(code=code, name=name, severity=severity, params=dict(params))
             save_with_history(rule, user=None, reason="default rule installed")
-    except IntegrityError:  # installed concurrently
-        rule = MonitoringRule.objects.get(code=code)
+    except (IntegrityError, ValidationError):
+        rule = MonitoringRule.objects.filter(code=code).first()
+        if rule is None:
+            raise
     return rule
 
 

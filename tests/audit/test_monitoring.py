@@ -212,6 +212,14 @@ class TestAlertWorkflow:
 
 
 class TestRuleParams:
+    def test_a_default_rule_installed_by_another_process_meanwhile_is_used(self, db):
+        # the race of two workers seeding a rule: the row appears between our look-up
+        # and our insert (full_clean's unique check then sees it)
+        first = services.monitoring_rule_get(code="outside_hours")
+        again = services._default_install("outside_hours")
+        assert again.pk == first.pk
+        assert MonitoringRule.objects.filter(code="outside_hours").count() == 1
+
     def test_thresholds_are_kept_as_decimal_strings_with_history(self, db, people):
         rule = services.monitoring_rule_update(code="split_payment", params={"threshold": "200000.00"},
                                                user=people["head"], reason="new limit")
