@@ -91,3 +91,27 @@ class TestBrowserFlow:
         assert req.status == "approved" and req.amount == Decimal("300.00")
         assert ledger.balance(account="9101", year=YEAR, unit="440300101") == Decimal("579.50")
         assert (shots / "3-seen-approved.png").stat().st_size > 1000
+
+    def test_save_and_submit_sends_a_request_for_review_in_one_click(
+            self, live_server, world, user, monkeypatch):  # noqa: ANN001
+        from playwright.sync_api import sync_playwright
+
+        monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        pay.fund_source_plan_control_set(fund_source="1", enabled=False, user=user,
+                                         reason="filed today, outside the planned month")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            page = browser.new_context(locale="en-US").new_page()
+            sign_in(page, live_server.url, "filer")
+            page.click("#file-request")
+            page.select_option("select[name=indicator]", index=0)
+            page.select_option("select[name=payee]", index=1)
+            page.fill("input[name=amount]", "120.00")
+            page.fill("input[name=purpose]", "保存并送审")
+            page.click("#save-submit")
+            assert page.inner_text("#status") == "awaiting unit head"
+            assert "is now: awaiting unit head" in page.inner_text(".messages")
+            browser.close()
+        req = PaymentRequest.objects.get(purpose="保存并送审")
+        assert req.status == "unit_review"
+        assert ledger.balance(account="9101", year=YEAR, unit="440300101") == Decimal("759.50")
