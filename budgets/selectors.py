@@ -136,11 +136,24 @@ class ControlCheck:
 
 def plan_control_check(*, plan: BudgetPlan) -> list[ControlCheck]:
     """Lines total per fund source beside the control number (no number means zero)."""
-    totals = dict(plan.lines.values_list("fund_source__code").annotate(t=Sum("amount")).order_by())
-    controls = dict(ControlNumber.objects.filter(plan=plan)
-                    .values_list("fund_source__code", "amount"))
-    return [ControlCheck(fund, _cents(totals.get(fund)), _cents(controls.get(fund)))
-            for fund in sorted(set(totals) | set(controls))]
+    return plan_control_checks(plan_ids=[plan.pk])[plan.pk]
+
+
+def plan_control_checks(*, plan_ids: list[int]) -> dict[int, list[ControlCheck]]:
+    """plan_control_check of many plans in two queries, by plan id."""
+    totals: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    for pid, fund, total in (PlanLine.objects.filter(plan_id__in=plan_ids)
+                             .values_list("plan_id", "fund_source__code")
+                             .annotate(t=Sum("amount")).order_by()):
+        totals[pid][fund] = total
+    controls: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    for pid, fund, amount in (ControlNumber.objects.filter(plan_id__in=plan_ids)
+                              .values_list("plan_id", "fund_source__code", "amount")):
+        controls[pid][fund] = amount
+    return {pid: [ControlCheck(fund, _cents(totals[pid].get(fund)),
+                               _cents(controls[pid].get(fund)))
+                  for fund in sorted(set(totals[pid]) | set(controls[pid]))]
+            for pid in plan_ids}
 
 
 def plans(*, year: int | None = None, unit_code: str | None = None,

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Model, Sum
+from django.db.models import Model
 from django.utils import timezone
 
 from budgets import errors
@@ -491,37 +491,18 @@ def _lines_write(plan: BudgetPlan, lines: list[PlanLineInput], user: Any,
 
 
 def _violations(plan: BudgetPlan) -> list[str]:
-    from budgets.selectors import plan_control_check  # selectors are reads; no cycle at import
-
-    return [str(errors.MSG_CONTROL_VIOLATION % {"fund": r.fund_source, "total": r.total,
-                                                 "control": r.control})
-            for r in plan_control_check(plan=plan) if r.exceeded]
+    return _violations_many([plan])[plan.pk]
 
 
 def _violations_many(plans: list[BudgetPlan]) -> dict[int, list[str]]:
-    """_violations of many plans in two queries (plan_control_check's figures)."""
-    from budgets.selectors import ControlCheck, _cents
+    """The control numbers each plan's lines exceed, as messages, by plan id."""
+    from budgets.selectors import plan_control_checks  # selectors are reads; no import cycle
 
-    ids = [p.pk for p in plans]
-    totals: dict[int, dict[str, Decimal]] = defaultdict(dict)
-    for pid, fund, total in (PlanLine.objects.filter(plan_id__in=ids)
-                             .values_list("plan_id", "fund_source__code")
-                             .annotate(t=Sum("amount")).order_by()):
-        totals[pid][fund] = total
-    controls: dict[int, dict[str, Decimal]] = defaultdict(dict)
-    for pid, fund, amount in (ControlNumber.objects.filter(plan_id__in=ids)
-                              .values_list("plan_id", "fund_source__code", "amount")
-                              .order_by()):
-        controls[pid][fund] = amount
-    out = {}
-    for pid in ids:
-        t, c = totals[pid], controls[pid]
-        checks = [ControlCheck(fund, _cents(t.get(fund)), _cents(c.get(fund)))
-                  for fund in sorted(set(t) | set(c))]
-        out[pid] = [str(errors.MSG_CONTROL_VIOLATION % {"fund": r.fund_source, "total": r.total,
-                                                         "control": r.control})
-                    for r in checks if r.exceeded]
-    return out
+    checks = plan_control_checks(plan_ids=[p.pk for p in plans])
+    return {pid: [str(errors.MSG_CONTROL_VIOLATION % {"fund": r.fund_source, "total": r.total,
+                                                      "control": r.control})
+                  for r in rows if r.exceeded]
+            for pid, rows in checks.items()}
 
 
 def _submit(plan: BudgetPlan, user: Any, as_of: dt.datetime | None, comment: str,
@@ -707,7 +688,7 @@ def _approve_check(plan: BudgetPlan, user: Any, violations: Callable[[], list[st
     return rows
 
 
-def _approval(plan: BudgetPlan, lines: list[PlanLine], user: Any, as_of: dt.datetime,
+def _approval(plan: BudgetPlan, lines: list[PlanLine], as_of: dt.datetime,
               on: dt.date | None) -> tuple[EntryInput, list[tuple[PlanLine, Dims]]]:
     """The approval entry of a plan (Dr 9101 / Cr 9001 per line) and its lines' tuples."""
     unit = plan.unit
@@ -755,7 +736,7 @@ def plan_approve(*, plan: BudgetPlan, user: Any, as_of: dt.datetime | None = Non
     plan = _locked_plan(plan)
     lines = _approve_check(plan, user, lambda: _violations(plan),
                            lambda: list(plan.lines.select_related(*_LINE_RELATED)))
-    item, tuples = _approval(plan, lines, user, as_of, on)
+    item, tuples = _approval(plan, lines, as_of, on)
     entry = entry_post(lines=item.lines, description=item.description, user=user, on=item.on,
                        as_of=as_of, source=plan, kind=item.kind,
                        idempotency_key=item.idempotency_key)
@@ -794,7 +775,7 @@ def plans_approve(*, plans: list[BudgetPlan], user: Any, as_of: dt.datetime | No
             except errors.BudgetError as exc:
                 out.refused.append((plan, exc))
                 continue
-            ok.append((plan, *_approval(plan, rows, user, as_of, on)))
+            ok.append((plan, *_approval(plan, rows, as_of, on)))
         entries = entries_post(entries=[item for _, item, _ in ok], user=user, as_of=as_of)
         _indicators_register([(plan, entry, tuples)
                               for (plan, _, tuples), entry in zip(ok, entries, strict=True)])

@@ -83,12 +83,12 @@ def snapshot() -> dict[str, list]:
     }
 
 
-def one_by_one_then_rolled_back(act) -> dict[str, list]:  # noqa: ANN001
-    """The snapshot after `act()`, which is then undone."""
+def one_by_one_then_rolled_back(act, read=snapshot):  # noqa: ANN001, ANN201
+    """`read()` (the snapshot) after `act()`, which is then undone."""
     try:
         with transaction.atomic():
             act()
-            raise _Rollback(snapshot())
+            raise _Rollback(read())
     except _Rollback as done:
         return done.args[0]
 
@@ -252,15 +252,7 @@ class TestSaveAndSubmit:
                     "from_state", "to_state", "action", "actor_id", "at", "comment")),
             ]
 
-        def rolled_back() -> list:
-            try:
-                with transaction.atomic():
-                    three_steps()
-                    raise _Rollback(shape())
-            except _Rollback as done:
-                return done.args[0]
-
-        expected = rolled_back()
+        expected = one_by_one_then_rolled_back(three_steps, read=shape)
         plan = services.plan_create(unit_code="440300101", year=2026, user=user, as_of=AS_OF,
                                     lines=lines_for("440300101"), submit=True)
         assert plan.status == BudgetPlan.Status.FIRST_SUBMITTED

@@ -37,6 +37,15 @@ def sign_in(page, base: str, username: str) -> None:  # noqa: ANN001
     page.wait_for_url(f"**/web/?year={YEAR}")
 
 
+def fill_request(page, amount: str, purpose: str) -> None:  # noqa: ANN001
+    """The filing page, from the dashboard, filled in (not yet saved)."""
+    page.click("#file-request")
+    page.select_option("select[name=indicator]", index=0)
+    page.select_option("select[name=payee]", index=1)
+    page.fill("input[name=amount]", amount)
+    page.fill("input[name=purpose]", purpose)
+
+
 def sign_out(page) -> None:  # noqa: ANN001
     page.click("button:has-text('Sign out')")
     page.wait_for_url("**/accounts/login/")
@@ -59,11 +68,7 @@ class TestBrowserFlow:
 
             sign_in(page, base, "filer")
             assert "879.50" in page.inner_text("#unit")  # 1,000.00 less the first request
-            page.click("#file-request")
-            page.select_option("select[name=indicator]", index=0)
-            page.select_option("select[name=payee]", index=1)
-            page.fill("input[name=amount]", "300.00")
-            page.fill("input[name=purpose]", "浏览器测试 办公用品")
+            fill_request(page, "300.00", "浏览器测试 办公用品")
             page.click("#save")
             page.click("#submit")
             assert page.inner_text("#status") == "awaiting unit head"
@@ -103,11 +108,7 @@ class TestBrowserFlow:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
             page = browser.new_context(locale="en-US").new_page()
             sign_in(page, live_server.url, "filer")
-            page.click("#file-request")
-            page.select_option("select[name=indicator]", index=0)
-            page.select_option("select[name=payee]", index=1)
-            page.fill("input[name=amount]", "120.00")
-            page.fill("input[name=purpose]", "保存并送审")
+            fill_request(page, "120.00", "保存并送审")
             page.click("#save-submit")
             assert page.inner_text("#status") == "awaiting unit head"
             assert "is now: awaiting unit head" in page.inner_text(".messages")
