@@ -216,6 +216,26 @@ class CityYear:
             by_dept[u.department].append(u)
         return {d: by_dept[d] for d in sorted(by_dept, key=lambda d: -len(by_dept[d]))}
 
+    def each_department(self, label: str, method: str, *args: Any) -> None:
+        """`getattr(self, method)(a department's units, *args)` for every department, a
+        transaction per department (handed out to the workers when parallel)."""
+        chunks = list(self.units_by_department().values())
+        if self.parallel():
+            self.fan_out(label, method, [[c] for c in chunks], args)
+        else:
+            self.each(label, chunks, lambda c: getattr(self, method)(c, *args))
+
+    def in_batches(self, label: str, ids: list[int], method: str, *args: Any) -> None:
+        """`getattr(self, method)(batch of ids, *args)` for `ids` in batches of
+        REVIEW_BATCH, a transaction per batch (handed out to the workers when parallel and
+        there is more than one)."""
+        n = self.REVIEW_BATCH
+        batches = [ids[i:i + n] for i in range(0, len(ids), n)]
+        if self.parallel() and len(batches) > 1:
+            self.fan_out(label, method, [[b] for b in batches], args)
+        else:
+            self.each(label, batches, lambda b: getattr(self, method)(b, *args))
+
     def fan_out(self, label: str, method: str, chunks: list[list[Any]], args: tuple,
                 *, atomic: bool = True) -> None:
         """`getattr(self, method)(item, *args)` for every item of every chunk, a chunk per
@@ -385,12 +405,7 @@ class CityYear:
         department's reviewer reviews and accepts its queue in one pass each (a
         transaction per department)."""
         self.each_unit("projects filed", "project_unit")
-        chunks = list(self.units_by_department().values())
-        if self.parallel():
-            self.fan_out("projects reviewed, accepted", "projects_department",
-                         [[c] for c in chunks], ())
-        else:
-            self.each("projects reviewed, accepted", chunks, self.projects_department)
+        self.each_department("projects reviewed, accepted", "projects_department")
 
     def project_unit(self, u: UnitSpec) -> None:
         as_of = _at(dt.date(self.year, 1, 5), 10)
@@ -517,16 +532,9 @@ class CityYear:
         return self._plans_by_unit.get(u.code)
 
     def plans_batches(self, label: str, status: str, method: str) -> None:
-        """`method` for the year's plans in `status`, REVIEW_BATCH plans per call (a
-        transaction per batch; batches fanned out to the workers when parallel)."""
-        ids = list(BudgetPlan.objects.filter(year=self.year, status=status).order_by("id")
-                   .values_list("id", flat=True))
-        n = self.REVIEW_BATCH
-        batches = [ids[i:i + n] for i in range(0, len(ids), n)]
-        if self.parallel() and len(batches) > 1:
-            self.fan_out(label, method, [[b] for b in batches], ())
-        else:
-            self.each(label, batches, getattr(self, method))
+        """`method` for the year's plans in `status`, in batches (`in_batches`)."""
+        self.in_batches(label, list(BudgetPlan.objects.filter(year=self.year, status=status)
+                                    .order_by("id").values_list("id", flat=True)), method)
 
     def plan_first(self, u: UnitSpec) -> None:
         """一上: the unit asks 5 % more than it will get."""
@@ -611,16 +619,10 @@ class CityYear:
             year=self.year, month=month).values_list("unit", flat=True))
         self.each_unit(f"plans {months[0]:02d}–{months[-1]:02d} applied", "plan_unit", months,
                        atomic=False)  # one service call per unit: its own transaction
-        ids = list(PaymentPlan.objects.filter(
-            year=self.year, month__in=months, status=PaymentPlan.Status.APPLIED)
-            .order_by("id").values_list("id", flat=True))
-        n = self.REVIEW_BATCH
-        batches = [ids[i:i + n] for i in range(0, len(ids), n)]
-        label = f"plans {months[0]:02d}–{months[-1]:02d} approved"
-        if self.parallel() and len(batches) > 1:
-            self.fan_out(label, "plans_approve_batch", [[b] for b in batches], (month,))
-        else:
-            self.each(label, batches, lambda b: self.plans_approve_batch(b, month))
+        self.in_batches(f"plans {months[0]:02d}–{months[-1]:02d} approved", list(
+            PaymentPlan.objects.filter(year=self.year, month__in=months,
+                                       status=PaymentPlan.Status.APPLIED)
+            .order_by("id").values_list("id", flat=True)), "plans_approve_batch", month)
 
     def plan_unit(self, u: UnitSpec, months: list[int]) -> None:
         if u.code in self._plans_applied:
@@ -628,7 +630,7 @@ class CityYear:
         lines = []
         for m in months:
             d, amount, _payee = self.request_plan(u, m)
-            lines.append(payments.PlanLine(dims=d, month=m, amount=amount + Decimal("1000.00")))
+            lines.append(payments.PlanApplyLine(dims=d, month=m, amount=amount + Decimal("1000.00")))
         payments.plans_apply(lines=lines, year=self.year, user=self.filers[u.code],
                              as_of=_at(_workday(dt.date(self.year, months[0], 3)), 9))
 
@@ -638,12 +640,13 @@ class CityYear:
                                as_of=_at(_workday(dt.date(self.year, month, 4)), 15))
 
     def requests(self, month: int) -> None:
-        """Each unit applies its plan, which the treasury approves, and files and submits
-        its request (a transaction per unit: the commitment's posting comes last, so the
-        year's numbering row is held only for the end of it); the unit heads approve (a
-        transaction per department); then the treasury works through the month's queue in
-        batches: the rejected requests one by one, the rest approved in one call, and the
-        director approves those above the threshold in one call (a transaction per batch)."""
+        """Each unit files and submits its request against the month's plan (approved at
+        the quarter's start): a transaction per unit whose last write is the commitment's
+        posting, so the year's numbering row is held only for the end of it; the unit
+        heads approve (a transaction per department); then the treasury works through the
+        month's queue in batches: the rejected requests one by one, the rest approved in
+        one call, and the director approves those above the threshold in one call (a
+        transaction per batch)."""
         if not self._roles_read:  # forked workers inherit the caches
             payments.users_prefetch([*self.filers.values(), *self.heads.values(),
                                      *self.users.values()])
@@ -652,23 +655,12 @@ class CityYear:
             contract_ref__startswith=f"CS-{self.year}{month:02d}-").exists()
         # one service call per unit (filed and submitted): its own transaction
         self.each_unit(f"requests {month:02d} filed", "request_unit", month, atomic=False)
-        chunks = list(self.units_by_department().values())
-        label = f"requests {month:02d} unit heads"
-        if self.parallel():
-            self.fan_out(label, "heads_approve", [[c] for c in chunks], (month,))
-        else:
-            self.each(label, chunks, lambda c: self.heads_approve(c, month))
-        ids = list(PaymentRequest.objects.filter(
-            year=self.year, status=PaymentRequest.Status.TREASURY_REVIEW,
-            contract_ref__startswith=f"CS-{self.year}{month:02d}-").order_by("id")
-            .values_list("id", flat=True))
-        n = self.REVIEW_BATCH
-        batches = [ids[i:i + n] for i in range(0, len(ids), n)]
-        label = f"requests {month:02d} treasury review"
-        if self.parallel() and len(batches) > 1:
-            self.fan_out(label, "review_batch", [[b] for b in batches], (month,))
-            return
-        self.each(label, batches, lambda b: self.review_batch(b, month))
+        self.each_department(f"requests {month:02d} unit heads", "heads_approve", month)
+        self.in_batches(f"requests {month:02d} treasury review", list(
+            PaymentRequest.objects.filter(
+                year=self.year, status=PaymentRequest.Status.TREASURY_REVIEW,
+                contract_ref__startswith=f"CS-{self.year}{month:02d}-")
+            .order_by("id").values_list("id", flat=True)), "review_batch", month)
 
     def review_batch(self, ids: list[int], month: int) -> None:
         S = PaymentRequest.Status  # noqa: N806
@@ -716,8 +708,8 @@ class CityYear:
     def heads_approve(self, units: list[UnitSpec], month: int) -> None:
         """The unit heads of one department approve their units' requests of the month."""
         day = dt.date(self.year, month, 11)
-        keys = {f"CS-{self.year}{month:02d}-{u.code}": u for u in units}
-        for req in PaymentRequest.objects.filter(contract_ref__in=list(keys),
+        keys = [f"CS-{self.year}{month:02d}-{u.code}" for u in units]
+        for req in PaymentRequest.objects.filter(contract_ref__in=keys,
                                                  status=PaymentRequest.Status.UNIT_REVIEW
                                                  ).order_by("id"):
             payments.payment_request_approve(request=req, user=self.heads[req.unit],

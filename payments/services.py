@@ -222,17 +222,8 @@ def rule_update(*, code: str, user: Any, reason: str, enabled: bool | None = Non
 def plan_apply(*, dims: Dims, year: int, month: int, amount: Decimal, user: Any,
                as_of: dt.datetime | None = None) -> PaymentPlan:
     """用款计划 申请: a unit applies for a month's amount on one indicator."""
-    with transaction.atomic():
-        plan = PaymentPlan.objects.select_for_update().filter(
-            year=year, month=month, **_dim_kwargs(dims)).first()
-        plan = plan or PaymentPlan(year=year, month=month, **_dim_kwargs(dims))
-        old = plan.status if plan.pk else ""  # a new plan comes from nothing
-        plan.applied = amount
-        plan.status = PaymentPlan.Status.APPLIED
-        save_with_history(plan, user=user, reason="plan applied")
-        workflow_record(document=plan, from_state=old, to_state=plan.status, action="apply",
-                        user=user, as_of=as_of)
-        return plan
+    return plans_apply(lines=[PlanApplyLine(dims=dims, month=month, amount=amount)], year=year,
+                       user=user, as_of=as_of)[0]
 
 
 def plan_approve(*, plan: PaymentPlan, amount: Decimal | None = None, user: Any,
@@ -249,8 +240,9 @@ def plan_approve(*, plan: PaymentPlan, amount: Decimal | None = None, user: Any,
 
 
 @dataclass(frozen=True)
-class PlanLine:
-    """One line of a plan application: a month's amount on one indicator."""
+class PlanApplyLine:
+    """One line of a payment-plan application (用款计划): a month's amount on one
+    indicator (not a budget plan's line, budgets.models.PlanLine)."""
 
     dims: Dims
     month: int
@@ -261,7 +253,7 @@ def _plan_key(year: int, month: int, d: Dims) -> tuple:
     return (year, month, d.region, d.unit, d.function, d.economic, d.fund_source, d.project)
 
 
-def plans_apply(*, lines: list[PlanLine], year: int, user: Any,
+def plans_apply(*, lines: list[PlanApplyLine], year: int, user: Any,
                 as_of: dt.datetime | None = None) -> list[PaymentPlan]:
     """用款计划 按季分月: a unit applies for several months and indicators in one call
     (e.g. a quarter, month by month). Each line is applied exactly as `plan_apply` applies

@@ -178,7 +178,7 @@ class TestPlansInBatches:
         one = services.plan_approve(plan=services.plan_apply(
             dims=dims(), year=YEAR, month=1, amount=Decimal("100.00"), user=people.filer,
             as_of=AS_OF), user=user, as_of=AS_OF)
-        lines = [services.PlanLine(dims=dims(), month=m, amount=Decimal(a))
+        lines = [services.PlanApplyLine(dims=dims(), month=m, amount=Decimal(a))
                  for m, a in ((2, "200.00"), (3, "300.00"), (4, "400.00"))]
         applied = services.plans_apply(lines=lines, year=YEAR, user=people.filer, as_of=AS_OF)
         assert [(p.month, p.applied, p.status) for p in applied] == [
@@ -201,11 +201,11 @@ class TestPlansInBatches:
                                                                           people, user):
         from tests.helpers import YEAR, dims
 
-        first = services.plans_apply(lines=[services.PlanLine(dims(), 5, Decimal("50.00"))],
+        first = services.plans_apply(lines=[services.PlanApplyLine(dims(), 5, Decimal("50.00"))],
                                      year=YEAR, user=people.filer, as_of=AS_OF)
         services.plans_approve(plans=first, user=user, as_of=AS_OF)
-        again = services.plans_apply(lines=[services.PlanLine(dims(), 5, Decimal("70.00")),
-                                            services.PlanLine(dims(), 6, Decimal("60.00"))],
+        again = services.plans_apply(lines=[services.PlanApplyLine(dims(), 5, Decimal("70.00")),
+                                            services.PlanApplyLine(dims(), 6, Decimal("60.00"))],
                                      year=YEAR, user=people.filer, as_of=AS_OF)
         assert again[0].pk == first[0].pk
         assert (again[0].applied, again[0].status) == (Decimal("70.00"), "applied")
@@ -213,8 +213,8 @@ class TestPlansInBatches:
                                             ("applied", "approved", "approve"),
                                             ("approved", "applied", "apply")]
         with pytest.raises(ValueError, match="twice"):
-            services.plans_apply(lines=[services.PlanLine(dims(), 7, Decimal("1.00")),
-                                        services.PlanLine(dims(), 7, Decimal("2.00"))],
+            services.plans_apply(lines=[services.PlanApplyLine(dims(), 7, Decimal("1.00")),
+                                        services.PlanApplyLine(dims(), 7, Decimal("2.00"))],
                                  year=YEAR, user=people.filer)
 
     def test_a_bad_amount_writes_nothing(self, ledger, people):
@@ -222,8 +222,8 @@ class TestPlansInBatches:
         from tests.helpers import YEAR, dims
 
         with pytest.raises(ValidationError):
-            services.plans_apply(lines=[services.PlanLine(dims(), 8, Decimal("10.00")),
-                                        services.PlanLine(dims(), 9, Decimal("-1.00"))],
+            services.plans_apply(lines=[services.PlanApplyLine(dims(), 8, Decimal("10.00")),
+                                        services.PlanApplyLine(dims(), 9, Decimal("-1.00"))],
                                  year=YEAR, user=people.filer)
         assert not PaymentPlan.objects.filter(month__in=[8, 9]).exists()
 
@@ -231,7 +231,7 @@ class TestPlansInBatches:
                                                                    acme, user):
         from tests.helpers import YEAR, dims
 
-        plans = services.plans_apply(lines=[services.PlanLine(dims(), 3, Decimal("500.00"))],
+        plans = services.plans_apply(lines=[services.PlanApplyLine(dims(), 3, Decimal("500.00"))],
                                      year=YEAR, user=people.filer, as_of=AS_OF)
         services.plans_approve(plans=plans, user=user, as_of=AS_OF)
         req = file_request(people, acme, "400.00")
