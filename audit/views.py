@@ -14,11 +14,13 @@ from audit.api import alert_filters, trace_from_request
 from audit.errors import AuditError
 from audit.models import AccessLog, Alert
 from audit.trace import DIMENSIONS, MEASURES
+from finance import measures
 
 
 @login_required
 def trace_view(request: HttpRequest) -> HttpResponse:
-    context: dict = {"measures": MEASURES, "dimensions": DIMENSIONS, "q": request.GET}
+    context: dict = {"measures": [(m, measures.label(m)) for m in MEASURES],
+                     "dimensions": DIMENSIONS, "q": request.GET}
     if request.GET.get("ref") or request.GET.get("measure"):
         try:
             result = trace_from_request(request.GET)

@@ -77,7 +77,7 @@ def prepare(units: int) -> None:
     ])
     unit_rows = list(Organization.objects.filter(kind="budget_unit").order_by("id"))
     Project.objects.bulk_create([
-        Project(code=f"P{u.code}", name=f"项目{u.code}", unit=u, kind="basic",
+        Project(code=f"P{u.code}", name=f"项目{u.code}", unit=u, category="personnel",
                 total_amount=Decimal("1000000.00"), status="in_library") for u in unit_rows])
     projects = dict(Project.objects.values_list("unit_id", "id"))
     BudgetPlan.objects.bulk_create([

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from finance.dimensions import ProjectCategory, is_basic
 from finance.models import (
     MONEY,
     EconomicCode,
@@ -24,9 +25,7 @@ from finance.models import (
 class Project(LoadedValues, models.Model):
     """项目: a project in (or on its way into) the project library."""
 
-    class Kind(models.TextChoices):
-        BASIC = "basic", _("basic expenditure (基本支出)")
-        PROJECT = "project", _("project expenditure (项目支出)")
+    Category = ProjectCategory  # 人员类 / 运转类 / 特定目标类 (finance.dimensions)
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("draft")
@@ -42,8 +41,9 @@ class Project(LoadedValues, models.Model):
     code = models.CharField(max_length=40, unique=True)
     name = models.CharField(max_length=200)
     unit = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="projects")
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PROJECT)
-    category = models.CharField(max_length=60, blank=True)
+    category = models.CharField(_("category (项目类别)"), max_length=10,
+                                choices=ProjectCategory.choices, default=ProjectCategory.SPECIFIC)
+    industry = models.CharField(_("industry (行业)"), max_length=60, blank=True)
     start_date = models.DateField(null=True, blank=True)
     end_date = models.DateField(null=True, blank=True)
     total_amount = models.DecimalField(**MONEY)
@@ -68,6 +68,11 @@ class Project(LoadedValues, models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.code} {self.name}"
+
+    @property
+    def is_basic(self) -> bool:
+        """基本支出 (人员类, 运转类) rather than 项目支出 (特定目标类)."""
+        return is_basic(self.category)
 
 
 class ProjectAnnualPlan(models.Model):

@@ -132,23 +132,26 @@ class TargetInput:
 
 
 @transaction.atomic
-def project_create(*, unit_code: str, code: str, name: str, kind: str, category: str = "",
+def project_create(*, unit_code: str, code: str, name: str, category: str, industry: str = "",
                    start_date: dt.date | None = None, end_date: dt.date | None = None,
                    total_amount: Any, annual_plans: Iterable[tuple[int, str, Any]] = (),
                    targets: Iterable[TargetInput] = (), user: Any,
                    as_of: dt.datetime | None = None, submit: bool = False) -> Project:
-    """A unit files a project (draft); annual plans are (year, fund source code, amount).
+    """A unit files a project (draft) of a category (人员类/运转类/特定目标类,
+    finance.dimensions.ProjectCategory); annual plans are (year, fund source, amount).
     `submit`: save and submit (保存并送审) in the same transaction, as `project_submit`
     does it, without reading back and locking the row just written."""
     unit = _unit(unit_code)
     if Project.objects.filter(code=code).exists():
         raise errors.ProjectExists(code=code)
     total, problem = parse_amount(total_amount, "total amount", positive=False)
+    if category not in Project.Category.values:
+        problem = problem or f"category {category!r} is not one of {', '.join(Project.Category.values)}"
     if problem:
         raise errors.ProjectInvalid(code=code, problems=problem)
     annual_plans = list(annual_plans)
     funds = code_table("fund_source", (fund for _, fund, _ in annual_plans))
-    project = Project(code=code, name=name, unit=unit, kind=kind, category=category,
+    project = Project(code=code, name=name, unit=unit, category=category, industry=industry,
                       start_date=start_date, end_date=end_date, total_amount=total,
                       filed_by=user if getattr(user, "pk", None) else None)
     save_with_history(project, user=user, reason="project filed")
@@ -327,8 +330,9 @@ def _project_upsert(rec: ProjectRecord, unit: Organization, funds: dict[str, Fun
     project = Project.objects.select_for_update().filter(code=rec.code).first()
     created = project is None
     project = project or Project(code=rec.code, status=Project.Status.IN_LIBRARY,
-                                 source=Project.Source.NDRC, kind=Project.Kind.PROJECT)
-    values = {"name": rec.name, "unit_id": unit.pk, "category": rec.industry,
+                                 source=Project.Source.NDRC,
+                                 category=Project.Category.SPECIFIC)
+    values = {"name": rec.name, "unit_id": unit.pk, "industry": rec.industry,
               "start_date": rec.start_date, "end_date": rec.end_date,
               "total_amount": rec.total_investment, "approval_no": rec.approval_no,
               "stage": rec.stage, "external_status": rec.status, "change_note": rec.change_note}

@@ -410,13 +410,13 @@ class CityYear:
     def project_unit(self, u: UnitSpec) -> None:
         as_of = _at(dt.date(self.year, 1, 5), 10)
         filer = self.filers[u.code]
-        for code, kind, name in ((u.basic, "basic", "基本支出"),
-                                 (u.project, "project", "专项业务经费")):
+        for code, category, name in ((u.basic, "personnel", "基本支出"),
+                                     (u.project, "specific", "专项业务经费")):
             p = Project.objects.filter(code=code).first()
             if p is None:  # saved and submitted at once (保存并送审)
                 total = _money(_rng(self.seed, "project", code), 200_000, 4_000_000)
                 budgets.project_create(
-                    unit_code=u.code, code=code, name=f"{u.name}{name}", kind=kind,
+                    unit_code=u.code, code=code, name=f"{u.name}{name}", category=category,
                     total_amount=total, annual_plans=[(self.year, "1", total)],
                     targets=[budgets.TargetInput("服务对象满意度", "90", "%")],
                     user=filer, as_of=as_of, submit=True)

@@ -18,29 +18,12 @@ from django.db import IntegrityError, OperationalError, connection, models, tran
 from django.utils import timezone
 
 from finance import errors
+from finance.dimensions import Dims
 from finance.models import Entry, Line, fen_to_decimal
 
 log = logging.getLogger(__name__)
 ZERO = Decimal("0")
 GENESIS = "0" * 64
-
-
-@dataclass(frozen=True)
-class Dims:
-    """A dimension tuple; blank where a book does not use a dimension. Codes are strings."""
-
-    region: str = ""
-    unit: str = ""
-    function: str = ""
-    economic: str = ""
-    fund_source: str = ""
-    project: str = ""
-
-    def key(self, year: int) -> str:
-        return "|".join(
-            (str(year), self.region, self.unit, self.function, self.economic,
-             self.fund_source, self.project)
-        )
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,21 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
+from finance import measures
+from finance.chart import EntryKind
 from finance.ledger import GENESIS, canonical_content, chain_hash, sha256
-from finance.models import Account, Balance, Entry, Line, VoucherSequence, fen_to_decimal
+from finance.models import (
+    Account,
+    Balance,
+    Entry,
+    Line,
+    Organization,
+    Region,
+    VoucherSequence,
+    fen_to_decimal,
+)
 
 _DIM_FIELDS = {
     "region": "region__code",
@@ -21,6 +32,67 @@ _DIM_FIELDS = {
     "fund_source": "fund_source__code",
     "project": "project_code",
 }
+
+
+# ------------------------------------------------------------ figures by reference
+def region_codes(code: str) -> set[str]:
+    """A region and all its districts."""
+    out = {code}
+    while True:
+        more = set(Region.objects.filter(parent__code__in=out).values_list("code", flat=True))
+        if more <= out:
+            return out
+        out |= more
+
+
+def department_unit_codes(code: str) -> set[str]:
+    """A department and every organization below it that is not itself a department
+    (the units whose lines make the department's figures)."""
+    out = {code}
+    frontier = {code}
+    while frontier:
+        children = set(Organization.objects.filter(parent__code__in=frontier)
+                       .exclude(kind=Organization.Kind.DEPARTMENT)
+                       .values_list("code", flat=True)) - out
+        out |= children
+        frontier = children
+    return out
+
+
+def figure_lines(ref: measures.TraceRef | str) -> QuerySet[Line]:
+    """The ledger lines whose sum is the figure a trace reference names."""
+    if isinstance(ref, str):
+        ref = measures.trace_parse(ref)
+    return measures.lines_for(ref, Line.objects.all(), organizations=department_unit_codes,
+                              regions=region_codes)
+
+
+def line_kind(kind: str, reversed_kind: str | None) -> str:
+    """The kind a line counts with: a reversal counts as the entry it reverses."""
+    return reversed_kind or kind if kind == EntryKind.REVERSAL else kind
+
+
+def figure_fen(ref: measures.TraceRef | str) -> tuple[int, int]:
+    """(the figure in fen, its number of lines), re-run on the ledger with the ORM,
+    independently of the reports' pandas pipeline."""
+    if isinstance(ref, str):
+        ref = measures.trace_parse(ref)
+    total = count = 0
+    rows = (figure_lines(ref).order_by()
+            .values_list("book", "account__code", "account__normal_side", "entry__kind",
+                         "entry__reverses__kind")
+            .annotate(d=Sum("debit_fen"), c=Sum("credit_fen"), n=Count("id")))
+    for book, code, side, kind, reversed_kind, d, c, n in rows:
+        normal = (d or 0) - (c or 0) if side == "debit" else (c or 0) - (d or 0)
+        base = measures.classify(book, code, line_kind(kind, reversed_kind))
+        total += measures.contribution(ref.measure, base, normal)
+        count += n
+    return total, count
+
+
+def figure_of(ref: measures.TraceRef | str) -> int:
+    """The figure (fen) a trace reference names, as the ledger says now."""
+    return figure_fen(ref)[0]
 
 
 def _dim_filter(year: int | None, dims: dict[str, str | None]) -> Q:

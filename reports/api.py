@@ -9,8 +9,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from finance.measures import BadTraceRef
+from finance.selectors import figure_of
 from reports import errors, selectors
-from reports.trace import trace_resolve
 
 
 class ExecutionReportAPI(APIView):
@@ -51,8 +52,8 @@ class TraceAPI(APIView):
     def get(self, request: Request) -> Response:
         ref = request.query_params.get("ref", "")
         try:
-            fen = trace_resolve(ref)
-        except errors.ReportError as exc:
+            fen = figure_of(ref)
+        except BadTraceRef as exc:
             return Response({"detail": str(exc)}, status=400)
         return Response({"ref": ref, "amount": str(selectors.fen_to_decimal(fen))})
 

@@ -11,10 +11,13 @@ from decimal import ROUND_HALF_UP, Decimal
 import numpy as np
 import pandas as pd
 from django.db import connections, router
-from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet, Sum
+from django.db.models import QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from finance import measures as vocabulary
+from finance.dimensions import is_basic, project_categories
+from finance.measures import EXECUTION_MEASURES, trace_ref
 from finance.models import (
     Account,
     EconomicCode,
@@ -26,16 +29,7 @@ from finance.models import (
     fen_to_decimal,
 )
 from reports import errors
-from reports.trace import trace_ref
 
-# Entry kinds the reports distinguish (Entry.kind).
-KIND_APPROVAL = "approval"
-KIND_ADJUSTMENT = "adjustment"
-KIND_CLOSING = "closing"
-KIND_CARRY_FORWARD = "carry_forward"
-KIND_OPENING = "opening"
-
-EXECUTION_MEASURES = ("approved", "adjusted", "committed", "paid", "available")
 DIMENSIONS = ("region", "department", "unit", "function", "economic", "fund_source")
 FACT_COLUMNS = ["account", "book", "kind", "measure", "region", "department", "unit",
                 "function", "economic", "fund_source", "basic", "month", "amount"]
@@ -79,6 +73,8 @@ class MasterData:
     org_code: dict[int, str]
     org_department: dict[int, str]  # org id -> department code ('' when none)
     names: dict[str, dict[str, str]] = field(default_factory=dict)
+    # project code -> "1" 基本支出 (人员类, 运转类) / "0" 项目支出 (特定目标类)
+    project_basic: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls) -> MasterData:
@@ -110,7 +106,9 @@ class MasterData:
         return cls(accounts, dict(FunctionCode.objects.values_list("id", "code")),
                    dict(EconomicCode.objects.values_list("id", "code")),
                    dict(FundSource.objects.values_list("id", "code")), regions, region_parent,
-                   {pk: v[0] for pk, v in orgs.items()}, dept, names)
+                   {pk: v[0] for pk, v in orgs.items()}, dept, names,
+                   {code: "1" if is_basic(cat) else "0"
+                    for code, cat in project_categories().items()})
 
     def region_with_descendants(self, code: str) -> set[str]:
         out = {code}
@@ -140,19 +138,17 @@ def ledger_facts(*, year: int, as_of: date | None = None, by_month: bool = False
     if as_of is not None:
         lines = lines.filter(entry__date__lte=as_of)
     keys = ["account_id", "kind", "region_id", "unit_id", "function_id", "economic_id",
-            "fund_source_id", "is_basic"]
+            "fund_source_id", "project_code"]
     if by_month:
         keys.append("entry__month")
     # a reversal counts with the kind of the entry it reverses (a reversed approval
     # nets out of "approved", a reversed close out of "closed")
-    rows = (lines.annotate(is_basic=ExpressionWrapper(Q(project_code=""),
-                                                       output_field=BooleanField()),
-                           kind=Coalesce("entry__reverses__kind", "entry__kind"))
+    rows = (lines.annotate(kind=Coalesce("entry__reverses__kind", "entry__kind"))
             .values(*keys).annotate(d=Sum("debit_fen"), c=Sum("credit_fen")).order_by()
             .values_list(*keys, "d", "c"))
     # The ORM writes the query; the rows are read with a plain cursor, because building
     # model-less tuples through Django's converters costs a third of the query time on
-    # a million lines (bench/reports_disclosure.py). Values are ids, ints and booleans.
+    # a million lines (bench/reports_disclosure.py). Values are ids, ints and codes.
     sql, params = rows.query.sql_with_params()
     # the router's choice, as the ORM would make it (a report inside replica_reads() reads
     # the replica; found by bench/replica_reads.py against a real standby)
@@ -195,7 +191,9 @@ def _label(raw: pd.DataFrame, master: MasterData, by_month: bool) -> pd.DataFram
         "function": raw["function_id"].map(master.functions).fillna(""),
         "economic": raw["economic_id"].map(master.economics).fillna(""),
         "fund_source": raw["fund_source_id"].map(master.funds).fillna(""),
-        "basic": raw["is_basic"].astype(bool),
+        # 基本支出 or 项目支出 by the project's category ('' for a line without a project
+        # of the library: neither)
+        "basic": raw["project_code"].map(master.project_basic).astype(object).fillna(""),
         "month": raw["entry__month"].astype("int64") if by_month else 0,
     })
     d = raw["d"].astype("int64")
@@ -207,27 +205,26 @@ def _label(raw: pd.DataFrame, master: MasterData, by_month: bool) -> pd.DataFram
 
 
 def _measures(f: pd.DataFrame) -> np.ndarray:
-    """The measure each line group contributes to (see docs/apps/reports.md)."""
-    a, k = f["account"], f["kind"]
-    first = a.map({code: code[:1] for code in a.unique()})
-    not_closing = k != KIND_CLOSING
-    conditions = [
-        (a == "9001") & (k == KIND_APPROVAL),
-        (a == "9001") & (k == KIND_CLOSING),
-        a == "9001",
-        a == "9101", a == "9201", a == "9301",
-        (f["book"] == "budget") & (first == "6") & not_closing,
-        (f["book"] == "budget") & (first == "7") & not_closing,
-        (f["book"] == "budget") & (first == "8") & (a != "8001") & (k == KIND_OPENING),
-        (f["book"] == "financial") & (first == "4") & not_closing,
-        (f["book"] == "financial") & (first == "5") & not_closing,
-        (f["book"] == "financial") & (first == "4"),
-        (f["book"] == "financial") & (first == "5"),
-        f["book"] == "financial",
-    ]
-    choices = ["approved", "closed", "adjusted", "available", "committed", "paid", "revenue",
-               "expenditure", "opening", "fin_revenue", "fin_expense", "fin_revenue_closed",
-               "fin_expense_closed", "balance"]
+    """The base measure each line group contributes to (finance.measures: the first
+    measure of the table whose book, accounts and entry kinds match; 'other' for none)."""
+    a, k, book = f["account"], f["kind"], f["book"]
+    conditions, choices = [], []
+    for m in vocabulary.BASE_MEASURES.values():
+        mask = np.ones(len(f), dtype=bool)
+        if m.book:
+            mask &= (book == m.book).to_numpy()
+        if m.accounts:
+            mask &= a.isin(m.accounts).to_numpy()
+        if m.prefixes:
+            mask &= a.str.startswith(m.prefixes).to_numpy()
+        if m.exclude_accounts:
+            mask &= ~a.isin(m.exclude_accounts).to_numpy()
+        if m.kinds:
+            mask &= k.isin(m.kinds).to_numpy()
+        if m.exclude_kinds:
+            mask &= ~k.isin(m.exclude_kinds).to_numpy()
+        conditions.append(mask)
+        choices.append(m.name)
     return np.select(conditions, choices, default="other")
 
 

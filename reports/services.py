@@ -19,13 +19,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from finance import services as fin
+from finance.chart import EntryKind
 from finance.errors import PeriodMissing
 from finance.ledger import Dims, LineSpec, entry_post, entry_reverse
 from finance.models import Balance, Entry, FiscalYear, Organization, Period, fen_to_decimal
 from reports import errors
 from reports.checks import tables_check
 from reports.models import DisclosureFile, DisclosureSet, FundSourcePolicy, YearEndClose
-from reports.selectors import KIND_CARRY_FORWARD, KIND_CLOSING, KIND_OPENING, MasterData
+from reports.selectors import MasterData
 from reports.tables import FactSet, Table, budget_tables, department_fact_sets, final_tables
 
 MAX_LINES = 400  # lines per closing entry (Line.seq is a small integer)
@@ -177,10 +178,10 @@ def year_end_close(*, year: int, user: Any, as_of: datetime | None = None) -> Ye
         for groups, text in ((budget, "年终结账 预算会计"), (financial, "年终结账 财务会计"),
                              (indicator, "年终结账 指标")):
             entries += _post_chunks(groups, description=f"{text} {year}", on=on,
-                                    kind=KIND_CLOSING, user=user, as_of=as_of)
+                                    kind=EntryKind.CLOSING, user=user, as_of=as_of)
         fin.fiscal_year_open(year=year + 1, user=user, reason=f"opened by year-end close {year}")
         entries += _post_chunks(carry, description=f"上年指标结转 {year}", on=next_on,
-                                kind=KIND_CARRY_FORWARD, user=user, as_of=as_of)
+                                kind=EntryKind.CARRY_FORWARD, user=user, as_of=as_of)
         entries += _opening(year, master, user, as_of, next_on)
         fin.period_close(year=year, month=12, user=user, reason="year-end close")
         fy.is_closed = True
@@ -220,7 +221,7 @@ def _opening(year: int, master: MasterData, user: Any, as_of: datetime,
             groups.append(rest)
         if groups:
             entries += _post_chunks(groups, description=f"年初余额 {year + 1} ({book})", on=on,
-                                    kind=KIND_OPENING, user=user, as_of=as_of)
+                                    kind=EntryKind.OPENING, user=user, as_of=as_of)
     return entries
 
 

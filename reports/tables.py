@@ -8,13 +8,14 @@ cell is a `Figure` with a trace reference (reports.trace)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
+from finance.measures import COMBINED, PERSONNEL_ECONOMIC, PREFIX, SANGONG, value_matcher
 from reports.selectors import (
     Figure,
     MasterData,
@@ -23,12 +24,10 @@ from reports.selectors import (
     scope_filter,
     scope_units,
 )
-from reports.trace import _COMBINED, PREFIX
 
 WAN = Decimal(1_000_000)  # fen per 万元
 CENT = Decimal("0.01")
-SANGONG = {"abroad": "30212", "car_buy": "31013", "car_run": "30231", "hosting": "30217"}
-PERSONNEL = "301*,303*"  # 人员经费: 工资福利支出, 对个人和家庭的补助
+PERSONNEL = PERSONNEL_ECONOMIC  # 人员经费: 工资福利支出, 对个人和家庭的补助
 FUND_NAMES = {"1": "一般公共预算", "2": "政府性基金预算", "3": "国有资本经营预算",
               "4": "财政专户管理资金", "5": "单位资金"}
 
@@ -97,15 +96,6 @@ _DIMS = ("account", "function", "economic", "fund_source", "basic")
 _TAIL_KEYS = ("function", "economic", "fund_source", "basic")  # after the scope, in KEYS order
 
 
-def _matcher(value: str) -> Callable[[str], bool]:
-    if value == "-":
-        return lambda v: v == ""
-    items = value.split(",")
-    exact = {i for i in items if not i.endswith("*")}
-    prefixes = tuple(i[:-1] for i in items if i.endswith("*"))
-    return lambda v: v in exact or (bool(prefixes) and v.startswith(prefixes))
-
-
 class FactSet:
     """The facts of one scope collapsed to (measure, account, function, economic, fund
     source, basic) → fen; answers figures and per-code sums with one pass each."""
@@ -147,17 +137,14 @@ class FactSet:
         key = (measure, dim, tuple(sorted(filters.items())))
         if key in self._cache:
             return self._cache[key]
-        signs = dict(_COMBINED.get(measure, ((measure, 1),)))
+        signs = dict(COMBINED.get(measure, ((measure, 1),)))
         # each filter becomes the set of values it accepts among the values present
         accept: list[tuple[int, set]] = []
         for name, value in filters.items():
             idx = _DIMS.index(name) + 1
             present = self._values(idx)
-            if name == "basic":
-                accept.append((idx, {value == "1"}))
-            else:
-                m = _matcher(value)
-                accept.append((idx, {v for v in present if m(v)}))
+            m = value_matcher(value)
+            accept.append((idx, {v for v in present if m(v)}))
         pos = _DIMS.index(dim) + 1 if dim else None
         out: dict[str, int] = defaultdict(int)
         for base, sign in signs.items():

@@ -15,9 +15,9 @@ from budgets.validation import PlanLineInput
 class ProjectForm(forms.Form):
     code = forms.CharField(label=_("Project code"), max_length=40)
     name = forms.CharField(label=_("Project name"), max_length=200)
-    kind = forms.ChoiceField(label=_("Kind"), choices=Project.Kind.choices,
-                             initial=Project.Kind.PROJECT)
-    category = forms.CharField(label=_("Category"), max_length=60, required=False)
+    category = forms.ChoiceField(label=_("Category"), choices=Project.Category.choices,
+                                 initial=Project.Category.SPECIFIC)
+    industry = forms.CharField(label=_("Industry"), max_length=60, required=False)
     start_date = forms.DateField(label=_("Start date"), required=False)
     end_date = forms.DateField(label=_("End date"), required=False)
     total_amount = forms.CharField(label=_("Total amount"), max_length=30)

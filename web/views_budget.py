@@ -122,7 +122,7 @@ def project_new(request: HttpRequest) -> HttpResponse:
         try:
             project = budgets.project_create(
                 unit_code=unit.code, code=d["code"].strip(), name=d["name"].strip(),
-                kind=d["kind"], category=d["category"], start_date=d["start_date"],
+                category=d["category"], industry=d["industry"], start_date=d["start_date"],
                 end_date=d["end_date"], total_amount=d["total_amount"],
                 annual_plans=form.annual_plans(), targets=targets, user=request.user)
         except LedgerError as exc:

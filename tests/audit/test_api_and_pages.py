@@ -40,7 +40,7 @@ class TestTraceApi:
         assert r.status_code == 200
         body = r.json()
         assert body["total"] == "120.50" and body["line_count"] == 1
-        assert body["ref"] == "TR1:paid:2026:::u=440300101,f=2050203"
+        assert body["ref"] == "tr:v1:measure=paid;year=2026;unit=440300101;function=2050203"
         assert body["lines"][0]["amount"] == "120.50"
         assert body["sources"][0]["pk"] == str(doc.pk)
         assert body["approvers"] == ["clerk", "head", "treasury"]

@@ -49,9 +49,9 @@ def city(fiscal_year, orgs, user):  # noqa: ANN001, ARG001
     return UNITS
 
 
-def library_project(code: str, unit: str, *, filer, reviewer, kind: str = "project"):  # noqa: ANN001
+def library_project(code: str, unit: str, *, filer, reviewer, category: str = "specific"):  # noqa: ANN001
     """A project filed by `filer` and taken into the library by `reviewer`."""
-    p = services.project_create(unit_code=unit, code=code, name=f"项目 {code}", kind=kind,
+    p = services.project_create(unit_code=unit, code=code, name=f"项目 {code}", category=category,
                                 total_amount=Decimal("1000000.00"),
                                 annual_plans=[(2026, "1", Decimal("500000.00"))],
                                 targets=[services.TargetInput("受益学生", "1200", "人")],
@@ -67,7 +67,7 @@ def projects(city, user, reviewer):  # noqa: ANN001, ARG001
     out = {}
     for unit in UNITS:
         out[unit] = (
-            library_project(f"{unit}-JB01", unit, filer=user, reviewer=reviewer, kind="basic"),
+            library_project(f"{unit}-JB01", unit, filer=user, reviewer=reviewer, category="personnel"),
             library_project(f"{unit}-XM01", unit, filer=user, reviewer=reviewer),
         )
     return out

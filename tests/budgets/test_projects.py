@@ -50,21 +50,21 @@ class TestProjectLibrary:
     def test_a_returned_project_carries_its_reason_and_can_be_resubmitted(self, city, user,
                                                                           reviewer):
         p = services.project_create(unit_code="440300101", code="P-002", name="操场改造",
-                                    kind="project", total_amount="300000.00", user=user)
+                                    category="specific", total_amount="300000.00", user=user)
         services.project_submit(project=p, user=user)
         p = services.project_return(project=p, user=reviewer, reason="绩效目标不明确")
         assert (p.status, p.return_reason) == ("returned", "绩效目标不明确")
         assert services.project_submit(project=p, user=user).status == "submitted"
 
     def test_the_filer_cannot_review_their_own_project(self, city, user):
-        p = services.project_create(unit_code="440300101", code="P-003", name="x", kind="basic",
+        p = services.project_create(unit_code="440300101", code="P-003", name="x", category="personnel",
                                     total_amount="1.00", user=user)
         services.project_submit(project=p, user=user)
         with pytest.raises(errors.SegregationOfDuties):
             services.project_review(project=p, user=user)
 
     def test_a_project_not_in_the_library_cannot_be_budgeted(self, city, user):
-        services.project_create(unit_code="440300101", code="P-004", name="x", kind="basic",
+        services.project_create(unit_code="440300101", code="P-004", name="x", category="personnel",
                                 total_amount="1.00", user=user)
         plan = services.plan_create(unit_code="440300101", year=2026, user=user)
         with pytest.raises(errors.PlanLinesInvalid) as exc:
@@ -75,7 +75,7 @@ class TestProjectLibrary:
 
     def test_an_amount_with_three_decimals_is_refused_when_filing(self, city, user):
         with pytest.raises(errors.ProjectInvalid) as exc:
-            services.project_create(unit_code="440300101", code="P-005", name="x", kind="basic",
+            services.project_create(unit_code="440300101", code="P-005", name="x", category="personnel",
                                     total_amount="10.005", user=user)
         assert str(exc.value) == "Project P-005: total amount 10.005 has more than 2 decimal places"
         assert not Project.objects.filter(code="P-005").exists()
@@ -168,7 +168,7 @@ class TestFeedUploadApi:
 
 
 def test_as_of_is_recorded_on_steps(city, user):  # noqa: ANN001
-    p = services.project_create(unit_code="440300101", code="P-9", name="x", kind="basic",
+    p = services.project_create(unit_code="440300101", code="P-9", name="x", category="personnel",
                                 total_amount="1.00", user=user, as_of=AS_OF)
     assert selectors.plan_steps(document=p).get().at == AS_OF
 
@@ -187,7 +187,7 @@ class TestProjectBatches:
     def test_a_queue_ends_in_the_library_as_one_by_one(self, city, user, reviewer):
         one = library_project("P-101", "440300101", filer=user, reviewer=reviewer)
         many = [services.project_create(unit_code="440300101", code=f"P-1{i:02d}", name="x",
-                                        kind="project", total_amount="100.00", user=user,
+                                        category="specific", total_amount="100.00", user=user,
                                         as_of=AS_OF, submit=True) for i in range(2, 5)]
         assert {p.status for p in many} == {"submitted"}
         out = services.projects_review(projects=many, user=reviewer, as_of=AS_OF)
@@ -205,9 +205,9 @@ class TestProjectBatches:
     def test_a_wrong_state_or_the_filer_is_refused_and_the_others_go_on(self, city, user,
                                                                         reviewer):
         draft = services.project_create(unit_code="440300101", code="P-201", name="x",
-                                        kind="basic", total_amount="1.00", user=user)
+                                        category="personnel", total_amount="1.00", user=user)
         ready = services.project_create(unit_code="440300101", code="P-202", name="x",
-                                        kind="basic", total_amount="1.00", user=user,
+                                        category="personnel", total_amount="1.00", user=user,
                                         submit=True)
         out = services.projects_review(projects=[draft, ready], user=reviewer)
         assert [p.code for p in out.done] == ["P-202"]
@@ -226,5 +226,5 @@ class TestProjectBatches:
     def test_a_refused_save_and_submit_saves_nothing(self, city, user):
         with pytest.raises(errors.ProjectInvalid):
             services.project_create(unit_code="440300101", code="P-301", name="x",
-                                    kind="basic", total_amount="1.001", user=user, submit=True)
+                                    category="personnel", total_amount="1.001", user=user, submit=True)
         assert not Project.objects.filter(code="P-301").exists()

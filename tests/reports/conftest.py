@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from budgets import services as budgets
 from finance import services
 from finance.ids import make_uscc
 from finance.ledger import Dims, entry_post, entry_reverse
@@ -26,20 +27,27 @@ def dims(unit: str, function: str, economic: str, fund: str = "1", project: str 
 
 # (name, dims, approved, adjusted, committed-and-paid, committed-only)
 LINES = {
-    "edu_office": (dims("440300101", "2050203", "30201"), D("100000.00"), D("0"), D("40000.00"), D("5000.00")),
-    "edu_salary": (dims("440300101", "2050203", "30101"), D("500000.00"), D("25000.00"), D("250000.00"), D("0")),
-    "edu_host": (dims("440300102", "2050204", "30217"), D("30000.00"), D("0"), D("12040.00"), D("0")),
-    "edu_car": (dims("440300102", "2050204", "30231"), D("80000.00"), D("0"), D("33333.00"), D("0")),
+    "edu_office": (dims("440300101", "2050203", "30201", project="440300101-GY01"), D("100000.00"), D("0"), D("40000.00"), D("5000.00")),
+    "edu_salary": (dims("440300101", "2050203", "30101", project="440300101-RY01"), D("500000.00"), D("25000.00"), D("250000.00"), D("0")),
+    "edu_host": (dims("440300102", "2050204", "30217", project="440300102-GY01"), D("30000.00"), D("0"), D("12040.00"), D("0")),
+    "edu_car": (dims("440300102", "2050204", "30231", project="440300102-GY01"), D("80000.00"), D("0"), D("33333.00"), D("0")),
     "edu_proj": (dims("440300102", "2050204", "31002", project="P2026-001"), D("200000.00"), D("0"),
                  D("150000.00"), D("0")),
     "edu_fund": (dims("440300101", "2120399", "31005", fund="2", project="P2026-002"),
                  D("400000.00"), D("0"), D("100000.00"), D("0")),
-    "health": (dims("440300201", "2100201", "30201"), D("70000.00"), D("0"), D("70000.00"), D("0")),
+    "health": (dims("440300201", "2100201", "30201", project="440300201-GY01"), D("70000.00"), D("0"), D("70000.00"), D("0")),
     "soe": (dims("440300201", "2100201", "30299", fund="3", project="P2026-003"),
             D("60000.00"), D("0"), D("10000.00"), D("0")),
-    "luohu": (dims("440303101", "2010301", "30201", region="440303"), D("90000.00"), D("0"),
+    "luohu": (dims("440303101", "2010301", "30201", project="440303101-GY01", region="440303"), D("90000.00"), D("0"),
               D("45000.00"), D("0")),
 }
+
+
+PROJECTS = {"440300101-RY01": "personnel", "440300101-GY01": "running",
+            "440300102-GY01": "running", "440300201-GY01": "running",
+            "440303101-GY01": "running", "P2026-001": "specific", "P2026-002": "specific",
+            "P2026-003": "specific"}
+UNIT_OF = {"P2026-001": "440300102", "P2026-002": "440300101", "P2026-003": "440300201"}
 
 
 @pytest.fixture
@@ -53,6 +61,11 @@ def city(fiscal_year, orgs, user):  # noqa: ARG001
        uscc=make_uscc("440303", 100), parent_code="440300001", user=user, reason="set-up")
     mk(code="440303101", name="罗湖区第一小学", kind="budget_unit", region_code="440303",
        uscc=make_uscc("440303", 101), parent_code="440303100", user=user, reason="set-up")
+    # every expenditure is a project of the library (一体化): 人员类 RY, 运转类 GY, 特定目标类 P…
+    for code, category in PROJECTS.items():
+        budgets.project_create(unit_code=UNIT_OF.get(code, code[:9]), code=code,
+                               name=f"项目 {code}", category=category,
+                               total_amount=D("0.00"), user=user)
     march, april = dt.date(YEAR, 3, 10), dt.date(YEAR, 4, 15)
     for name, (d, approved, adjusted, paid, committed) in LINES.items():
         entry_post(lines=approve_lines(approved, d), description=f"批复 {name}", user=user,

@@ -206,7 +206,7 @@ class TestFinancialStatements:
 
     def test_balance_sheet_balances_before_and_after_the_close(self, with_surplus, user):
         from reports.checks import tables_check
-        from reports.trace import trace_resolve
+        from finance.selectors import figure_of
 
         for phase in ("before", "after"):
             if phase == "after":
@@ -222,4 +222,4 @@ class TestFinancialStatements:
             assert tables_check(list(by.values())) == [], phase
             for t in (s2, s3):
                 for _r, _c, f in t.figures():
-                    assert trace_resolve(f.trace) == f.fen, (phase, f.trace)
+                    assert figure_of(f.trace) == f.fen, (phase, f.trace)

@@ -23,7 +23,7 @@ from reports import errors, render, services, tables
 from reports.checks import tables_check
 from reports.models import DisclosureSet
 from reports.selectors import Figure, Scope, disclosure_deadlines
-from reports.trace import trace_resolve
+from finance.selectors import figure_of
 from tests.reports.conftest import YEAR
 
 D = Decimal
@@ -60,7 +60,7 @@ class TestFinalAccounts:
         figures = [f for t in all_tables(edu) for _r, _c, f in t.figures()]
         assert len(figures) > 150
         for f in figures:
-            assert trace_resolve(f.trace) == f.fen, f.trace
+            assert figure_of(f.trace) == f.fen, f.trace
 
     def test_sangong_table_agrees_with_basic_expenditure_lines(self, edu):
         by = {t.code: t for t in all_tables(edu)}
@@ -151,7 +151,7 @@ class TestPublishing:
         for f in ds.files.all():
             assert hashlib.sha256(f.file.read()).hexdigest() == names[f.name] == f.sha256
         for fig in ds.manifest["figures"]:
-            assert D(trace_resolve(fig["trace"])) / 100 == D(fig["amount_yuan"])
+            assert D(figure_of(fig["trace"])) / 100 == D(fig["amount_yuan"])
 
     def test_public_pages_need_no_login_and_show_no_payee(self, city, user, approver, client):
         ds = publish(user, approver)
@@ -186,7 +186,7 @@ class TestFiles:
                     cell = ws.cell(first + i, j)
                     fig = row.cells.get(col.key)
                     if isinstance(fig, Figure):
-                        assert D(str(cell.value)) == tables.to_wan(trace_resolve(fig.trace))
+                        assert D(str(cell.value)) == tables.to_wan(figure_of(fig.trace))
                         assert cell.number_format == "#,##0.00"
                     # every body cell framed; totals bold, other rows not (named styles)
                     assert cell.border.left.style == "thin" and cell.border.bottom.style == "thin"
@@ -207,7 +207,7 @@ class TestFiles:
         assert "收入支出决算总表" in text and "公务接待费" in text
         for t in ts:
             for _r, _c, f in t.figures():  # each figure as the ledger gives it, in 万元
-                assert f"{tables.to_wan(trace_resolve(f.trace)):,.2f}" in text
+                assert f"{tables.to_wan(figure_of(f.trace)):,.2f}" in text
 
     def test_pdf_renders_chinese_glyphs(self, edu, tmp_path):
         if not shutil.which("pdftoppm"):
@@ -303,7 +303,7 @@ class TestPages:
 
 class TestTraceStrings:
     def test_fact_set_writes_the_same_reference_as_trace_ref(self, city):
-        from reports.trace import trace_parse, trace_ref
+        from finance.measures import trace_parse, trace_ref
 
         fs = tables.fact_set(year=YEAR, scope=Scope.parse("department:440300100"),
                              as_of=dt.date(YEAR, 6, 30))
@@ -313,7 +313,7 @@ class TestTraceStrings:
             expected = trace_ref(measure="revenue", year=str(YEAR), as_of="2026-06-30",
                                  department="440300100", **filters)
             assert fs.trace("revenue", **filters) == expected
-            assert trace_parse(expected)["measure"] == "revenue"
+            assert trace_parse(expected).measure == "revenue"
 
 
 class TestApprovedFigures:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from finance import selectors as fin
 from reports import selectors
 from reports.selectors import Scope
-from reports.trace import trace_resolve
+from finance.selectors import figure_of
 from tests.reports.conftest import YEAR, expected
 
 D = Decimal
@@ -64,7 +64,7 @@ class TestExecutionReport:
         figures += report.monthly_paid
         assert len(figures) > 40
         for f in figures:
-            assert trace_resolve(f.trace) == f.fen, f.trace
+            assert figure_of(f.trace) == f.fen, f.trace
 
     def test_as_of_a_date_leaves_out_later_payments(self, city):
         import datetime as dt
@@ -72,4 +72,4 @@ class TestExecutionReport:
         report = selectors.execution_report(year=YEAR, as_of=dt.date(YEAR, 3, 31))
         assert report.total.figures["paid"].fen == 0
         assert report.total.figures["committed"].yuan == D("715373.00")
-        assert trace_resolve(report.total.figures["committed"].trace) == 71537300
+        assert figure_of(report.total.figures["committed"].trace) == 71537300

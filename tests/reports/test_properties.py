@@ -18,7 +18,7 @@ from finance.errors import IndicatorInsufficient
 from finance.ledger import entry_post
 from reports import errors, selectors, services
 from reports.models import YearEndClose
-from reports.trace import trace_resolve
+from finance.selectors import figure_of
 from tests.helpers import approve_lines, commit_lines, dims, pay_lines
 
 YEAR = 2026
@@ -61,7 +61,7 @@ class TestExecutionInvariants:
                     == t["approved"].fen + t["adjusted"].fen)
             for r in report.rows:
                 for f in r.figures.values():
-                    assert trace_resolve(f.trace) == f.fen
+                    assert figure_of(f.trace) == f.fen
             transaction.set_rollback(True)
 
     def test_query_count_does_not_grow_with_rows(self, city, user):
@@ -79,7 +79,7 @@ class TestExecutionInvariants:
                        on=dt.date(YEAR, 2, 1), kind="approval")
             entry_post(lines=commit_lines(Decimal("1.00"), d), description="c", user=user,
                        on=dt.date(YEAR, 2, 2))
-        assert count() == before <= 14  # master data lookups + one GROUP BY
+        assert count() == before <= 15  # master data lookups (codes, project categories) + one GROUP BY
 
 
 @pytest.mark.postgres

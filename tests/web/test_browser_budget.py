@@ -33,7 +33,7 @@ class TestBudgetBrowserFlow:
         monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         p = world.people
         project = budgets.project_create(unit_code="440300101", code=PROJECT, name="浏览器测试项目",
-                                         kind="project", total_amount=Decimal("9000.00"),
+                                         category="specific", total_amount=Decimal("9000.00"),
                                          user=p.filer)
         budgets.project_submit(project=project, user=p.filer)
         budgets.project_review(project=project, user=p.dept)

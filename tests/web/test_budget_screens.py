@@ -62,7 +62,7 @@ def library_project(client, world) -> Project:  # noqa: ANN001
     """The filer files a project on the page; the department reviews, the office accepts."""
     p = world.people
     body = follow(as_user(client, p.filer), "/web/budget/projects/new/", {
-        "code": PROJECT, "name": "教学设备更新", "kind": "project", "total_amount": "50,000.00",
+        "code": PROJECT, "name": "教学设备更新", "category": "specific", "total_amount": "50,000.00",
         "plan_year": YEAR, "plan_fund_source": FUND, "plan_amount": "30000",
         "target_name": "设备完好率", "target_value": "95", "target_unit": "%"})
     assert "saved as a draft" in body
@@ -344,7 +344,7 @@ class TestQueryCounts:
                lines_post([(PROJECT, FUNCTION, ECON_A, FUND, "10", "")]))
         one = counts()
         p2 = budgets_services.project_create(unit_code="440300102", code="P-U2", name="二中项目",
-                                             kind="project", total_amount="1", user=world.people.other_filer)
+                                             category="specific", total_amount="1", user=world.people.other_filer)
         budgets_services.project_submit(project=p2, user=world.people.other_filer)
         budgets_services.project_review(project=p2, user=world.people.dept)
         budgets_services.project_accept(project=p2, user=world.people.office)
@@ -372,7 +372,7 @@ class TestReturns:
         assert "印刷费另列" in body and 'id="edit-lines"' in body
 
         project = budgets_services.project_create(unit_code=U1, code="P-RET", name="退回测试",
-                                                  kind="project", total_amount="1.00", user=p.filer)
+                                                  category="specific", total_amount="1.00", user=p.filer)
         url = f"/web/budget/projects/{project.pk}/act/"
         follow(client, url, {"action": "submit"})
         assert as_user(client, p.head).post(url, {"action": "return", "reason": "x"}).status_code == 403

@@ -65,7 +65,7 @@ def budget_world(world):  # noqa: ANN001
     ids = {}
     for n, (unit, filer) in enumerate(((U1, p.filer), (U2, p.other_filer)), start=1):
         project = budgets.project_create(unit_code=unit, code=f"P-{unit}", name=f"项目{unit}",
-                                         kind="project", total_amount=Decimal("100.00"),
+                                         category="specific", total_amount=Decimal("100.00"),
                                          user=filer)
         ids[f"project{n}"] = project.pk
         ids[f"plan{n}"] = budgets.plan_create(unit_code=unit, year=YEAR, user=filer).pk

@@ -1,0 +1,388 @@
+"""The measures a figure can show and the one trace reference format.
+
+A measure says which ledger lines make a figure (book, accounts, entry kinds); every
+figure sums its lines on each account's normal side. The reports compute figures with
+it (pandas, `classify_frame`), stamp each with a reference (`trace_ref`), and the audit
+trace resolves a reference back to the lines (`trace_parse` → `lines_for`). A reference:
+
+    tr:v1:measure=paid;year=2026;department=440300100;function=205*;fund_source=1;basic=1
+
+Keys (any order when read; written in `KEYS` order):
+    measure   a name of `MEASURES` (base or combined)      year   fiscal year (required)
+    as_of     YYYY-MM-DD: entries dated up to it           month  3, or a range 1-3
+    book      indicator | budget | financial               account  codes (see below)
+    region    a region and its districts                   department  its units
+    unit      one organization                             function, economic,
+    fund_source, project   a code, `205*` (a prefix), a comma list of these, `-` (lines
+              without the dimension) or `~` (nothing: the figure is zero by construction)
+    basic     1 基本支出 (projects of category 人员类/运转类) | 0 项目支出 (特定目标类)
+A reversal counts with the kind of the entry it reverses.
+
+The older reference `TR1:measure:year:months:book:dims` of the audit pages is still read
+(`trace_parse`), so a reference printed before this format was unified resolves."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from finance import chart
+from finance.chart import EntryKind
+from finance.dimensions import BASIC_CATEGORIES, PROJECT_CATEGORIES, project_codes_of
+
+PREFIX = "tr:v1:"
+LEGACY_PREFIX = "TR1:"
+KEYS = ("measure", "year", "as_of", "month", "book", "account", "region", "department",
+        "unit", "function", "economic", "fund_source", "project", "basic")
+CODE_KEYS = ("account", "function", "economic", "fund_source", "project")
+NONE, NOTHING = "-", "~"  # "lines without this dimension", "no code at all"
+
+# ------------------------------------------------------------ disclosure definitions
+# 人员经费: 工资福利支出 (301) + 对个人和家庭的补助 (303) of basic spending; 公用经费: the
+# other classes of basic spending (302 商品和服务支出, 310 资本性支出 …).
+PERSONNEL_ECONOMIC = "301*,303*"
+# "三公" of general-public-budget basic spending
+SANGONG = {"abroad": "30212", "hosting": "30217", "car_run": "30231", "car_buy": "31013"}
+
+
+# ------------------------------------------------------------------------ measures
+@dataclass(frozen=True)
+class Measure:
+    """Lines of `book` on `accounts` (exact codes) or accounts starting with one of
+    `prefixes`, minus `exclude_accounts`; only entries of `kinds` / not of
+    `exclude_kinds` (a reversal counts with the kind it reverses)."""
+
+    name: str
+    label: str
+    book: str = ""
+    accounts: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
+    exclude_accounts: tuple[str, ...] = ()
+    kinds: frozenset[str] = frozenset()
+    exclude_kinds: frozenset[str] = frozenset()
+
+    def matches(self, book: str, account: str, kind: str) -> bool:
+        if self.book and book != self.book:
+            return False
+        if self.accounts and account not in self.accounts:
+            return False
+        if self.prefixes and not account.startswith(self.prefixes):
+            return False
+        if account in self.exclude_accounts:
+            return False
+        if self.kinds and kind not in self.kinds:
+            return False
+        return kind not in self.exclude_kinds
+
+
+_CLOSING = frozenset({EntryKind.CLOSING.value})
+_APPROVAL = frozenset({EntryKind.APPROVAL.value})
+_IND, _BUD, _FIN = chart.INDICATOR_BOOK, chart.BUDGET_BOOK, chart.FINANCIAL_BOOK
+
+# Base measures: no line belongs to two of them (`classify` takes the first match).
+BASE_MEASURES: dict[str, Measure] = {m.name: m for m in (
+    Measure("approved", _("年初批复 approved"), _IND, (chart.AUTHORITY,), kinds=_APPROVAL),
+    Measure("closed", _("年终收回 closed"), _IND, (chart.AUTHORITY,), kinds=_CLOSING),
+    Measure("adjusted", _("调整调剂 adjusted"), _IND, (chart.AUTHORITY,),
+            exclude_kinds=_APPROVAL | _CLOSING),
+    Measure("available", _("可用指标 available"), _IND, (chart.AVAILABLE,)),
+    Measure("committed", _("已冻结 committed"), _IND, (chart.COMMITTED,)),
+    Measure("paid", _("已支付 paid"), _IND, (chart.EXPENDED,)),
+    Measure("revenue", _("预算收入 budget revenue"), _BUD, prefixes=(chart.BUDGET_REVENUE,),
+            exclude_kinds=_CLOSING),
+    Measure("expenditure", _("预算支出 budget expenditure"), _BUD,
+            prefixes=(chart.BUDGET_EXPENDITURE,), exclude_kinds=_CLOSING),
+    Measure("opening", _("年初结转和结余 opening balances"), _BUD,
+            prefixes=(chart.BUDGET_BALANCE,), exclude_accounts=(chart.FUNDS_BALANCE,),
+            kinds=frozenset({EntryKind.OPENING.value})),
+    Measure("fin_revenue", _("收入 revenue (financial)"), _FIN, prefixes=(chart.REVENUE,),
+            exclude_kinds=_CLOSING),
+    Measure("fin_expense", _("费用 expense (financial)"), _FIN, prefixes=(chart.EXPENSE,),
+            exclude_kinds=_CLOSING),
+    Measure("fin_revenue_closed", _("收入结转 revenue closed"), _FIN, prefixes=(chart.REVENUE,),
+            kinds=_CLOSING),
+    Measure("fin_expense_closed", _("费用结转 expense closed"), _FIN, prefixes=(chart.EXPENSE,),
+            kinds=_CLOSING),
+    Measure("balance", _("余额 balance (assets, liabilities, net assets)"), _FIN,
+            prefixes=(chart.ASSETS, chart.LIABILITIES, chart.NET_ASSETS)),
+)}
+
+# Combined measures: signed sums of base measures.
+COMBINED: dict[str, tuple[tuple[str, int], ...]] = {
+    "budget": (("approved", 1), ("adjusted", 1)),
+    "funds": (("opening", 1), ("revenue", 1)),
+    "carryover": (("opening", 1), ("revenue", 1), ("expenditure", -1)),
+    "surplus": (("fin_revenue", 1), ("fin_expense", -1)),
+    # 本期盈余 not yet closed into net assets (zero after the year-end close)
+    "unclosed_surplus": (("fin_revenue", 1), ("fin_expense", -1),
+                         ("fin_revenue_closed", 1), ("fin_expense_closed", -1)),
+}
+COMBINED_LABELS = {"budget": _("预算数 budget (approved + adjusted)"),
+                   "funds": _("资金来源 funds (opening + revenue)"),
+                   "carryover": _("年末结转和结余 carry-over"),
+                   "surplus": _("本期盈余 surplus"),
+                   "unclosed_surplus": _("未结转盈余 unclosed surplus")}
+MEASURES: tuple[str, ...] = (*BASE_MEASURES, *COMBINED)
+# the execution report's columns
+EXECUTION_MEASURES = ("approved", "adjusted", "committed", "paid", "available")
+# names the audit pages used before the format was unified (TR1 references)
+_LEGACY_NAMES = {"authority": "budget", "budget_expenditure": "expenditure",
+                 "budget_revenue": "revenue", "expense": "fin_expense", "revenue": "fin_revenue"}
+_LEGACY_DIMS = {"r": "region", "u": "unit", "f": "function", "e": "economic",
+                "s": "fund_source", "p": "project"}
+
+
+def label(measure: str) -> str:
+    if measure in BASE_MEASURES:
+        return str(BASE_MEASURES[measure].label)
+    return str(COMBINED_LABELS.get(measure, measure))
+
+
+def parts_of(measure: str) -> tuple[tuple[str, int], ...]:
+    """The base measures of `measure` with their signs."""
+    return COMBINED.get(measure, ((measure, 1),))
+
+
+def classify(book: str, account: str, kind: str) -> str:
+    """The base measure a line contributes to ('' for none); `kind` is the entry's kind,
+    or for a reversal the kind of the entry it reverses."""
+    for m in BASE_MEASURES.values():
+        if m.matches(book, account, kind):
+            return m.name
+    return ""
+
+
+def contribution(measure: str, base: str, normal_fen: int) -> int:
+    """What a line of base measure `base` adds to `measure` (normal-side fen)."""
+    return sum(sign * normal_fen for name, sign in parts_of(measure) if name == base)
+
+
+# ------------------------------------------------------------ value syntax of codes
+def value_matcher(value: str) -> Callable[[str], bool]:
+    """A predicate on a code ('' = no code) for a reference value: `code`, `prefix*`,
+    comma lists of these, `-` (no code) or `~` (nothing)."""
+    if value == NOTHING:
+        return lambda v: False
+    items = value.split(",")
+    blank = NONE in items
+    exact = {i for i in items if not i.endswith("*") and i != NONE}
+    prefixes = tuple(i[:-1] for i in items if i.endswith("*"))
+    return lambda v: (blank and v == "") or v in exact or (
+        bool(prefixes) and bool(v) and v.startswith(prefixes))
+
+
+def value_q(field: str, value: str, *, blank_is_null: bool = True) -> Q:
+    """The same selection as `value_matcher` on `field` (a `…__code` path, or a plain
+    text column when `blank_is_null` is False)."""
+    if value == NOTHING:
+        return Q(pk__in=[])
+    q = Q()
+    for item in value.split(","):
+        if item == NONE:
+            q |= (Q(**{f"{field.split('__')[0]}__isnull": True}) if blank_is_null
+                  else Q(**{field: ""}))
+        elif item.endswith("*"):
+            q |= Q(**{f"{field}__startswith": item[:-1]}) & ~Q(**{field: ""})
+        else:
+            q |= Q(**{field: item})
+    return q
+
+
+# ---------------------------------------------------------------- the reference
+@dataclass(frozen=True)
+class TraceRef:
+    """A parsed reference: the measure, the year and the filters, in `KEYS` order."""
+
+    parts: tuple[tuple[str, str], ...]
+
+    @property
+    def measure(self) -> str:
+        return self.get("measure")
+
+    @property
+    def year(self) -> int:
+        return int(self.get("year"))
+
+    def get(self, key: str, default: str = "") -> str:
+        return dict(self.parts).get(key, default)
+
+    def __str__(self) -> str:
+        return PREFIX + ";".join(f"{k}={v}" for k, v in self.parts)
+
+    def with_(self, **changes: str) -> TraceRef:
+        return trace_parse(trace_ref(**{**dict(self.parts), **changes}))
+
+
+class BadTraceRef(ValueError):
+    """A string that is not a trace reference; `reason` says why."""
+
+    message = _("Trace reference %(ref)s cannot be read: %(reason)s.")
+
+    def __init__(self, *, ref: str, reason: str) -> None:
+        self.params = {"ref": ref, "reason": reason}
+        super().__init__(str(self.message) % self.params)
+
+
+def trace_ref(**parts: str | int | None) -> str:
+    """The reference of a figure; empty values are left out."""
+    unknown = set(parts) - set(KEYS)
+    if unknown:
+        raise ValueError(f"unknown trace keys {sorted(unknown)}")
+    return PREFIX + ";".join(f"{k}={parts[k]}" for k in KEYS if parts.get(k) not in (None, ""))
+
+
+def trace_parse(ref: str) -> TraceRef:
+    """Read and check a reference (this format or the older `TR1:`)."""
+    text = ref.strip()
+    if text.startswith(LEGACY_PREFIX):
+        return _legacy_parse(text)
+    if not text.startswith(PREFIX):
+        raise BadTraceRef(ref=ref, reason=f"it does not start with {PREFIX}")
+    parts: dict[str, str] = {}
+    for item in text[len(PREFIX):].split(";"):
+        key, sep, value = item.partition("=")
+        if not sep or key not in KEYS or not value:
+            raise BadTraceRef(ref=ref, reason=f"bad part {item!r}")
+        if key in parts:
+            raise BadTraceRef(ref=ref, reason=f"{key} given twice")
+        parts[key] = value
+    return _checked(parts, ref)
+
+
+def _checked(parts: dict[str, str], ref: str) -> TraceRef:
+    if parts.get("measure") not in MEASURES:
+        raise BadTraceRef(ref=ref, reason=f"measure must be one of {', '.join(MEASURES)}")
+    if not parts.get("year", "").isdigit():
+        raise BadTraceRef(ref=ref, reason="year is required")
+    if "as_of" in parts:
+        try:
+            dt.date.fromisoformat(parts["as_of"])
+        except ValueError:
+            raise BadTraceRef(ref=ref, reason="as_of is not a date YYYY-MM-DD") from None
+    if "month" in parts:
+        parts["month"] = _month_text(parts["month"], ref)
+    if parts.get("basic", "1") not in ("0", "1"):
+        raise BadTraceRef(ref=ref, reason="basic is 1 or 0")
+    if parts.get("book", _IND) not in (_IND, _BUD, _FIN):
+        raise BadTraceRef(ref=ref, reason="book is indicator, budget or financial")
+    return TraceRef(tuple((k, parts[k]) for k in KEYS if k in parts))
+
+
+def month_range(text: str) -> tuple[int, int]:
+    lo, _sep, hi = text.partition("-")
+    return int(lo), int(hi or lo)
+
+
+def _month_text(text: str, ref: str) -> str:
+    try:
+        lo, hi = month_range(text)
+    except ValueError:
+        raise BadTraceRef(ref=ref, reason="month is a month 1..12 or a range 1-3") from None
+    if not 1 <= lo <= hi <= 12:
+        raise BadTraceRef(ref=ref, reason="months must be 1..12")
+    return str(lo) if lo == hi else f"{lo}-{hi}"
+
+
+def _legacy_parse(ref: str) -> TraceRef:
+    parts = ref.split(":")
+    if len(parts) != 6:
+        raise BadTraceRef(ref=ref, reason="expected TR1:measure:year:months:book:dims")
+    _, measure, year, months, book, dim_text = parts
+    out = {"measure": _LEGACY_NAMES.get(measure, measure), "year": year}
+    if months:
+        out["month"] = months.lstrip("0").replace("-0", "-") or months
+    if book:
+        out["book"] = book
+    for item in filter(None, dim_text.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or key not in _LEGACY_DIMS:
+            raise BadTraceRef(ref=ref, reason=f"unknown dimension {key}")
+        name, value = _LEGACY_DIMS[key], unquote(value)
+        # the audit pages matched function/economic codes with their sub-codes
+        out[name] = value + "*" if name in ("function", "economic") else value
+    return _checked(out, ref)
+
+
+def trace_query(*, measure: str, year: int, period: int | str | tuple[int, int] | None = None,
+                as_of: dt.date | str | None = None, **filters: str | None) -> TraceRef:
+    """A reference from keyword arguments (the audit pages' form); `period`: a month,
+    a range "1-3" or (1, 3), or None for the year."""
+    if isinstance(period, tuple):
+        period = f"{period[0]}-{period[1]}"
+    for key, value in filters.items():
+        if value and (";" in value or "=" in value):
+            raise BadTraceRef(ref=f"{key}={value}", reason="a value may not contain ; or =")
+    text = trace_ref(measure=measure, year=str(year),
+                     month=None if period in (None, "", 0, "0") else str(period),
+                     as_of=as_of.isoformat() if isinstance(as_of, dt.date) else as_of,
+                     **{k: v for k, v in filters.items() if v})
+    return trace_parse(text)
+
+
+# -------------------------------------------------------------- lines of a reference
+def lines_for(ref: TraceRef, lines: QuerySet, *, organizations: Any, regions: Any) -> QuerySet:
+    """`lines` (finance Line queryset) kept to the reference's lines. `organizations` and
+    `regions` are callables: department code → its unit codes, region code → it and its
+    districts (finance.selectors reads them)."""
+    q = Q(year=ref.year)
+    bases = [m for m, _sign in parts_of(ref.measure)]
+    q &= _any_measure_q(bases)
+    if ref.get("book"):
+        q &= Q(book=ref.get("book"))
+    if ref.get("as_of"):
+        q &= Q(entry__date__lte=dt.date.fromisoformat(ref.get("as_of")))
+    if ref.get("month"):
+        lo, hi = month_range(ref.get("month"))
+        q &= Q(entry__month=lo) if lo == hi else Q(entry__month__gte=lo, entry__month__lte=hi)
+    if ref.get("region"):
+        q &= Q(region__code__in=sorted(regions(ref.get("region"))))
+    if ref.get("department"):
+        q &= Q(unit__code__in=sorted(organizations(ref.get("department"))))
+    if ref.get("unit"):
+        q &= Q(unit__code=ref.get("unit"))
+    for key, field in (("account", "account__code"), ("function", "function__code"),
+                       ("economic", "economic__code"), ("fund_source", "fund_source__code")):
+        if ref.get(key):
+            q &= value_q(field, ref.get(key))
+    if ref.get("project"):
+        q &= value_q("project_code", ref.get("project"), blank_is_null=False)
+    if ref.get("basic"):
+        categories = BASIC_CATEGORIES if ref.get("basic") == "1" else PROJECT_CATEGORIES
+        q &= Q(project_code__in=project_codes_of(categories))
+    return lines.filter(q)
+
+
+def _kind_q(kinds: Iterable[str]) -> Q:
+    kinds = sorted(kinds)
+    return (Q(entry__kind__in=kinds)
+            | Q(entry__kind=EntryKind.REVERSAL, entry__reverses__kind__in=kinds))
+
+
+def _measure_q(m: Measure) -> Q:
+    q = Q(book=m.book) if m.book else Q()
+    if m.accounts:
+        q &= Q(account__code__in=list(m.accounts))
+    if m.prefixes:
+        pq = Q()
+        for p in m.prefixes:
+            pq |= Q(account__code__startswith=p)
+        q &= pq
+    if m.exclude_accounts:
+        q &= ~Q(account__code__in=list(m.exclude_accounts))
+    if m.kinds:
+        q &= _kind_q(m.kinds)
+    if m.exclude_kinds:
+        q &= ~_kind_q(m.exclude_kinds)
+    return q
+
+
+def _any_measure_q(bases: list[str]) -> Q:
+    q = Q(pk__in=[])
+    for name in bases:
+        q |= _measure_q(BASE_MEASURES[name])
+    return q
