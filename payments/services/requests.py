@@ -1,0 +1,294 @@
+"""Payment requests (支付申请): filing, submission (plan check, rules, commitment), the
+approval chain one by one or in a batch, rejection and the release of a commitment."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from finance import errors as ledger_errors
+from finance.ledger import (
+    Dims,
+    cr,
+    dr,
+    entry_post,
+    entry_reverse,
+)
+from finance.models import WorkflowStep
+from finance.services import (
+    bulk_save_with_history,
+    remember_stored,
+    save_with_history,
+    workflow_record,
+    workflow_record_many,
+)
+from payments import errors
+from payments.models import (
+    Attachment,
+    FundSourceSetting,
+    Payee,
+    PaymentPlan,
+    PaymentRequest,
+    Rule,
+    RuleHit,
+)
+from payments.rules import fmt, plan_used, rules_run
+from payments.services._common import (
+    CENT,
+    DIRECTOR,
+    FILER,
+    REVIEWER,
+    UNIT_HEAD,
+    S,
+    _dim_kwargs,
+    _in_group,
+    _unit_of,
+    director_threshold,
+)
+
+LEVELS = {  # status → (role, next status, level name)
+    S.UNIT_REVIEW: (UNIT_HEAD, S.TREASURY_REVIEW, "unit head"),
+    S.TREASURY_REVIEW: (REVIEWER, S.APPROVED, "treasury reviewer"),
+    S.DIRECTOR_REVIEW: (DIRECTOR, S.APPROVED, "treasury director"),
+}
+
+
+def payment_request_create(*, dims: Dims, year: int, amount: Decimal, payee: Payee,
+                           purpose: str, user: Any, contract_ref: str = "",
+                           procurement_ref: str = "",
+                           attachments: list[tuple[str, bytes]] | None = None,
+                           as_of: dt.datetime | None = None,
+                           submit: bool = False) -> PaymentRequest:
+    """A budget unit's filer drafts a request against an indicator (its dimension tuple).
+    `submit`: save and submit at once (保存并送审): the draft is submitted in the same
+    transaction exactly as `payment_request_submit` does it, without reading back and
+    locking the row just written; a short indicator or plan raises and nothing is saved."""
+    as_of = as_of or timezone.now()
+    if not _in_group(user, FILER):
+        raise errors.NotAllowed(user=user, action="file", why=errors.MSG_MISSING_ROLE % {
+            "role": FILER})
+    if _unit_of(user) != dims.unit:
+        raise errors.NotAllowed(user=user, action="file", why=errors.MSG_OTHER_UNIT)
+    with transaction.atomic():
+        req = PaymentRequest(
+            tracking_id=f"TR{year}{uuid.uuid4().hex[:16].upper()}", year=year,
+            amount=Decimal(amount).quantize(CENT), payee=payee, purpose=purpose,
+            contract_ref=contract_ref, procurement_ref=procurement_ref, filed_by=user,
+            filed_at=as_of, **_dim_kwargs(dims))
+        save_with_history(req, user=user, reason="filed")
+        for name, content in attachments or []:
+            att = Attachment(request=req, name=name)
+            att.file.save(name, ContentFile(content), save=True)
+        workflow_record(document=req, from_state="", to_state=req.status, action="file",
+                        user=user, as_of=as_of)
+        if submit:
+            remember_stored(req)
+            req.payee = Payee.objects.get(pk=req.payee_id)  # the rules read it as stored now
+            return _submit(req, user, as_of, fresh=True)
+        return req
+
+
+# A request's foreign keys, read with it so that full_clean finds them loaded and skips
+# one existence query each (finance.services._loaded_relations); only the request row is
+# locked.
+_REQUEST_RELATED = ("payee", "plan", "filed_by", "commit_entry", "pay_entry")
+
+
+def _requests_locked() -> Any:
+    return PaymentRequest.objects.select_for_update(of=("self",)).select_related(*_REQUEST_RELATED)
+
+
+def _lock(req: PaymentRequest) -> PaymentRequest:
+    return _requests_locked().get(pk=req.pk)
+
+
+def payment_request_submit(*, request: PaymentRequest, user: Any,
+                           as_of: dt.datetime | None = None) -> PaymentRequest:
+    """Check the month's plan, run the rule library, then commit the amount in the
+    control book at once (Dr 9201 / Cr 9101). A refusing rule hit leaves the request
+    `refused` with its reasons and nothing committed; a short indicator or plan raises."""
+    as_of = as_of or timezone.now()
+    with transaction.atomic():
+        req = _lock(request)
+        if req.status not in (S.DRAFT, S.REFUSED):
+            raise errors.WrongState(tracking_id=req.tracking_id, status=req.status,
+                                    action="submitted")
+        if user.pk != req.filed_by_id:
+            raise errors.NotAllowed(user=user, action="submit", why=errors.MSG_NOT_FILER)
+        return _submit(req, user, as_of)
+
+
+def _submit(req: PaymentRequest, user: Any, as_of: dt.datetime, *,
+            fresh: bool = False) -> PaymentRequest:
+    """The submission proper, inside the caller's transaction, on a request the caller
+    has locked (or, `fresh`, has just written: it has no rule hits to clear yet): plan
+    check, rules, commitment, state."""
+    on = timezone.localdate(as_of)
+    plan = _plan_check(req, on)
+    if not fresh:
+        RuleHit.objects.filter(request=req).delete()
+    hits = rules_run(req)
+    RuleHit.objects.bulk_create([RuleHit(request=req, rule_code=h.rule_code, action=h.action,
+                                         reason=h.reason, created_at=as_of) for h in hits])
+    old = req.status
+    req.plan = plan
+    req.submitted_at = as_of
+    if any(h.action == Rule.Action.REFUSE for h in hits):
+        req.status = S.REFUSED
+        save_with_history(req, user=user, reason="refused by rules")
+        workflow_record(document=req, from_state=old, to_state=req.status, action="submit",
+                        user=user, as_of=as_of,
+                        comment="; ".join(h.reason for h in hits if h.action == "refuse"))
+        return req
+    try:
+        req.commit_entry = entry_post(
+            lines=[dr("indicator", "9201", req.amount, req.dims),
+                   cr("indicator", "9101", req.amount, req.dims)],
+            description=f"支付申请 commit {req.tracking_id}", user=user, on=on, as_of=as_of,
+            source=req, kind="commit", tracking_id=req.tracking_id,
+            idempotency_key=f"{req.tracking_id}:commit")
+    except ledger_errors.IndicatorInsufficient as exc:
+        raise errors.IndicatorShort(available=fmt(exc.available),
+                                    requested=fmt(req.amount)) from None
+    req.status = S.UNIT_REVIEW
+    save_with_history(req, user=user, reason="submitted")
+    workflow_record(document=req, from_state=old, to_state=req.status, action="submit",
+                    user=user, as_of=as_of,
+                    comment="; ".join(h.reason for h in hits))
+    return req
+
+
+def _plan_check(req: PaymentRequest, on: dt.date) -> PaymentPlan | None:
+    setting = FundSourceSetting.objects.filter(fund_source=req.fund_source).first()
+    if setting is not None and not setting.plan_control:
+        return None
+    plan = PaymentPlan.objects.select_for_update().filter(
+        year=req.year, month=on.month, status=PaymentPlan.Status.APPROVED,
+        **_dim_kwargs(req.dims)).first()
+    approved = plan.approved if plan else Decimal("0.00")
+    used = plan_used(plan.pk) if plan else Decimal("0.00")
+    if used + req.amount > approved:
+        raise errors.PlanExceeded(year=req.year, month=on.month, approved=fmt(approved),
+                                  remaining=fmt(max(approved - used, Decimal("0.00"))),
+                                  requested=fmt(req.amount))
+    return plan
+
+
+def _acted_on(user: Any, reqs: list[PaymentRequest]) -> set[str]:
+    """The ids (as workflow doc ids) of those requests the user has approved at a level."""
+    return set(WorkflowStep.objects.filter(
+        doc_type=ContentType.objects.get_for_model(PaymentRequest),
+        doc_id__in=[str(r.pk) for r in reqs], action="approve", actor=user,
+    ).values_list("doc_id", flat=True))
+
+
+def _check_approver(req: PaymentRequest, user: Any, action: str,
+                    acted: bool | None = None) -> tuple[str, str, str]:
+    """Raise unless `user` may decide `req` at its current level; `acted` (whether the
+    user already approved a level of it) is looked up unless the caller passes it."""
+    if req.status not in LEVELS:
+        raise errors.WrongState(tracking_id=req.tracking_id, status=req.status, action=action)
+    role, nxt, level = LEVELS[req.status]
+    if user.pk == req.filed_by_id:
+        raise errors.NotAllowed(user=user, action=action, why=errors.MSG_FILER_CANNOT_APPROVE)
+    if not _in_group(user, role):
+        raise errors.NotAllowed(user=user, action=action,
+                                why=errors.MSG_MISSING_ROLE % {"role": role})
+    if role == UNIT_HEAD and _unit_of(user) != req.unit:
+        raise errors.NotAllowed(user=user, action=action, why=errors.MSG_OTHER_UNIT)
+    if acted is None:
+        acted = bool(_acted_on(user, [req]))
+    if acted:
+        raise errors.NotAllowed(user=user, action=action, why=errors.MSG_ONE_LEVEL_ONLY)
+    return role, nxt, level
+
+
+def payment_request_approve(*, request: PaymentRequest, user: Any, comment: str = "",
+                            as_of: dt.datetime | None = None) -> PaymentRequest:
+    """One level of the chain: unit head → treasury reviewer → director above the
+    threshold. The filer never approves; one person approves at most one level."""
+    as_of = as_of or timezone.now()
+    with transaction.atomic():
+        req = _lock(request)
+        _role, nxt, level = _check_approver(req, user, "approve")
+        if req.status == S.TREASURY_REVIEW and req.amount > director_threshold():
+            nxt = S.DIRECTOR_REVIEW
+        old, req.status = req.status, nxt
+        save_with_history(req, user=user, reason=f"approved by {level}")
+        workflow_record(document=req, from_state=old, to_state=nxt, action="approve", user=user,
+                        comment=comment, as_of=as_of)
+        return req
+
+
+@dataclass
+class Decided:
+    """The outcome of a batch decision: the requests approved, and those refused with
+    the reason (wrong state, not the user's role or unit, a level already approved)."""
+    approved: list[PaymentRequest] = field(default_factory=list)
+    refused: list[tuple[PaymentRequest, errors.PaymentError]] = field(default_factory=list)
+
+
+def payment_requests_approve(*, requests: list[PaymentRequest], user: Any, comment: str = "",
+                             as_of: dt.datetime | None = None) -> Decided:
+    """Approve many requests, each at its current level, in one locked pass: the rows are
+    locked in one statement (in id order, so two batches never deadlock), every request
+    gets exactly the checks of `payment_request_approve` (a refused one is reported and
+    the others go on), and the approved ones are written with their history and workflow
+    steps in one statement each. The treasury's "approve selected" uses it."""
+    as_of = as_of or timezone.now()
+    out = Decided()
+    with transaction.atomic():
+        locked = list(_requests_locked().filter(pk__in=[r.pk for r in requests]).order_by("id"))
+        acted = _acted_on(user, locked)
+        by_level: dict[str, list[tuple[PaymentRequest, str]]] = defaultdict(list)
+        threshold = director_threshold()
+        for req in locked:
+            try:
+                _role, nxt, level = _check_approver(req, user, "approve",
+                                                    acted=str(req.pk) in acted)
+            except errors.PaymentError as exc:
+                out.refused.append((req, exc))
+                continue
+            if req.status == S.TREASURY_REVIEW and req.amount > threshold:
+                nxt = S.DIRECTOR_REVIEW
+            old, req.status = req.status, nxt
+            by_level[level].append((req, old))
+        for level, pairs in by_level.items():
+            reqs = [r for r, _old in pairs]
+            bulk_save_with_history(reqs, user=user, reason=f"approved by {level}",
+                                   fields=["status"])
+            workflow_record_many([(r, old, r.status) for r, old in pairs], action="approve",
+                                 user=user, comment=comment, as_of=as_of)
+            out.approved += reqs
+    return out
+
+
+def payment_request_reject(*, request: PaymentRequest, user: Any, comment: str,
+                           as_of: dt.datetime | None = None) -> PaymentRequest:
+    """Rejection at any level releases the commitment (reversal of the commit entry)."""
+    as_of = as_of or timezone.now()
+    if not comment.strip():
+        raise errors.ReasonRequired()
+    with transaction.atomic():
+        req = _lock(request)
+        _check_approver(req, user, "reject")
+        _release(req, user, as_of, f"rejected: {comment}")
+        old, req.status = req.status, S.REJECTED
+        save_with_history(req, user=user, reason=comment)
+        workflow_record(document=req, from_state=old, to_state=req.status, action="reject",
+                        user=user, comment=comment, as_of=as_of)
+        return req
+
+
+def _release(req: PaymentRequest, user: Any, as_of: dt.datetime, reason: str) -> None:
+    assert req.commit_entry is not None  # noqa: S101 - every reviewed request is committed
+    entry_reverse(entry=req.commit_entry, user=user, reason=reason, as_of=as_of,
+                  on=timezone.localdate(as_of), idempotency_key=f"{req.tracking_id}:release")
