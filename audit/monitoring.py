@@ -18,10 +18,11 @@ from django.utils import timezone
 
 from audit.models import Alert, MonitoringRule
 from audit.services import DEFAULT_RULES, alert_raise, monitoring_rule_get
+from finance import chart
 from finance.models import Account, Entry, Line, fen_to_decimal
 
-PAID = "9301"
-AUTHORITY = "9001"
+PAID = chart.EXPENDED
+AUTHORITY = chart.AUTHORITY
 
 
 @dataclass(frozen=True)

@@ -386,3 +386,29 @@ def _any_measure_q(bases: list[str]) -> Q:
     for name in bases:
         q |= _measure_q(BASE_MEASURES[name])
     return q
+
+
+# ------------------------------------------------------------------ in plain words
+KEY_LABELS = {"measure": _("口径 measure"), "year": _("年度 year"), "as_of": _("截至 as of"),
+              "month": _("月份 month"), "book": _("账簿 book"), "account": _("科目 account"),
+              "region": _("区划 region"), "department": _("部门 department"),
+              "unit": _("单位 unit"), "function": _("功能分类 function"),
+              "economic": _("经济分类 economic class"), "fund_source": _("资金性质 fund source"),
+              "project": _("项目 project"), "basic": _("支出类型 spending type")}
+BASIC_LABELS = {"1": _("基本支出 (人员类 + 运转类项目)"), "0": _("项目支出 (特定目标类项目)")}
+
+
+def describe(ref: TraceRef) -> list[tuple[str, str]]:
+    """The reference's parts as (label, value) for a page: what the figure is."""
+    out = []
+    for key, value in ref.parts:
+        if key == "measure":
+            value = label(value)
+        elif key == "basic":
+            value = str(BASIC_LABELS[value])
+        elif value == NONE:
+            value = str(_("(none)"))
+        elif value == NOTHING:
+            value = str(_("(nothing: zero by definition)"))
+        out.append((str(KEY_LABELS[key]), value))
+    return out

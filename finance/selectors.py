@@ -90,6 +90,36 @@ def figure_fen(ref: measures.TraceRef | str) -> tuple[int, int]:
     return total, count
 
 
+BREAKDOWN_FIELDS = {"unit": "unit__code", "function": "function__code",
+                    "economic": "economic__code", "fund_source": "fund_source__code",
+                    "project": "project_code", "month": "entry__month", "account": "account__code"}
+
+
+def figure_breakdown(ref: measures.TraceRef | str, *,
+                     by: tuple[str, ...] = ("unit", "function", "economic", "month"),
+                     ) -> list[tuple[tuple[str, ...], int, int]]:
+    """The figure's lines summed per `by` (codes; month as text): [(keys, fen, lines)],
+    largest first. Aggregates only: no entry, document, payee or person — what the
+    public may see of a published figure."""
+    if isinstance(ref, str):
+        ref = measures.trace_parse(ref)
+    fields = [BREAKDOWN_FIELDS[b] for b in by]
+    rows = (figure_lines(ref).order_by()
+            .values_list(*fields, "book", "account__code", "account__normal_side",
+                         "entry__kind", "entry__reverses__kind")
+            .annotate(d=Sum("debit_fen"), c=Sum("credit_fen"), n=Count("id")))
+    out: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        keys = tuple("" if v is None else str(v) for v in row[:len(by)])
+        book, code, side, kind, reversed_kind, d, c, n = row[len(by):]
+        normal = (d or 0) - (c or 0) if side == "debit" else (c or 0) - (d or 0)
+        base = measures.classify(book, code, line_kind(kind, reversed_kind))
+        out[keys][0] += measures.contribution(ref.measure, base, normal)
+        out[keys][1] += n
+    return sorted(((k, v[0], v[1]) for k, v in out.items() if v[0] or v[1]),
+                  key=lambda x: (-abs(x[1]), x[0]))
+
+
 def figure_of(ref: measures.TraceRef | str) -> int:
     """The figure (fen) a trace reference names, as the ledger says now."""
     return figure_fen(ref)[0]

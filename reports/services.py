@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from finance import chart
 from finance import services as fin
 from finance.chart import EntryKind
 from finance.errors import PeriodMissing
@@ -153,27 +154,32 @@ def year_end_close(*, year: int, user: Any, as_of: datetime | None = None) -> Ye
         moved: dict[str, int] = defaultdict(int)
         for code, book, side, dims, fen in _balances(year, master):
             grant = dims.fund_source in ("1", "2", "3")
-            if book == "budget" and code[0] in "67":
-                budget.append(_zeroing(code, side, fen, "8101" if grant else "8201", dims, book))
+            if book == "budget" and code[0] in (chart.BUDGET_REVENUE, chart.BUDGET_EXPENDITURE):
+                carry_to = (chart.APPROPRIATION_CARRYOVER if grant
+                            else chart.NON_APPROPRIATION_CARRYOVER)
+                budget.append(_zeroing(code, side, fen, carry_to, dims, book))
                 moved[f"budget {code}"] += fen
-            elif book == "financial" and code[0] in "45":
-                financial.append(_zeroing(code, side, fen, "3301", dims, book))
-                surplus[dims] += fen if code[0] == "4" else -fen
+            elif book == "financial" and code[0] in (chart.REVENUE, chart.EXPENSE):
+                financial.append(_zeroing(code, side, fen, chart.CURRENT_SURPLUS, dims, book))
+                surplus[dims] += fen if code[0] == chart.REVENUE else -fen
                 moved[f"financial {code}"] += fen
-            elif code == "9101" and fen > 0:
-                indicator.append(_zeroing("9101", side, fen, "9001", dims, book))
+            elif code == chart.AVAILABLE and fen > 0:
+                indicator.append(_zeroing(chart.AVAILABLE, side, fen, chart.AUTHORITY, dims, book))
                 action = policy.get(dims.fund_source, "take_back")
                 moved[f"indicator {action}"] += fen
                 if action == "carry_forward":
                     amount = fen_to_decimal(fen)
-                    carry.append([LineSpec(book="indicator", account="9101", debit=amount,
+                    carry.append([LineSpec(book="indicator", account=chart.AVAILABLE, debit=amount,
                                            dims=dims),
-                                  LineSpec(book="indicator", account="9001", credit=amount,
+                                  LineSpec(book="indicator", account=chart.AUTHORITY, credit=amount,
                                            dims=dims)])
         for dims, fen in sorted(surplus.items(), key=lambda kv: kv[0].key(year)):
             if fen:  # 本期盈余 → 本年盈余分配 → 累计盈余
-                financial.append(_zeroing("3301", "credit", fen, "3302", dims, "financial")
-                                 + _zeroing("3302", "credit", fen, "3001", dims, "financial"))
+                financial.append(
+                    _zeroing(chart.CURRENT_SURPLUS, "credit", fen, chart.SURPLUS_DISTRIBUTION,
+                             dims, "financial")
+                    + _zeroing(chart.SURPLUS_DISTRIBUTION, "credit", fen,
+                               chart.ACCUMULATED_SURPLUS, dims, "financial"))
         entries: list[Entry] = []
         for groups, text in ((budget, "年终结账 预算会计"), (financial, "年终结账 财务会计"),
                              (indicator, "年终结账 指标")):
@@ -294,10 +300,20 @@ def manifest_build(*, files: dict[str, bytes], tables: list[Table],
         **meta,
         "files": [{"name": n, "sha256": hashlib.sha256(b).hexdigest(), "size": len(b)}
                   for n, b in sorted(files.items())],
+        "tables": [{"code": t.code, "title": t.title} for t in tables],
         "figures": [{"table": t.code, "row": r.key, "column": c.key,
+                     "row_name": _row_name(r, c), "column_label": c.label,
                      "amount_yuan": str(f.yuan), "trace": f.trace}
                     for t in tables for r, c, f in t.figures()],
     }
+
+
+def _row_name(row: Any, column: Any) -> str:
+    """The row's words as the CSV writes them (code and name, or the summary item)."""
+    name = row.cells.get("name") or row.cells.get(
+        "in_item" if column.key == "in_amount" else "out_item", "")
+    code = row.cells.get("code", "")
+    return f"{code} {name}".strip() if isinstance(code, str) else str(name)
 
 
 def _canonical_sha(doc: dict[str, Any]) -> str:

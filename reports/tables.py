@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
+from finance import chart
 from finance.measures import COMBINED, PERSONNEL_ECONOMIC, PREFIX, SANGONG, value_matcher
 from reports.selectors import (
     Figure,
@@ -393,9 +394,9 @@ def final_tables(fs: FactSet) -> list[Table]:
     book (revenue 6xxx, expenditure 7xxx, opening 8xxx balances; closing entries left
     out so the year's flows show after the year-end close)."""
     e = "expenditure"
-    inc = [col("rev_grant", "财政拨款收入", "revenue", account="6001"),
-           col("rev_business", "事业收入", "revenue", account="6101"),
-           col("rev_other", "其他收入", "revenue", account="6609")]
+    inc = [col("rev_grant", "财政拨款收入", "revenue", account=chart.FISCAL_APPROPRIATION_REVENUE),
+           col("rev_business", "事业收入", "revenue", account=chart.BUSINESS_BUDGET_REVENUE),
+           col("rev_other", "其他收入", "revenue", account=chart.OTHER_BUDGET_REVENUE)]
     f1 = summary_table(
         fs, code="F1", title="收入支出决算总表",
         income=[*inc, col("income_year_total", "本年收入合计", "revenue"),
@@ -411,9 +412,9 @@ def final_tables(fs: FactSet) -> list[Table]:
     f2 = tree_table(
         fs, code="F2", title="收入决算表", dim="function",
         cols=[col("total", "本年收入合计", "revenue"),
-              col("grant", "财政拨款收入", "revenue", account="6001"),
-              col("business", "事业收入", "revenue", account="6101"),
-              col("other", "其他收入", "revenue", account="6609")],
+              col("grant", "财政拨款收入", "revenue", account=chart.FISCAL_APPROPRIATION_REVENUE),
+              col("business", "事业收入", "revenue", account=chart.BUSINESS_BUDGET_REVENUE),
+              col("other", "其他收入", "revenue", account=chart.OTHER_BUDGET_REVENUE)],
         header=[[("科目编码", 1, 1), ("科目名称", 1, 1), ("本年收入合计", 1, 1),
                  ("财政拨款收入", 1, 1), ("事业收入", 1, 1), ("其他收入", 1, 1)]],
         col_sums=[("total", [(1, "grant"), (1, "business"), (1, "other")])])

@@ -11,6 +11,8 @@ urlpatterns = [
     path("disclosure/export/", views.disclosure_export_view, name="disclosure_export"),
     path("disclosure/<str:action>/", views.disclosure_action_view, name="disclosure_action"),
     path("public/", views.public_list_view, name="public"),
+    path("figure/", views.figure_view, name="figure"),
     path("public/<int:pk>/", views.public_set_view, name="public_set"),
+    path("public/<int:pk>/figure/", views.public_figure_view, name="public_figure"),
     path("public/<int:pk>/<str:name>", views.public_file_view, name="public_file"),
 ]

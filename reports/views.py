@@ -126,7 +126,13 @@ def public_list_view(request: HttpRequest) -> HttpResponse:
 def public_set_view(request: HttpRequest, pk: int) -> HttpResponse:
     ds = get_object_or_404(DisclosureSet.objects.select_related("department"), pk=pk,
                            status="published")
-    return render(request, "reports/public_set.html", {"ds": ds, "files": ds.files.all()})
+    figures: dict[str, list[dict]] = {}
+    for f in ds.manifest.get("figures", []):
+        figures.setdefault(f["table"], []).append(f)
+    titles = {t["code"]: t["title"] for t in ds.manifest.get("tables", [])}
+    return render(request, "reports/public_set.html", {
+        "ds": ds, "files": ds.files.all(),
+        "tables": [(code, titles.get(code, ""), rows) for code, rows in figures.items()]})
 
 
 def public_file_view(request: HttpRequest, pk: int, name: str) -> FileResponse:
@@ -136,3 +142,59 @@ def public_file_view(request: HttpRequest, pk: int, name: str) -> FileResponse:
         raise Http404(name)
     return FileResponse(f.file.open("rb"), as_attachment=True, filename=name)
 
+
+
+# ------------------------------------------------------------------ a figure's trace
+def _figure_context(ref_text: str) -> dict:
+    """What a figure is, its total and its lines summed by unit, function, economic class
+    and month (aggregates only: no document, payee or person)."""
+    from finance import measures
+    from finance import selectors as ledger
+    from finance.models import EconomicCode, FunctionCode, Organization
+
+    ref = measures.trace_parse(ref_text)
+    rows = ledger.figure_breakdown(ref)
+    names = {
+        "unit": dict(Organization.objects.filter(
+            code__in={k[0] for k, _f, _n in rows}).values_list("code", "name")),
+        "function": dict(FunctionCode.objects.filter(
+            code__in={k[1] for k, _f, _n in rows}).values_list("code", "name")),
+        "economic": dict(EconomicCode.objects.filter(
+            code__in={k[2] for k, _f, _n in rows}).values_list("code", "name")),
+    }
+    lines = [{"unit": k[0], "unit_name": names["unit"].get(k[0], ""),
+              "function": k[1], "function_name": names["function"].get(k[1], ""),
+              "economic": k[2], "economic_name": names["economic"].get(k[2], ""),
+              "month": k[3], "amount": selectors.fen_to_decimal(fen), "lines": n}
+             for k, fen, n in rows]
+    total = sum(fen for _k, fen, _n in rows)
+    return {"ref": str(ref), "parts": measures.describe(ref), "rows": lines,
+            "total": selectors.fen_to_decimal(total),
+            "line_count": sum(n for _k, _f, n in rows)}
+
+
+@login_required
+def figure_view(request: HttpRequest) -> HttpResponse:
+    """A report figure (execution, final accounts, disclosure drafts) followed to its lines;
+    an auditor goes on from here to the entries, documents and people."""
+    from finance.measures import BadTraceRef
+
+    try:
+        context = _figure_context(request.GET.get("ref", ""))
+    except BadTraceRef as exc:
+        return render(request, "reports/figure.html", {"error": str(exc)}, status=400)
+    return render(request, "reports/figure.html", context)
+
+
+def public_figure_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """A figure of a published set, for the public: only references the set published,
+    summed by unit, function, economic class and month (no personal data)."""
+    ds = get_object_or_404(DisclosureSet.objects.select_related("department"), pk=pk,
+                           status="published")
+    ref = request.GET.get("ref", "")
+    published = next((f for f in ds.manifest.get("figures", []) if f["trace"] == ref), None)
+    if published is None:
+        raise Http404("not a figure of this set")
+    context = _figure_context(ref)
+    context.update(ds=ds, published=published, public=True)
+    return render(request, "reports/figure.html", context)

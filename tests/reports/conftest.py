@@ -96,3 +96,14 @@ def expected(measure: str, names: list[str] | None = None) -> Decimal:
                   "committed": committed,
                   "available": approved + adjusted - paid - committed}.get(measure, row[idx.get(measure, 1)])
     return total
+
+
+@pytest.fixture
+def approver(django_user_model):  # noqa: ANN001
+    """The department head who approves and publishes disclosure sets."""
+    from django.contrib.auth.models import Permission
+
+    u = django_user_model.objects.create_user(username="head", password="x-Secret-789")
+    u.user_permissions.add(*Permission.objects.filter(
+        codename__in=["approve_disclosure", "publish_disclosure"]))
+    return django_user_model.objects.get(pk=u.pk)

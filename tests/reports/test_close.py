@@ -205,8 +205,8 @@ class TestFinancialStatements:
         return by
 
     def test_balance_sheet_balances_before_and_after_the_close(self, with_surplus, user):
-        from reports.checks import tables_check
         from finance.selectors import figure_of
+        from reports.checks import tables_check
 
         for phase in ("before", "after"):
             if phase == "after":

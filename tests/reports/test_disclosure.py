@@ -15,15 +15,14 @@ from decimal import Decimal
 import openpyxl
 import pdfplumber
 import pytest
-from django.contrib.auth.models import Permission
 from django.core.management import call_command
 
 from finance import selectors as fin
+from finance.selectors import figure_of
 from reports import errors, render, services, tables
 from reports.checks import tables_check
 from reports.models import DisclosureSet
 from reports.selectors import Figure, Scope, disclosure_deadlines
-from finance.selectors import figure_of
 from tests.reports.conftest import YEAR
 
 D = Decimal
@@ -89,14 +88,6 @@ class TestCrossTableChecks:
         f7.rows[0].cells["hosting"] = Figure(cell.fen - 100, cell.trace)
         messages = [str(f) for f in tables_check(ts)]
         assert "tables tie at F7.total[hosting] = F6.economic:30217[total]: expected 12040.00, found 12039.00" in messages
-
-
-@pytest.fixture
-def approver(django_user_model):
-    u = django_user_model.objects.create_user(username="head", password="x-Secret-789")
-    u.user_permissions.add(*Permission.objects.filter(
-        codename__in=["approve_disclosure", "publish_disclosure"]))
-    return django_user_model.objects.get(pk=u.pk)
 
 
 def publish(user, approver, kind="final"):

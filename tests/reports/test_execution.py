@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from finance import selectors as fin
+from finance.selectors import figure_of
 from reports import selectors
 from reports.selectors import Scope
-from finance.selectors import figure_of
 from tests.reports.conftest import YEAR, expected
 
 D = Decimal

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from finance import selectors as fin
 from finance.errors import IndicatorInsufficient
 from finance.ledger import entry_post
+from finance.selectors import figure_of
 from reports import errors, selectors, services
 from reports.models import YearEndClose
-from finance.selectors import figure_of
 from tests.helpers import approve_lines, commit_lines, dims, pay_lines
 
 YEAR = 2026
