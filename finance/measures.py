@@ -9,6 +9,8 @@ trace resolves a reference back to the lines (`trace_parse` → `lines_for`). A 
 
 Keys (any order when read; written in `KEYS` order):
     measure   a name of `MEASURES` (base or combined)      year   fiscal year (required)
+    upto      entries numbered up to N in the year: the ledger as it stood when a set was
+              published, so its figures resolve to the same amounts for good
     as_of     YYYY-MM-DD: entries dated up to it           month  3, or a range 1-3
     book      indicator | budget | financial               account  codes (see below)
     region    a region and its districts                   department  its units
@@ -37,7 +39,7 @@ from finance.dimensions import BASIC_CATEGORIES, PROJECT_CATEGORIES, project_cod
 
 PREFIX = "tr:v1:"
 LEGACY_PREFIX = "TR1:"
-KEYS = ("measure", "year", "as_of", "month", "book", "account", "region", "department",
+KEYS = ("measure", "year", "upto", "as_of", "month", "book", "account", "region", "department",
         "unit", "function", "economic", "fund_source", "project", "basic")
 CODE_KEYS = ("account", "function", "economic", "fund_source", "project")
 NONE, NOTHING = "-", "~"  # "lines without this dimension", "no code at all"
@@ -266,6 +268,8 @@ def _checked(parts: dict[str, str], ref: str) -> TraceRef:
             raise BadTraceRef(ref=ref, reason="as_of is not a date YYYY-MM-DD") from None
     if "month" in parts:
         parts["month"] = _month_text(parts["month"], ref)
+    if not parts.get("upto", "0").isdigit():
+        raise BadTraceRef(ref=ref, reason="upto is an entry number")
     if parts.get("basic", "1") not in ("0", "1"):
         raise BadTraceRef(ref=ref, reason="basic is 1 or 0")
     if parts.get("book", _IND) not in (_IND, _BUD, _FIN):
@@ -334,6 +338,8 @@ def lines_for(ref: TraceRef, lines: QuerySet, *, organizations: Any, regions: An
     q &= _any_measure_q(bases)
     if ref.get("book"):
         q &= Q(book=ref.get("book"))
+    if ref.get("upto"):
+        q &= Q(entry__number__lte=int(ref.get("upto")))
     if ref.get("as_of"):
         q &= Q(entry__date__lte=dt.date.fromisoformat(ref.get("as_of")))
     if ref.get("month"):
@@ -389,7 +395,8 @@ def _any_measure_q(bases: list[str]) -> Q:
 
 
 # ------------------------------------------------------------------ in plain words
-KEY_LABELS = {"measure": _("口径 measure"), "year": _("年度 year"), "as_of": _("截至 as of"),
+KEY_LABELS = {"measure": _("口径 measure"), "year": _("年度 year"),
+              "upto": _("截至凭证号 ledger up to entry"), "as_of": _("截至 as of"),
               "month": _("月份 month"), "book": _("账簿 book"), "account": _("科目 account"),
               "region": _("区划 region"), "department": _("部门 department"),
               "unit": _("单位 unit"), "function": _("功能分类 function"),

@@ -123,7 +123,7 @@ class MasterData:
 # ------------------------------------------------------------------------- facts
 def ledger_facts(*, year: int, as_of: date | None = None, by_month: bool = False,
                  master: MasterData | None = None,
-                 units: Collection[int] | None = None) -> pd.DataFrame:
+                 units: Collection[int] | None = None, upto: int | None = None) -> pd.DataFrame:
     """Every ledger line of `year` summed per account, entry kind and dimension tuple
     (one GROUP BY in SQL), labelled with its measure. `amount` is integer fen on the
     account's normal side (int64: exact; no float anywhere). `units` (organization ids)
@@ -137,6 +137,8 @@ def ledger_facts(*, year: int, as_of: date | None = None, by_month: bool = False
         lines = lines.filter(unit_id__in=sorted(units))
     if as_of is not None:
         lines = lines.filter(entry__date__lte=as_of)
+    if upto is not None:  # the ledger as it stood after entry `upto` of the year
+        lines = lines.filter(entry__number__lte=upto)
     keys = ["account_id", "kind", "region_id", "unit_id", "function_id", "economic_id",
             "fund_source_id", "project_code"]
     if by_month:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
@@ -23,7 +24,15 @@ from finance import services as fin
 from finance.chart import EntryKind
 from finance.errors import PeriodMissing
 from finance.ledger import Dims, LineSpec, entry_post, entry_reverse
-from finance.models import Balance, Entry, FiscalYear, Organization, Period, fen_to_decimal
+from finance.models import (
+    Balance,
+    Entry,
+    FiscalYear,
+    Organization,
+    Period,
+    VoucherSequence,
+    fen_to_decimal,
+)
 from reports import errors
 from reports.checks import tables_check
 from reports.models import DisclosureFile, DisclosureSet, FundSourcePolicy, YearEndClose
@@ -259,11 +268,13 @@ def year_end_reopen(*, year: int, user: Any, reason: str,
 
 
 # ------------------------------------------------------------------ disclosure
-def disclosure_tables(*, disclosure: DisclosureSet, fact_set: FactSet | None = None) -> list[Table]:
-    """The tables of a set, built from the ledger now."""
+def disclosure_tables(*, disclosure: DisclosureSet, fact_set: FactSet | None = None,
+                      upto: int | None = None) -> list[Table]:
+    """The tables of a set, built from the ledger now (`upto`: as it stood after that
+    entry number of the year, stamped on every figure's reference)."""
     dept = disclosure.department
-    fs = fact_set or department_fact_sets(year=disclosure.year,
-                                          departments=[dept.code])[dept.code]
+    fs = fact_set or department_fact_sets(year=disclosure.year, departments=[dept.code],
+                                          upto=upto)[dept.code]
     return _titled(fs, disclosure.kind, dept.name, disclosure.year)
 
 
@@ -383,13 +394,24 @@ def disclosure_set_return(*, disclosure_id: int, user: Any, reason: str,
     return ds
 
 
+_UPTO = re.compile(r";upto=\d+")
+
+
 def figures_digest(tables: list[Table]) -> str:
-    """SHA-256 over every figure (table, row, column, fen, trace) of a set."""
+    """SHA-256 over every figure (table, row, column, fen, trace) of a set: which figures,
+    not at which ledger position (the `upto` of the references is left out)."""
     h = hashlib.sha256()
     for t in tables:
         for r, c, f in t.figures():
-            h.update(f"{t.code}|{r.key}|{c.key}|{f.fen}|{f.trace}\n".encode())
+            h.update(f"{t.code}|{r.key}|{c.key}|{f.fen}|{_UPTO.sub('', f.trace)}\n".encode())
     return h.hexdigest()
+
+
+def ledger_head(year: int) -> int:
+    """The last entry number of the year: every entry up to it is committed (numbers are
+    given under the year's sequence lock, held to commit)."""
+    return (VoucherSequence.objects.filter(fiscal_year=year)
+            .values_list("last_number", flat=True).first() or 0)
 
 
 def _block_on_failures(tables: list[Table]) -> None:
@@ -417,7 +439,9 @@ def disclosure_set_publish(*, disclosure_id: int, user: Any,
         ds = DisclosureSet.objects.select_for_update().select_related("department").get(
             pk=disclosure_id)
         _expect(ds, DisclosureSet.Status.APPROVED, "publish")
-        tables = disclosure_tables(disclosure=ds)
+        # the figures as the ledger stands now, each reference stamped with this position
+        # so that it resolves to the published amount whatever is posted later
+        tables = disclosure_tables(disclosure=ds, upto=ledger_head(ds.year))
         _block_on_failures(tables)
         if figures_digest(tables) != ds.approved_figures_sha256:
             raise errors.FiguresChanged(id=ds.pk)

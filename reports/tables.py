@@ -102,12 +102,13 @@ class FactSet:
     source, basic) → fen; answers figures and per-code sums with one pass each."""
 
     def __init__(self, items: list[tuple], *, year: int, scope: Scope, master: MasterData,
-                 as_of: date | None = None) -> None:
+                 as_of: date | None = None, upto: int | None = None) -> None:
         self.items = items
         self.by_measure: dict[str, list[tuple]] = defaultdict(list)
         for it in items:
             self.by_measure[it[0]].append(it)
         self.year, self.scope, self.master, self.as_of = year, scope, master, as_of
+        self.upto = upto
         self._cache: dict[tuple, dict[str, int]] = {}
         self._fixed: tuple[str, str] | None = None
         self._present: dict[int, set] = {}
@@ -124,7 +125,8 @@ class FactSet:
         """Same string as trace_ref(...) (a test checks it), built from pre-joined fixed
         parts: a disclosure of 300 departments writes a quarter of a million of them."""
         if self._fixed is None:
-            head = f";year={self.year}" + (f";as_of={self.as_of.isoformat()}" if self.as_of else "")
+            head = (f";year={self.year}" + (f";upto={self.upto}" if self.upto is not None else "")
+                    + (f";as_of={self.as_of.isoformat()}" if self.as_of else ""))
             scope = "".join(f";{k}={v}" for k, v in self.scope.trace_dims().items())
             self._fixed = (head, scope)
         head, scope = self._fixed
@@ -518,18 +520,21 @@ def fact_set(*, year: int, scope: Scope, as_of: date | None = None,
 
 
 def department_fact_sets(*, year: int, departments: list[str] | None = None,
-                         master: MasterData | None = None) -> dict[str, FactSet]:
-    """Fact sets of every department in one pass (one SQL GROUP BY, one pandas groupby)."""
+                         master: MasterData | None = None,
+                         upto: int | None = None) -> dict[str, FactSet]:
+    """Fact sets of every department in one pass (one SQL GROUP BY, one pandas groupby);
+    `upto`: the ledger as it stood after entry number `upto` of the year (stamped on every
+    figure's reference)."""
     master = master or MasterData.load()
     units = scope_units(master, "department", departments) if departments is not None else None
-    facts = ledger_facts(year=year, master=master, units=units)
+    facts = ledger_facts(year=year, master=master, units=units, upto=upto)
     if departments is not None:
         facts = facts[facts["department"].isin(departments)]
     facts = facts[facts["department"] != ""]
     out: dict[str, FactSet] = {}
     if facts.empty:
-        return {d: FactSet([], year=year, scope=Scope("department", d), master=master)
-                for d in departments or []}
+        return {d: FactSet([], year=year, scope=Scope("department", d), master=master,
+                           upto=upto) for d in departments or []}
     g = facts.groupby(["department", "measure", *_DIMS], sort=False)["amount"].sum()
     per: dict[str, list[tuple]] = defaultdict(list)
     for key, v in g.items():
@@ -537,5 +542,5 @@ def department_fact_sets(*, year: int, departments: list[str] | None = None,
             per[key[0]].append((*key[1:], int(v)))
     for dept in sorted(set(per) | set(departments or [])):
         out[dept] = FactSet(per.get(dept, []), year=year, scope=Scope("department", dept),
-                            master=master)
+                            master=master, upto=upto)
     return out

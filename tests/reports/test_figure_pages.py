@@ -75,3 +75,28 @@ class TestPublicFigurePage:
         r = client.get(f"/reports/public/{ds.pk}/figure/",
                        {"ref": "tr:v1:measure=paid;year=2026;unit=440300201"})
         assert r.status_code == 404
+
+
+class TestPublishedFiguresStayTraceable:
+    def test_a_posting_after_publication_does_not_change_what_a_published_reference_says(
+            self, city, user, approver):  # noqa: ANN001
+        import datetime as dt
+
+        from finance.ledger import entry_post
+        from finance.selectors import figure_of
+        from tests.helpers import approve_lines
+        from tests.reports.conftest import LINES
+
+        ds = publish(user, approver, kind="budget")
+        basic = next(f for f in ds.manifest["figures"]
+                     if (f["table"], f["row"], f["column"]) == ("B3", "total", "basic"))
+        assert basic["amount_yuan"] == "735000.00"  # worked out in test_categories.py
+        assert ";upto=" in basic["trace"]
+        # a later adjustment of a running-cost indicator of the department
+        entry_post(lines=approve_lines(D("1000.00"), LINES["edu_office"][0]), user=user,
+                   description="追加", on=dt.date(YEAR, 5, 1), kind="adjustment")
+        assert figure_of(basic["trace"]) == 735_000_00
+        now = re.sub(r";upto=\d+", "", basic["trace"])  # the same figure, the ledger now
+        assert figure_of(now) == 736_000_00
+        for fig in ds.manifest["figures"]:
+            assert figure_of(fig["trace"]) == round(D(fig["amount_yuan"]) * 100), fig
