@@ -26,6 +26,8 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from finance import chart
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
@@ -81,8 +83,8 @@ def prepare() -> tuple[list[str], list[str]]:
             for e in economics:
                 d = Dims(region="440300", unit=unit_code(i), function=f, economic=e,
                          fund_source="1")
-                entry_post(lines=[dr("indicator", "9101", Decimal("900000000.00"), d),
-                                  cr("indicator", "9001", Decimal("900000000.00"), d)],
+                entry_post(lines=[dr("indicator", chart.AVAILABLE, Decimal("900000000.00"), d),
+                                  cr("indicator", chart.AUTHORITY, Decimal("900000000.00"), d)],
                            description="批复", on=dt.date(2026, 1, 5), kind="approval")
     return functions, economics
 
@@ -110,11 +112,11 @@ def worker(worker_id: int, pairs: int, functions: list[str], economics: list[str
                  function=rnd.choice(functions), economic=rnd.choice(economics), fund_source="1")
         amount = Decimal(rnd.randrange(100, 5_000_000)) / 100
         on = dt.date(2026, rnd.randrange(1, 13), rnd.randrange(1, 28))
-        entry_post(lines=[dr("indicator", "9201", amount, d), cr("indicator", "9101", amount, d)],
+        entry_post(lines=[dr("indicator", chart.COMMITTED, amount, d), cr("indicator", chart.AVAILABLE, amount, d)],
                    description="支付申请", on=on, kind="commit", tracking_id=f"T{worker_id}-{n}")
-        entry_post(lines=[dr("indicator", "9301", amount, d), cr("indicator", "9201", amount, d),
-                          dr("budget", "7101", amount, d), cr("budget", "6001", amount, d),
-                          dr("financial", "5001", amount, d), cr("financial", "4001", amount, d)],
+        entry_post(lines=[dr("indicator", chart.EXPENDED, amount, d), cr("indicator", chart.COMMITTED, amount, d),
+                          dr("budget", chart.ADMINISTRATIVE_EXPENDITURE, amount, d), cr("budget", chart.FISCAL_APPROPRIATION_REVENUE, amount, d),
+                          dr("financial", chart.OPERATING_EXPENSE, amount, d), cr("financial", chart.FISCAL_APPROPRIATION_INCOME, amount, d)],
                    description="国库集中支付", on=on, kind="pay", tracking_id=f"T{worker_id}-{n}")
         if n % 5000 == 0 and worker_id == 0:
             print(f"  worker 0: {n}/{pairs} payments", flush=True)
@@ -176,8 +178,8 @@ def main() -> None:
 
     rnd = random.Random(42)
     measures = ["paid", "committed", "available", "budget_expenditure", "approved"]
-    account = {"paid": "9301", "committed": "9201", "available": "9101",
-               "budget_expenditure": "7101", "approved": "9001"}
+    account = {"paid": chart.EXPENDED, "committed": chart.COMMITTED, "available": chart.AVAILABLE,
+               "budget_expenditure": chart.ADMINISTRATIVE_EXPENDITURE, "approved": chart.AUTHORITY}
     trace_ms, base_ms, checked = [], [], 0
     for _ in range(args.cells):
         measure = rnd.choice(measures)

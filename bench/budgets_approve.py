@@ -21,6 +21,8 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from finance import chart
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
@@ -162,7 +164,7 @@ def main() -> None:
     from finance.selectors import balance, ledger_verify
 
     indicators = Indicator.objects.count()
-    expected = balance(account="9001", year=2026)
+    expected = balance(account=chart.AUTHORITY, year=2026)
     copy_s, copy_rows = copy_bound()
     check = ledger_verify()
     lines = plans * LINES

@@ -21,6 +21,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from finance import chart
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
@@ -92,8 +94,8 @@ def prepare() -> None:
         services.payee_save(name=f"收款人{i}", account_number=f"62220202{i:011d}",
                             bank_name="中国工商银行", branch_name="深圳南山支行",
                             cnaps="102584002015", user=admin, reason="bench")
-        entry_post(lines=[dr("indicator", "9101", Decimal("100000000.00"), dims(i)),
-                          cr("indicator", "9001", Decimal("100000000.00"), dims(i))],
+        entry_post(lines=[dr("indicator", chart.AVAILABLE, Decimal("100000000.00"), dims(i)),
+                          cr("indicator", chart.AUTHORITY, Decimal("100000000.00"), dims(i))],
                    description="批复", on=dt.date(2026, 6, 1), kind="approval")
 
 
@@ -185,11 +187,11 @@ def posting_worker(w: int, seconds: float, start_at: Any, out: mp.Queue,
     a = Decimal("123.45")
     while time.time() < end:
         t0 = time.perf_counter()
-        entry_post(lines=[dr("indicator", "9201", a, d), cr("indicator", "9101", a, d)],
+        entry_post(lines=[dr("indicator", chart.COMMITTED, a, d), cr("indicator", chart.AVAILABLE, a, d)],
                    description="commit", on=dt.date(2026, 6, 2), kind="commit")
-        entry_post(lines=[dr("indicator", "9301", a, d), cr("indicator", "9201", a, d),
-                          dr("budget", "7101", a, d), cr("budget", "6001", a, d),
-                          dr("financial", "5001", a, d), cr("financial", "4001", a, d)],
+        entry_post(lines=[dr("indicator", chart.EXPENDED, a, d), cr("indicator", chart.COMMITTED, a, d),
+                          dr("budget", chart.ADMINISTRATIVE_EXPENDITURE, a, d), cr("budget", chart.FISCAL_APPROPRIATION_REVENUE, a, d),
+                          dr("financial", chart.OPERATING_EXPENSE, a, d), cr("financial", chart.FISCAL_APPROPRIATION_INCOME, a, d)],
                    description="pay", on=dt.date(2026, 6, 2), kind="payment")
         lat.append(time.perf_counter() - t0)
         n += 1

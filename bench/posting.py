@@ -21,6 +21,8 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from finance import chart
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
@@ -63,8 +65,8 @@ def prepare() -> None:
         mk(code=code, name=f"单位{i}", kind="budget_unit", region_code="440300",
            uscc=make_uscc("440300", 200 + i), parent_code="440300100", user=None, reason="bench")
         d = _dims(i)
-        entry_post(lines=[dr("indicator", "9101", Decimal("100000000.00"), d),
-                          cr("indicator", "9001", Decimal("100000000.00"), d)],
+        entry_post(lines=[dr("indicator", chart.AVAILABLE, Decimal("100000000.00"), d),
+                          cr("indicator", chart.AUTHORITY, Decimal("100000000.00"), d)],
                    description="批复", on=_on(), as_of=_as_of(), kind="approval")
 
 
@@ -114,12 +116,12 @@ def worker(worker_id: int, seconds: float, start_at: float, out: mp.Queue, hooks
         # distinct amounts: identical ones would (rightly) raise duplicate-payment alerts
         amount = Decimal(rng.randrange(10_000, 5_000_000)) / 100
         t0 = time.perf_counter()
-        entry_post(lines=[dr("indicator", "9201", amount, d), cr("indicator", "9101", amount, d)],
+        entry_post(lines=[dr("indicator", chart.COMMITTED, amount, d), cr("indicator", chart.AVAILABLE, amount, d)],
                    description="支付申请", on=_on(), as_of=_as_of(), kind="commit")
         t1 = time.perf_counter()
-        entry_post(lines=[dr("indicator", "9301", amount, d), cr("indicator", "9201", amount, d),
-                          dr("budget", "7101", amount, d), cr("budget", "6001", amount, d),
-                          dr("financial", "5001", amount, d), cr("financial", "4001", amount, d)],
+        entry_post(lines=[dr("indicator", chart.EXPENDED, amount, d), cr("indicator", chart.COMMITTED, amount, d),
+                          dr("budget", chart.ADMINISTRATIVE_EXPENDITURE, amount, d), cr("budget", chart.FISCAL_APPROPRIATION_REVENUE, amount, d),
+                          dr("financial", chart.OPERATING_EXPENSE, amount, d), cr("financial", chart.FISCAL_APPROPRIATION_INCOME, amount, d)],
                    description="国库集中支付", on=_on(), as_of=_as_of(),
                    kind="payment")
         t2 = time.perf_counter()

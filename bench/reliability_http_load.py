@@ -42,6 +42,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 import payments_lifecycle as pl  # noqa: E402
 import reliability_load as rl  # noqa: E402
 
+from finance import chart  # noqa: E402
+
 REDIS_START = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port",
                "6379", "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis",
                "--logfile", "/var/log/redis/ci.log"]
@@ -316,8 +318,8 @@ def main() -> int:  # noqa: PLR0915
         overspends = 0
         for i in range(rl.HOT):
             kw = {"unit": pl.unit(i), "economic": "30202"}
-            available = selectors.balance(account="9101", year=2026, **kw)
-            committed = selectors.balance(account="9201", year=2026, **kw)
+            available = selectors.balance(account=chart.AVAILABLE, year=2026, **kw)
+            committed = selectors.balance(account=chart.COMMITTED, year=2026, **kw)
             accepted = sum((x.amount for x in stored.values()
                             if x.unit == pl.unit(i) and x.status == "approved"), Decimal("0.00"))
             if available < 0 or committed != accepted or available + committed != rl.AUTHORITY:

@@ -25,6 +25,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 import payments_lifecycle as pl  # noqa: E402 - the lifecycle bench's database set-up
 
+from finance import chart  # noqa: E402
+
 pl.DB = "smart_finance_bench_reliability"
 HOT = 3  # hot indicators (units 0..2, economic 30202)
 AUTHORITY = Decimal("40000.00")  # per hot indicator: at 3,000 requests about a third fit
@@ -42,8 +44,8 @@ def prepare() -> None:
     from finance.ledger import cr, dr, entry_post
 
     for i in range(HOT):
-        entry_post(lines=[dr("indicator", "9101", AUTHORITY, hot(i)),
-                          cr("indicator", "9001", AUTHORITY, hot(i))],
+        entry_post(lines=[dr("indicator", chart.AVAILABLE, AUTHORITY, hot(i)),
+                          cr("indicator", chart.AUTHORITY, AUTHORITY, hot(i))],
                    description="批复 hot", on=dt.date(2026, 6, 1), kind="approval")
 
 
@@ -87,8 +89,8 @@ def baseline_worker(w: int, count: int, start_at: Any, out: Any) -> None:
     start_at.wait()
     for _ in range(count):
         t0 = time.perf_counter()
-        entry_post(lines=[dr("indicator", "9201", Decimal("1.23"), d),
-                          cr("indicator", "9101", Decimal("1.23"), d)],
+        entry_post(lines=[dr("indicator", chart.COMMITTED, Decimal("1.23"), d),
+                          cr("indicator", chart.AVAILABLE, Decimal("1.23"), d)],
                    description="commit", on=dt.date(2026, 6, 2), kind="commit")
         lat.append(time.perf_counter() - t0)
     out.put(({}, lat, 0))
@@ -147,8 +149,8 @@ def main() -> int:
         d = hot(i)._asdict() if hasattr(hot(i), "_asdict") else {}
         kw = {"unit": pl.unit(i), "economic": "30202"} if not d else \
             {k: v for k, v in d.items() if k in ("unit", "function", "economic", "fund_source")}
-        available = selectors.balance(account="9101", year=2026, **kw)
-        committed = selectors.balance(account="9201", year=2026, **kw)
+        available = selectors.balance(account=chart.AVAILABLE, year=2026, **kw)
+        committed = selectors.balance(account=chart.COMMITTED, year=2026, **kw)
         accepted = sum((r.amount for r in stored.values()
                         if r.unit == pl.unit(i) and r.status == "approved"), Decimal("0.00"))
         if available < 0 or committed != accepted or available + committed != AUTHORITY:

@@ -26,6 +26,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from finance import chart
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
@@ -118,20 +120,20 @@ def prepare(units: int, target_lines: int, seed: int = 7) -> float:
                            project))
     for t in tuples:
         eid = entry("approval", 1)
-        line(eid, 1, "indicator", "9101", t, 1_000_000_000, 0)
-        line(eid, 2, "indicator", "9001", t, 0, 1_000_000_000)
+        line(eid, 1, "indicator", chart.AVAILABLE, t, 1_000_000_000, 0)
+        line(eid, 2, "indicator", chart.AUTHORITY, t, 0, 1_000_000_000)
     while n_lines < target_lines:
         t = rnd.choice(tuples)
         month = rnd.randint(1, 12)
         amount = rnd.randint(100, 5_000_000)
         eid = entry("commitment", month)
-        line(eid, 1, "indicator", "9201", t, amount, 0)
-        line(eid, 2, "indicator", "9101", t, 0, amount)
+        line(eid, 1, "indicator", chart.COMMITTED, t, amount, 0)
+        line(eid, 2, "indicator", chart.AVAILABLE, t, 0, amount)
         eid = entry("payment", month)
         for seq, (book, a, d, c) in enumerate([
-                ("indicator", "9301", amount, 0), ("indicator", "9201", 0, amount),
-                ("budget", "7101", amount, 0), ("budget", "6001", 0, amount),
-                ("financial", "5001", amount, 0), ("financial", "4001", 0, amount)], start=1):
+                ("indicator", chart.EXPENDED, amount, 0), ("indicator", chart.COMMITTED, 0, amount),
+                ("budget", chart.ADMINISTRATIVE_EXPENDITURE, amount, 0), ("budget", chart.FISCAL_APPROPRIATION_REVENUE, 0, amount),
+                ("financial", chart.OPERATING_EXPENSE, amount, 0), ("financial", chart.FISCAL_APPROPRIATION_INCOME, 0, amount)], start=1):
             line(eid, seq, book, a, t, d, c)
     with connection.cursor() as cur:
         raw = cur.connection
