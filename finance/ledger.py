@@ -18,6 +18,7 @@ from django.db import IntegrityError, OperationalError, connection, models, tran
 from django.utils import timezone
 
 from finance import errors
+from finance.chart import EntryKind
 from finance.dimensions import Dims
 from finance.models import Entry, Line, fen_to_decimal
 
@@ -524,7 +525,7 @@ def entry_reverse(*, entry: Entry, user: Any, reason: str, on: date_type | None 
     item = reversal_inputs([(entry, reason, idempotency_key, on)])[0]
     return entry_post(
         lines=item.lines, description=item.description, user=user, on=on, as_of=as_of,
-        source=entry.source, kind="reversal", tracking_id=entry.tracking_id,
+        source=entry.source, kind=EntryKind.REVERSAL, tracking_id=entry.tracking_id,
         idempotency_key=idempotency_key, reverses=entry,
     )
 
@@ -573,7 +574,7 @@ def reversal_inputs(
         )
         by_entry[line.entry_id].append(LineSpec(book=line.book, account=line.account.code,
                                                 debit=line.credit, credit=line.debit, dims=dims))
-    return [EntryInput(lines=by_entry[e.pk], on=on, kind="reversal", tracking_id=e.tracking_id,
+    return [EntryInput(lines=by_entry[e.pk], on=on, kind=EntryKind.REVERSAL, tracking_id=e.tracking_id,
                        description=f"冲销 reversal of {e.fiscal_year}-{e.number}: {reason}",
                        idempotency_key=key, reverses=e, source_type_id=e.source_type_id,
                        source_id=e.source_id)
