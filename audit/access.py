@@ -1,5 +1,5 @@
-"""The auditor role (group "auditor"): reads everything, changes nothing. A guard any
-app's services call before writing, a DRF permission for write endpoints, and the
+"""The auditor role (finance.roles.AUDITOR): reads everything, changes nothing. A guard
+any app's services call before writing, a DRF permission for write endpoints, and the
 log of what auditors view and export."""
 from __future__ import annotations
 
@@ -11,20 +11,15 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from audit.errors import AuditorReadOnly
 from audit.models import AccessLog
+from finance import roles
 
-AUDITOR_GROUP = "auditor"
+AUDITOR_GROUP = roles.AUDITOR  # the name this module always had for it
 
 
 def is_auditor(user: Any) -> bool:
-    """True for an authenticated member of the auditor group (superusers included if
-    they are in the group: the role wins over the flag)."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
-    cached = getattr(user, "_audit_is_auditor", None)
-    if cached is None:
-        cached = user.groups.filter(name=AUDITOR_GROUP).exists()
-        user._audit_is_auditor = cached
-    return cached
+    """True for an authenticated holder of the auditor role (superusers included if they
+    hold it: the role wins over the flag); finance.roles caches the user's roles."""
+    return roles.is_auditor(user)
 
 
 def ensure_not_auditor(user: Any) -> None:

@@ -32,6 +32,18 @@ class OrganizationAdmin(MasterDataAdmin):
     search_fields = ["code", "name", "uscc"]
 
 
+@admin.register(m.Membership)
+class MembershipAdmin(SimpleHistoryAdmin):
+    """Who works for which organization (roles are the user's groups)."""
+
+    list_display = ["user", "organization"]
+    search_fields = ["user__username", "organization__code", "organization__name"]
+    raw_id_fields = ["user", "organization"]
+
+    def has_delete_permission(self, request, obj=None):  # noqa: ANN001, ARG002
+        return False
+
+
 @admin.register(m.FiscalYear)
 class FiscalYearAdmin(SimpleHistoryAdmin):
     list_display = ["year", "is_closed"]

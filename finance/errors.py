@@ -23,6 +23,8 @@ MSG_IDEMPOTENCY = _("Idempotency key %(key)s was already used for a different en
 MSG_ALREADY_REVERSED = _("Entry %(entry)s has already been reversed by entry %(by)s.")
 MSG_IMMUTABLE = _("Posted ledger entries and lines cannot be changed or deleted; post a reversal.")
 MSG_LINE_SIDES = _("Line %(seq)s must have exactly one of debit or credit.")
+MSG_NOT_PERMITTED_UNIT = _("%(user)s may not do this: it needs the role %(role)s for %(unit)s.")
+MSG_NOT_PERMITTED = _("%(user)s may not do this: it needs the role %(role)s.")
 
 
 class LedgerError(Exception):
@@ -111,3 +113,19 @@ class AlreadyReversed(LedgerError):
 class LedgerImmutable(LedgerError):
     message = MSG_IMMUTABLE
     code = "immutable"
+
+
+class NotPermitted(LedgerError):
+    """The acting user lacks the role (or holds it for another unit) that the action
+    needs (finance.roles.require). `params`: user (name), role (the role name, or the
+    list of names any of which would do), labels (their translated names), unit (the
+    code of the unit or department it is needed for, "" when it is not tied to one)."""
+
+    message = MSG_NOT_PERMITTED_UNIT
+    code = "not_permitted"
+
+    def __str__(self) -> str:
+        p = self.params
+        text = MSG_NOT_PERMITTED_UNIT if p.get("unit") else MSG_NOT_PERMITTED
+        roles = " / ".join(f"“{label}”" for label in p.get("labels", ()))
+        return str(text) % {"user": p.get("user", ""), "role": roles, "unit": p.get("unit", "")}

@@ -122,6 +122,22 @@ class Organization(models.Model):
         return f"{self.code} {self.name}"
 
 
+class Membership(models.Model):
+    """Which organization a user works for (one each); the user's roles are Django groups
+    (finance.roles). The table kept its name when the model moved here from payments."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="membership")
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    history = HistoricalRecords(table_name="payments_historicalmembership")
+
+    class Meta:
+        db_table = "payments_membership"
+
+    def __str__(self) -> str:
+        return f"{self.user_id} @ {self.organization_id}"
+
+
 class LoadedValues:
     """Mixin for a model saved often after being read: remembers the values each instance
     was loaded with (Django's documented `from_db` hook), so that validation can skip a

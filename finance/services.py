@@ -6,17 +6,20 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, get_history_manager_for_model
 
+from finance import roles
 from finance.constraints import validate_constraints
 from finance.errors import PeriodMissing
 from finance.ledger import GENESIS, Dims, LineSpec, cr, dr, entry_post, entry_reverse, sha256
 from finance.models import (
     FiscalYear,
+    Membership,
     Organization,
     Period,
     Region,
@@ -27,7 +30,7 @@ from finance.models import (
 __all__ = [
     "Dims", "LineSpec", "cr", "dr", "entry_post", "entry_reverse",
     "fiscal_year_open", "period_close", "period_reopen", "region_upsert",
-    "organization_upsert", "workflow_record", "workflow_record_many", "save_with_history",
+    "organization_upsert", "membership_set", "role_grant", "workflow_record", "workflow_record_many", "save_with_history",
     "bulk_save_with_history",
 ]
 
@@ -271,6 +274,27 @@ def organization_upsert(*, code: str, name: str, kind: str, region_code: str, us
         setattr(org, k, v)
     save_with_history(org, user=user, reason=reason)
     return org
+
+
+def membership_set(*, member: Any, organization: Organization, user: Any,
+                   reason: str = "membership") -> Membership:
+    """Say which organization `member` works for (one each; kept with history). The
+    member object's cached organization (finance.roles) is set to it."""
+    m = Membership.objects.filter(user=member).first() or Membership(user=member)
+    if m.pk is None or m.organization_id != organization.pk:
+        m.organization = organization
+        save_with_history(m, user=user, reason=reason)
+    roles.remember_organization(member, organization)
+    return m
+
+
+def role_grant(*, member: Any, role: str) -> None:
+    """Give `member` a role (its Django group, created if need be); the member object's
+    cached roles are dropped so the next check reads them again."""
+    if role not in roles.GROUP_ROLES:
+        raise ValueError(f"unknown role {role!r}; roles are {', '.join(roles.GROUP_ROLES)}")
+    member.groups.add(Group.objects.get_or_create(name=role)[0])
+    roles.forget(member)
 
 
 def workflow_record(*, document: models.Model, from_state: str, to_state: str, action: str,

@@ -1,5 +1,5 @@
 """Admin: the payments master data (banks, payees, agent accounts, rules, plan-control
-settings, memberships) with history; documents change only through services."""
+settings) with history; memberships are in finance's admin; documents change only through services."""
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -36,4 +36,3 @@ class RuleAdmin(NoDelete):
 
 
 admin.site.register(m.FundSourceSetting, NoDelete)
-admin.site.register(m.Membership, NoDelete)

@@ -12,6 +12,7 @@ from simple_history.models import HistoricalRecords
 
 from finance.ledger import Dims
 from finance.models import LoadedValues
+from finance.models import Membership as Membership  # moved to finance; kept importable
 
 MONEY = {"max_digits": 16, "decimal_places": 2}
 
@@ -52,19 +53,6 @@ class Payee(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.name} {self.account_number}"
-
-
-class Membership(models.Model):
-    """Which organization a user works for (roles are Django groups)."""
-
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                                related_name="payments_membership")
-    organization = models.ForeignKey("finance.Organization", on_delete=models.PROTECT,
-                                     related_name="+")
-    history = HistoricalRecords()
-
-    def __str__(self) -> str:
-        return f"{self.user_id} @ {self.organization_id}"
 
 
 class AgentAccount(models.Model):

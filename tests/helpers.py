@@ -36,3 +36,25 @@ def pay_lines(amount: Decimal, d: Dims | None = None) -> list:
         dr("budget", "7101", amount, d), cr("budget", "6001", amount, d),
         dr("financial", "5001", amount, d), cr("financial", "4001", amount, d),
     ]
+
+
+
+def grant(user, *roles: str, organization=None, by=None):  # noqa: ANN001, ANN201
+    """Give `user` the `roles` (finance.roles names) and, with `organization`, a
+    membership, through finance's services as an administrator would (`by`: who records
+    the membership). Returns the user."""
+    from finance import services
+
+    for role in roles:
+        services.role_grant(member=user, role=role)
+    if organization is not None:
+        services.membership_set(member=user, organization=organization, user=by)
+    return user
+
+
+def person(username: str, *roles: str, organization=None, by=None):  # noqa: ANN001, ANN201
+    """A new user with `roles` working for `organization` (see `grant`)."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user(username=username, password="x-Secret-123")
+    return grant(user, *roles, organization=organization, by=by)

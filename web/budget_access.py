@@ -9,8 +9,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from budgets.models import Adjustment, BudgetPlan, Project
+from finance import roles
 from finance.models import Organization
-from payments.services import FILER
 from web import scoping
 
 ORG = Organization.Kind
@@ -23,7 +23,7 @@ def _kind(user: Any) -> str | None:
 
 def is_unit_filer(user: Any) -> bool:
     """A budget unit's filer (经办人): files projects, plans and adjustments of the unit."""
-    return FILER in scoping.roles_of(user) and _kind(user) == ORG.BUDGET_UNIT
+    return roles.has_role(user, roles.UNIT_FILER) and _kind(user) == ORG.BUDGET_UNIT
 
 
 def is_department(user: Any) -> bool:
@@ -34,7 +34,7 @@ def is_department(user: Any) -> bool:
 def is_office(user: Any) -> bool:
     """The finance bureau's budget office (预算处): control numbers, approval, adjustments."""
     return bool(user.is_authenticated and (user.is_superuser or user.is_staff
-                                           or scoping.BUDGET_OFFICE in scoping.roles_of(user)))
+                                           or roles.may_act_as_budget_office(user)))
 
 
 def can_read(user: Any) -> bool:

@@ -14,8 +14,7 @@ from typing import Any
 
 import rules
 
-from audit.access import AUDITOR_GROUP
-from payments.services import DIRECTOR, FILER, REVIEWER, UNIT_HEAD
+from finance import roles
 from web import scoping
 
 
@@ -43,11 +42,11 @@ def has_role(*names: str) -> rules.Predicate:
     return check
 
 
-is_filer = has_role(FILER)
-is_unit_head = has_role(UNIT_HEAD)
-is_treasury = has_role(REVIEWER, DIRECTOR)
-is_budget_office = has_role(scoping.BUDGET_OFFICE)
-is_auditor = has_role(AUDITOR_GROUP)
+is_filer = has_role(roles.UNIT_FILER)
+is_unit_head = has_role(roles.UNIT_HEAD)
+is_treasury = has_role(*roles.TREASURY_ROLES)
+is_budget_office = has_role(roles.BUDGET_OFFICE)
+is_auditor = has_role(roles.AUDITOR)
 
 
 @rules.predicate
@@ -74,8 +73,7 @@ def sees_unit(user: Any, obj: Any) -> bool:
 
 @rules.predicate
 def is_unit_head_of_request(user: Any, request: Any) -> bool:
-    org = scoping.organization_of(user)
-    return is_unit_head(user) and org is not None and org.code == request.unit
+    return _signed_in(user) and roles.may_approve_unit(user, request.unit)
 
 
 @rules.predicate

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
-from audit.access import AUDITOR_GROUP
+from finance import roles
 from payments.models import PaymentRequest
 from web import budget_access as budget
 from web import scoping
@@ -27,19 +27,19 @@ def _city(request: HttpRequest, kwargs: dict[str, Any]) -> bool:  # noqa: ARG001
 
 def _auditor(request: HttpRequest, kwargs: dict[str, Any]) -> bool:  # noqa: ARG001
     u = request.user
-    return bool(u.is_staff or u.is_superuser or AUDITOR_GROUP in scoping.roles_of(u))
+    return bool(u.is_staff or u.is_superuser or roles.has_role(u, roles.AUDITOR))
 
 
 def _treasury(request: HttpRequest, kwargs: dict[str, Any]) -> bool:  # noqa: ARG001
     u = request.user
     return bool(u.is_staff or u.is_superuser
-                or scoping.roles_of(u) & {*scoping.TREASURY, AUDITOR_GROUP})
+                or scoping.roles_of(u) & {*roles.TREASURY_ROLES, roles.AUDITOR})
 
 
 def _treasury_only(request: HttpRequest, kwargs: dict[str, Any]) -> bool:  # noqa: ARG001
     """Vouchers, bank imports, resolving exceptions: treasury roles (and staff)."""
     u = request.user
-    return bool(u.is_staff or u.is_superuser or scoping.roles_of(u) & set(scoping.TREASURY))
+    return bool(u.is_staff or u.is_superuser or roles.has_role(u, *roles.TREASURY_ROLES))
 
 
 def _unit_code(request: HttpRequest, kwargs: dict[str, Any]) -> bool:

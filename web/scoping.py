@@ -1,4 +1,5 @@
-"""Who may see what: roles (Django groups) and object scoping in the query layer.
+"""Who may see what: object scoping in the query layer, over the roles and organization
+that finance.roles gives each user (the role names are defined there, not here).
 
 A budget unit's people see their unit; a department's people its units; a district's
 people the organizations of their region (and its sub-regions); the city level (bureau,
@@ -10,34 +11,19 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from audit.access import AUDITOR_GROUP
+from finance import roles
 from finance.models import Organization, Region
-from payments.models import Membership, PaymentRequest
-from payments.services import DIRECTOR, FILER, REVIEWER, UNIT_HEAD
+from payments.models import PaymentRequest
 
-BUDGET_OFFICE = "budget_office"
-TREASURY = (REVIEWER, DIRECTOR)
-CITY_ROLES = (REVIEWER, DIRECTOR, BUDGET_OFFICE, AUDITOR_GROUP)
-UNIT_ROLES = (FILER, UNIT_HEAD)
-ROLES = (FILER, UNIT_HEAD, REVIEWER, DIRECTOR, BUDGET_OFFICE, AUDITOR_GROUP)
-
-
-def roles_of(user: Any) -> set[str]:
-    """The user's role names (cached on the user object for the request)."""
-    if not user or not user.is_authenticated:
-        return set()
-    cached = getattr(user, "_web_roles", None)
-    if cached is None:
-        cached = set(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
-        user._web_roles = cached
-    return cached
-
-
-def organization_of(user: Any) -> Organization | None:
-    if not user or not user.is_authenticated:
-        return None
-    m = Membership.objects.filter(user=user).select_related("organization__region").first()
-    return m.organization if m else None
+# The role names and the user's roles and organization (cached on the user object for
+# the request) come from finance.roles; these names are kept for the pages' code.
+BUDGET_OFFICE = roles.BUDGET_OFFICE
+TREASURY = roles.TREASURY_ROLES
+CITY_ROLES = roles.CITY_ROLES
+UNIT_ROLES = roles.UNIT_ROLES
+ROLES = roles.GROUP_ROLES
+roles_of = roles.roles_of
+organization_of = roles.organization_of
 
 
 def is_city_level(user: Any) -> bool:

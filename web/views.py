@@ -15,9 +15,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from audit.access import AUDITOR_GROUP
 from budgets import selectors as budget_selectors
 from budgets.models import BudgetPlan
+from finance import roles as finance_roles
 from finance.errors import LedgerError
 from finance.models import WorkflowStep
 from payments import services as pay
@@ -26,8 +26,9 @@ from web import scoping
 from web.forms import DecideForm, RequestFileForm, dims_parse
 
 S = PaymentRequest.Status
-QUEUE_OF = {pay.UNIT_HEAD: S.UNIT_REVIEW, pay.REVIEWER: S.TREASURY_REVIEW,
-            pay.DIRECTOR: S.DIRECTOR_REVIEW}
+QUEUE_OF = {finance_roles.UNIT_HEAD: S.UNIT_REVIEW,
+            finance_roles.TREASURY_REVIEWER: S.TREASURY_REVIEW,
+            finance_roles.TREASURY_DIRECTOR: S.DIRECTOR_REVIEW}
 
 
 def _year(request: HttpRequest) -> int:
@@ -62,23 +63,24 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """The home screen of the signed-in user's roles."""
     user, year = request.user, _year(request)
     roles, org = scoping.roles_of(user), scoping.organization_of(user)
-    ctx: dict[str, Any] = {"year": year, "roles": sorted(roles), "org": org, "queues": []}
+    ctx: dict[str, Any] = {"year": year, "roles": sorted(roles), "org": org, "queues": [],
+                           "role_labels": [finance_roles.label(r) for r in sorted(roles)]}
     if org is not None and not scoping.is_city_level(user):
         units = list(scoping.visible_organizations(user).filter(
             kind__in=["budget_unit", "nontax_unit"]))
         ctx["indicators"] = {u: budget_selectors.unit_indicators(unit_code=u.code, year=year)
                              for u in units}
         ctx["requests"] = _with_reasons(list(scoping.visible_requests(user).filter(year=year)[:200]))
-        ctx["can_file"] = pay.FILER in roles
+        ctx["can_file"] = finance_roles.UNIT_FILER in roles
     for role, status in QUEUE_OF.items():
         if role in roles:
             qs = scoping.visible_requests(user).filter(status=status)
             ctx["queues"].append((S(status).label, _with_reasons(list(qs[:500]))))
-    ctx["treasury"] = bool(roles & set(scoping.TREASURY))
-    if scoping.BUDGET_OFFICE in roles:
+    ctx["treasury"] = bool(roles & set(finance_roles.TREASURY_ROLES))
+    if finance_roles.BUDGET_OFFICE in roles:
         ctx["plans"] = list(budget_selectors.plans(year=year).exclude(
             status=BudgetPlan.Status.APPROVED))
-    ctx["auditor"] = AUDITOR_GROUP in roles
+    ctx["auditor"] = finance_roles.AUDITOR in roles
     return render(request, "web/dashboard.html", ctx)
 
 
@@ -86,7 +88,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def request_file(request: HttpRequest) -> HttpResponse:
     """A filer drafts a payment request on one of the unit's indicators."""
     org = scoping.organization_of(request.user)
-    if org is None or pay.FILER not in scoping.roles_of(request.user):
+    if org is None or not finance_roles.has_role(request.user, finance_roles.UNIT_FILER):
         raise PermissionDenied(_("Only a unit's filer files payment requests."))
     year = _year(request)
     indicators = budget_selectors.unit_indicators(unit_code=org.code, year=year)
