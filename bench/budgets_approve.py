@@ -51,7 +51,7 @@ def prepare(units: int) -> None:
 
     from budgets.models import BudgetPlan, ControlNumber, PlanLine, Project
     from budgets.validation import leaf_codes
-    from finance import services
+    from finance import roles, services
     from finance.ids import make_uscc
     from finance.models import EconomicCode, FunctionCode, FundSource, Organization, Region
 
@@ -60,7 +60,8 @@ def prepare(units: int) -> None:
     services.fiscal_year_open(year=2026, user=None)
     users = get_user_model().objects
     filer = users.create_user(username="filer")
-    users.create_user(username="approver")
+    services.role_grant(member=users.create_user(username="approver"),  # 预算处 approves
+                        role=roles.BUDGET_OFFICE)
     mk = services.organization_upsert
     mk(code="440300001", name="财政局", kind="bureau", region_code="440300",
        uscc=make_uscc("440300", 1), user=None, reason="bench")

@@ -1,7 +1,10 @@
 """Writes of the budgets app: the project library workflow and feed, the 二上二下
 compilation of budget plans, approval into the control book, adjustments and
 virements. Every transition is recorded with finance.services.workflow_record; every
-ledger movement goes through finance.ledger.entry_post."""
+ledger movement goes through finance.ledger.entry_post. Who may act is asked of
+finance.roles in every write a person performs (the unit's filer files, its department or
+the budget office reviews, the budget office sets control numbers, approves and decides
+adjustments); the investment-project feed is the commission's data and checks no actor."""
 from __future__ import annotations
 
 import datetime as dt
@@ -35,7 +38,7 @@ from budgets.validation import (
     plan_line_rows,
 )
 from finance import errors as finance_errors
-from finance import jobs
+from finance import jobs, roles
 from finance.ledger import Dims, EntryInput, cr, dr, entries_post, entry_post
 from finance.models import FundSource, Job, Organization
 from finance.selectors import balance
@@ -57,7 +60,28 @@ def _now(as_of: dt.datetime | None) -> dt.datetime:
 
 
 def _name(user: Any) -> str:
-    return getattr(user, "username", "") or "unknown user"
+    return roles.user_name(user)
+
+
+def _require_filer(user: Any, unit: Organization) -> None:
+    """Only the unit's own filer (经办人) files and submits its projects and plans."""
+    roles.require(roles.may_file(user, unit.code), user=user, role=roles.UNIT_FILER,
+                  unit=unit.code)
+
+
+REVIEWERS = (roles.DEPARTMENT_REVIEWER, roles.BUDGET_OFFICE)
+
+
+def _require_reviewer(user: Any, unit: Organization) -> None:
+    """A unit's projects and plans are reviewed (accepted, returned) by its supervising
+    department or by the budget office."""
+    roles.require(roles.may_review_for_unit(user, unit), user=user, role=REVIEWERS,
+                  unit=unit.code)
+
+
+def _require_office(user: Any) -> None:
+    """Control numbers, approval and adjustments are the budget office's (预算处)."""
+    roles.require(roles.may_act_as_budget_office(user), user=user, role=roles.BUDGET_OFFICE)
 
 
 def _require_state(doc: Model, allowed: Iterable[str], action: str) -> None:
@@ -142,6 +166,7 @@ def project_create(*, unit_code: str, code: str, name: str, category: str, indus
     `submit`: save and submit (保存并送审) in the same transaction, as `project_submit`
     does it, without reading back and locking the row just written."""
     unit = _unit(unit_code)
+    _require_filer(user, unit)
     if Project.objects.filter(code=code).exists():
         raise errors.ProjectExists(code=code)
     total, problem = parse_amount(total_amount, "total amount", positive=False)
@@ -187,6 +212,7 @@ def _locked_project(project: Project) -> Project:
 def project_submit(*, project: Project, user: Any, as_of: dt.datetime | None = None,
                    comment: str = "") -> Project:
     project = _locked_project(project)
+    _require_filer(user, project.unit)
     _require_state(project, [Project.Status.DRAFT, Project.Status.RETURNED], "submit")
     _move(project, to=Project.Status.SUBMITTED, action="submit", user=user, as_of=as_of,
           comment=comment)
@@ -197,6 +223,7 @@ def project_submit(*, project: Project, user: Any, as_of: dt.datetime | None = N
 def project_review(*, project: Project, user: Any, as_of: dt.datetime | None = None,
                    comment: str = "") -> Project:
     project = _locked_project(project)
+    _require_reviewer(user, project.unit)
     _require_state(project, [Project.Status.SUBMITTED], "review")
     _require_not_filer(project, user, "review")
     _move(project, to=Project.Status.REVIEWED, action="review", user=user, as_of=as_of,
@@ -209,6 +236,7 @@ def project_accept(*, project: Project, user: Any, as_of: dt.datetime | None = N
                    comment: str = "") -> Project:
     """入库: a reviewed project enters the library and can be budgeted."""
     project = _locked_project(project)
+    _require_reviewer(user, project.unit)
     _require_state(project, [Project.Status.REVIEWED], "accept into the library")
     _require_not_filer(project, user, "accept")
     _move(project, to=Project.Status.IN_LIBRARY, action="accept", user=user, as_of=as_of,
@@ -222,7 +250,7 @@ class ProjectsDecided:
     those refused with the error the one-by-one service would have raised."""
 
     done: list[Project] = field(default_factory=list)
-    refused: list[tuple[Project, errors.BudgetError]] = field(default_factory=list)
+    refused: list[tuple[Project, finance_errors.LedgerError]] = field(default_factory=list)
 
 
 def _projects_many(projects: list[Project], *, user: Any, frm: list[str], to: str,
@@ -243,9 +271,10 @@ def _projects_many(projects: list[Project], *, user: Any, frm: list[str], to: st
                       .select_related("unit", "filed_by").filter(pk__in=ids).order_by("id"))
         for project in locked:
             try:
+                _require_reviewer(user, project.unit)
                 _require_state(project, frm, label)
                 _require_not_filer(project, user, action)
-            except errors.BudgetError as exc:
+            except (errors.BudgetError, finance_errors.NotPermitted) as exc:
                 out.refused.append((project, exc))
             else:
                 out.done.append(project)
@@ -277,6 +306,7 @@ def project_return(*, project: Project, user: Any, reason: str,
     if not reason.strip():
         raise errors.ReasonRequired()
     project = _locked_project(project)
+    _require_reviewer(user, project.unit)
     _require_state(project, [Project.Status.SUBMITTED, Project.Status.REVIEWED], "return")
     _require_not_filer(project, user, "return")
     _move(project, to=Project.Status.RETURNED, action="return", user=user, as_of=as_of,
@@ -391,7 +421,7 @@ class PlansDecided:
     those refused with the error the one-by-one service would have raised."""
 
     done: list[BudgetPlan] = field(default_factory=list)
-    refused: list[tuple[BudgetPlan, errors.BudgetError]] = field(default_factory=list)
+    refused: list[tuple[BudgetPlan, finance_errors.LedgerError]] = field(default_factory=list)
 
 
 @transaction.atomic
@@ -402,6 +432,7 @@ def plan_create(*, unit_code: str, year: int, user: Any, as_of: dt.datetime | No
     submitted (一上) in the same transaction, as `plan_submit` does it — without reading
     back and locking the row just written."""
     unit = _unit(unit_code)
+    _require_filer(user, unit)
     if BudgetPlan.objects.filter(unit=unit, year=year).exists():
         raise errors.PlanExists(unit=unit_code, year=year)
     plan = BudgetPlan(unit=unit, year=year, filed_by=user if getattr(user, "pk", None) else None)
@@ -441,6 +472,7 @@ def plan_lines_save(*, plan: BudgetPlan, lines: list[PlanLineInput], user: Any,
     transaction exactly as `plan_submit` does it, without reading back and locking the
     row again; a refused submission (control numbers exceeded, no line) saves nothing."""
     plan = _locked_plan(plan)
+    _require_filer(user, plan.unit)
     if not plan.editable:
         raise errors.PlanReadOnly(unit=plan.unit.code, year=plan.year, status=plan.status)
     current = {(x.project_id, x.function_id, x.economic_id, x.fund_source_id): x
@@ -531,6 +563,7 @@ def plan_submit(*, plan: BudgetPlan, user: Any, as_of: dt.datetime | None = None
                 comment: str = "") -> BudgetPlan:
     """一上 (from draft) or 二上 (from controlled; must fit every control number)."""
     plan = _locked_plan(plan)
+    _require_filer(user, plan.unit)
     _submit(plan, user, as_of, comment, has_lines=plan.lines.exists)
     return plan
 
@@ -540,6 +573,7 @@ def plan_review(*, plan: BudgetPlan, user: Any, as_of: dt.datetime | None = None
                 comment: str = "") -> BudgetPlan:
     """The supervising department (主管部门) reviews and forwards to the bureau."""
     plan = _locked_plan(plan)
+    _require_reviewer(user, plan.unit)
     _require_state(plan, [Status.FIRST_SUBMITTED, Status.SECOND_SUBMITTED], "review")
     _require_not_filer(plan, user, "review")
     to = Status.FIRST_REVIEWED if plan.status == Status.FIRST_SUBMITTED else Status.SECOND_REVIEWED
@@ -549,7 +583,11 @@ def plan_review(*, plan: BudgetPlan, user: Any, as_of: dt.datetime | None = None
 
 def department_plans_review(*, department_code: str, year: int, user: Any,
                             as_of: dt.datetime | None = None, comment: str = "") -> list[BudgetPlan]:
-    """汇总: the department forwards every submitted plan of its units in one step."""
+    """汇总: the department forwards every submitted plan of its units in one step (its
+    reviewer, or the budget office; one check for the batch)."""
+    roles.require(roles.may_review_department(user, department_code)
+                  or roles.may_act_as_budget_office(user), user=user, role=REVIEWERS,
+                  unit=department_code)
     with transaction.atomic():
         plans = list(BudgetPlan.objects.select_for_update().filter(
             unit__parent__code=department_code, year=year,
@@ -578,6 +616,7 @@ def plan_return(*, plan: BudgetPlan, user: Any, reason: str,
     if not reason.strip():
         raise errors.ReasonRequired()
     plan = _locked_plan(plan)
+    _require_reviewer(user, plan.unit)
     _require_state(plan, [Status.FIRST_SUBMITTED, Status.FIRST_REVIEWED, Status.SECOND_SUBMITTED,
                           Status.SECOND_REVIEWED], "return")
     _require_not_filer(plan, user, "return")
@@ -610,6 +649,7 @@ def _control_amounts(plan: BudgetPlan, amounts: dict[str, Any], user: Any,
 def plan_control_set(*, plan: BudgetPlan, amounts: dict[str, Any], user: Any,
                      as_of: dt.datetime | None = None, comment: str = "") -> BudgetPlan:
     """一下: the bureau sets the unit's control numbers per fund source."""
+    _require_office(user)
     plan = _locked_plan(plan)
     clean = _control_amounts(plan, amounts, user, code_table("fund_source", amounts))
     current = {c.fund_source_id: c for c in ControlNumber.objects.filter(
@@ -630,7 +670,9 @@ def plans_control_set(*, items: Iterable[tuple[BudgetPlan, dict[str, Any]]], use
     plan gets exactly the checks of `plan_control_set` (a refused one is reported with
     that error and nothing of it is written; the others go on), and the control numbers,
     the plans' moves, their history rows and workflow steps are written in one statement
-    each. A plan that no longer exists is left out."""
+    each. A plan that no longer exists is left out. Only the budget office sets control
+    numbers (one check for the batch: a refusal refuses it all)."""
+    _require_office(user)
     items = list(items)
     wanted = {plan.pk: amounts for plan, amounts in items}
     if len(wanted) != len(items):
@@ -737,6 +779,7 @@ def plan_approve(*, plan: BudgetPlan, user: Any, as_of: dt.datetime | None = Non
     """批复: post the plan into the control book — one entry, Dr 9101 / Cr 9001 per line —
     register the indicators, and make the plan read-only."""
     as_of = _now(as_of)
+    _require_office(user)
     plan = _locked_plan(plan)
     lines = _approve_check(plan, user, lambda: _violations(plan),
                            lambda: list(plan.lines.select_related(*_LINE_RELATED)))
@@ -759,8 +802,9 @@ def plans_approve(*, plans: list[BudgetPlan], user: Any, as_of: dt.datetime | No
     `finance.ledger.entries_post` call (a ledger refusal, e.g. a closed period, refuses
     the whole batch), the indicators registered in one INSERT, and the moves, history
     rows and workflow steps written in one statement each. A plan that no longer exists
-    is left out."""
+    is left out. Only the budget office approves (one check for the batch)."""
     as_of = _now(as_of)
+    _require_office(user)
     out = PlansDecided()
     if not plans:
         return out
@@ -845,12 +889,15 @@ def adjustment_file(*, kind: str, year: int, amount: Any, batch_no: str, doc_no:
     unit = None
     if source:
         unit = _indicator(year, source).unit
+        _require_adjustment_filer(user, unit)
         available = balance(account="9101", year=year, **_dim_kwargs(source))
         if available < value:  # type: ignore[operator]
             raise finance_errors.IndicatorInsufficient(account="9101", dims=source.key(year),
                                                        available=available, requested=value)
     if target:
         target_unit = _check_new_tuple(year, target)
+        if target_unit != unit:
+            _require_adjustment_filer(user, target_unit)
         unit = unit or target_unit
     adjustment = Adjustment(kind=kind, year=year, batch_no=batch_no, doc_no=doc_no, date=date,
                             reason=reason, unit=unit, amount=value,
@@ -861,6 +908,13 @@ def adjustment_file(*, kind: str, year: int, amount: Any, batch_no: str, doc_no:
     workflow_record(document=adjustment, from_state="", to_state=adjustment.status, action="file",
                     user=user, comment=reason, as_of=_now(as_of))
     return adjustment
+
+
+def _require_adjustment_filer(user: Any, unit: Organization) -> None:
+    """An adjustment is filed by the unit's filer, its department or the budget office
+    (for each unit it moves money of)."""
+    roles.require(roles.may_file(user, unit.code) or roles.may_review_for_unit(user, unit),
+                  user=user, role=(roles.UNIT_FILER, *REVIEWERS), unit=unit.code)
 
 
 def _dim_kwargs(d: Dims) -> dict[str, str]:
@@ -875,6 +929,7 @@ def adjustment_approve(*, adjustment: Adjustment, user: Any, as_of: dt.datetime 
     virement Dr 9101 target / Cr 9101 source. A short source is refused by the ledger
     (IndicatorInsufficient) and nothing is saved."""
     as_of = _now(as_of)
+    _require_office(user)
     adjustment = Adjustment.objects.select_for_update().get(pk=adjustment.pk)
     _require_state(adjustment, [Adjustment.Status.SUBMITTED], "approve")
     _require_not_filer(adjustment, user, "approve")
@@ -910,6 +965,7 @@ def adjustment_reject(*, adjustment: Adjustment, user: Any, reason: str,
                       as_of: dt.datetime | None = None) -> Adjustment:
     if not reason.strip():
         raise errors.ReasonRequired()
+    _require_office(user)
     adjustment = Adjustment.objects.select_for_update().get(pk=adjustment.pk)
     _require_state(adjustment, [Adjustment.Status.SUBMITTED], "reject")
     _require_not_filer(adjustment, user, "reject")
@@ -924,6 +980,7 @@ def plan_template_import(*, plan: BudgetPlan, content: bytes, user: Any,
     cell (`Plan!C12: …`) and nothing is saved if there is one."""
     from budgets import spreadsheets
 
+    _require_filer(user, plan.unit)  # before the file is read (plan_lines_save checks again)
     read = spreadsheets.plan_template_read(plan=plan, content=content)
     return plan_lines_save(plan=plan, lines=read.lines, user=user, as_of=as_of, where=read.where,
                            problems_as=read.problems_error)

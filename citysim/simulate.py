@@ -36,6 +36,7 @@ from budgets import services as budgets
 from budgets.importers.projects import parse_projects
 from budgets.models import Adjustment, BudgetPlan, Project
 from budgets.validation import PlanLineInput
+from finance import roles as finance_roles
 from finance import selectors as finance_selectors
 from finance import services as finance
 from finance.ids import make_uscc
@@ -79,7 +80,8 @@ RETURN_REASON = "收款账号户名不符"
 FEE_REASON = "银行手续费，经核实与支付无关"
 ROLE_USERS = {  # username: (role description, groups, permissions)
     "admin": ("superuser: every page and the admin", [], []),
-    "bureau": ("财政局预算处: control numbers, 批复, adjustments, closes", [], []),
+    "bureau": ("财政局预算处: control numbers, 批复, adjustments, closes",
+               [finance_roles.BUDGET_OFFICE], []),
     "reviewer": ("国库 treasury reviewer", [payments.REVIEWER], []),
     "director": ("国库 director (large payments)", [payments.DIRECTOR], []),
     "discloser": ("公开: approves and publishes disclosure sets", [],
@@ -354,6 +356,8 @@ class CityYear:
         self.dept_reviewers = {}
         for dept in self.depts:
             self.dept_reviewers[dept] = self._user(f"dept-{dept}")
+            finance.membership_set(member=self.dept_reviewers[dept], user=admin,  # its reviewer
+                                   organization=Organization.objects.get(code=dept))
         self._unit_people()
 
     def unit_setup(self, u: UnitSpec) -> None:
@@ -377,6 +381,8 @@ class CityYear:
         by_name = {x.username: x for x in get_user_model().objects.filter(username__in=names)}
         self.filers = {u.code: by_name[f"filer-{u.code}"] for u in self.units}
         self.heads = {u.code: by_name[f"head-{u.code}"] for u in self.units}
+        finance_roles.users_prefetch([*self.filers.values(), *self.heads.values(),
+                                      *self.dept_reviewers.values(), *self.users.values()])
 
     # ------------------------------------------------------------------ banks, payees
     def banks(self) -> None:

@@ -1,5 +1,9 @@
 """A small city for the budgets tests: the bureau, two departments with units in the
-city and two districts, library projects filed and accepted through the real services."""
+city and two districts, library projects filed and accepted through the real services.
+The people hold real roles (tests.helpers.person / grant): `user` ("clerk") is the filer
+of unit 440300101, each other unit has its own filer (`filers`), `reviewer` works for the
+education department and each department has one (`reviewers`), `approver` is the
+budget office."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,8 +14,11 @@ import pytest
 
 from budgets import services
 from budgets.validation import PlanLineInput
+from finance import roles
 from finance import services as finance_services
 from finance.ids import make_uscc
+from finance.models import Organization
+from tests.helpers import grant, person
 
 AS_OF = dt.datetime(2026, 1, 20, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 ON = dt.date(2026, 3, 10)
@@ -26,27 +33,45 @@ UNITS = {
 
 
 @pytest.fixture
-def reviewer(django_user_model):  # noqa: ANN001
-    """The supervising department's reviewer (主管部门)."""
-    return django_user_model.objects.create_user(username="dept-reviewer", password="x-Secret-123")
+def reviewer(city, orgs, user):  # noqa: ANN001, ARG001
+    """The education department's reviewer (主管部门 of 440300101 and 440300102)."""
+    return person("dept-reviewer", organization=orgs["dept"], by=user)
 
 
 @pytest.fixture
-def approver(django_user_model):  # noqa: ANN001
+def reviewers(reviewer, user):  # noqa: ANN001
+    """A reviewer per department: education's `reviewer`, and health's."""
+    return {"440300100": reviewer,
+            "440300200": person("dept-reviewer-health", by=user,
+                                organization=Organization.objects.get(code="440300200"))}
+
+
+@pytest.fixture
+def approver(orgs, user):  # noqa: ANN001
     """The bureau's budget office (预算处)."""
-    return django_user_model.objects.create_user(username="bureau-approver", password="x-Secret-123")
+    return person("bureau-approver", roles.BUDGET_OFFICE, organization=orgs["bureau"], by=user)
 
 
 @pytest.fixture
 def city(fiscal_year, orgs, user):  # noqa: ANN001, ARG001
-    """Two departments (education in the city, health with district units), four units."""
+    """Two departments (education in the city, health with district units), four units;
+    `user` becomes the filer of 440300101."""
     mk = finance_services.organization_upsert
     mk(code="440300200", name="深圳市卫生健康委员会", kind="department", region_code="440300",
        uscc=make_uscc("440300", 200), parent_code="440300001", user=user, reason="set-up")
     for code, (name, region, dept) in UNITS.items():
         mk(code=code, name=name, kind="budget_unit", region_code=region,
            uscc=make_uscc(region, int(code[-3:])), parent_code=dept, user=user, reason="set-up")
+    grant(user, roles.UNIT_FILER, organization=orgs["u1"], by=user)
     return UNITS
+
+
+@pytest.fixture
+def filers(city, user):  # noqa: ANN001, ARG001
+    """Each unit's filer (经办人): `user` for 440300101, a person of its own for the others."""
+    return {code: user if code == "440300101" else person(
+        f"filer-{code}", roles.UNIT_FILER, organization=Organization.objects.get(code=code),
+        by=user) for code in UNITS}
 
 
 def library_project(code: str, unit: str, *, filer, reviewer, category: str = "specific"):  # noqa: ANN001
@@ -62,13 +87,15 @@ def library_project(code: str, unit: str, *, filer, reviewer, category: str = "s
 
 
 @pytest.fixture
-def projects(city, user, reviewer):  # noqa: ANN001, ARG001
-    """Per unit one basic (基本支出) and one project-expenditure project, in the library."""
+def projects(city, filers, reviewers):  # noqa: ANN001, ARG001
+    """Per unit one basic (基本支出) and one project-expenditure project, in the library,
+    filed by the unit's filer and accepted by its department."""
     out = {}
-    for unit in UNITS:
+    for unit, (_name, _region, dept) in UNITS.items():
+        kw = {"filer": filers[unit], "reviewer": reviewers[dept]}
         out[unit] = (
-            library_project(f"{unit}-JB01", unit, filer=user, reviewer=reviewer, category="personnel"),
-            library_project(f"{unit}-XM01", unit, filer=user, reviewer=reviewer),
+            library_project(f"{unit}-JB01", unit, category="personnel", **kw),
+            library_project(f"{unit}-XM01", unit, **kw),
         )
     return out
 

@@ -11,11 +11,12 @@ from django.db import connection
 from budgets import errors, selectors, services
 from budgets.models import Adjustment, Indicator
 from finance import errors as finance_errors
+from finance import roles
 from finance import selectors as ledger
 from finance.ledger import Dims, entry_post
 from finance.models import Entry
 from tests.budgets.conftest import AS_OF
-from tests.helpers import commit_lines
+from tests.helpers import commit_lines, grant
 
 DAY = dt.date(2026, 5, 8)
 
@@ -65,6 +66,9 @@ class TestAdjustments:
     def test_the_filer_cannot_approve_and_a_rejection_needs_a_reason(self, approved_plan, user,
                                                                     approver):
         adj = file("increase", "1.00", user, target=OFFICE)
+        with pytest.raises(finance_errors.NotPermitted):  # the unit's filer is not the office
+            services.adjustment_approve(adjustment=adj, user=user)
+        grant(user, roles.BUDGET_OFFICE)  # nor when they also work in the budget office
         with pytest.raises(errors.SegregationOfDuties):
             services.adjustment_approve(adjustment=adj, user=user)
         with pytest.raises(errors.ReasonRequired):

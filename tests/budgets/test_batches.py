@@ -14,9 +14,11 @@ from django.test.utils import CaptureQueriesContext
 from budgets import errors, services
 from budgets.models import BudgetPlan, ControlNumber, Indicator, PlanLine
 from finance import errors as finance_errors
+from finance import roles
 from finance import services as finance_services
 from finance.models import Balance, Entry, Line, WorkflowStep
 from tests.budgets.conftest import AS_OF, ON, UNITS, lines_for
+from tests.helpers import grant
 
 CONTROL = {"1": "130000.00", "2": "50000.00"}
 DEPTS = ("440300100", "440300200")
@@ -26,28 +28,29 @@ class _Rollback(Exception):  # noqa: N818 - control flow of the tests only
     pass
 
 
-def _review_all(reviewer) -> None:  # noqa: ANN001
+def _review_all(reviewers) -> None:  # noqa: ANN001
     for dept in DEPTS:
-        services.department_plans_review(department_code=dept, year=2026, user=reviewer,
+        services.department_plans_review(department_code=dept, year=2026, user=reviewers[dept],
                                          as_of=AS_OF)
 
 
-def first_reviewed(user, reviewer) -> list[BudgetPlan]:  # noqa: ANN001
-    """Every unit's plan after 一上 and the departments' review, in id order."""
+def first_reviewed(filers, reviewers) -> list[BudgetPlan]:  # noqa: ANN001
+    """Every unit's plan after 一上 (by its filer) and the departments' review, in id order."""
     for unit in UNITS:
+        user = filers[unit]
         plan = services.plan_create(unit_code=unit, year=2026, user=user, as_of=AS_OF)
         services.plan_lines_save(plan=plan, lines=lines_for(unit), user=user, as_of=AS_OF)
         services.plan_submit(plan=plan, user=user, as_of=AS_OF)
-    _review_all(reviewer)
+    _review_all(reviewers)
     return list(BudgetPlan.objects.order_by("id"))
 
 
-def second_reviewed(user, reviewer, approver) -> list[BudgetPlan]:  # noqa: ANN001
-    plans = first_reviewed(user, reviewer)
+def second_reviewed(filers, reviewers, approver) -> list[BudgetPlan]:  # noqa: ANN001
+    plans = first_reviewed(filers, reviewers)
     for plan in plans:
         services.plan_control_set(plan=plan, amounts=CONTROL, user=approver, as_of=AS_OF)
-        services.plan_submit(plan=plan, user=user, as_of=AS_OF)
-    _review_all(reviewer)
+        services.plan_submit(plan=plan, user=filers[plan.unit.code], as_of=AS_OF)
+    _review_all(reviewers)
     return list(BudgetPlan.objects.order_by("id"))
 
 
@@ -94,8 +97,9 @@ def one_by_one_then_rolled_back(act, read=snapshot):  # noqa: ANN001, ANN201
 
 
 class TestControlNumbersInABatch:
-    def test_a_batch_writes_what_one_by_one_writes(self, projects, user, reviewer, approver):  # noqa: ANN001, ARG002
-        plans = first_reviewed(user, reviewer)
+    def test_a_batch_writes_what_one_by_one_writes(self, projects, user, filers, reviewers,
+                                                   approver):  # noqa: ANN001, ARG002
+        plans = first_reviewed(filers, reviewers)
         amounts = {p.pk: {"1": f"{130000 + i}.00", "2": "50000.00"} for i, p in enumerate(plans)}
 
         def singles() -> None:
@@ -113,8 +117,8 @@ class TestControlNumbersInABatch:
         assert len(expected["control numbers"]) == 2 * len(plans)
 
     def test_a_wrong_state_or_bad_amount_is_refused_as_the_single_service_refuses_it(
-            self, projects, user, reviewer, approver):  # noqa: ANN001, ARG002
-        plans = first_reviewed(user, reviewer)
+            self, projects, user, filers, reviewers, approver):  # noqa: ANN001, ARG002
+        plans = first_reviewed(filers, reviewers)
         done_already, bad_amount, good, _other = plans
         services.plan_control_set(plan=done_already, amounts=CONTROL, user=approver, as_of=AS_OF)
         before = ControlNumber.history.count()
@@ -134,27 +138,40 @@ class TestControlNumbersInABatch:
         assert BudgetPlan.objects.get(pk=bad_amount.pk).status == BudgetPlan.Status.FIRST_REVIEWED
         assert not ControlNumber.objects.filter(plan=bad_amount).exists()
 
-    def test_the_filer_is_refused_for_every_plan_and_nothing_is_written(
-            self, projects, user, reviewer):  # noqa: ANN001, ARG002
-        plans = first_reviewed(user, reviewer)
-        out = services.plans_control_set(items=[(p, CONTROL) for p in plans], user=user,
-                                         as_of=AS_OF)
-        assert out.done == []
-        assert {type(exc) for _, exc in out.refused} == {errors.SegregationOfDuties}
+    def test_a_unit_filer_cannot_act_as_the_budget_office_and_nothing_is_written(
+            self, projects, user, filers, reviewers):  # noqa: ANN001, ARG002
+        plans = first_reviewed(filers, reviewers)
+        with pytest.raises(finance_errors.NotPermitted) as exc:
+            services.plans_control_set(items=[(p, CONTROL) for p in plans], user=user,
+                                       as_of=AS_OF)
+        assert str(exc.value) == "clerk may not do this: it needs the role “budget office”."
         assert not ControlNumber.objects.exists()
         assert set(BudgetPlan.objects.values_list("status", flat=True)) == {"first_reviewed"}
 
-    def test_a_plan_twice_in_a_batch_is_a_programming_error(self, projects, user, reviewer,
+    def test_the_filer_of_a_plan_is_refused_that_plan_even_in_the_budget_office(
+            self, projects, user, filers, reviewers):  # noqa: ANN001, ARG002
+        plans = first_reviewed(filers, reviewers)
+        grant(user, roles.BUDGET_OFFICE)  # files for 440300101 and works in the office
+        out = services.plans_control_set(items=[(p, CONTROL) for p in plans], user=user,
+                                         as_of=AS_OF)
+        assert [(p.unit.code, type(exc)) for p, exc in out.refused] == [
+            ("440300101", errors.SegregationOfDuties)]
+        assert [p.unit.code for p in out.done] == ["440300102", "440303201", "440304202"]
+        assert not ControlNumber.objects.filter(plan__unit__code="440300101").exists()
+
+    def test_a_plan_twice_in_a_batch_is_a_programming_error(self, projects, user, filers,
+                                                            reviewers,
                                                             approver):  # noqa: ANN001, ARG002
-        plan = first_reviewed(user, reviewer)[0]
+        plan = first_reviewed(filers, reviewers)[0]
         with pytest.raises(ValueError, match="twice"):
             services.plans_control_set(items=[(plan, CONTROL), (plan, CONTROL)], user=approver)
 
 
 class TestApprovalInABatch:
-    def test_a_batch_posts_and_writes_what_one_by_one_does(self, projects, user, reviewer,
+    def test_a_batch_posts_and_writes_what_one_by_one_does(self, projects, user, filers,
+                                                           reviewers,
                                                            approver):  # noqa: ANN001, ARG002
-        plans = second_reviewed(user, reviewer, approver)
+        plans = second_reviewed(filers, reviewers, approver)
 
         def singles() -> None:
             for p in plans:  # in id order, the batch's order: the same entry numbers
@@ -171,8 +188,8 @@ class TestApprovalInABatch:
         assert len(got["indicators"]) == PlanLine.objects.count()
 
     def test_wrong_states_and_exceeded_control_numbers_are_refused_as_one_by_one(
-            self, projects, user, reviewer, approver):  # noqa: ANN001, ARG002
-        plans = second_reviewed(user, reviewer, approver)
+            self, projects, user, filers, reviewers, approver):  # noqa: ANN001, ARG002
+        plans = second_reviewed(filers, reviewers, approver)
         approved, exceeded, good, _other = plans
         services.plan_approve(plan=approved, user=approver, as_of=AS_OF, on=ON)
         ControlNumber.objects.filter(plan=exceeded, fund_source__code="1").update(
@@ -192,16 +209,27 @@ class TestApprovalInABatch:
         assert BudgetPlan.objects.get(pk=exceeded.pk).approval_entry_id is None
         assert not Indicator.objects.filter(unit=exceeded.unit).exists()
 
-    def test_the_filer_is_refused(self, projects, user, reviewer, approver):  # noqa: ANN001
-        plans = second_reviewed(user, reviewer, approver)
-        out = services.plans_approve(plans=plans, user=user, as_of=AS_OF, on=ON)
-        assert out.done == []
-        assert {type(exc) for _, exc in out.refused} == {errors.SegregationOfDuties}
+    def test_a_unit_filer_cannot_approve_as_the_budget_office(self, projects, user, filers,
+                                                              reviewers, approver):  # noqa: ANN001
+        plans = second_reviewed(filers, reviewers, approver)
+        with pytest.raises(finance_errors.NotPermitted) as exc:
+            services.plans_approve(plans=plans, user=user, as_of=AS_OF, on=ON)
+        assert str(exc.value) == "clerk may not do this: it needs the role “budget office”."
         assert not Entry.objects.exists()
 
-    def test_a_ledger_refusal_refuses_the_whole_batch(self, projects, user, reviewer,
+    def test_the_filer_is_refused_their_own_plan(self, projects, user, filers, reviewers,
+                                                 approver):  # noqa: ANN001
+        plans = second_reviewed(filers, reviewers, approver)
+        grant(user, roles.BUDGET_OFFICE)
+        out = services.plans_approve(plans=plans, user=user, as_of=AS_OF, on=ON)
+        assert [(p.unit.code, type(exc)) for p, exc in out.refused] == [
+            ("440300101", errors.SegregationOfDuties)]
+        assert Entry.objects.count() == 3
+
+    def test_a_ledger_refusal_refuses_the_whole_batch(self, projects, user, filers,
+                                                      reviewers,
                                                       approver):  # noqa: ANN001, ARG002
-        plans = second_reviewed(user, reviewer, approver)
+        plans = second_reviewed(filers, reviewers, approver)
         finance_services.period_close(year=2026, month=ON.month, user=approver)
         with pytest.raises(finance_errors.PeriodClosed):
             services.plans_approve(plans=plans, user=approver, as_of=AS_OF, on=ON)
@@ -209,9 +237,10 @@ class TestApprovalInABatch:
         assert not Indicator.objects.exists()
         assert set(BudgetPlan.objects.values_list("status", flat=True)) == {"second_reviewed"}
 
-    def test_a_batch_run_again_is_refused_and_posts_nothing_twice(self, projects, user, reviewer,
+    def test_a_batch_run_again_is_refused_and_posts_nothing_twice(self, projects, user, filers,
+                                                                  reviewers,
                                                                   approver):  # noqa: ANN001, ARG002
-        plans = second_reviewed(user, reviewer, approver)
+        plans = second_reviewed(filers, reviewers, approver)
         services.plans_approve(plans=plans, user=approver, as_of=AS_OF, on=ON)
         before = snapshot()
         again = services.plans_approve(plans=plans, user=approver, as_of=AS_OF, on=ON)
@@ -219,9 +248,10 @@ class TestApprovalInABatch:
         assert {type(exc) for _, exc in again.refused} == {errors.WrongState}
         assert snapshot() == before
 
-    def test_the_statements_of_a_batch_do_not_grow_with_its_plans(self, projects, user, reviewer,
+    def test_the_statements_of_a_batch_do_not_grow_with_its_plans(self, projects, user, filers,
+                                                                  reviewers,
                                                                   approver):  # noqa: ANN001, ARG002
-        plans = second_reviewed(user, reviewer, approver)
+        plans = second_reviewed(filers, reviewers, approver)
         with CaptureQueriesContext(connection) as one:
             services.plans_approve(plans=plans[:1], user=approver, as_of=AS_OF, on=ON)
         with CaptureQueriesContext(connection) as three:

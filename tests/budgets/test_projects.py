@@ -9,11 +9,14 @@ from django.core.management import CommandError, call_command
 from budgets import errors, selectors, services
 from budgets.importers.projects import parse_projects
 from budgets.models import Project
+from finance import errors as finance_errors
+from finance import roles
 from finance import services as finance_services
 from finance.ids import make_uscc
 from finance.models import Job
 from tests.budgets.conftest import AS_OF, library_project
 from tests.conftest import SAMPLES
+from tests.helpers import grant
 
 FIRST = SAMPLES / "projects" / "investment_projects_20260301.json"
 SECOND = SAMPLES / "projects" / "investment_projects_20260615.json"
@@ -60,6 +63,9 @@ class TestProjectLibrary:
         p = services.project_create(unit_code="440300101", code="P-003", name="x", category="personnel",
                                     total_amount="1.00", user=user)
         services.project_submit(project=p, user=user)
+        with pytest.raises(finance_errors.NotPermitted):  # a filer does not review
+            services.project_review(project=p, user=user)
+        grant(user, roles.BUDGET_OFFICE)  # nor when they also work in the budget office
         with pytest.raises(errors.SegregationOfDuties):
             services.project_review(project=p, user=user)
 
@@ -218,6 +224,9 @@ class TestProjectBatches:
         assert str(exc) == str(single.value)
         assert Project.objects.get(code="P-201").status == "draft"
         out = services.projects_accept(projects=[ready], user=user)  # the filer
+        assert out.done == [] and isinstance(out.refused[0][1], finance_errors.NotPermitted)
+        grant(user, roles.BUDGET_OFFICE)  # the filer, in the budget office too
+        out = services.projects_accept(projects=[ready], user=user)
         assert out.done == [] and isinstance(out.refused[0][1], errors.SegregationOfDuties)
         assert Project.objects.get(code="P-202").status == "reviewed"
         with pytest.raises(ValueError, match="twice"):

@@ -115,8 +115,8 @@ class TestTemplateReadBack:
         assert exc.value.problems == [
             "Plan!A7: the same project and codes appear again (first in Plan!A3)"]
 
-    def test_a_template_of_another_unit_or_year_is_refused(self, plan, projects, user):
-        other = services.plan_create(unit_code="440300102", year=2026, user=user)
+    def test_a_template_of_another_unit_or_year_is_refused(self, plan, projects, user, filers):
+        other = services.plan_create(unit_code="440300102", year=2026, user=filers["440300102"])
         content = spreadsheets.plan_template_build(plan=other)
         with pytest.raises(errors.TemplateOtherPlan) as exc:
             services.plan_template_import(plan=plan, content=content, user=user)

@@ -10,10 +10,11 @@ from decimal import Decimal
 import pytest
 
 from budgets import services as budgets
-from finance import services
+from finance import roles, services
 from finance.ids import make_uscc
 from finance.ledger import Dims, entry_post, entry_reverse
-from tests.helpers import approve_lines, commit_lines, pay_lines
+from finance.models import Organization
+from tests.helpers import approve_lines, commit_lines, pay_lines, person
 
 D = Decimal
 YEAR = 2026
@@ -62,10 +63,14 @@ def city(fiscal_year, orgs, user):  # noqa: ARG001
     mk(code="440303101", name="罗湖区第一小学", kind="budget_unit", region_code="440303",
        uscc=make_uscc("440303", 101), parent_code="440303100", user=user, reason="set-up")
     # every expenditure is a project of the library (一体化): 人员类 RY, 运转类 GY, 特定目标类 P…
+    filers = {}
     for code, category in PROJECTS.items():
-        budgets.project_create(unit_code=UNIT_OF.get(code, code[:9]), code=code,
-                               name=f"项目 {code}", category=category,
-                               total_amount=D("0.00"), user=user)
+        unit = UNIT_OF.get(code, code[:9])
+        if unit not in filers:  # each unit's filer files its projects
+            filers[unit] = person(f"filer-{unit}", roles.UNIT_FILER, by=user,
+                                  organization=Organization.objects.get(code=unit))
+        budgets.project_create(unit_code=unit, code=code, name=f"项目 {code}",
+                               category=category, total_amount=D("0.00"), user=filers[unit])
     march, april = dt.date(YEAR, 3, 10), dt.date(YEAR, 4, 15)
     for name, (d, approved, adjusted, paid, committed) in LINES.items():
         entry_post(lines=approve_lines(approved, d), description=f"批复 {name}", user=user,

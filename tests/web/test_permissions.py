@@ -121,7 +121,7 @@ def _foreign(world, role: str) -> list[str]:  # noqa: ANN001
 
 
 @pytest.fixture
-def matrix_world(world, user):  # noqa: ANN001
+def matrix_world(world):  # noqa: ANN001
     """The web world plus the objects the URLs name: the filer's bank-import job, a budget
     plan of each unit, a ledger entry; every id is a placeholder of the URL templates."""
     from budgets import services as budget_services
@@ -130,8 +130,10 @@ def matrix_world(world, user):  # noqa: ANN001
 
     job = job_create(kind="payments.import_bank", user=world.people.filer, filename="b.csv",
                      content=b"x")
-    plan1 = budget_services.plan_create(unit_code="440300101", year=2027, user=user)
-    plan2 = budget_services.plan_create(unit_code="440300102", year=2027, user=user)
+    plan1 = budget_services.plan_create(unit_code="440300101", year=2027,
+                                        user=world.people.filer)
+    plan2 = budget_services.plan_create(unit_code="440300102", year=2027,
+                                        user=world.people.other_filer)
     world.ids = {"r1": world.r1.tracking_id, "r2": world.r2.tracking_id, "r1_pk": world.r1.pk,
                  "job": job.pk, "plan1": plan1.pk, "plan2": plan2.pk,
                  "entry": Entry.objects.order_by("id").first().pk,

@@ -9,8 +9,9 @@ from tests.helpers import YEAR
 
 
 class TestPlanApiScope:
-    def test_another_units_filer_cannot_move_or_download_the_plan(self, world, user):
-        plan = budget_services.plan_create(unit_code="440300101", year=YEAR, user=user)
+    def test_another_units_filer_cannot_move_or_download_the_plan(self, world):
+        plan = budget_services.plan_create(unit_code="440300101", year=YEAR,
+                                           user=world.people.filer)
         c = self._client(world.people.other_filer)
         steps = WorkflowStep.objects.count()
         r = c.post(f"/api/budgets/plans/{plan.pk}/transitions/", {"action": "submit"},
@@ -20,8 +21,9 @@ class TestPlanApiScope:
         assert BudgetPlan.objects.get(pk=plan.pk).status == plan.status
         assert WorkflowStep.objects.count() == steps
 
-    def test_the_units_own_filer_gets_through_to_the_api(self, world, user):
-        plan = budget_services.plan_create(unit_code="440300101", year=YEAR, user=user)
+    def test_the_units_own_filer_gets_through_to_the_api(self, world):
+        plan = budget_services.plan_create(unit_code="440300101", year=YEAR,
+                                           user=world.people.filer)
         r = self._client(world.people.filer).get(f"/api/budgets/plans/{plan.pk}/template/")
         assert r.status_code == 200
         assert r["Content-Type"].startswith("application/vnd.openxmlformats")
