@@ -39,9 +39,12 @@ from budgets.validation import PlanLineInput
 from finance import roles as finance_roles
 from finance import selectors as finance_selectors
 from finance import services as finance
+from finance.dimensions import ProjectCategory
 from finance.ids import make_uscc
 from finance.ledger import Dims
+from finance.measures import SANGONG
 from finance.models import Book, Entry, FiscalYear, Line, Organization, Period, Region
+from payments import rules as payment_rules
 from payments import services as payments
 from payments.models import (
     AgentAccount,
@@ -76,6 +79,25 @@ AGENT_BANKS = [  # CNAPS of the agent bank's Shenzhen branch, name
 ]
 PAYEE_KINDS = ["科技有限公司", "印务有限公司", "建设工程有限公司", "物业管理有限公司",
                "医疗器械有限公司", "餐饮服务有限公司", "信息技术有限公司", "办公用品有限公司"]
+# A unit's budget lines (部门预算支出经济分类: each code a leaf of
+# finance/data/codes/economic_codes_department.csv), by project: (code, weight of the
+# project's amount). 人员类: pay and social insurance, 303 for the units with retirees;
+# 运转类: 公用经费, plus the "三公" (finance.measures.SANGONG) for a third of the units;
+# 特定目标类: equipment and commissioned work.
+PERSONNEL_LINES = (("30101", 45), ("30102", 35), ("30108", 20))
+RETIREES_LINE = ("30302", 10)
+RUNNING_LINES = (("30201", 40), ("30206", 25), ("30211", 35))
+SPECIFIC_LINES = (("31002", 40), ("30227", 60))
+ECONOMIC_NAMES = {  # for the requests' purpose
+    "30101": "基本工资", "30102": "津贴补贴", "30108": "养老保险缴费", "30302": "退休费",
+    "30201": "办公费", "30206": "电费", "30211": "差旅费", "31002": "办公设备购置",
+    "30227": "委托业务费", SANGONG["hosting"]: "公务接待费",
+    SANGONG["car_run"]: "公务用车运行维护费", SANGONG["abroad"]: "因公出国（境）费用",
+    SANGONG["car_buy"]: "公务用车购置"}
+# one request per unit and month, by a six-month rota (each unit starts at its own place):
+# pay every other month, running costs twice (the second a "三公" payment for the units
+# that have them) and a specific-purpose instalment once every six months
+ROTA = ("personnel", "running", "personnel", "specific", "personnel", "sangong")
 RETURN_REASON = "收款账号户名不符"
 FEE_REASON = "银行手续费，经核实与支付无关"
 ROLE_USERS = {  # username: (role description, groups, permissions)
@@ -125,14 +147,42 @@ class UnitSpec:
     department: str
     function: str
     agent: int  # index into AGENT_BANKS
+    rota: int = 0  # where the unit starts in ROTA
+    sangong: bool = False  # its running project carries "三公" lines (a third of the units)
 
     @property
-    def basic(self) -> str:
-        return f"{self.code}-JB01"
+    def personnel(self) -> str:
+        """人员类 project (basic spending)."""
+        return f"{self.code}-RY01"
 
     @property
-    def project(self) -> str:
+    def running(self) -> str:
+        """运转类 project (basic spending)."""
+        return f"{self.code}-GY01"
+
+    @property
+    def specific(self) -> str:
+        """特定目标类 project (项目支出)."""
         return f"{self.code}-XM01"
+
+    @property
+    def projects(self) -> tuple[tuple[str, str, str], ...]:
+        """(code, category, name) of its projects in the library."""
+        return ((self.personnel, ProjectCategory.PERSONNEL, "人员经费"),
+                (self.running, ProjectCategory.RUNNING, "运转经费"),
+                (self.specific, ProjectCategory.SPECIFIC, "专项业务经费"))
+
+
+@dataclass(frozen=True)
+class BudgetLine:
+    """A line of a unit's final budget on one of its own projects; `kind` (a ROTA entry)
+    says how the monthly requests pay it."""
+
+    kind: str
+    project: str
+    function: str
+    economic: str
+    amount: Decimal
 
 
 @dataclass
@@ -162,6 +212,7 @@ class CityYear:
         self.seconds: dict[str, float] = {}
         self.worker_pids: set[int] = set()  # processes that did per-unit work
         self._investment_amounts: dict[str, Decimal] = {}  # per-run cache of the feed's plans
+        self._budgets: dict[str, list[BudgetLine]] = {}  # per-run cache of budget_lines()
         self._month_fresh = False  # set by requests(): the month had no request yet
         self._roles_read = False  # the users' role caches are filled (requests())
 
@@ -325,8 +376,11 @@ class CityYear:
         for i in range(self.n_units):
             code, dname, region, function = depts[i % len(depts)]
             k = i // len(depts) + 1
-            units.append(UnitSpec(code=f"{code}{k:03d}", name=f"{dname}下属单位{k}", region=region,
-                                  department=code, function=function, agent=i % len(AGENT_BANKS)))
+            unit_code = f"{code}{k:03d}"
+            units.append(UnitSpec(code=unit_code, name=f"{dname}下属单位{k}", region=region,
+                                  department=code, function=function, agent=i % len(AGENT_BANKS),
+                                  rota=_rng(self.seed, "rota", unit_code).randrange(len(ROTA)),
+                                  sangong=i % 3 == self.seed % 3))
         used = {u.department for u in units}
         depts = [d for d in depts if d[0] in used]
 
@@ -407,20 +461,24 @@ class CityYear:
 
     # ------------------------------------------------------------------ projects
     def projects(self) -> None:
-        """Each unit files and submits its two projects (a transaction per unit); each
+        """Each unit files and submits its three projects (a transaction per unit); each
         department's reviewer reviews and accepts its queue in one pass each (a
         transaction per department)."""
         self.each_unit("projects filed", "project_unit")
         self.each_department("projects reviewed, accepted", "projects_department")
 
     def project_unit(self, u: UnitSpec) -> None:
+        """A unit's 人员类, 运转类 and 特定目标类 projects, each for the year's amount of
+        its budget lines."""
         as_of = _at(dt.date(self.year, 1, 5), 10)
         filer = self.filers[u.code]
-        for code, category, name in ((u.basic, "personnel", "基本支出"),
-                                     (u.project, "specific", "专项业务经费")):
+        totals: dict[str, Decimal] = defaultdict(Decimal)
+        for x in self.budget_lines(u):
+            totals[x.project] += x.amount
+        for code, category, name in u.projects:
             p = Project.objects.filter(code=code).first()
             if p is None:  # saved and submitted at once (保存并送审)
-                total = _money(_rng(self.seed, "project", code), 200_000, 4_000_000)
+                total = totals[code]
                 budgets.project_create(
                     unit_code=u.code, code=code, name=f"{u.name}{name}", category=category,
                     total_amount=total, annual_plans=[(self.year, "1", total)],
@@ -433,7 +491,7 @@ class CityYear:
         """A department's reviewer reviews, then accepts, its units' projects."""
         as_of = _at(dt.date(self.year, 1, 5), 10)
         reviewer = self.dept_reviewers[units[0].department]
-        codes = [c for u in units for c in (u.basic, u.project)]
+        codes = [c for u in units for c, _, _ in u.projects]
         S = Project.Status  # noqa: N806
         for frm, service in ((S.SUBMITTED, budgets.projects_review),
                              (S.REVIEWED, budgets.projects_accept)):
@@ -489,19 +547,66 @@ class CityYear:
         return f"{self.year}-{u.region}-48-01-{u.code[-6:]}"
 
     # ------------------------------------------------------------------ 二上二下
-    def plan_lines(self, u: UnitSpec, factor: Decimal = Decimal(1)) -> list[PlanLineInput]:
+    def budget_lines(self, u: UnitSpec) -> list[BudgetLine]:
+        """A unit's final budget (一般公共预算): of a total of 2–8 million, 55–70 % on its
+        人员类 project, 10–20 % on its 运转类 project (of which the "三公" lines, each well
+        under the rules' annual cap; for a quarter of those units also a car purchase,
+        taken from the specific-purpose money), the rest on its 特定目标类 project;
+        its investment project is added by `plan_lines`. Computed once per run."""
+        if u.code in self._budgets:
+            return self._budgets[u.code]
         rng = _rng(self.seed, "plan", u.code)
-        lines = [
-            PlanLineInput(u.basic, u.function, "30101", "1", _money(rng, 600_000, 3_000_000)),
-            PlanLineInput(u.basic, u.function, "30201", "1", _money(rng, 60_000, 300_000)),
-            PlanLineInput(u.project, u.function, "31002", "1", _money(rng, 200_000, 2_000_000)),
-        ]
+        total = _money(rng, 2_000_000, 8_000_000)
+        personnel = (total * rng.randrange(55, 71) / 100).quantize(CENT)
+        running = (total * rng.randrange(10, 21) / 100).quantize(CENT)
+        specific = total - personnel - running
+        people = [*PERSONNEL_LINES, *([RETIREES_LINE] if rng.random() < 0.4 else [])]
+        caps = {c: (Decimal(v) * Decimal("0.8")).quantize(CENT)  # the rule refuses above
+                for c, v in payment_rules.RULES["sangong_cap"].params["caps"].items()}
+        sangong: list[tuple[str, Decimal]] = []
+        if u.sangong:
+            shares = [("hosting", 1, 4), ("car_run", 2, 7)]
+            if rng.random() < 0.5:
+                shares.append(("abroad", 3, 9))
+            for name, low, high in shares:
+                code = SANGONG[name]
+                share = Decimal(rng.randrange(low * 10, high * 10)) / 1000
+                sangong.append((code, min((running * share).quantize(CENT), caps[code])))
+        lines = [*self._split(u, "personnel", u.personnel, personnel, people),
+                 *self._split(u, "running", u.running,
+                              running - sum((a for _, a in sangong), Decimal(0)), RUNNING_LINES),
+                 *(BudgetLine("sangong", u.running, u.function, c, a) for c, a in sangong)]
+        if u.sangong and rng.random() < 0.25:  # 公务用车购置 (paid in one go), instead of
+            code = SANGONG["car_buy"]  # up to half of the specific-purpose money
+            car = min(_money(rng, 150_000, 280_000), caps[code], (specific / 2).quantize(CENT))
+            lines.append(BudgetLine("sangong", u.running, u.function, code, car))
+            specific -= car
+        lines += self._split(u, "specific", u.specific, specific, SPECIFIC_LINES)
+        self._budgets[u.code] = lines
+        return lines
+
+    @staticmethod
+    def _split(u: UnitSpec, kind: str, project: str, amount: Decimal,
+               weights: tuple[tuple[str, int], ...] | list[tuple[str, int]]) -> list[BudgetLine]:
+        """`amount` over the economic codes by weight (the last takes the rounding)."""
+        whole = sum(w for _, w in weights)
+        out, left = [], amount
+        for n, (code, w) in enumerate(weights):
+            part = left if n == len(weights) - 1 else (amount * w / whole).quantize(CENT)
+            left -= part
+            out.append(BudgetLine(kind, project, u.function, code, part))
+        return out
+
+    def plan_lines(self, u: UnitSpec, factor: Decimal = Decimal(1)) -> list[PlanLineInput]:
+        """The budget lines and the investment project's year (发改委 feed, every tenth
+        unit) as plan lines (`factor`: 一上 asks more than it gets)."""
+        lines = [(x.project, x.function, x.economic, x.amount) for x in self.budget_lines(u)]
         invested = self.investment_amount(u)
         if invested is not None:
-            lines.append(PlanLineInput(self.ndrc_code(u), "2120399", "31005", "1", invested))
-        return [PlanLineInput(x.project, x.function, x.economic, x.fund_source,
-                              (x.amount * factor).quantize(CENT), (x.amount * Decimal("0.93")).quantize(CENT))
-                for x in lines]
+            lines.append((self.ndrc_code(u), "2120399", "31005", invested))
+        return [PlanLineInput(project, function, economic, "1", (amount * factor).quantize(CENT),
+                              (amount * Decimal("0.93")).quantize(CENT))
+                for project, function, economic, amount in lines]
 
     def plans(self) -> None:
         """一上 filed by each unit (create, fill and submit in one step; a transaction per
@@ -603,13 +708,37 @@ class CityYear:
             reports.month_close(year=self.year, month=month, user=self.users["bureau"],
                                 as_of=_at(dt.date(self.year, month, 28), 17))
 
-    def request_plan(self, u: UnitSpec, month: int) -> tuple[Dims, Decimal, Payee]:
+    @staticmethod
+    def request_kind(u: UnitSpec, month: int) -> str:
+        """What the unit's request of the month pays (ROTA; "三公" only for the units
+        that budget them, running costs for the others)."""
+        kind = ROTA[(month + u.rota) % len(ROTA)]
+        return "running" if kind == "sangong" and not u.sangong else kind
+
+    # the part of a line one request pays (low, high in per cent): each kind's lines are
+    # taken in turn, so over a year a personnel line gets at most 2 payments (6 over 3–4
+    # lines), a running line 2 (4 over 3; half a line, which leaves room for June's
+    # virement), a specific line 1 (2 over 2) and a "三公" line 1 (2 over 2–4: within the
+    # line, so within the rules' cap); every kind spends about half its budget in a year
+    REQUEST_SHARE = {"personnel": (22, 25), "running": (20, 25), "sangong": (40, 50),
+                     "specific": (40, 50)}
+
+    def request_plan(self, u: UnitSpec, month: int) -> tuple[Dims, Decimal, Payee, str]:
+        """The unit's one request of the month (dims, amount, payee, purpose): three
+        months' pay of a personnel line, a running-cost bill, a "三公" payment (a car
+        purchase in one go) or a specific-purpose instalment."""
         rng = _rng(self.seed, "request", u.code, month)
-        choices = [("30101", u.basic, 14), ("30201", u.basic, 16), ("31002", u.project, 11)]
-        economic, project, divisor = choices[month % 3]
-        line = next(x for x in self.plan_lines(u) if x.economic == economic)
-        amount = (line.amount / divisor * Decimal(rng.randrange(80, 100)) / 100).quantize(CENT)
-        return self.dims(u, economic, project), amount, self.payees[rng.randrange(len(self.payees))]
+        kind = self.request_kind(u, month)
+        lines = [x for x in self.budget_lines(u) if x.kind == kind]
+        nth = sum(self.request_kind(u, m) == kind for m in range(1, month))
+        line = lines[(nth + u.rota) % len(lines)]
+        low, high = self.REQUEST_SHARE[kind]
+        amount = (line.amount * rng.randrange(low * 10, high * 10) / 1000).quantize(CENT)
+        if line.economic == SANGONG["car_buy"]:
+            amount = line.amount
+        purpose = f"{month}月{ECONOMIC_NAMES[line.economic]}"
+        return (self.dims(u, line.economic, line.project), amount,
+                self.payees[rng.randrange(len(self.payees))], purpose)
 
     REVIEW_BATCH = 250  # requests per treasury decision (the queue page's "approve selected")
 
@@ -635,7 +764,7 @@ class CityYear:
             return
         lines = []
         for m in months:
-            d, amount, _payee = self.request_plan(u, m)
+            d, amount, _payee, _purpose = self.request_plan(u, m)
             lines.append(payments.PlanApplyLine(dims=d, month=m, amount=amount + Decimal("1000.00")))
         payments.plans_apply(lines=lines, year=self.year, user=self.filers[u.code],
                              as_of=_at(_workday(dt.date(self.year, months[0], 3)), 9))
@@ -703,10 +832,10 @@ class CityYear:
         req = None if self._month_fresh else PaymentRequest.objects.filter(
             contract_ref=key).first()
         if req is None:  # against the month's plan approved at the quarter's start
-            d, amount, payee = self.request_plan(u, month)
+            d, amount, payee, purpose = self.request_plan(u, month)
             req = payments.payment_request_create(
                 dims=d, year=self.year, amount=amount, payee=payee, contract_ref=key,
-                purpose=f"{month}月{'工资' if d.economic == '30101' else '办公及设备'}支出",
+                purpose=purpose,
                 user=filer, as_of=_at(day, 10), submit=True)  # 保存并送审
         if req.status == S.DRAFT:
             payments.payment_request_submit(request=req, user=filer, as_of=_at(day, 10))
@@ -800,18 +929,22 @@ class CityYear:
 
     # ------------------------------------------------------------------ adjustments
     def adjustments(self, month: int) -> None:
-        """A virement (office costs → salaries) for every 20th unit and one increase."""
+        """A virement inside the running project (office costs → electricity: 公用经费
+        stay 公用经费, nothing moves between basic and project spending) for every 20th
+        unit, and one increase of a specific-purpose line."""
         on = _workday(dt.date(self.year, month, 5))
         bureau = self.users["bureau"]
         for k, u in enumerate(self.units[::20], start=1):
             doc_no = f"深财预〔{self.year}〕{100 + k}号"
             adj = Adjustment.objects.filter(doc_no=doc_no).first()
             if adj is None:
-                amount = _money(_rng(self.seed, "virement", u.code), 5_000, 20_000)
+                office = next(x for x in self.budget_lines(u) if x.economic == "30201")
+                share = _rng(self.seed, "virement", u.code).randrange(5, 11)
                 adj = budgets.adjustment_file(
-                    kind="virement", year=self.year, amount=amount, batch_no=f"TJ{self.year}{month:02d}",
-                    doc_no=doc_no, date=on, reason="人员增加，调剂办公经费用于工资",
-                    source=self.dims(u, "30201", u.basic), target=self.dims(u, "30101", u.basic),
+                    kind="virement", year=self.year, amount=(office.amount * share / 100).quantize(CENT),
+                    batch_no=f"TJ{self.year}{month:02d}", doc_no=doc_no, date=on,
+                    reason="夏季用电增加，调剂办公费用于电费",
+                    source=self.dims(u, "30201", u.running), target=self.dims(u, "30206", u.running),
                     user=self.filers[u.code], as_of=_at(on, 9))
             if adj.status == Adjustment.Status.SUBMITTED:
                 budgets.adjustment_approve(adjustment=adj, user=bureau, as_of=_at(on, 15), on=on)
@@ -819,7 +952,7 @@ class CityYear:
         doc_no = f"深财预〔{self.year}〕99号"
         adj = Adjustment.objects.filter(doc_no=doc_no).first() or budgets.adjustment_file(
             kind="increase", year=self.year, amount=Decimal("150000.00"), batch_no=f"TZ{self.year}{month:02d}",
-            doc_no=doc_no, date=on, reason="追加设备购置预算", target=self.dims(u, "31002", u.project),
+            doc_no=doc_no, date=on, reason="追加设备购置预算", target=self.dims(u, "31002", u.specific),
             user=self.filers[u.code], as_of=_at(on, 9))
         if adj.status == Adjustment.Status.SUBMITTED:
             budgets.adjustment_approve(adjustment=adj, user=bureau, as_of=_at(on, 15), on=on)

@@ -15,7 +15,7 @@ from django.db.models import Sum
 
 from audit.models import Alert
 from budgets import selectors as budget_selectors
-from budgets.models import BudgetPlan, PlanLine
+from budgets.models import BudgetPlan, PlanLine, Project
 from finance import selectors
 from finance.models import Book, Entry, FiscalYear, WorkflowStep
 from payments.models import BankFile, PaymentRequest, ReconException
@@ -35,6 +35,39 @@ def run(out, months: int = 2) -> str:  # noqa: ANN001
 def city_year(codes, tmp_path):  # noqa: ANN001, ARG001
     out = tmp_path / "out"
     return out, run(out)
+
+
+def assert_basic_spending_first(out) -> None:  # noqa: ANN001
+    """Each unit budgets 55–70 % of its money on its 人员类 project and 10–20 % on its
+    运转类 project (basic spending), the rest on its 特定目标类 project; the first unit
+    also has an investment project (specific). A third of the units budget "三公"
+    (公务接待费 and 公务用车运行维护费 at least) in their running project. So in each
+    department's published budget: B3 基本支出 > 0, B5 人员经费 > 公用经费 > 0, basic >
+    project where no investment project weighs in, and B7 三公 > 0 for some
+    departments but not all."""
+    figures = {}  # (department, table) -> {column: yuan} of the total row
+    for dept_dir in sorted((out / "disclosure").iterdir()):
+        for table in ("B3", "B5", "B7"):
+            path = dept_dir / "budget" / f"{YEAR}_{dept_dir.name}_budget_{table}.csv"
+            rows = csv.DictReader(io.StringIO(path.read_bytes().decode("utf-8-sig")))
+            figures[dept_dir.name, table] = {r["column"]: Decimal(r["amount_yuan"])
+                                             for r in rows if r["row"] == "total"}
+    depts = sorted({d for d, _ in figures})
+    assert len(depts) == 6
+    invested = set(Project.objects.filter(category="specific").exclude(
+        code__endswith="-XM01").values_list("unit__parent__code", flat=True))
+    assert len(invested) == 1
+    for d in depts:
+        b3, b5, b7 = figures[d, "B3"], figures[d, "B5"], figures[d, "B7"]
+        assert b3["basic"] > 0 and b3["project"] > 0, d
+        assert b5["personnel"] > b5["public"] > 0, d
+        assert b3["total"] == b3["basic"] + b3["project"], d
+        if d not in invested:
+            assert b3["basic"] > b3["project"], d
+        if b7["total"] > 0:
+            assert b7["hosting"] > 0 and b7["car_run"] > 0, d
+    with_sangong = [d for d in depts if figures[d, "B7"]["total"] > 0]
+    assert 0 < len(with_sangong) < len(depts)
 
 
 @pytest.mark.django_db
@@ -96,6 +129,7 @@ class TestCityYear:
         wb = openpyxl.load_workbook(out / f"final_accounts_{YEAR}.xlsx")
         assert wb.sheetnames
         assert openpyxl.load_workbook(out / f"execution_{YEAR}.xlsx").sheetnames
+        assert_basic_spending_first(out)  # in this test: a city-year more would cost ~25 s
 
     def test_prints_a_login_for_each_role(self, city_year):  # noqa: ANN001
         _, printed = city_year
