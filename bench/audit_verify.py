@@ -117,7 +117,7 @@ def worker(worker_id: int, pairs: int, functions: list[str], economics: list[str
         entry_post(lines=[dr("indicator", chart.EXPENDED, amount, d), cr("indicator", chart.COMMITTED, amount, d),
                           dr("budget", chart.ADMINISTRATIVE_EXPENDITURE, amount, d), cr("budget", chart.FISCAL_APPROPRIATION_REVENUE, amount, d),
                           dr("financial", chart.OPERATING_EXPENSE, amount, d), cr("financial", chart.FISCAL_APPROPRIATION_INCOME, amount, d)],
-                   description="国库集中支付", on=on, kind="pay", tracking_id=f"T{worker_id}-{n}")
+                   description="国库集中支付", on=on, kind="payment", tracking_id=f"T{worker_id}-{n}")
         if n % 5000 == 0 and worker_id == 0:
             print(f"  worker 0: {n}/{pairs} payments", flush=True)
     out.put(pairs)

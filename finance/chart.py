@@ -51,6 +51,7 @@ class EntryKind(models.TextChoices):
     VIREMENT = "virement", _("virement (调剂)")
     COMMIT = "commit", _("commitment of a payment request (冻结)")
     PAYMENT = "payment", _("payment (支付)")
+    RECEIPT = "receipt", _("revenue received (收入)")
     REVERSAL = "reversal", _("reversal (冲销)")
     CLOSING = "closing", _("year-end closing (年终结账)")
     CARRY_FORWARD = "carry_forward", _("carry-forward (结转结余)")

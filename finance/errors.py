@@ -22,6 +22,7 @@ MSG_NO_LINES = _("An entry needs at least two lines.")
 MSG_IDEMPOTENCY = _("Idempotency key %(key)s was already used for a different entry (#%(entry)s).")
 MSG_ALREADY_REVERSED = _("Entry %(entry)s has already been reversed by entry %(by)s.")
 MSG_IMMUTABLE = _("Posted ledger entries and lines cannot be changed or deleted; post a reversal.")
+MSG_UNKNOWN_KIND = _("Entry kind %(kind)r is not one of the chart's kinds (%(kinds)s).")
 MSG_LINE_SIDES = _("Line %(seq)s must have exactly one of debit or credit.")
 MSG_NOT_PERMITTED_UNIT = _("%(user)s may not do this: it needs the role %(role)s for %(unit)s.")
 MSG_NOT_PERMITTED = _("%(user)s may not do this: it needs the role %(role)s.")
@@ -113,6 +114,11 @@ class AlreadyReversed(LedgerError):
 class LedgerImmutable(LedgerError):
     message = MSG_IMMUTABLE
     code = "immutable"
+
+
+class UnknownEntryKind(LedgerError):
+    message = MSG_UNKNOWN_KIND
+    code = "unknown_entry_kind"
 
 
 class NotPermitted(LedgerError):

@@ -177,6 +177,8 @@ def _prepare(lines: Sequence[LineSpec], on: date_type, description: str, kind: s
     a batch (a superset of this entry's codes); else they are looked up here."""
     if len(lines) < 2:
         raise errors.TooFewLines()
+    if kind and kind not in EntryKind.values:
+        raise errors.UnknownEntryKind(kind=kind, kinds=", ".join(EntryKind.values))
     year, month = on.year, on.month
     amounts: list[tuple[int, int]] = []
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 from stdnum.cn import uscc
 
+from finance.chart import EntryKind
 from finance.errors import LedgerImmutable
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
@@ -244,7 +245,7 @@ class Entry(models.Model):
     date = models.DateField()
     month = models.PositiveSmallIntegerField()
     description = models.CharField(max_length=300)
-    kind = models.CharField(max_length=40, blank=True)
+    kind = models.CharField(max_length=40, blank=True, choices=EntryKind.choices)
     source_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT)
     source_id = models.CharField(max_length=64, blank=True)
     source = GenericForeignKey("source_type", "source_id")

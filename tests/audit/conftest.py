@@ -54,7 +54,7 @@ def request_and_pay(people: dict, amount: Decimal, *, unit: str = "440300101",
                              action="approve", user=people["treasury"], comment="pay",
                              as_of=at(day, hour, 10))
     entry_post(lines=pay_lines(amount, d), description="支付 pay", user=people["treasury"],
-               on=day, as_of=at(day, hour, 10), source=doc, kind="pay", tracking_id=tracking)
+               on=day, as_of=at(day, hour, 10), source=doc, kind="payment", tracking_id=tracking)
     return doc
 
 

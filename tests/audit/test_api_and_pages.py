@@ -60,7 +60,7 @@ class TestTraceApi:
     def test_the_page_clicks_down_from_total_to_entry_to_document(self, data, client, user):
         client.force_login(user)
         page = client.get("/audit/trace/", {"measure": "paid", "year": "2026"}).content.decode()
-        entry = Entry.objects.get(kind="pay")
+        entry = Entry.objects.get(kind="payment")
         assert "120.50" in page and f"/audit/entries/{entry.pk}/" in page
         entry_page = client.get(f"/audit/entries/{entry.pk}/").content.decode()
         assert "TRK-1" in entry_page and "treasury" in entry_page

@@ -44,7 +44,7 @@ class TestRulesOnPosting:
         assert codes() == []
         hooked(D("120.50"), day=dt.date(2026, 3, 12))
         alert = Alert.objects.get(rule__code="duplicate_payment")
-        first, second = Entry.objects.filter(kind="pay").order_by("number")
+        first, second = Entry.objects.filter(kind="payment").order_by("number")
         assert alert.message == (f"Payment 2026-{second.number} of 120.50 by unit 440300101 "
                                  f"repeats 2026-{first.number} within 7 days.")
         assert alert.amount_fen == 12050 and alert.unit_code == "440300101"

@@ -47,7 +47,7 @@ class TestTraceOfPaid:
             ("submit", "clerk", "submitted"), ("approve", "head", "unit_approved"),
             ("approve", "treasury", "paid")]
         assert result.tracking_ids == ["TRK-A", "TRK-B"]
-        assert {e.kind for e in result.entries} == {"pay"}
+        assert {e.kind for e in result.entries} == {"payment"}
 
     def test_a_month_and_a_range_of_months(self, paid):
         assert selectors.trace(measure="paid", year=2026, period=3, unit="440300101").total \

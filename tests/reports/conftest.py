@@ -80,7 +80,7 @@ def city(fiscal_year, orgs, user):  # noqa: ARG001
                        on=march, kind="adjustment")
         if paid:
             entry_post(lines=commit_lines(paid + committed, d), description=f"申请 {name}",
-                       user=user, on=march, kind="commitment")
+                       user=user, on=march, kind="commit")
             entry_post(lines=pay_lines(paid, d), description=f"支付 {name} 收款人 张三丰 "
                        "6222021234567890123", user=user, on=april, kind="payment")
     # an approval posted by mistake and reversed: it must net to nothing

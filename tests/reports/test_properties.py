@@ -48,7 +48,7 @@ class TestExecutionInvariants:
                     with transaction.atomic():
                         entry_post(lines=lines, description=action, user=user, on=on,
                                    kind={"approve": "approval", "adjust": "adjustment",
-                                         "commit": "commitment", "pay": "payment"}[action])
+                                         "commit": "commit", "pay": "payment"}[action])
                 except IndicatorInsufficient:
                     pass  # overspending is refused; the invariant holds either way
             report = selectors.execution_report(year=YEAR, group_by=("unit", "fund_source"))
