@@ -63,7 +63,6 @@ def prepare() -> None:
 
     from finance import services as fin
     from finance.ids import make_uscc
-    from finance.ledger import cr, dr, entry_post
     from payments import services
 
     call_command("migrate", verbosity=0)
@@ -94,9 +93,30 @@ def prepare() -> None:
         services.payee_save(name=f"收款人{i}", account_number=f"62220202{i:011d}",
                             bank_name="中国工商银行", branch_name="深圳南山支行",
                             cnaps="102584002015", user=admin, reason="bench")
-        entry_post(lines=[dr("indicator", chart.AVAILABLE, Decimal("100000000.00"), dims(i)),
-                          cr("indicator", chart.AUTHORITY, Decimal("100000000.00"), dims(i))],
-                   description="批复", on=dt.date(2026, 6, 1), kind="approval")
+        indicator_approve(dims(i), Decimal("100000000.00"))
+
+
+def indicator_approve(d: Any, amount: Decimal) -> None:
+    """An approved indicator in budgets' register (requests are drafted only on one): an
+    increase (调增) of the tuple filed and approved by two budget officers, posting
+    Dr 9101 / Cr 9001 on 2026-06-01."""
+    from django.contrib.auth.models import User
+
+    from budgets import services as budgets
+    from finance import roles
+    from finance import services as fin
+
+    officers = []
+    for name in ("budget-office-1", "budget-office-2"):
+        officer, created = User.objects.get_or_create(username=name)
+        if created:
+            fin.role_grant(member=officer, role=roles.BUDGET_OFFICE)
+        officers.append(officer)
+    on = dt.date(2026, 6, 1)
+    adjustment = budgets.adjustment_file(kind="increase", year=2026, amount=amount,
+                                         batch_no="bench", doc_no="bench", date=on,
+                                         reason="批复 bench", target=d, user=officers[0])
+    budgets.adjustment_approve(adjustment=adjustment, user=officers[1], on=on)
 
 
 def actors(i: int) -> dict:

@@ -41,12 +41,8 @@ def hot(i: int):  # noqa: ANN201
 
 def prepare() -> None:
     pl.prepare()
-    from finance.ledger import cr, dr, entry_post
-
     for i in range(HOT):
-        entry_post(lines=[dr("indicator", chart.AVAILABLE, AUTHORITY, hot(i)),
-                          cr("indicator", chart.AUTHORITY, AUTHORITY, hot(i))],
-                   description="批复 hot", on=dt.date(2026, 6, 1), kind="approval")
+        pl.indicator_approve(hot(i), AUTHORITY)
 
 
 def worker(w: int, count: int, start_at: Any, out: Any) -> None:

@@ -37,6 +37,14 @@ def indicator_exists(*, dims: Dims, year: int) -> bool:
     return Indicator.objects.filter(year=year, dim_key=dims.key(year)).exists()
 
 
+def indicator_for(*, dims: Dims, year: int) -> Indicator | None:
+    """The register's indicator of exactly this tuple in `year`, with its unit, or None.
+    The register holds approved indicators only: a row is written with the posting of a
+    plan's approval (批复) or of an approved increase or virement, never before."""
+    return (Indicator.objects.select_related("unit")
+            .filter(year=year, dim_key=dims.key(year)).first())
+
+
 @dataclass(frozen=True)
 class IndicatorRow:
     """One indicator of a unit: approved (批复), adjusted (调整/调剂, signed), used (moved

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -38,10 +38,21 @@ class HitSerializer(serializers.ModelSerializer):
         fields = ["rule_code", "action", "reason"]
 
 
+@extend_schema_field({"type": "string", "format": "decimal",
+                     "pattern": r"^\d{0,14}(?:\.\d{0,2})?$"})
+class AmountField(serializers.DecimalField):
+    """An amount in yuan as written (a string, at most 2 decimal places). Its places are
+    not checked or quantized here: the service refuses more than 2 naming the amount
+    (errors.AmountPlaces), the one message on the API, the filing page and in code."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(max_digits=16, decimal_places=None, coerce_to_string=True,
+                         min_value=Decimal("0.01"), **kwargs)
+
+
 class RequestSerializer(serializers.ModelSerializer):
     hits = HitSerializer(many=True, read_only=True)
-    amount = serializers.DecimalField(max_digits=16, decimal_places=2, coerce_to_string=True,
-                                      min_value=Decimal("0.01"))
+    amount = AmountField()
     submit = serializers.BooleanField(
         write_only=True, required=False, default=False,
         help_text="Save and submit at once (保存并送审): rules, plan and commitment as the "

@@ -27,6 +27,21 @@ MSG_UNKNOWN_FORMAT = _("%(file)s: the format could not be recognised (expected t
 MSG_UNKNOWN_VOUCHER = _("Voucher %(number)s is unknown.")
 MSG_RESULT_AMOUNT = _("Amount %(amount)s differs from voucher %(number)s (%(expected)s).")
 MSG_ALREADY_RESOLVED = _("Exception %(pk)s is already resolved.")
+# refusals of a draft (payment_request_create): checked before anything is written
+MSG_NO_INDICATOR = _(
+    "There is no approved indicator of %(year)s with unit %(unit)s, function %(function)s, "
+    "economic %(economic)s, fund source %(fund_source)s, project %(project)s; a request is "
+    "drafted only on an approved indicator. Nothing was saved."
+)
+MSG_INDICATOR_OTHER_UNIT = _(
+    "The indicator with unit %(unit)s, function %(function)s, economic %(economic)s, fund "
+    "source %(fund_source)s, project %(project)s belongs to another unit; requests of unit "
+    "%(own)s are drafted only on its own indicators. Nothing was saved."
+)
+MSG_AMOUNT_PLACES = _(
+    "Amount %(amount)s has more than 2 decimal places; amounts are in yuan to the fen and "
+    "are never rounded. Nothing was saved."
+)
 
 
 class PaymentError(LedgerError):
@@ -82,3 +97,24 @@ class UnknownVoucher(PaymentError):
 class ResultAmountDiffers(PaymentError):
     message = MSG_RESULT_AMOUNT
     code = "result_amount_differs"
+
+
+class NoIndicator(PaymentError):
+    """The dimension tuple of a draft is not an approved indicator in the register."""
+
+    message = MSG_NO_INDICATOR
+    code = "no_indicator"
+
+
+class IndicatorOtherUnit(NotAllowed):
+    """A draft on an indicator of another unit than the filer's (a 403 like NotAllowed)."""
+
+    message = MSG_INDICATOR_OTHER_UNIT
+    code = "indicator_other_unit"
+
+
+class AmountPlaces(PaymentError):
+    """An amount with more than 2 decimal places: refused, never rounded."""
+
+    message = MSG_AMOUNT_PLACES
+    code = "amount_places"

@@ -22,6 +22,32 @@ def approve_lines(amount: Decimal, d: Dims | None = None) -> list:
     return [dr("indicator", "9101", amount, d), cr("indicator", "9001", amount, d)]
 
 
+def indicator_approve(amount: Decimal, d: Dims | None = None, *, on: dt.date = ON,  # noqa: ANN201
+                      approved: bool = True):
+    """An approved indicator of `amount` on `d`, made as the budget office makes one for a
+    tuple without a plan line: an increase (调增) filed by one officer (user
+    budget-office-1) and approved by another (budget-office-2) through budgets' services.
+    The control book gets Dr 9101 / Cr 9001 (as `approve_lines`) and budgets' indicator
+    register its row, so payment requests can be drafted on it. Returns the adjustment
+    (`approved=False`: only filed, nothing posted or registered yet)."""
+    from django.contrib.auth import get_user_model
+
+    from budgets import services as budgets
+    from finance import roles
+
+    d = d or dims()
+    filer, approver = (grant(get_user_model().objects.get_or_create(username=name)[0],
+                             roles.BUDGET_OFFICE)
+                       for name in ("budget-office-1", "budget-office-2"))
+    adjustment = budgets.adjustment_file(
+        kind="increase", year=on.year, amount=amount, batch_no=f"{on.year}-T",
+        doc_no=f"深财预〔{on.year}〕1号", date=on, reason="批复 (test set-up)", target=d,
+        user=filer)
+    if not approved:
+        return adjustment
+    return budgets.adjustment_approve(adjustment=adjustment, user=approver, on=on)
+
+
 def commit_lines(amount: Decimal, d: Dims | None = None) -> list:
     """A payment request commits: Dr committed / Cr available."""
     d = d or dims()

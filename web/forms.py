@@ -21,8 +21,11 @@ def dims_parse(value: str) -> Dims:
 class RequestFileForm(forms.Form):
     indicator = forms.ChoiceField(label=_("Indicator"))
     payee = forms.ModelChoiceField(label=_("Payee"), queryset=Payee.objects.filter(blocked=False))
-    amount = forms.DecimalField(label=_("Amount"), max_digits=16, decimal_places=2,
-                                min_value=Decimal("0.01"))
+    # decimal_places=None: the service refuses more than 2 places naming the amount
+    # (payments.errors.AmountPlaces); the browser is still asked for steps of 0.01
+    amount = forms.DecimalField(label=_("Amount"), max_digits=16, decimal_places=None,
+                                min_value=Decimal("0.01"),
+                                widget=forms.NumberInput(attrs={"step": "0.01"}))
     purpose = forms.CharField(label=_("Purpose"), max_length=300)
 
     def __init__(self, *args: object, indicators: list, **kwargs: object) -> None:

@@ -14,14 +14,9 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from budgets import selectors as budget_selectors
 from finance import errors as ledger_errors
-from finance.ledger import (
-    Dims,
-    cr,
-    dr,
-    entry_post,
-    entry_reverse,
-)
+from finance.ledger import Dims, cr, dr, entry_post, entry_reverse
 from finance.models import WorkflowStep
 from finance.services import (
     bulk_save_with_history,
@@ -68,19 +63,18 @@ def payment_request_create(*, dims: Dims, year: int, amount: Decimal, payee: Pay
                            as_of: dt.datetime | None = None,
                            submit: bool = False) -> PaymentRequest:
     """A budget unit's filer drafts a request against an indicator (its dimension tuple).
+    The draft is refused at once, before anything is written, unless the tuple is an
+    approved indicator of the filer's unit in budgets' register and the amount has at most
+    2 decimal places (`_draft_check`).
     `submit`: save and submit at once (保存并送审): the draft is submitted in the same
     transaction exactly as `payment_request_submit` does it, without reading back and
     locking the row just written; a short indicator or plan raises and nothing is saved."""
     as_of = as_of or timezone.now()
-    if not _in_group(user, FILER):
-        raise errors.NotAllowed(user=user, action="file", why=errors.MSG_MISSING_ROLE % {
-            "role": FILER})
-    if _unit_of(user) != dims.unit:
-        raise errors.NotAllowed(user=user, action="file", why=errors.MSG_OTHER_UNIT)
+    value = _draft_check(dims=dims, year=year, amount=amount, user=user)
     with transaction.atomic():
         req = PaymentRequest(
             tracking_id=f"TR{year}{uuid.uuid4().hex[:16].upper()}", year=year,
-            amount=Decimal(amount).quantize(CENT), payee=payee, purpose=purpose,
+            amount=value, payee=payee, purpose=purpose,
             contract_ref=contract_ref, procurement_ref=procurement_ref, filed_by=user,
             filed_at=as_of, **_dim_kwargs(dims))
         save_with_history(req, user=user, reason="filed")
@@ -94,6 +88,38 @@ def payment_request_create(*, dims: Dims, year: int, amount: Decimal, payee: Pay
             req.payee = Payee.objects.get(pk=req.payee_id)  # the rules read it as stored now
             return _submit(req, user, as_of, fresh=True)
         return req
+
+
+def _codes(dims: Dims) -> dict[str, str]:
+    """The codes a clerk reads in a refusal naming an indicator ("—" for no project)."""
+    return {"unit": dims.unit, "function": dims.function, "economic": dims.economic,
+            "fund_source": dims.fund_source, "project": dims.project or "—"}
+
+
+def _draft_check(*, dims: Dims, year: int, amount: Any, user: Any) -> Decimal:
+    """What a draft must be before it is written; returns its amount. The filer's role,
+    then the unit (a tuple of another unit is refused naming that indicator, without
+    saying whether the other unit has it), the amount (more than 2 decimal places is
+    refused, as the ledger refuses it, never rounded), then budgets' indicator register:
+    the tuple must be an approved indicator (the register holds approved ones only) of
+    the filer's unit."""
+    if not _in_group(user, FILER):
+        raise errors.NotAllowed(user=user, action="file", why=errors.MSG_MISSING_ROLE % {
+            "role": FILER})
+    own = _unit_of(user)
+    if not own:
+        raise errors.NotAllowed(user=user, action="file", why=errors.MSG_OTHER_UNIT)
+    if dims.unit != own:
+        raise errors.IndicatorOtherUnit(own=own, **_codes(dims))
+    value = Decimal(amount)
+    if value.is_finite() and value.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise errors.AmountPlaces(amount=amount)
+    indicator = budget_selectors.indicator_for(dims=dims, year=year)
+    if indicator is None:
+        raise errors.NoIndicator(year=year, **_codes(dims))
+    if indicator.unit.code != own:  # the register's own unit, should it ever differ
+        raise errors.IndicatorOtherUnit(own=own, **_codes(dims))
+    return value.quantize(CENT)  # exact: at most 2 places
 
 
 # A request's foreign keys, read with it so that full_clean finds them loaded and skips

@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from payments import services
-from tests.helpers import YEAR, dims
+from tests.helpers import YEAR, dims, indicator_approve
 
 SH = ZoneInfo("Asia/Shanghai")
 AS_OF = dt.datetime(2026, 3, 10, 10, 0, tzinfo=SH)
@@ -22,6 +22,15 @@ BANKS = {
     "308584000013": "招商银行深圳分行营业部",
     "102584000002": "中国工商银行深圳分行",
 }
+
+
+@pytest.fixture
+def ledger(fiscal_year, orgs, user):  # noqa: ANN001, ARG001
+    """The approved indicator of 1,000.00 on the default tuple (as tests/conftest.py's
+    `ledger`), made through budgets' services so that it is in the indicator register: a
+    payment request is drafted only on an approved indicator of the register."""
+    indicator_approve(Decimal("1000.00"))
+    return user
 
 
 @pytest.fixture

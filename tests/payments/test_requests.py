@@ -10,7 +10,7 @@ from finance import selectors
 from finance.models import Entry, WorkflowStep
 from payments import errors, services
 from payments.models import Payee, PaymentRequest
-from tests.helpers import YEAR, dims
+from tests.helpers import YEAR, dims, indicator_approve
 from tests.payments.conftest import AS_OF, approve_all, file_request, payee
 
 
@@ -214,11 +214,7 @@ class TestRules:
                                     "under the approval threshold 300.00.")]
 
     def test_a_sangong_code_over_its_annual_cap_is_refused(self, ledger, people, acme, user):
-        from finance.services import entry_post
-        from tests.helpers import approve_lines
-
-        entry_post(lines=approve_lines(Decimal("900.00"), dims(economic="30217")),
-                   description="批复", user=user, on=AS_OF.date())
+        indicator_approve(Decimal("900.00"), dims(economic="30217"), on=AS_OF.date())
         services.fund_source_plan_control_set(fund_source="1", enabled=False, user=user,
                                               reason="test")
         services.rule_update(code="sangong_cap", params={"caps": {"30217": "500.00"}},

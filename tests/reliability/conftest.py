@@ -1,2 +1,2 @@
 """The payments fixtures (people in their roles, payee, agent account, approved plan)."""
-from tests.payments.conftest import acme, agent, banks, people, plan, ready  # noqa: F401
+from tests.payments.conftest import acme, agent, banks, ledger, people, plan, ready  # noqa: F401

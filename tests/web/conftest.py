@@ -10,19 +10,21 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.contrib.auth.models import Group
 
-from finance import services as fin
 from payments import services as pay
-from tests.helpers import ON, YEAR, approve_lines, dims
+from tests.helpers import YEAR, dims, indicator_approve
+from tests.payments import conftest as payments_fixtures
 
 SH = ZoneInfo("Asia/Shanghai")
 AS_OF = dt.datetime(2026, 3, 10, 10, 0, tzinfo=SH)
 U1, U2 = "440300101", "440300102"
+# the approved indicator of 1,000.00 on U1's default tuple, in budgets' register (not the
+# ledger-only one of tests/conftest.py): requests are drafted only on registered indicators
+ledger = payments_fixtures.ledger
 
 
 @pytest.fixture
 def world(ledger, orgs, user, django_user_model):  # noqa: ANN001
-    fin.entry_post(lines=approve_lines(Decimal("500.00"), dims(unit=U2)), description="批复",
-                   user=user, on=ON, kind="approval")
+    indicator_approve(Decimal("500.00"), dims(unit=U2))
     for unit, amount in ((U1, "1000.00"), (U2, "500.00")):
         plan = pay.plan_apply(dims=dims(unit=unit), year=YEAR, month=3, amount=Decimal(amount),
                               user=user, as_of=AS_OF)
