@@ -19,6 +19,7 @@ from django.utils import timezone
 from audit.models import Alert, MonitoringRule
 from audit.services import DEFAULT_RULES, alert_raise, monitoring_rule_get
 from finance import chart
+from finance.chart import EntryKind
 from finance.models import Account, Entry, Line, fen_to_decimal
 
 PAID = chart.EXPENDED
@@ -112,7 +113,7 @@ def _payments(q: Q) -> list[_Payment]:
     """Payment entries (net 9301 debits per entry) that are not reversed and are not
     reversals themselves."""
     rows = (Line.objects.filter(q, account__code=PAID, debit_fen__gt=0)
-            .exclude(entry__kind="reversal").filter(entry__reversed_by__isnull=True)
+            .exclude(entry__kind=EntryKind.REVERSAL).filter(entry__reversed_by__isnull=True)
             .values("entry_id", "unit_id", "unit__code", "function_id", "economic_id",
                     "economic__code", "entry__date").annotate(fen=Sum("debit_fen"))
             .order_by("entry_id"))

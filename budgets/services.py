@@ -37,8 +37,9 @@ from budgets.validation import (
     parse_amount,
     plan_line_rows,
 )
+from finance import chart, jobs, roles
 from finance import errors as finance_errors
-from finance import jobs, roles
+from finance.chart import EntryKind
 from finance.ledger import Dims, EntryInput, cr, dr, entries_post, entry_post
 from finance.models import FundSource, Job, Organization
 from finance.selectors import balance
@@ -137,12 +138,6 @@ def _unit(code: str) -> Organization:
     if unit.kind != Organization.Kind.BUDGET_UNIT:
         raise errors.NotBudgetUnit(code=code)
     return unit
-
-
-def dims_from_key(key: str) -> tuple[int, Dims]:
-    year, region, unit, function, economic, fund, project = key.split("|")
-    return int(year), Dims(region=region, unit=unit, function=function, economic=economic,
-                           fund_source=fund, project=project)
 
 
 # ------------------------------------------------------------- project library
@@ -742,9 +737,9 @@ def _approval(plan: BudgetPlan, lines: list[PlanLine], as_of: dt.datetime,
     for line in lines:
         d = plan_line_dims(line, unit)
         tuples.append((line, d))
-        specs += [dr("indicator", "9101", line.amount, d), cr("indicator", "9001", line.amount, d)]
+        specs += [dr("indicator", chart.AVAILABLE, line.amount, d), cr("indicator", chart.AUTHORITY, line.amount, d)]
     return EntryInput(lines=specs, description=f"批复 {unit.code} {unit.name} {plan.year}",
-                      on=on or timezone.localdate(as_of), source=plan, kind="approval",
+                      on=on or timezone.localdate(as_of), source=plan, kind=EntryKind.APPROVAL,
                       idempotency_key=f"budgets:plan:{plan.pk}:approve"), tuples
 
 
@@ -890,9 +885,9 @@ def adjustment_file(*, kind: str, year: int, amount: Any, batch_no: str, doc_no:
     if source:
         unit = _indicator(year, source).unit
         _require_adjustment_filer(user, unit)
-        available = balance(account="9101", year=year, **_dim_kwargs(source))
+        available = balance(account=chart.AVAILABLE, year=year, **_dim_kwargs(source))
         if available < value:  # type: ignore[operator]
-            raise finance_errors.IndicatorInsufficient(account="9101", dims=source.key(year),
+            raise finance_errors.IndicatorInsufficient(account=chart.AVAILABLE, dims=source.key(year),
                                                        available=available, requested=value)
     if target:
         target_unit = _check_new_tuple(year, target)
@@ -934,18 +929,19 @@ def adjustment_approve(*, adjustment: Adjustment, user: Any, as_of: dt.datetime 
     _require_state(adjustment, [Adjustment.Status.SUBMITTED], "approve")
     _require_not_filer(adjustment, user, "approve")
     amount, kind = adjustment.amount, adjustment.kind
-    source = dims_from_key(adjustment.source_key)[1] if adjustment.source_key else None
-    target = dims_from_key(adjustment.target_key)[1] if adjustment.target_key else None
+    source = Dims.from_key(adjustment.source_key)[1] if adjustment.source_key else None
+    target = Dims.from_key(adjustment.target_key)[1] if adjustment.target_key else None
     if kind == Adjustment.Kind.INCREASE:
-        specs = [dr("indicator", "9101", amount, target), cr("indicator", "9001", amount, target)]
+        specs = [dr("indicator", chart.AVAILABLE, amount, target), cr("indicator", chart.AUTHORITY, amount, target)]
     elif kind == Adjustment.Kind.DECREASE:
-        specs = [dr("indicator", "9001", amount, source), cr("indicator", "9101", amount, source)]
+        specs = [dr("indicator", chart.AUTHORITY, amount, source), cr("indicator", chart.AVAILABLE, amount, source)]
     else:
-        specs = [dr("indicator", "9101", amount, target), cr("indicator", "9101", amount, source)]
+        specs = [dr("indicator", chart.AVAILABLE, amount, target), cr("indicator", chart.AVAILABLE, amount, source)]
     label = "调剂" if kind == Adjustment.Kind.VIREMENT else "调整"
     entry = entry_post(lines=specs, description=f"{label} {adjustment.doc_no} 批次 {adjustment.batch_no}",
                        user=user, on=on or adjustment.date, as_of=as_of, source=adjustment,
-                       kind="virement" if kind == Adjustment.Kind.VIREMENT else "adjustment",
+                       kind=(EntryKind.VIREMENT if kind == Adjustment.Kind.VIREMENT
+                             else EntryKind.ADJUSTMENT),
                        idempotency_key=f"budgets:adjustment:{adjustment.pk}:approve")
     if target is not None:
         year = entry.fiscal_year

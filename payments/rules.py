@@ -13,6 +13,7 @@ from typing import Any
 from django.db.models import Sum
 from django.utils.translation import gettext_lazy as _
 
+from finance import chart
 from finance import selectors as ledger
 from payments.models import Bank, PaymentRequest, Rule
 
@@ -125,7 +126,7 @@ def _sangong(req: PaymentRequest, p: dict[str, Any]) -> list[str]:
         return []
     cap = Decimal(caps[req.economic])
     used = sum((ledger.balance(account=acc, year=req.year, unit=req.unit, economic=req.economic)
-                for acc in ("9201", "9301")), Decimal("0.00"))
+                for acc in (chart.COMMITTED, chart.EXPENDED)), Decimal("0.00"))
     if used + req.amount > cap:
         return [str(MSG_SANGONG % {"code": req.economic, "used": fmt(used),
                                    "amount": fmt(req.amount), "cap": fmt(cap)})]
@@ -173,7 +174,7 @@ def rules_run(req: PaymentRequest) -> list[Hit]:
 def sangong_used(*, year: int, unit: str) -> dict[str, Decimal]:
     """Committed + expended per 三公 code for a unit (for pages)."""
     return {code: sum((ledger.balance(account=a, year=year, unit=unit, economic=code)
-                       for a in ("9201", "9301")), Decimal("0.00")) for code in SANGONG}
+                       for a in (chart.COMMITTED, chart.EXPENDED)), Decimal("0.00")) for code in SANGONG}
 
 
 def plan_used(plan_id: int) -> Decimal:

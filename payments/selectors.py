@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from lxml import etree
 
+from finance import chart
 from finance import selectors as ledger
 from finance.models import Entry
 from payments.models import (
@@ -31,7 +32,7 @@ CSV_HEADER = ["支付凭证号", "凭证日期", "付款账号", "付款户名",
 def available(*, year: int, region: str, unit: str, function: str, economic: str,
               fund_source: str, project: str = "") -> Decimal:
     """An indicator's available amount: the balance of 9101 on its tuple."""
-    return ledger.balance(account="9101", year=year, region=region, unit=unit,
+    return ledger.balance(account=chart.AVAILABLE, year=year, region=region, unit=unit,
                           function=function, economic=economic, fund_source=fund_source,
                           project=project)
 

@@ -448,7 +448,7 @@ def _figures(adj: Adjustment) -> list[dict[str, Any]]:
     for side, key, sign in (("source", adj.source_key, -1), ("target", adj.target_key, 1)):
         if not key:
             continue
-        year, dims = budgets.dims_from_key(key)
+        year, dims = Dims.from_key(key)
         now = selectors.indicator_available(dims=dims, year=year)
         move = adj.amount * sign
         if adj.status == Adjustment.Status.APPROVED:
@@ -501,8 +501,8 @@ def adjustment_new(request: HttpRequest) -> HttpResponse:
     form = AdjustmentForm(request.POST or None, indicators=choices, initial={"year": year})
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        source = budgets.dims_from_key(d["source"])[1] if d["source"] else None
-        target = budgets.dims_from_key(d["target"])[1] if d["target"] else None
+        source = Dims.from_key(d["source"])[1] if d["source"] else None
+        target = Dims.from_key(d["target"])[1] if d["target"] else None
         if target is None and d["target_unit"]:
             unit = scoping.visible_organizations(request.user).filter(
                 code=d["target_unit"].strip()).select_related("region").first()

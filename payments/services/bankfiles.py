@@ -12,7 +12,9 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from finance import chart
 from finance import errors as ledger_errors
+from finance.chart import EntryKind
 from finance.ledger import (
     EntryInput,
     cr,
@@ -214,11 +216,11 @@ def bank_results_apply(*, rows: list[ResultRow], bank_file: BankFile, user: Any,
             if row.success and voucher.status == Voucher.Status.ISSUED:
                 d, a = req.dims, req.amount
                 postings.append(EntryInput(
-                    lines=[dr("indicator", "9301", a, d), cr("indicator", "9201", a, d),
-                           dr("budget", "7101", a, d), cr("budget", "6001", a, d),
-                           dr("financial", "5001", a, d), cr("financial", "4001", a, d)],
+                    lines=[dr("indicator", chart.EXPENDED, a, d), cr("indicator", chart.COMMITTED, a, d),
+                           dr("budget", chart.ADMINISTRATIVE_EXPENDITURE, a, d), cr("budget", chart.FISCAL_APPROPRIATION_REVENUE, a, d),
+                           dr("financial", chart.OPERATING_EXPENSE, a, d), cr("financial", chart.FISCAL_APPROPRIATION_INCOME, a, d)],
                     description=f"国库集中支付 {voucher.number}", on=on, source=voucher,
-                    kind="payment", tracking_id=req.tracking_id,
+                    kind=EntryKind.PAYMENT, tracking_id=req.tracking_id,
                     idempotency_key=f"{req.tracking_id}:pay"))
                 voucher.status, voucher.paid_on = Voucher.Status.PAID, on
                 voucher.bank_ref = row.bank_ref
