@@ -941,7 +941,7 @@ class CityYear:
                 office = next(x for x in self.budget_lines(u) if x.economic == "30201")
                 share = _rng(self.seed, "virement", u.code).randrange(5, 11)
                 adj = budgets.adjustment_file(
-                    kind="virement", year=self.year, amount=(office.amount * share / 100).quantize(CENT),
+                    kind=Adjustment.Kind.VIREMENT, year=self.year, amount=(office.amount * share / 100).quantize(CENT),
                     batch_no=f"TJ{self.year}{month:02d}", doc_no=doc_no, date=on,
                     reason="夏季用电增加，调剂办公费用于电费",
                     source=self.dims(u, "30201", u.running), target=self.dims(u, "30206", u.running),
@@ -951,7 +951,7 @@ class CityYear:
         u = self.units[0]
         doc_no = f"深财预〔{self.year}〕99号"
         adj = Adjustment.objects.filter(doc_no=doc_no).first() or budgets.adjustment_file(
-            kind="increase", year=self.year, amount=Decimal("150000.00"), batch_no=f"TZ{self.year}{month:02d}",
+            kind=Adjustment.Kind.INCREASE, year=self.year, amount=Decimal("150000.00"), batch_no=f"TZ{self.year}{month:02d}",
             doc_no=doc_no, date=on, reason="追加设备购置预算", target=self.dims(u, "31002", u.specific),
             user=self.filers[u.code], as_of=_at(on, 9))
         if adj.status == Adjustment.Status.SUBMITTED:
