@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from finance.dimensions import ProjectCategory, is_basic
+from finance.dimensions import ProjectCategory, code_field, is_basic
 from finance.models import (
     MONEY,
     EconomicCode,
@@ -204,12 +204,12 @@ class Indicator(LoadedValues, models.Model):
 
     year = models.PositiveSmallIntegerField()
     dim_key = models.CharField(max_length=200)
-    region_code = models.CharField(max_length=6)
+    region_code = code_field("region")
     unit = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="indicators")
-    function_code = models.CharField(max_length=20)
-    economic_code = models.CharField(max_length=20)
-    fund_source_code = models.CharField(max_length=20)
-    project_code = models.CharField(max_length=40, blank=True)
+    function_code = code_field("function")
+    economic_code = code_field("economic")
+    fund_source_code = code_field("fund_source")
+    project_code = code_field("project")
     plan_line = models.OneToOneField(PlanLine, null=True, blank=True, on_delete=models.PROTECT,
                                      related_name="indicator")
     entry = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="+",

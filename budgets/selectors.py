@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.db.models import QuerySet, Sum
 
 from budgets.models import Adjustment, BudgetPlan, ControlNumber, Indicator, PlanLine, Project
+from finance import chart
 from finance import selectors as ledger
 from finance.ledger import Dims
 from finance.models import Line, WorkflowStep, fen_to_decimal
@@ -30,7 +31,7 @@ def _dim_kwargs(dims: Dims) -> dict[str, str]:
 
 def indicator_available(*, dims: Dims, year: int, as_of: dt.date | None = None) -> Decimal:
     """可用指标: the 9101 balance of exactly this tuple (blank dimensions are blank)."""
-    return ledger.balance(account="9101", year=year, as_of=as_of, **_dim_kwargs(dims))
+    return ledger.balance(account=chart.AVAILABLE, year=year, as_of=as_of, **_dim_kwargs(dims))
 
 
 def indicator_exists(*, dims: Dims, year: int) -> bool:
@@ -71,7 +72,7 @@ def _dims_of(row: dict) -> Dims:
 
 def unit_indicators(*, unit_code: str, year: int) -> list[IndicatorRow]:
     """Every indicator tuple of a unit with approved / adjusted / used / available."""
-    rows = (Line.objects.filter(year=year, unit__code=unit_code, account__code="9101")
+    rows = (Line.objects.filter(year=year, unit__code=unit_code, account__code=chart.AVAILABLE)
             .values(*_LINE_DIMS, "entry__kind")
             .annotate(d=Sum("debit_fen"), c=Sum("credit_fen")).order_by())
     totals: dict[Dims, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -104,7 +105,7 @@ class HistoryEvent:
 
 def indicator_history(*, dims: Dims, year: int) -> list[HistoryEvent]:
     """原始批复, every adjustment and virement, who approved each — in ledger order."""
-    q = Line.objects.filter(year=year, account__code="9101", entry__kind__in=[*BUDGET_KINDS, "reversal"])
+    q = Line.objects.filter(year=year, account__code=chart.AVAILABLE, entry__kind__in=[*BUDGET_KINDS, "reversal"])
     for name, value in _dim_kwargs(dims).items():
         if name == "project":
             q = q.filter(project_code=value)

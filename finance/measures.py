@@ -17,7 +17,8 @@ Keys (any order when read; written in `KEYS` order):
     unit      one organization                             function, economic,
     fund_source, project   a code, `205*` (a prefix), a comma list of these, `-` (lines
               without the dimension) or `~` (nothing: the figure is zero by construction)
-    basic     1 基本支出 (projects of category 人员类/运转类) | 0 项目支出 (特定目标类)
+    basic     1 基本支出 (projects of category 人员类/运转类) | 0 项目支出 (特定目标类);
+              see `basic_q` for lines without a library project
 A reversal counts with the kind of the entry it reverses.
 
 The older reference `TR1:measure:year:months:book:dims` of the audit pages is still read
@@ -35,7 +36,7 @@ from django.utils.translation import gettext_lazy as _
 
 from finance import chart
 from finance.chart import EntryKind
-from finance.dimensions import BASIC_CATEGORIES, PROJECT_CATEGORIES, project_codes_of
+from finance.dimensions import BASIC_CATEGORIES, project_codes_of
 
 PREFIX = "tr:v1:"
 LEGACY_PREFIX = "TR1:"
@@ -358,9 +359,27 @@ def lines_for(ref: TraceRef, lines: QuerySet, *, organizations: Any, regions: An
     if ref.get("project"):
         q &= value_q("project_code", ref.get("project"), blank_is_null=False)
     if ref.get("basic"):
-        categories = BASIC_CATEGORIES if ref.get("basic") == "1" else PROJECT_CATEGORIES
-        q &= Q(project_code__in=project_codes_of(categories))
+        q &= basic_q(ref.get("basic") == "1")
     return lines.filter(q)
+
+
+def basic_q(basic: bool) -> Q:
+    """基本支出 (True) or 项目支出 (False), exhaustive and disjoint: a line of a library
+    project counts by the project's category; a line without a project is basic (the
+    convention before the 一体化 rules, when only project spending had projects); a line
+    of a project code the library does not know is project spending."""
+    basic_codes = project_codes_of(BASIC_CATEGORIES)
+    if basic:
+        return Q(project_code="") | Q(project_code__in=basic_codes)
+    return ~Q(project_code="") & ~Q(project_code__in=basic_codes)
+
+
+def is_basic_line(project_code: str, category: str | None) -> bool:
+    """The same rule for one line: `category` is its project's, None when the library has
+    no such project."""
+    if not project_code:
+        return True
+    return category in BASIC_CATEGORIES
 
 
 def _kind_q(kinds: Iterable[str]) -> Q:

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from finance.dimensions import code_field
 from finance.ledger import Dims
 from finance.models import LoadedValues
 from finance.models import Membership as Membership  # moved to finance; kept importable
@@ -83,20 +84,20 @@ class IndicatorFields(LoadedValues, models.Model):
     """The dimension tuple of an indicator (指标), stored as codes."""
 
     year = models.PositiveSmallIntegerField()
-    region = models.CharField(max_length=12)
-    unit = models.CharField(max_length=20)
-    function = models.CharField(max_length=12)
-    economic = models.CharField(max_length=12)
-    fund_source = models.CharField(max_length=10)
-    project = models.CharField(max_length=40, blank=True)
+    # the tuple's fields as finance.dimensions defines them (lengths of the code lists)
+    region = code_field("region")
+    unit = code_field("unit")
+    function = code_field("function")
+    economic = code_field("economic")
+    fund_source = code_field("fund_source")
+    project = code_field("project")
 
     class Meta:
         abstract = True
 
     @property
     def dims(self) -> Dims:
-        return Dims(region=self.region, unit=self.unit, function=self.function,
-                    economic=self.economic, fund_source=self.fund_source, project=self.project)
+        return Dims.of(self)
 
 
 class PaymentPlan(IndicatorFields):

@@ -16,7 +16,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from finance import measures as vocabulary
-from finance.dimensions import is_basic, project_categories
+from finance.dimensions import project_categories
 from finance.measures import EXECUTION_MEASURES, trace_ref
 from finance.models import (
     Account,
@@ -73,7 +73,7 @@ class MasterData:
     org_code: dict[int, str]
     org_department: dict[int, str]  # org id -> department code ('' when none)
     names: dict[str, dict[str, str]] = field(default_factory=dict)
-    # project code -> "1" 基本支出 (人员类, 运转类) / "0" 项目支出 (特定目标类)
+    # project code -> "1" 基本支出 / "0" 项目支出 (finance.measures.is_basic_line)
     project_basic: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -107,7 +107,7 @@ class MasterData:
                    dict(EconomicCode.objects.values_list("id", "code")),
                    dict(FundSource.objects.values_list("id", "code")), regions, region_parent,
                    {pk: v[0] for pk, v in orgs.items()}, dept, names,
-                   {code: "1" if is_basic(cat) else "0"
+                   {code: "1" if vocabulary.is_basic_line(code, cat) else "0"
                     for code, cat in project_categories().items()})
 
     def region_with_descendants(self, code: str) -> set[str]:
@@ -193,9 +193,10 @@ def _label(raw: pd.DataFrame, master: MasterData, by_month: bool) -> pd.DataFram
         "function": raw["function_id"].map(master.functions).fillna(""),
         "economic": raw["economic_id"].map(master.economics).fillna(""),
         "fund_source": raw["fund_source_id"].map(master.funds).fillna(""),
-        # 基本支出 or 项目支出 by the project's category ('' for a line without a project
-        # of the library: neither)
-        "basic": raw["project_code"].map(master.project_basic).astype(object).fillna(""),
+        # 基本支出 or 项目支出 by the project's category (finance.measures.basic_q: no
+        # project is basic, a code the library does not know is project spending)
+        "basic": raw["project_code"].map(master.project_basic).astype(object)
+        .where(raw["project_code"] != "", "1").fillna("0"),
         "month": raw["entry__month"].astype("int64") if by_month else 0,
     })
     d = raw["d"].astype("int64")

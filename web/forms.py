@@ -6,16 +6,16 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from finance.ledger import Dims
+from finance.dimensions import BadDimsKey, Dims
 from payments.models import AgentAccount, Payee
 
 
-def dims_value(d: Dims) -> str:
-    return "|".join([d.region, d.unit, d.function, d.economic, d.fund_source, d.project])
-
-
 def dims_parse(value: str) -> Dims:
-    return Dims(*value.split("|"))
+    """The tuple of an indicator choice (its key, finance.dimensions' one format)."""
+    try:
+        return Dims.from_key(value)[1]
+    except BadDimsKey:
+        raise forms.ValidationError(_("Not an indicator.")) from None
 
 
 class RequestFileForm(forms.Form):
@@ -28,10 +28,10 @@ class RequestFileForm(forms.Form):
                                 widget=forms.NumberInput(attrs={"step": "0.01"}))
     purpose = forms.CharField(label=_("Purpose"), max_length=300)
 
-    def __init__(self, *args: object, indicators: list, **kwargs: object) -> None:
+    def __init__(self, *args: object, indicators: list, year: int, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.fields["indicator"].choices = [
-            (dims_value(r.dims), f"{r.dims.function} / {r.dims.economic} / {r.dims.fund_source}"
+            (r.dims.key(year), f"{r.dims.function} / {r.dims.economic} / {r.dims.fund_source}"
              f"{' / ' + r.dims.project if r.dims.project else ''} ({r.available:,.2f})")
             for r in indicators]
 

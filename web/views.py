@@ -92,7 +92,7 @@ def request_file(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied(_("Only a unit's filer files payment requests."))
     year = _year(request)
     indicators = budget_selectors.unit_indicators(unit_code=org.code, year=year)
-    form = RequestFileForm(request.POST or None, indicators=indicators)
+    form = RequestFileForm(request.POST or None, indicators=indicators, year=year)
     if request.method == "POST" and form.is_valid():
         and_submit = "and_submit" in request.POST  # the "Save and submit" button (保存并送审)
         try:

@@ -1,5 +1,6 @@
-"""Master-data writes of payments: banks, payees (and blocking), memberships, agent
-accounts, the plan control per fund source and the rule library's settings."""
+"""Master-data writes of payments: banks, payees (and blocking), agent accounts, the plan
+control per fund source and the rule library's settings; `membership_set` is finance's
+(re-exported: memberships live in finance with the roles)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,7 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
-from finance.models import Organization
+from finance.services import membership_set as membership_set  # memberships are finance's
 from finance.services import (
     save_with_history,
 )
@@ -16,7 +17,6 @@ from payments.models import (
     AgentAccount,
     Bank,
     FundSourceSetting,
-    Membership,
     Payee,
     Rule,
 )
@@ -60,15 +60,6 @@ def payee_block(*, payee: Payee, blocked: bool, reason: str, user: Any,
         payee.blocked, payee.blocked_reason = blocked, reason if blocked else ""
         save_with_history(payee, user=user, reason=reason)
         return payee
-
-
-def membership_set(*, member: Any, organization: Organization, user: Any,
-                   reason: str = "membership") -> Membership:
-    m = Membership.objects.filter(user=member).first() or Membership(user=member)
-    m.organization = organization
-    save_with_history(m, user=user, reason=reason)
-    member._payments_unit = organization.code
-    return m
 
 
 def agent_account_upsert(*, number: str, name: str, bank: Bank, user: Any,

@@ -15,7 +15,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from budgets import selectors as budget_selectors
+from finance import chart
 from finance import errors as ledger_errors
+from finance.chart import EntryKind
 from finance.ledger import Dims, cr, dr, entry_post, entry_reverse
 from finance.models import WorkflowStep
 from finance.services import (
@@ -176,10 +178,10 @@ def _submit(req: PaymentRequest, user: Any, as_of: dt.datetime, *,
         return req
     try:
         req.commit_entry = entry_post(
-            lines=[dr("indicator", "9201", req.amount, req.dims),
-                   cr("indicator", "9101", req.amount, req.dims)],
+            lines=[dr("indicator", chart.COMMITTED, req.amount, req.dims),
+                   cr("indicator", chart.AVAILABLE, req.amount, req.dims)],
             description=f"支付申请 commit {req.tracking_id}", user=user, on=on, as_of=as_of,
-            source=req, kind="commit", tracking_id=req.tracking_id,
+            source=req, kind=EntryKind.COMMIT, tracking_id=req.tracking_id,
             idempotency_key=f"{req.tracking_id}:commit")
     except ledger_errors.IndicatorInsufficient as exc:
         raise errors.IndicatorShort(available=fmt(exc.available),

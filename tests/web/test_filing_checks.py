@@ -28,8 +28,8 @@ NOT_OFFERED = "is not one of the available choices."
 
 
 def choice(d) -> str:  # noqa: ANN001
-    """The form's value of a tuple (web.forms.dims_value)."""
-    return "|".join([d.region, d.unit, d.function, d.economic, d.fund_source, d.project])
+    """The form's value of a tuple: its key (finance.dimensions)."""
+    return d.key(2026)
 
 
 class TestFilingPageRefusesABadDraft:

@@ -59,6 +59,8 @@ PAGES = {
     "/reports/public/":                        ANY,
     "/reports/public/999999/":                 [N] * 8,
     "/reports/public/999999/manifest.json":    [N] * 8,
+    "/reports/figure/?ref=tr:v1:measure=paid;year=2026": CITY,
+    "/reports/public/999999/figure/?ref=tr:v1:measure=paid;year=2026": [N] * 8,
     "/accounts/login/":                        [A, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN],
     "/accounts/logout/":                       [M] * 8,
 }
