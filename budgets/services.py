@@ -41,7 +41,7 @@ from finance import chart, jobs, roles
 from finance import errors as finance_errors
 from finance.chart import EntryKind
 from finance.ledger import Dims, EntryInput, cr, dr, entries_post, entry_post
-from finance.models import FundSource, Job, Organization
+from finance.models import Entry, FundSource, Job, Line, Organization
 from finance.selectors import balance
 from finance.services import (
     bulk_save_with_history,
@@ -766,6 +766,38 @@ def _indicators_register(done: list[tuple[BudgetPlan, Any, list[tuple[PlanLine, 
                                   economic_code=d.economic, fund_source_code=d.fund_source,
                                   project_code=d.project, plan_line=line, entry=entry))
     Indicator.objects.bulk_create(rows)
+
+
+def indicators_carry_register(*, entries: list[Entry]) -> int:
+    """Register the tuples that carry-forward entries (上年指标结转, posted by the year-end
+    close) make available in the new year, so units can file requests against them; a
+    tuple registered before keeps its row. Returns how many rows were added. A system
+    step of the close: it checks no actor (the close checks its own)."""
+    rows: list[Indicator] = []
+    seen: set[tuple[int, str]] = set()
+    lines = (Line.objects.filter(entry__in=entries, account__code=chart.AVAILABLE,
+                                 debit_fen__gt=0)
+             .select_related("entry", "region", "unit", "function", "economic", "fund_source")
+             .order_by("entry_id", "seq"))
+    for line in lines:
+        d = Dims(region=line.region.code, unit=line.unit.code, function=line.function.code,
+                 economic=line.economic.code, fund_source=line.fund_source.code,
+                 project=line.project_code)
+        year = line.entry.fiscal_year
+        seen.add((year, d.key(year)))
+        rows.append(Indicator(year=year, dim_key=d.key(year), region_code=d.region,
+                              unit=line.unit, function_code=d.function,
+                              economic_code=d.economic, fund_source_code=d.fund_source,
+                              project_code=d.project, entry=line.entry))
+    known = {(y, k) for y, k in Indicator.objects.filter(
+        dim_key__in=[k for _y, k in seen]).values_list("year", "dim_key")}
+    new, added = [], set()
+    for r in rows:
+        if (r.year, r.dim_key) not in known and (r.year, r.dim_key) not in added:
+            added.add((r.year, r.dim_key))
+            new.append(r)
+    Indicator.objects.bulk_create(new)
+    return len(new)
 
 
 @transaction.atomic

@@ -55,6 +55,7 @@ from payments.models import (
     ReconException,
     Voucher,
 )
+from reports import render as report_render
 from reports import selectors as report_selectors
 from reports import services as reports
 from reports import tables as report_tables
@@ -1006,11 +1007,11 @@ class CityYear:
         (out / f"final_accounts_{year}.xlsx").write_bytes(tables_xlsx(statements, title=title))
         (out / f"final_accounts_{year}.pdf").write_bytes(tables_pdf(statements, title=title))
         report = report_selectors.execution_report(year=year, group_by=("department",))
-        table = report_selectors.execution_table(report)
+        table = report_tables.execution_table(report)
         title = f"{year}年预算执行情况表"
         (out / f"execution_{year}.xlsx").write_bytes(tables_xlsx([table], title=title))
         (out / f"execution_{year}.pdf").write_bytes(
-            tables_pdf([table], title=title, charts=report_selectors.execution_charts(report)))
+            tables_pdf([table], title=title, charts=report_render.execution_charts(report)))
         verify = finance_selectors.ledger_verify()
         lines = [f"ledger verify: {'OK' if verify.ok else 'FAILED'}",
                  f"entries {verify.entries_checked}, lines {verify.lines_checked}, "

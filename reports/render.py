@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
+from reports.selectors import ExecutionReport
 from reports.tables import Figure, Table
 
 FONT_PATH = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
@@ -291,3 +292,19 @@ def _png(fig: object) -> bytes:
     fig.savefig(buf, format="png")  # type: ignore[attr-defined]
     plt.close(fig)  # type: ignore[arg-type]
     return buf.getvalue()
+
+
+# ------------------------------------------------------------ execution charts
+def execution_charts(report: ExecutionReport) -> list[tuple[str, bytes]]:
+    """执行率 by the first grouping (e.g. department) and the monthly spending curve."""
+    rated = [r for r in report.rows if r.rate is not None][:30]
+    labels = [r.labels.get(report.group_by[0], "") or next(iter(r.keys.values()), "")
+              for r in rated] if report.group_by else []
+    charts = []
+    if rated:
+        charts.append(("执行率 execution rate", bar_chart_png(
+            labels, [r.rate for r in rated], title="预算执行率 (%)", percent=True)))
+    charts.append(("月度支出 monthly spending", line_chart_png(
+        [f"{m}月" for m in range(1, 13)], [f.yuan for f in report.monthly_paid],
+        title="月度支付进度")))
+    return charts

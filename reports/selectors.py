@@ -343,58 +343,6 @@ def _execution_row(keys: dict[str, str], values: pd.Series, base: dict[str, str]
     return ExecutionRow(keys, labels, figures)
 
 
-# ------------------------------------------------------------ execution output
-_MEASURE_LABELS = {"approved": "年初批复", "adjusted": "调整", "committed": "已冻结(在途)",
-                   "paid": "已支付", "available": "可用指标"}
-_DIM_LABELS = {"region": "区划", "department": "部门", "unit": "单位", "function": "功能分类",
-               "economic": "经济分类", "fund_source": "资金性质"}
-
-
-def execution_table(report: ExecutionReport):  # noqa: ANN201 - reports.tables.Table
-    """The execution report as a renderable table (amounts in 元)."""
-    from reports.tables import Column, Row, Table
-
-    columns = []
-    for g in report.group_by:
-        columns += [Column(g, _DIM_LABELS[g] + "编码", False),
-                    Column(f"{g}_name", _DIM_LABELS[g], False)]
-    columns += [Column(m, _MEASURE_LABELS[m]) for m in EXECUTION_MEASURES]
-    columns.append(Column("rate", "执行率", False))
-    rows = []
-    for r in [*report.rows, report.total]:
-        cells: dict = {}
-        for g in report.group_by:
-            cells[g] = r.keys.get(g, "")
-            cells[f"{g}_name"] = r.labels.get(g, "")
-        if r is report.total and report.group_by:
-            cells[f"{report.group_by[0]}_name"] = "合计"
-        cells.update(r.figures)
-        cells["rate"] = f"{r.rate * 100:.2f}%" if r.rate is not None else "—"
-        rows.append(Row("total" if r is report.total else "|".join(r.keys.values()), cells,
-                        total=r is report.total))
-    header = [[(c.label, 1, 1) for c in columns]]
-    return Table("E1", f"{report.year}年预算执行情况表", columns, header, rows,
-                 subtitle=f"范围：{report.scope}" + (f"　截至 {report.as_of}" if report.as_of else ""),
-                 unit_label="单位：元", in_wan=False)
-
-
-def execution_charts(report: ExecutionReport) -> list[tuple[str, bytes]]:
-    """执行率 by the first grouping (e.g. department) and the monthly spending curve."""
-    from reports.render import bar_chart_png, line_chart_png
-
-    rated = [r for r in report.rows if r.rate is not None][:30]
-    labels = [r.labels.get(report.group_by[0], "") or next(iter(r.keys.values()), "")
-              for r in rated] if report.group_by else []
-    charts = []
-    if rated:
-        charts.append(("执行率 execution rate", bar_chart_png(
-            labels, [r.rate for r in rated], title="预算执行率 (%)", percent=True)))
-    charts.append(("月度支出 monthly spending", line_chart_png(
-        [f"{m}月" for m in range(1, 13)], [f.yuan for f in report.monthly_paid],
-        title="月度支付进度")))
-    return charts
-
-
 # ------------------------------------------------------------ disclosure deadline
 DISCLOSURE_DAYS = 20  # 预算法: public within 20 days of 批复
 ALERT_DAYS = 5

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from budgets import services as budgets_services
 from finance import chart
 from finance import services as fin
 from finance.chart import EntryKind
@@ -195,8 +196,11 @@ def year_end_close(*, year: int, user: Any, as_of: datetime | None = None) -> Ye
             entries += _post_chunks(groups, description=f"{text} {year}", on=on,
                                     kind=EntryKind.CLOSING, user=user, as_of=as_of)
         fin.fiscal_year_open(year=year + 1, user=user, reason=f"opened by year-end close {year}")
-        entries += _post_chunks(carry, description=f"上年指标结转 {year}", on=next_on,
-                                kind=EntryKind.CARRY_FORWARD, user=user, as_of=as_of)
+        carried = _post_chunks(carry, description=f"上年指标结转 {year}", on=next_on,
+                               kind=EntryKind.CARRY_FORWARD, user=user, as_of=as_of)
+        # the carried tuples join the new year's indicator register: units file on them
+        budgets_services.indicators_carry_register(entries=carried)
+        entries += carried
         entries += _opening(year, master, user, as_of, next_on)
         fin.period_close(year=year, month=12, user=user, reason="year-end close")
         fy.is_closed = True

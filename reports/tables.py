@@ -18,6 +18,8 @@ import pandas as pd
 from finance import chart
 from finance.measures import COMBINED, PERSONNEL_ECONOMIC, PREFIX, SANGONG, value_matcher
 from reports.selectors import (
+    EXECUTION_MEASURES,
+    ExecutionReport,
     Figure,
     MasterData,
     Scope,
@@ -544,3 +546,36 @@ def department_fact_sets(*, year: int, departments: list[str] | None = None,
         out[dept] = FactSet(per.get(dept, []), year=year, scope=Scope("department", dept),
                             master=master, upto=upto)
     return out
+
+
+# ------------------------------------------------------------ execution output
+_MEASURE_LABELS = {"approved": "年初批复", "adjusted": "调整", "committed": "已冻结(在途)",
+                   "paid": "已支付", "available": "可用指标"}
+_DIM_LABELS = {"region": "区划", "department": "部门", "unit": "单位", "function": "功能分类",
+               "economic": "经济分类", "fund_source": "资金性质"}
+
+
+def execution_table(report: ExecutionReport) -> Table:
+    """The execution report as a renderable table (amounts in 元)."""
+    columns = []
+    for g in report.group_by:
+        columns += [Column(g, _DIM_LABELS[g] + "编码", False),
+                    Column(f"{g}_name", _DIM_LABELS[g], False)]
+    columns += [Column(m, _MEASURE_LABELS[m]) for m in EXECUTION_MEASURES]
+    columns.append(Column("rate", "执行率", False))
+    rows = []
+    for r in [*report.rows, report.total]:
+        cells: dict = {}
+        for g in report.group_by:
+            cells[g] = r.keys.get(g, "")
+            cells[f"{g}_name"] = r.labels.get(g, "")
+        if r is report.total and report.group_by:
+            cells[f"{report.group_by[0]}_name"] = "合计"
+        cells.update(r.figures)
+        cells["rate"] = f"{r.rate * 100:.2f}%" if r.rate is not None else "—"
+        rows.append(Row("total" if r is report.total else "|".join(r.keys.values()), cells,
+                        total=r is report.total))
+    header = [[(c.label, 1, 1) for c in columns]]
+    return Table("E1", f"{report.year}年预算执行情况表", columns, header, rows,
+                 subtitle=f"范围：{report.scope}" + (f"　截至 {report.as_of}" if report.as_of else ""),
+                 unit_label="单位：元", in_wan=False)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from reports import errors, selectors, tables
+from reports import render as report_render
 from reports.models import DisclosureSet
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -36,8 +37,8 @@ def execution_view(request: HttpRequest) -> HttpResponse:
     except errors.ReportError as exc:
         return HttpResponse(str(exc), status=400)
     fmt = request.GET.get("format", "html")
-    table = selectors.execution_table(report)
-    charts = selectors.execution_charts(report)
+    table = tables.execution_table(report)
+    charts = report_render.execution_charts(report)
     title = f"{report.year}年预算执行情况表"
     if fmt == "xlsx":
         from reports.render import tables_xlsx

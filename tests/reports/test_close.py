@@ -108,6 +108,12 @@ class TestYearEndClose:
         assert fin.balance(account="9001", year=YEAR + 1) == D("300000.00")
         carry = Entry.objects.get(fiscal_year=YEAR + 1, kind="carry_forward")
         assert carry.date == dt.date(YEAR + 1, 1, 1)
+        # the carried tuple is in the new year's indicator register: units can file on it
+        from budgets.models import Indicator
+
+        carried = Indicator.objects.filter(year=YEAR + 1)
+        assert [(i.unit.code, i.economic_code, i.fund_source_code, i.project_code, i.entry)
+                for i in carried] == [("440300101", "31005", "2", "P2026-002", carry)]
 
     def test_the_policy_table_decides_carry_forward(self, city, user):
         services.fund_source_policy_set(fund_source="1", action="carry_forward", user=user,
