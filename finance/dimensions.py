@@ -7,7 +7,7 @@ money. Every app names a tuple with `Dims`, stores it with `code_field`, keys it
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
@@ -20,11 +20,6 @@ DIMENSIONS = ("region", "unit", "function", "economic", "fund_source", "project"
 # Organization/CodeBase 20; project codes 40)
 CODE_LENGTHS = {"region": 6, "unit": 20, "function": 20, "economic": 20, "fund_source": 20,
                 "project": 40}
-
-DIMENSION_LABELS = {"region": _("region (区划)"), "unit": _("budget unit (预算单位)"),
-                    "function": _("function class (功能分类)"),
-                    "economic": _("economic class (经济分类)"),
-                    "fund_source": _("fund source (资金性质)"), "project": _("project (项目)")}
 
 KEY_SEPARATOR = "|"
 
@@ -69,13 +64,6 @@ class Dims:
             values.append(getattr(value, "code", value) or "")
         return cls(*(str(v) for v in values))
 
-    def as_dict(self) -> dict[str, str]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    def too_long(self) -> list[str]:
-        """Dimensions whose code is longer than its code list allows."""
-        return [n for n in DIMENSIONS if len(getattr(self, n)) > CODE_LENGTHS[n]]
-
 
 def code_field(name: str, **kwargs: Any) -> models.CharField:
     """The model field that stores the code of dimension `name` (length from the code
@@ -97,7 +85,6 @@ class ProjectCategory(models.TextChoices):
 
 # 基本支出 = 人员类 + 运转类; 项目支出 = 特定目标类
 BASIC_CATEGORIES = frozenset({ProjectCategory.PERSONNEL.value, ProjectCategory.RUNNING.value})
-PROJECT_CATEGORIES = frozenset({ProjectCategory.SPECIFIC.value})
 
 
 def is_basic(category: str) -> bool:

@@ -33,10 +33,16 @@ from urllib.parse import unquote
 
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from finance import chart
 from finance.chart import EntryKind
 from finance.dimensions import BASIC_CATEGORIES, project_codes_of
+
+
+def _m(text: str) -> Any:
+    """A measure's name (translated in the context "measure")."""
+    return pgettext_lazy("measure", text)
 
 PREFIX = "tr:v1:"
 LEGACY_PREFIX = "TR1:"
@@ -89,29 +95,29 @@ _IND, _BUD, _FIN = chart.INDICATOR_BOOK, chart.BUDGET_BOOK, chart.FINANCIAL_BOOK
 
 # Base measures: no line belongs to two of them (`classify` takes the first match).
 BASE_MEASURES: dict[str, Measure] = {m.name: m for m in (
-    Measure("approved", _("年初批复 approved"), _IND, (chart.AUTHORITY,), kinds=_APPROVAL),
-    Measure("closed", _("年终收回 closed"), _IND, (chart.AUTHORITY,), kinds=_CLOSING),
-    Measure("adjusted", _("调整调剂 adjusted"), _IND, (chart.AUTHORITY,),
+    Measure("approved", _m("approved"), _IND, (chart.AUTHORITY,), kinds=_APPROVAL),
+    Measure("closed", _m("closed"), _IND, (chart.AUTHORITY,), kinds=_CLOSING),
+    Measure("adjusted", _m("adjusted"), _IND, (chart.AUTHORITY,),
             exclude_kinds=_APPROVAL | _CLOSING),
-    Measure("available", _("可用指标 available"), _IND, (chart.AVAILABLE,)),
-    Measure("committed", _("已冻结 committed"), _IND, (chart.COMMITTED,)),
-    Measure("paid", _("已支付 paid"), _IND, (chart.EXPENDED,)),
-    Measure("revenue", _("预算收入 budget revenue"), _BUD, prefixes=(chart.BUDGET_REVENUE,),
+    Measure("available", _m("available"), _IND, (chart.AVAILABLE,)),
+    Measure("committed", _m("committed"), _IND, (chart.COMMITTED,)),
+    Measure("paid", _m("paid"), _IND, (chart.EXPENDED,)),
+    Measure("revenue", _m("revenue"), _BUD, prefixes=(chart.BUDGET_REVENUE,),
             exclude_kinds=_CLOSING),
-    Measure("expenditure", _("预算支出 budget expenditure"), _BUD,
+    Measure("expenditure", _m("expenditure"), _BUD,
             prefixes=(chart.BUDGET_EXPENDITURE,), exclude_kinds=_CLOSING),
-    Measure("opening", _("年初结转和结余 opening balances"), _BUD,
+    Measure("opening", _m("opening"), _BUD,
             prefixes=(chart.BUDGET_BALANCE,), exclude_accounts=(chart.FUNDS_BALANCE,),
             kinds=frozenset({EntryKind.OPENING.value})),
-    Measure("fin_revenue", _("收入 revenue (financial)"), _FIN, prefixes=(chart.REVENUE,),
+    Measure("fin_revenue", _m("fin revenue"), _FIN, prefixes=(chart.REVENUE,),
             exclude_kinds=_CLOSING),
-    Measure("fin_expense", _("费用 expense (financial)"), _FIN, prefixes=(chart.EXPENSE,),
+    Measure("fin_expense", _m("fin expense"), _FIN, prefixes=(chart.EXPENSE,),
             exclude_kinds=_CLOSING),
-    Measure("fin_revenue_closed", _("收入结转 revenue closed"), _FIN, prefixes=(chart.REVENUE,),
+    Measure("fin_revenue_closed", _m("fin revenue closed"), _FIN, prefixes=(chart.REVENUE,),
             kinds=_CLOSING),
-    Measure("fin_expense_closed", _("费用结转 expense closed"), _FIN, prefixes=(chart.EXPENSE,),
+    Measure("fin_expense_closed", _m("fin expense closed"), _FIN, prefixes=(chart.EXPENSE,),
             kinds=_CLOSING),
-    Measure("balance", _("余额 balance (assets, liabilities, net assets)"), _FIN,
+    Measure("balance", _m("balance"), _FIN,
             prefixes=(chart.ASSETS, chart.LIABILITIES, chart.NET_ASSETS)),
 )}
 
@@ -125,11 +131,11 @@ COMBINED: dict[str, tuple[tuple[str, int], ...]] = {
     "unclosed_surplus": (("fin_revenue", 1), ("fin_expense", -1),
                          ("fin_revenue_closed", 1), ("fin_expense_closed", -1)),
 }
-COMBINED_LABELS = {"budget": _("预算数 budget (approved + adjusted)"),
-                   "funds": _("资金来源 funds (opening + revenue)"),
-                   "carryover": _("年末结转和结余 carry-over"),
-                   "surplus": _("本期盈余 surplus"),
-                   "unclosed_surplus": _("未结转盈余 unclosed surplus")}
+COMBINED_LABELS = {"budget": _m("budget (approved + adjusted)"),
+                   "funds": _m("funds (opening + revenue)"),
+                   "carryover": _m("carry-over"),
+                   "surplus": _m("surplus"),
+                   "unclosed_surplus": _m("unclosed surplus")}
 MEASURES: tuple[str, ...] = (*BASE_MEASURES, *COMBINED)
 # the execution report's columns
 EXECUTION_MEASURES = ("approved", "adjusted", "committed", "paid", "available")
@@ -216,9 +222,6 @@ class TraceRef:
 
     def __str__(self) -> str:
         return PREFIX + ";".join(f"{k}={v}" for k, v in self.parts)
-
-    def with_(self, **changes: str) -> TraceRef:
-        return trace_parse(trace_ref(**{**dict(self.parts), **changes}))
 
 
 class BadTraceRef(ValueError):
@@ -414,14 +417,25 @@ def _any_measure_q(bases: list[str]) -> Q:
 
 
 # ------------------------------------------------------------------ in plain words
-KEY_LABELS = {"measure": _("口径 measure"), "year": _("年度 year"),
-              "upto": _("截至凭证号 ledger up to entry"), "as_of": _("截至 as of"),
-              "month": _("月份 month"), "book": _("账簿 book"), "account": _("科目 account"),
-              "region": _("区划 region"), "department": _("部门 department"),
-              "unit": _("单位 unit"), "function": _("功能分类 function"),
-              "economic": _("经济分类 economic class"), "fund_source": _("资金性质 fund source"),
-              "project": _("项目 project"), "basic": _("支出类型 spending type")}
-BASIC_LABELS = {"1": _("基本支出 (人员类 + 运转类项目)"), "0": _("项目支出 (特定目标类项目)")}
+KEY_LABELS = {
+    "measure": pgettext_lazy("trace key", "measure"),
+    "year": pgettext_lazy("trace key", "year"),
+    "upto": pgettext_lazy("trace key", "ledger up to entry"),
+    "as_of": pgettext_lazy("trace key", "as of"),
+    "month": pgettext_lazy("trace key", "month"),
+    "book": pgettext_lazy("trace key", "book"),
+    "account": pgettext_lazy("trace key", "account"),
+    "region": pgettext_lazy("trace key", "region"),
+    "department": pgettext_lazy("trace key", "department"),
+    "unit": pgettext_lazy("trace key", "unit"),
+    "function": pgettext_lazy("trace key", "function class"),
+    "economic": pgettext_lazy("trace key", "economic class"),
+    "fund_source": pgettext_lazy("trace key", "fund source"),
+    "project": pgettext_lazy("trace key", "project"),
+    "basic": pgettext_lazy("trace key", "spending type"),
+}
+BASIC_LABELS = {"1": _("basic spending (personnel and running-cost projects)"),
+                "0": _("project spending (specific-purpose projects)")}
 
 
 def describe(ref: TraceRef) -> list[tuple[str, str]]:

@@ -8,7 +8,6 @@ MSG_YEAR_NOT_CLOSED = _("Fiscal year %(year)s is not closed; there is nothing to
 MSG_MONTHS_OPEN = _("Close months %(months)s of %(year)s before the year-end close.")
 MSG_NOT_AUTHORISED = _("%(user)s may not %(action)s: the role %(permission)s is required.")
 MSG_REASON_REQUIRED = _("A reason is required to %(action)s.")
-MSG_BAD_TRACE = _("Trace reference %(ref)s cannot be read: %(reason)s.")
 MSG_CHECKS_FAILED = _("Publishing blocked: %(count)s cross-table check(s) failed, first: %(first)s")
 MSG_BAD_STATE = _("Disclosure set %(id)s is %(state)s; it must be %(expected)s to %(action)s.")
 MSG_PUBLISHED_IMMUTABLE = _("Disclosure set %(id)s is published and cannot be changed.")
@@ -56,11 +55,6 @@ class NotAuthorised(ReportError):
 class ReasonRequired(ReportError):
     message = MSG_REASON_REQUIRED
     code = "reason_required"
-
-
-class BadTraceRef(ReportError):
-    message = MSG_BAD_TRACE
-    code = "bad_trace"
 
 
 class ChecksFailed(ReportError):
