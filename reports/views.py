@@ -169,9 +169,25 @@ def _figure_context(ref_text: str) -> dict:
               "month": k[3], "amount": selectors.fen_to_decimal(fen), "lines": n}
              for k, fen, n in rows]
     total = sum(fen for _k, fen, _n in rows)
-    return {"ref": str(ref), "parts": measures.describe(ref), "rows": lines,
+    return {"ref": str(ref), "parts": _named(ref, measures.describe(ref)), "rows": lines,
             "total": selectors.fen_to_decimal(total),
             "line_count": sum(n for _k, _f, n in rows)}
+
+
+def _named(ref, parts: list[tuple[str, str]]) -> list[tuple[str, str]]:  # noqa: ANN001
+    """The reference's words, with the name beside a unit, department, region or fund
+    source code (a reader sees 深圳市教育局, not only 440300100)."""
+    from finance.models import FundSource, Organization, Region
+
+    models = {"department": Organization, "unit": Organization, "region": Region,
+              "fund_source": FundSource}
+    out = []
+    for (key, code), (label, value) in zip(ref.parts, parts, strict=True):
+        model = models.get(key)
+        name = (model.objects.filter(code=code).values_list("name", flat=True).first()
+                if model is not None else None)
+        out.append((label, f"{value} {name}" if name else value))
+    return out
 
 
 @login_required
