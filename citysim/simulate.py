@@ -36,6 +36,7 @@ from budgets import services as budgets
 from budgets.importers.projects import parse_projects
 from budgets.models import Adjustment, BudgetPlan, Project
 from budgets.validation import PlanLineInput
+from finance import chart
 from finance import roles as finance_roles
 from finance import selectors as finance_selectors
 from finance import services as finance
@@ -102,15 +103,20 @@ ROTA = ("personnel", "running", "personnel", "specific", "personnel", "sangong")
 RETURN_REASON = "收款账号户名不符"
 FEE_REASON = "银行手续费，经核实与支付无关"
 ROLE_USERS = {  # username: (role description, groups, permissions)
-    "admin": ("superuser: every page and the admin", [], []),
-    "bureau": ("财政局预算处: control numbers, 批复, adjustments, closes",
+    "admin": ("超级管理员：所有页面和后台", [], []),
+    "bureau": ("财政局预算处：控制数、批复、预算调整、结账",
                [finance_roles.BUDGET_OFFICE], []),
-    "reviewer": ("国库 treasury reviewer", [payments.REVIEWER], []),
-    "director": ("国库 director (large payments)", [payments.DIRECTOR], []),
-    "discloser": ("公开: approves and publishes disclosure sets", [],
+    "reviewer": ("国库支付审核", [payments.REVIEWER], []),
+    "director": ("国库处长（大额支付审批）", [payments.DIRECTOR], []),
+    "discloser": ("信息公开：审核并发布公开报表", [],
                   ["reports.approve_disclosure", "reports.publish_disclosure"]),
-    "auditor": ("审计: reads everything, changes nothing", ["auditor"], []),
+    "auditor": ("审计：查阅全部数据，不作修改", ["auditor"], []),
 }
+# the stages a request of the open month is left at (CityYear.stage): where each login
+# finds work waiting
+DRAFT, UNIT, TREASURY, DIRECTOR, APPROVED, ISSUED, PAID = (
+    "draft", "unit", "treasury", "director", "approved", "issued", "paid")
+STAGE_CYCLE = (TREASURY, APPROVED, ISSUED, DIRECTOR, DRAFT, UNIT)
 
 
 def _rng(seed: int, *key: object) -> random.Random:
@@ -196,6 +202,7 @@ class Outcome:
     files: dict[str, str] = field(default_factory=dict)
     logins: list[tuple[str, str, str]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per step
+    waiting: dict[str, str] = field(default_factory=dict)  # login: its work waiting (Chinese)
     worker_pids: set[int] = field(default_factory=set)
 
 
@@ -203,8 +210,14 @@ class CityYear:
     """One city-year; `run()` does every step that is not done yet."""
 
     def __init__(self, *, units: int, year: int, out: Path, months: int = 12, seed: int = 2026,
-                 nontax: int = 5, stdout: TextIO | None = None, workers: int = 1) -> None:
+                 nontax: int = 5, stdout: TextIO | None = None, workers: int = 1,
+                 open_through: int | None = None) -> None:
         self.n_units, self.year, self.out, self.months, self.seed = units, year, out, months, seed
+        # an open year: months 1..open_through run and closed, the next month's work left
+        # waiting at each stage, no year-end close (the quarters' plans cover all 12 months)
+        self.open_through = open_through
+        if open_through is not None:
+            self.months = 12
         self.n_nontax = nontax
         self.stdout = stdout or sys.stdout
         self.users: dict[str, Any] = {}
@@ -323,13 +336,20 @@ class CityYear:
             ("investment projects (发改委 feed)", self.investment_projects),
             ("budget plans 一上 → 一下 → 二上 → 批复", self.plans),
         ]
-        for month in range(1, self.months + 1):
+        last = self.months if self.open_through is None else self.open_through
+        for month in range(1, last + 1):
             steps.append((f"month {month:02d}: payments, bank files, close",
                           lambda m=month: self.month(m)))
-        steps += [("remaining month closes", self.month_closes),
-                  ("year-end close", self.year_close),
-                  ("disclosure sets published", self.disclosure),
-                  ("outputs", self.outputs)]
+        if self.open_through is None:
+            steps += [("remaining month closes", self.month_closes),
+                      ("year-end close", self.year_close),
+                      ("disclosure sets published", self.disclosure)]
+        else:
+            steps += [(f"month {last + 1:02d}: work left waiting at each stage", self.stage),
+                      (f"{self.year + 1} budget 一上 filed, in review", self.next_year_plans),
+                      (f"{self.year} budget disclosure (one department in draft)",
+                       self.budget_disclosure)]
+        steps.append(("outputs", self.outputs))
         if self.workers > 1 and not self.parallel():
             self.say(f"--workers {self.workers} ignored: worker processes need PostgreSQL")
         for n, (label, fn) in enumerate(steps, start=1):
@@ -446,9 +466,11 @@ class CityYear:
         for i, (cnaps, name) in enumerate(AGENT_BANKS):
             bank = payments.bank_upsert(cnaps=cnaps, name=name, user=admin)
             number = f"4403{i + 1:02d}0004{self.year}{i:04d}"
+            account_name = f"深圳市财政局零余额账户({name})"
+            # the account opened by an earlier year's run goes on serving the city
             self.agents.append(
-                AgentAccount.objects.filter(number=number).first()
-                or payments.agent_account_upsert(number=number, name=f"深圳市财政局零余额账户({name})",
+                AgentAccount.objects.filter(bank=bank, name=account_name).order_by("id").first()
+                or payments.agent_account_upsert(number=number, name=account_name,
                                                  bank=bank, user=admin))
         self.payees: list[Payee] = []
         for j in range(max(12, self.n_units // 4)):
@@ -958,6 +980,268 @@ class CityYear:
         if adj.status == Adjustment.Status.SUBMITTED:
             budgets.adjustment_approve(adjustment=adj, user=bureau, as_of=_at(on, 15), on=on)
 
+    # ------------------------------------------------------------------ the open month
+    def stage_of(self, month: int) -> dict[str, str]:
+        """Where each unit's request of the open month is left. The first unit's request
+        is a draft (its filer's; its second request waits for its head, `stage_second`).
+        The units of the agent bank whose statement books the month's fee are paid (the
+        fee stays an open reconciliation exception); the first other request above the
+        director's threshold waits for the director; the rest in turn wait for the
+        treasury, for a voucher, for the bank, for the director (or, below the threshold,
+        for a voucher), for their filer and for their head (STAGE_CYCLE)."""
+        fee_agent = month % len(AGENT_BANKS)
+        first, rest = self.units[0], self.units[1:]
+        threshold = payments.director_threshold()
+        big = next((u for u in rest if u.agent != fee_agent
+                    and self.request_plan(u, month)[1] > threshold), None)
+        stages, k = {first.code: DRAFT}, 0
+        for u in rest:
+            if u.agent == fee_agent:
+                stages[u.code] = PAID
+            elif u is big:
+                stages[u.code] = DIRECTOR
+            else:
+                stages[u.code] = STAGE_CYCLE[k % len(STAGE_CYCLE)]
+                k += 1
+        return stages
+
+    def stage(self) -> None:
+        """The open month (`open_through` + 1) as a working day finds it: every unit has
+        filed its request, and each is left at a stage (`stage_of`) — so the filer, the
+        unit head, the treasury reviewer and director and the bank each have work waiting;
+        the first unit also has a request for its head. A virement waits for the bureau.
+        Dated in the first days of the month, except the bank's result file and
+        statement, which the bank files on the 14th (`bank_agent`). The month stays open.
+        Each step takes the documents still in the state it starts from (rerun-safe)."""
+        month = self.open_through + 1
+        if FiscalYear.objects.get(year=self.year).is_closed or Period.objects.get(
+                fiscal_year__year=self.year, month=month).status != "open":
+            self.say("  already closed")
+            return
+        if month % 3 == 1:  # a quarter begins: its plans, month by month (按季分月)
+            self.plans_quarter(month)
+        if month == 6:
+            self.adjustments(month)
+        if not self._roles_read:
+            payments.users_prefetch([*self.filers.values(), *self.heads.values(),
+                                     *self.users.values()])
+            self._roles_read = True
+        S = PaymentRequest.Status  # noqa: N806
+        stages = self.stage_of(month)
+        day = dt.date(self.year, month, 1)
+        self.each(f"requests {month:02d} filed", self.units,
+                  lambda u: self.stage_file(u, month, submit=stages[u.code] != DRAFT),
+                  atomic=False)  # one service call per unit: its own transaction
+        self.stage_second(self.units[0], month)
+        refs = {f"CS-{self.year}{month:02d}-{u.code}": stages[u.code] for u in self.units}
+
+        def at(status: str, *wanted: str) -> list[PaymentRequest]:
+            return [r for r in PaymentRequest.objects.filter(contract_ref__in=refs, status=status)
+                    .order_by("id") if refs[r.contract_ref] in wanted]
+
+        for req in at(S.UNIT_REVIEW, TREASURY, DIRECTOR, APPROVED, ISSUED, PAID):
+            payments.payment_request_approve(request=req, user=self.heads[req.unit],
+                                             comment="同意", as_of=_at(day + dt.timedelta(1), 11))
+        for who, status, wanted, hour in (
+                ("reviewer", S.TREASURY_REVIEW, (DIRECTOR, APPROVED, ISSUED, PAID), 14),
+                ("director", S.DIRECTOR_REVIEW, (APPROVED, ISSUED, PAID), 16)):
+            todo = at(status, *wanted)
+            if todo:
+                out = payments.payment_requests_approve(
+                    requests=todo, user=self.users[who], comment="同意",
+                    as_of=_at(day + dt.timedelta(1), hour))
+                if out.refused:
+                    raise RuntimeError(f"{who} refused {out.refused[0][0].tracking_id}: "
+                                       f"{out.refused[0][1]}")
+        # vouchers: those the bank pays are dated the bank files' day (the 14th); those
+        # still waiting for the bank were issued on the 3rd
+        bank_day = _workday(dt.date(self.year, month, 14))
+        agents: set[int] = set()
+        for stage, on in ((PAID, bank_day), (ISSUED, _workday(day + dt.timedelta(2)))):
+            by_agent: dict[int, list[PaymentRequest]] = defaultdict(list)
+            for req in at(S.APPROVED, stage):
+                by_agent[self.unit_spec(req.unit).agent].append(req)
+            for i, reqs in sorted(by_agent.items()):
+                payments.voucher_batch_create(agent_account=self.agents[i],
+                                              user=self.users["reviewer"], requests=reqs,
+                                              as_of=_at(on, 10, i))
+            if stage == PAID:
+                agents = set(by_agent)
+        (self.out / "bank" / f"{self.year}{month:02d}").mkdir(parents=True, exist_ok=True)
+        for i in sorted(agents):  # the fee line of the statement is left open
+            self.bank_agent(i, month)
+        self.stage_adjustment(month)
+
+    def unit_spec(self, code: str) -> UnitSpec:
+        if not hasattr(self, "_spec"):
+            self._spec = {u.code: u for u in self.units}
+        return self._spec[code]
+
+    def stage_file(self, u: UnitSpec, month: int, *, submit: bool) -> None:
+        """The unit's request of the open month (as `request_plan` plans it), saved as a
+        draft or saved and submitted."""
+        key = f"CS-{self.year}{month:02d}-{u.code}"
+        if PaymentRequest.objects.filter(contract_ref=key).exists():
+            return
+        d, amount, payee, purpose = self.request_plan(u, month)
+        payments.payment_request_create(
+            dims=d, year=self.year, amount=amount, payee=payee, contract_ref=key,
+            purpose=purpose, user=self.filers[u.code],
+            as_of=_at(dt.date(self.year, month, 1), 10), submit=submit)
+
+    def stage_second(self, u: UnitSpec, month: int) -> None:
+        """The unit's second request of the month, submitted and waiting for its head: a
+        small running-cost or pay bill on another line, against a supplementary monthly
+        plan applied for and approved for it."""
+        key = f"CS-{self.year}{month:02d}-{u.code}-2"
+        if PaymentRequest.objects.filter(contract_ref=key).exists():
+            return
+        main = self.request_plan(u, month)[0]
+        line = next(x for x in self.budget_lines(u) if x.kind in ("running", "personnel")
+                    and (x.economic, x.project) != (main.economic, main.project))
+        d = self.dims(u, line.economic, line.project)
+        amount = (line.amount * Decimal("0.02")).quantize(CENT)
+        on, filer = dt.date(self.year, month, 1), self.filers[u.code]
+        with transaction.atomic():
+            plans = payments.plans_apply(lines=[payments.PlanApplyLine(
+                dims=d, month=month, amount=amount + Decimal("1000.00"))], year=self.year,
+                user=filer, as_of=_at(on, 9))
+            payments.plans_approve(plans=plans, user=self.users["reviewer"], as_of=_at(on, 9, 30))
+        rng = _rng(self.seed, "second", u.code, month)
+        payments.payment_request_create(
+            dims=d, year=self.year, amount=amount, payee=self.payees[rng.randrange(len(self.payees))],
+            contract_ref=key, purpose=f"{month}月{ECONOMIC_NAMES[line.economic]}（追加）",
+            user=filer, as_of=_at(on, 11), submit=True)
+
+    def stage_adjustment(self, month: int) -> None:
+        """A virement filed by the first unit (office costs → electricity inside its
+        running project), waiting for the bureau's decision."""
+        u, on = self.units[0], _workday(dt.date(self.year, month, 2))
+        doc_no = f"深财预〔{self.year}〕{300 + month}号"
+        if Adjustment.objects.filter(doc_no=doc_no).exists():
+            return
+        office = next(x for x in self.budget_lines(u) if x.economic == "30201")
+        budgets.adjustment_file(
+            kind=Adjustment.Kind.VIREMENT, year=self.year,
+            amount=(office.amount * Decimal("0.03")).quantize(CENT),
+            batch_no=f"TJ{self.year}{month:02d}", doc_no=doc_no, date=on,
+            reason="冬季取暖用电增加，调剂办公费用于电费",
+            source=self.dims(u, "30201", u.running), target=self.dims(u, "30206", u.running),
+            user=self.filers[u.code], as_of=_at(on, 9))
+
+    def next_year_plans(self) -> None:
+        """Next year's budget under way: every unit has filed its 一上 (its lines 5 % above
+        this year's, this year's figures as last year's; the investment projects wait for
+        the feed's next year); the departments have forwarded them to the bureau for 一下,
+        except the first unit's department, whose reviewer has them waiting."""
+        nxt, month = self.year + 1, self.open_through + 1
+        on = _at(dt.date(self.year, month, 1), 15)
+        filed = set(BudgetPlan.objects.filter(year=nxt).values_list("unit__code", flat=True))
+
+        def one(u: UnitSpec) -> None:
+            if u.code in filed:
+                return
+            lines = [PlanLineInput(x.project, x.function, x.economic, "1",
+                                   (x.amount * Decimal("1.05")).quantize(CENT), x.amount)
+                     for x in self.budget_lines(u)]
+            budgets.plan_create(unit_code=u.code, year=nxt, user=self.filers[u.code], as_of=on,
+                                lines=lines, submit=True)
+
+        self.each(f"{nxt} 一上 filed", self.units, one, atomic=False)
+        for dept in self.depts:
+            if dept != self.units[0].department:
+                budgets.department_plans_review(department_code=dept, year=nxt,
+                                                user=self.dept_reviewers[dept],
+                                                as_of=_at(dt.date(self.year, month, 2), 10))
+
+    def budget_disclosure(self) -> None:
+        """This year's budget sets (published within 20 days of 批复), except the first
+        unit's department, whose set is still a draft for the discloser."""
+        if self.parallel():
+            self.fan_out("departments published", "budget_disclosure_department",
+                         [[d] for d in self.units_by_department()], ())
+        else:
+            self.each("departments published", self.depts, self.budget_disclosure_department)
+
+    def budget_disclosure_department(self, dept: str) -> None:
+        approved_on = _workday(dt.date(self.year, 1, 15))
+        waiting = dept == self.units[0].department
+        when = _at(dt.date(self.year, self.open_through + 1, 2) if waiting
+                   else dt.date(self.year, 2, 2), 10)
+        ds = DisclosureSet.objects.filter(department__code=dept, year=self.year,
+                                          kind="budget").first()
+        if ds is None:
+            ds = reports.disclosure_set_create(department_code=dept, year=self.year,
+                                               kind="budget", approved_on=approved_on,
+                                               user=self.users["admin"], as_of=when)
+        if waiting:
+            return
+        if ds.status == DisclosureSet.Status.DRAFT:
+            ds = reports.disclosure_set_approve(disclosure_id=ds.pk, user=self.users["discloser"],
+                                                as_of=when)
+        if ds.status == DisclosureSet.Status.APPROVED:
+            reports.disclosure_set_publish(disclosure_id=ds.pk, user=self.users["discloser"],
+                                           as_of=when)
+
+    # ------------------------------------------------------------------ what waits, for whom
+    def waiting(self) -> dict[str, str]:
+        """What each printed login finds waiting, counted in the database, in Chinese."""
+        y, S = self.year, PaymentRequest.Status  # noqa: N806
+        reqs = PaymentRequest.objects.filter(year=y)
+        plans_next = BudgetPlan.objects.filter(year=y + 1)
+        sets = DisclosureSet.objects.all()
+        work: dict[str, list[tuple[str, int, str]]] = {
+            "reviewer": [
+                ("待审核用款申请", reqs.filter(status=S.TREASURY_REVIEW).count(), "笔"),
+                ("待开具支付凭证的已批准申请", reqs.filter(status=S.APPROVED).count(), "笔"),
+                ("待银行回单的支付凭证", Voucher.objects.filter(
+                    status=Voucher.Status.ISSUED, request__year=y).count(), "张"),
+                ("未处理的对账异常", ReconException.objects.filter(
+                    status=ReconException.Status.OPEN).count(), "笔")],
+            "director": [("待处长审批用款申请", reqs.filter(status=S.DIRECTOR_REVIEW).count(), "笔")],
+            "bureau": [
+                ("待批复预算调整", Adjustment.objects.filter(
+                    year=y, status=Adjustment.Status.SUBMITTED).count(), "笔"),
+                (f"待下达控制数（一下）的{y + 1}年预算", plans_next.filter(
+                    status=BudgetPlan.Status.FIRST_REVIEWED).count(), "份"),
+                (f"待批复的{y + 1}年预算", plans_next.filter(
+                    status=BudgetPlan.Status.SECOND_REVIEWED).count(), "份")],
+            "discloser": [
+                ("待审核的公开报表", sets.filter(status=DisclosureSet.Status.DRAFT).count(), "套"),
+                ("待发布的公开报表", sets.filter(status=DisclosureSet.Status.APPROVED).count(), "套")],
+            "auditor": [("可追溯的已公开报表", sets.filter(
+                status=DisclosureSet.Status.PUBLISHED).count(), "套")],
+        }
+        periods = Period.objects.filter(fiscal_year__year=y)
+        open_months = [str(m) for m in periods.filter(status="open").order_by("month")
+                       .values_list("month", flat=True)]
+        text = {name: self._work_text(items) for name, items in work.items()}
+        text["admin"] = (f"{y}年 未结账月份：{'、'.join(open_months)}月" if open_months
+                         else f"{y}年 已年终结账")
+        if self.units:
+            u = self.units[0]
+            available = finance_selectors.balance(account=chart.AVAILABLE, year=y, unit=u.code)
+            text[f"filer-{u.code}"] = self._work_text([
+                ("草稿用款申请（待送审）", reqs.filter(unit=u.code, status=S.DRAFT).count(), "笔")
+            ]) + f"；可用指标 {available:,.2f} 元"
+            text[f"head-{u.code}"] = self._work_text([
+                ("待单位负责人审核用款申请", reqs.filter(unit=u.code, status=S.UNIT_REVIEW).count(),
+                 "笔")])
+            text[f"dept-{u.department}"] = self._work_text([
+                (f"待审核的{y + 1}年预算（一上）", plans_next.filter(
+                    unit__parent__code=u.department,
+                    status__in=[BudgetPlan.Status.FIRST_SUBMITTED,
+                                BudgetPlan.Status.SECOND_SUBMITTED]).count(), "份"),
+                ("待审核项目", Project.objects.filter(
+                    unit__parent__code=u.department,
+                    status=Project.Status.SUBMITTED).count(), "个")])
+        return text
+
+    @staticmethod
+    def _work_text(items: list[tuple[str, int, str]]) -> str:
+        found = [f"{what} {n} {unit}" for what, n, unit in items if n]
+        return "待办：" + "；".join(found) if found else "暂无待办"
+
     # ------------------------------------------------------------------ closes
     def month_closes(self) -> None:
         for p in Period.objects.filter(fiscal_year__year=self.year, status="open",
@@ -1001,11 +1285,12 @@ class CityYear:
     def outputs(self) -> None:
         out, year = self.out, self.year
         self.published_files(out / "disclosure")
-        fs = report_tables.fact_set(year=year, scope=report_selectors.Scope())
-        statements = report_tables.statement_tables(fs)
-        title = f"{year}年决算报表（全市）"
-        (out / f"final_accounts_{year}.xlsx").write_bytes(tables_xlsx(statements, title=title))
-        (out / f"final_accounts_{year}.pdf").write_bytes(tables_pdf(statements, title=title))
+        if self.open_through is None:  # an open year has no final accounts yet
+            fs = report_tables.fact_set(year=year, scope=report_selectors.Scope())
+            statements = report_tables.statement_tables(fs)
+            title = f"{year}年决算报表（全市）"
+            (out / f"final_accounts_{year}.xlsx").write_bytes(tables_xlsx(statements, title=title))
+            (out / f"final_accounts_{year}.pdf").write_bytes(tables_pdf(statements, title=title))
         report = report_selectors.execution_report(year=year, group_by=("department",))
         table = report_tables.execution_table(report)
         title = f"{year}年预算执行情况表"
@@ -1069,12 +1354,17 @@ class CityYear:
                    "execution report": str(self.out / f"execution_{self.year}.xlsx"),
                    "verify": str(self.out / "verify.txt"),
                    "bank files": str(self.out / "bank"), "feeds": str(self.out / "feeds")}
+        if self.open_through is not None:
+            del o.files["final accounts"]
         o.logins = [(name, DEMO_PASSWORD, what) for name, (what, _, _) in ROLE_USERS.items()]
         if self.units:
             u = self.units[0]
-            o.logins += [(f"filer-{u.code}", DEMO_PASSWORD, f"预算单位经办人 of {u.name}"),
-                         (f"head-{u.code}", DEMO_PASSWORD, f"单位负责人 of {u.name}"),
-                         (f"dept-{u.department}", DEMO_PASSWORD, "主管部门 reviewer")]
+            dept = Organization.objects.filter(code=u.department).values_list("name", flat=True)
+            o.logins += [(f"filer-{u.code}", DEMO_PASSWORD, f"预算单位经办人：{u.name}"),
+                         (f"head-{u.code}", DEMO_PASSWORD, f"单位负责人：{u.name}"),
+                         (f"dept-{u.department}", DEMO_PASSWORD,
+                          f"主管部门审核：{dept.first() or u.department}")]
+        o.waiting = self.waiting()
         return o
 
 
@@ -1129,8 +1419,12 @@ def _worker_chunk(task: tuple[str, tuple, list[Any], bool]) -> tuple[int, int]:
 
 
 def city_year_run(*, units: int, year: int, out: Path, months: int = 12, seed: int = 2026,
-                  nontax: int = 5, stdout: TextIO | None = None, workers: int = 1) -> Outcome:
-    """The one entry point the command, the tests and the bench call."""
+                  nontax: int = 5, stdout: TextIO | None = None, workers: int = 1,
+                  open_through: int | None = None) -> Outcome:
+    """The one entry point the command, the tests and the bench call. `open_through` M
+    (0-11): the year stays open — months 1..M run and closed, month M+1's work left
+    waiting at each stage (`CityYear.stage`), next year's 一上 in review, this year's
+    budget sets published but one; no year-end close, no final accounts."""
     out.mkdir(parents=True, exist_ok=True)
     return CityYear(units=units, year=year, out=out, months=months, seed=seed, nontax=nontax,
-                    stdout=stdout, workers=workers).run()
+                    stdout=stdout, workers=workers, open_through=open_through).run()

@@ -20,6 +20,10 @@ class Command(BaseCommand):
         parser.add_argument("--nontax", type=int, default=5, help="non-tax revenue units")
         parser.add_argument("--seed", type=int, default=2026)
         parser.add_argument("--out", default="var/city_year", help="output folder")
+        parser.add_argument("--open-through", type=int, default=None, metavar="MONTH",
+                            help="leave the year open: run months 1..MONTH (0-11) and close "
+                                 "them, leave the next month's work waiting at each stage, "
+                                 "no year-end close (the demo's current year)")
         parser.add_argument("--workers", type=int, default=1,
                             help="worker processes for the per-unit steps, by department "
                                  "(PostgreSQL only; SQLite always runs in one process)")
@@ -27,10 +31,14 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):  # noqa: ANN002, ANN003, ANN201
         if not 1 <= opts["months"] <= 12 or opts["units"] < 1 or opts["workers"] < 1:
             raise CommandError("--months must be 1..12, --units and --workers at least 1")
+        through = opts["open_through"]
+        if through is not None and not (0 <= through <= 11 and opts["months"] == 12):
+            raise CommandError("--open-through must be 0..11 and is not used with --months")
         out = Path(opts["out"]).resolve()
         outcome = city_year_run(units=opts["units"], year=opts["year"], out=out,
                                 months=opts["months"], seed=opts["seed"], nontax=opts["nontax"],
-                                stdout=self.stdout, workers=opts["workers"])
+                                stdout=self.stdout, workers=opts["workers"],
+                                open_through=through)
         for label, value in outcome.counts.items():
             self.stdout.write(f"  {label:28s} {value:>10,}")
         self.stdout.write("Outputs:")
@@ -39,6 +47,7 @@ class Command(BaseCommand):
         if not outcome.verify_ok:
             raise CommandError(f"ledger verification FAILED, see {out / 'verify.txt'}")
         self.stdout.write(self.style.SUCCESS("ledger verify: OK"))
-        self.stdout.write("Logins (http://127.0.0.1:8000/):")
+        self.stdout.write("Logins (http://127.0.0.1:8000/accounts/login/, home /web/):")
         for username, password, what in outcome.logins:
             self.stdout.write(f"  {username:22s} {password}   {what}")
+            self.stdout.write(f"  {'':22s} {'':14s}   {outcome.waiting.get(username, '')}")
