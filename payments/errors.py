@@ -25,6 +25,8 @@ MSG_NOTHING_TO_VOUCHER = _("There are no approved requests to put on a voucher."
 MSG_UNKNOWN_FORMAT = _("%(file)s: the format could not be recognised (expected the bank's "
                        "payment-result CSV, camt.053 or MT940).")
 MSG_UNKNOWN_VOUCHER = _("Voucher %(number)s is unknown.")
+MSG_UNKNOWN_PROFILE = _("There is no bank profile %(code)s.")
+MSG_RESULT_KNOWN = _("Voucher %(number)s: this result is already known (%(status)s).")
 MSG_RESULT_AMOUNT = _("Amount %(amount)s differs from voucher %(number)s (%(expected)s).")
 MSG_ALREADY_RESOLVED = _("Exception %(pk)s is already resolved.")
 # refusals of a draft (payment_request_create): checked before anything is written
@@ -92,6 +94,20 @@ class AlreadyResolved(PaymentError):
 class UnknownVoucher(PaymentError):
     message = MSG_UNKNOWN_VOUCHER
     code = "unknown_voucher"
+
+
+class UnknownProfile(PaymentError):
+    message = MSG_UNKNOWN_PROFILE
+    code = "unknown_profile"
+
+
+class ResultKnown(PaymentError):
+    """A result that says again what is already applied (a re-sent file, the same payment
+    in a pain.002 and a result file, a 成功 reported after the 退票 that followed it):
+    counted as already known, not an issue."""
+
+    message = MSG_RESULT_KNOWN
+    code = "result_known"
 
 
 class ResultAmountDiffers(PaymentError):

@@ -300,6 +300,54 @@ class ClearingNotice(models.Model):
         return f"notice {self.date} {self.total}"
 
 
+class BankProfile(models.Model):
+    """How one agent bank writes its files (`payments.importers.dialect.Dialect`): kept as
+    data with history, edited by treasury staff in the app — adding a bank is adding a
+    profile, not code. `cnaps` names the agent bank (`Bank.cnaps`) whose files it reads;
+    the standard profile names none."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    cnaps = models.CharField(_("agent bank (CNAPS code)"), max_length=12, blank=True,
+                             help_text=_("the agent bank whose files this profile reads"))
+    encoding = models.CharField(_("encoding"), max_length=10, default="auto", choices=[
+        ("auto", _("automatic (UTF-8 or GBK)")), ("utf-8", "UTF-8"), ("gb18030", "GBK/GB18030")])
+    delimiter = models.CharField(_("delimiter"), max_length=1, default=",")
+    result_columns = models.JSONField(_("result file columns"), default=dict, blank=True)
+    statement_columns = models.JSONField(_("CSV statement columns"), default=dict, blank=True)
+    time_formats = models.JSONField(_("time formats"), default=list, blank=True)
+    date_formats = models.JSONField(_("date formats"), default=list, blank=True)
+    decimal_mark = models.CharField(_("decimal mark"), max_length=1, default=".")
+    thousands_sep = models.CharField(_("thousands separator"), max_length=1, default=",",
+                                     blank=True)
+    statuses = models.JSONField(_("status words"), default=dict, blank=True)
+    direction_words = models.JSONField(_("debit/credit words"), default=dict, blank=True)
+    statement_formats = models.JSONField(_("statement formats"), default=list, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    note = models.TextField(_("note"), blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [models.UniqueConstraint(fields=["cnaps"], condition=~Q(cnaps=""),
+                                               name="bankprofile_one_per_bank")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+    def dialect(self):  # noqa: ANN201 - payments.importers.dialect.Dialect
+        from payments.importers.dialect import Dialect  # noqa: PLC0415 - plain data layer
+
+        return Dialect(
+            code=self.code, name=self.name, encoding=self.encoding, delimiter=self.delimiter,
+            result_columns=dict(self.result_columns), statement_columns=dict(self.statement_columns),
+            time_formats=list(self.time_formats) or ["%Y-%m-%d %H:%M:%S"],
+            date_formats=list(self.date_formats) or ["%Y-%m-%d"],
+            decimal_mark=self.decimal_mark, thousands_sep=self.thousands_sep,
+            statuses=dict(self.statuses), direction_words=dict(self.direction_words),
+            statement_formats=list(self.statement_formats))
+
+
 class BankFile(models.Model):
     """One imported bank file (results or statement): what was read and found."""
 
@@ -309,8 +357,11 @@ class BankFile(models.Model):
     imported_at = models.DateTimeField()
     imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT,
                                     related_name="+")
+    profile = models.CharField(max_length=40, blank=True,
+                               help_text=_("the bank profile a table was read with"))
     stored = models.PositiveIntegerField(default=0)
-    skipped = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0, help_text=_("lines already known"))
+    pending = models.PositiveIntegerField(default=0)
     issues = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
@@ -318,11 +369,19 @@ class BankFile(models.Model):
 
 
 class BankResult(models.Model):
-    """One line of an agent bank's payment-result file (回单)."""
+    """One payment result an agent bank reported (回单: a result-file line, a pain.002
+    status) and applied: paid, or 退票/refused (returned, rejected)."""
 
-    bank_ref = models.CharField(max_length=40, unique=True)
+    class Outcome(models.TextChoices):
+        PAID = "paid", _("paid")
+        RETURNED = "returned", _("returned (退票)")
+        REJECTED = "rejected", _("rejected by the bank")
+
+    bank_ref = models.CharField(max_length=60, unique=True)
     voucher = models.ForeignKey(Voucher, on_delete=models.PROTECT, related_name="results")
     success = models.BooleanField()
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.PAID)
+    status_word = models.CharField(_("the bank's status word"), max_length=40, blank=True)
     amount = models.DecimalField(**MONEY)
     traded_at = models.DateTimeField()
     reason = models.CharField(max_length=300, blank=True)
@@ -340,6 +399,7 @@ class StatementLine(models.Model):
         VOUCHER = "voucher", _("by voucher number")
         AMOUNT = "amount", _("by amount, date and payee account")
         CLEARING = "clearing", _("clearing credit")
+        RETURN = "return", _("returned payment (退票 credit)")
 
     account = models.CharField(max_length=40)
     bank_ref = models.CharField(max_length=60)
@@ -350,6 +410,9 @@ class StatementLine(models.Model):
     payee_account = models.CharField(max_length=40, blank=True)
     payee_name = models.CharField(max_length=200, blank=True)
     info = models.CharField(max_length=300, blank=True)
+    currency = models.CharField(max_length=3, default="CNY")
+    batch_ref = models.CharField(max_length=60, blank=True,
+                                 help_text=_("the booked entry a batch line was split from"))
     file = models.ForeignKey(BankFile, on_delete=models.PROTECT, related_name="lines")
     line_no = models.PositiveIntegerField()
     voucher = models.ForeignKey(Voucher, null=True, blank=True, on_delete=models.PROTECT,
@@ -363,6 +426,8 @@ class StatementLine(models.Model):
         ordering = ["booking_date", "id"]
         constraints = [models.UniqueConstraint(fields=["account", "bank_ref"],
                                                name="statement_line_unique_ref")]
+        indexes = [models.Index(fields=["account", "booking_date"],
+                                name="statement_line_account_day")]
 
     def __str__(self) -> str:
         return f"{self.account} {self.bank_ref} {'C' if self.credit else 'D'}{self.amount}"
@@ -376,6 +441,8 @@ class ReconException(models.Model):
         VOUCHER_WITHOUT_LINE = "voucher_without_line", _("paid voucher without statement line")
         AMOUNT_DIFFERENCE = "amount_difference", _("amount difference")
         CLEARING_DIFFERENCE = "clearing_difference", _("clearing difference")
+        UNKNOWN_ACCOUNT = "unknown_account", _("statement line on an unknown account")
+        FOREIGN_CURRENCY = "foreign_currency", _("statement line in a currency other than CNY")
 
     class Status(models.TextChoices):
         OPEN = "open", _("open")
@@ -397,6 +464,9 @@ class ReconException(models.Model):
     resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="+")
     resolved_at = models.DateTimeField(null=True, blank=True)
+    auto = models.BooleanField(default=False, help_text=_(
+        "resolved by reconciliation itself (a later file explained it); opened again if "
+        "what explained it goes away"))
     created_at = models.DateTimeField()
     history = HistoricalRecords()
 

@@ -20,20 +20,34 @@ class ImportIssue:
         return {"file": self.file, "line": self.line, "field": self.field, "reason": self.reason}
 
 
+# What a bank says became of a payment (a result file's status word, a pain.002 TxSts),
+# whatever words it uses: the bank profile maps its words onto these four.
+PAID, RETURNED, REJECTED, PENDING = "paid", "returned", "rejected", "pending"
+OUTCOMES = (PAID, RETURNED, REJECTED, PENDING)
+FINAL_OUTCOMES = (PAID, RETURNED, REJECTED)
+
+
 @dataclass(frozen=True)
 class ResultRow:
-    """One line of the agent bank's payment-result file."""
+    """One payment's result as the agent bank reports it (a result-file line, a pain.002
+    transaction status). `outcome` is one of OUTCOMES; `amount` is None when the report
+    does not repeat it (pain.002 may not); `status_word` is the bank's own word."""
 
     line: int
     voucher_number: str
     payer_account: str
     payee_account: str
     payee_name: str
-    amount: Decimal
-    success: bool
+    amount: Decimal | None
+    outcome: str
     bank_ref: str
     traded_at: dt.datetime
     reason: str
+    status_word: str = ""
+
+    @property
+    def success(self) -> bool:
+        return self.outcome == PAID
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,8 @@ class StatementRow:
     payee_account: str = ""
     payee_name: str = ""
     info: str = ""
+    currency: str = "CNY"
+    batch_ref: str = ""  # the booked entry this line was split from (camt batch), if any
 
 
 @dataclass
@@ -60,6 +76,7 @@ class BankRows:
     statement: list[StatementRow] = field(default_factory=list)
     issues: list[ImportIssue] = field(default_factory=list)
     fatal: bool = False  # nothing could be read: store nothing
+    profile: str = ""  # the bank profile (code) the file was read with, if any
 
     @property
     def total(self) -> int:

@@ -28,9 +28,10 @@ from finance.services import (
 )
 from payments import errors
 from payments.importers import detect, parse
-from payments.importers.common import ImportIssue, ResultRow, StatementRow
+from payments.importers.common import PENDING, ImportIssue, ResultRow, StatementRow
 from payments.models import (
     BankFile,
+    BankProfile,
     BankResult,
     PaymentRequest,
     StatementLine,
@@ -48,16 +49,19 @@ from payments.services.requests import _requests_locked
 class ImportReport:
     filename: str
     format: str = ""
+    profile: str = ""
     stored: int = 0
-    skipped: int = 0
+    skipped: int = 0  # already known: stored before (same or new bank reference)
+    pending: int = 0  # results still in process at the bank: nothing applied yet
     issues: list[ImportIssue] = field(default_factory=list)
     matched: int = 0
     exceptions: int = 0
     file_id: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"filename": self.filename, "format": self.format, "stored": self.stored,
-                "skipped": self.skipped, "matched": self.matched,
+        return {"filename": self.filename, "format": self.format, "profile": self.profile,
+                "stored": self.stored, "skipped": self.skipped, "pending": self.pending,
+                "matched": self.matched,
                 "exceptions": self.exceptions, "file_id": self.file_id,
                 "issues": [i.as_dict() for i in self.issues]}
 
@@ -65,7 +69,7 @@ class ImportReport:
 def bank_file_import(*, content: bytes, filename: str, user: Any,
                      as_of: dt.datetime | None = None,
                      progress: Any = None, resume_file_id: int | None = None,
-                     on_file: Any = None) -> ImportReport:
+                     on_file: Any = None, profile: str | None = None) -> ImportReport:
     """Detect the format, parse every line, then store: results post payments or
     release commitments (each line on its own, all or nothing); statement lines are
     stored once per (account, bank reference), committed in chunks, and reconciled. A bad
@@ -75,7 +79,14 @@ def bank_file_import(*, content: bytes, filename: str, user: Any,
     stored line, with the id of the BankFile row; an attempt killed half-way is finished
     by calling again with `resume_file_id=pk` — lines the earlier attempt committed count
     as stored by this file (not skipped), the rest are stored, and the report covers the
-    whole file."""
+    whole file.
+
+    Tables (result files, CSV statements) are read by the bank profiles (`profile`: one
+    by code; default: every active one, the header decides). Results still in process at
+    the bank (pending) are counted, not applied. What is already known — the same result
+    or statement line from an earlier file, under the same or a new bank reference — is
+    counted as `skipped` (already known), never stored twice. Every import reconciles the
+    accounts and days it touched again."""
     as_of = as_of or timezone.now()
     report = ImportReport(filename=filename)
     fmt_ = detect(content)
@@ -83,8 +94,8 @@ def bank_file_import(*, content: bytes, filename: str, user: Any,
         report.issues.append(ImportIssue(filename, 0, "format", str(errors.MSG_UNKNOWN_FORMAT % {
             "file": filename})))
         return report
-    report.format = fmt_
-    rows = parse(content, filename, fmt_)
+    rows = parse(content, filename, fmt_, dialects=_dialects(profile))
+    report.format, report.profile = rows.format, rows.profile
     report.issues += rows.issues
     if rows.fatal:
         return report
@@ -92,19 +103,53 @@ def bank_file_import(*, content: bytes, filename: str, user: Any,
     bank_file = (BankFile.objects.filter(pk=resume_file_id, sha256=digest).first()
                  if resume_file_id else None)
     if bank_file is None:
-        bank_file = BankFile(filename=filename, sha256=digest, format=fmt_, imported_at=as_of,
+        bank_file = BankFile(filename=filename, sha256=digest, format=rows.format,
+                             profile=rows.profile, imported_at=as_of,
                              imported_by=user if getattr(user, "pk", None) else None)
     bank_file.on_file = on_file  # type: ignore[attr-defined]
     if rows.results:
         _store_results(rows.results, bank_file, report, user, as_of, progress)
+        if bank_file.pk:
+            _reconcile_results(bank_file, report, user, as_of)
     if rows.statement:
         _store_statement(rows.statement, bank_file, report, user, as_of, progress)
     if bank_file.pk:
         BankFile.objects.filter(pk=bank_file.pk).update(
-            stored=report.stored, skipped=report.skipped,
+            stored=report.stored, skipped=report.skipped, pending=report.pending,
             issues=[i.as_dict() for i in report.issues])
         report.file_id = bank_file.pk
     return report
+
+
+def _reconcile_results(bank_file: BankFile, report: ImportReport, user: Any,
+                       as_of: dt.datetime) -> None:
+    """A result file changes which vouchers are paid: the accounts and days they touch
+    (payment days, and days of statement lines already naming them) are reconciled
+    again, so a statement that came first is matched now."""
+    days: dict[str, set[dt.date]] = defaultdict(set)
+    for number, paid_on in BankResult.objects.filter(file=bank_file).values_list(
+            "voucher__batch__agent_account__number", "voucher__paid_on"):
+        if paid_on:
+            days[number].add(paid_on)
+    named = BankResult.objects.filter(file=bank_file).values_list("voucher__number", flat=True)
+    for account, day in StatementLine.objects.filter(end_to_end_id__in=named).values_list(
+            "account", "booking_date").distinct():
+        days[account].add(day)
+    for account, dates in sorted(days.items()):
+        m, e = statement_reconcile(account=account, dates=sorted(dates), user=user,
+                                   as_of=as_of, cause=bank_file.filename)
+        report.matched += m
+        report.exceptions += e
+
+
+def _dialects(code: str | None) -> list[Any]:
+    """The bank profiles a table is read with: the one named, or every active one (the
+    standard profile last: a bank's own profile wins a header both fit)."""
+    qs = BankProfile.objects.filter(code=code) if code else BankProfile.objects.filter(active=True)
+    profiles = sorted(qs, key=lambda p: (p.code == "standard", p.code))
+    if code and not profiles:
+        raise errors.UnknownProfile(code=code)
+    return [p.dialect() for p in profiles]
 
 
 def _ensure_saved(bank_file: BankFile) -> None:
@@ -125,6 +170,9 @@ def _store_results(results: list[ResultRow], bank_file: BankFile, report: Import
     todo: list[ResultRow] = []
     in_file: set[str] = set()
     for row in results:
+        if row.outcome == PENDING:  # the bank has not finished: a later file will say
+            report.pending += 1
+            continue
         if row.bank_ref in in_file:  # the bank's reference names one result only
             report.issues.append(ImportIssue(bank_file.filename, row.line, "bank_ref",
                                              f"{row.bank_ref} appears twice in the file"))
@@ -150,9 +198,12 @@ def _store_results(results: list[ResultRow], bank_file: BankFile, report: Import
             for row in part:
                 _store_result(row, bank_file, report, user, as_of)
         else:
+            known = [row for row, exc in refused if isinstance(exc, errors.ResultKnown)]
             report.stored += len(part) - len(refused)
+            report.skipped += len(known)
             report.issues += [ImportIssue(bank_file.filename, row.line, "voucher_number",
-                                          str(exc)) for row, exc in refused]
+                                          str(exc)) for row, exc in refused
+                              if not isinstance(exc, errors.ResultKnown)]
         done += len(part)
         if progress:
             progress(done)
@@ -170,6 +221,8 @@ def _store_result(row: ResultRow, bank_file: BankFile, report: ImportReport, use
             _ensure_saved(bank_file)
             bank_result_apply(row=row, bank_file=bank_file, user=user, as_of=as_of)
         report.stored += 1
+    except errors.ResultKnown:
+        report.skipped += 1
     except (errors.PaymentError, ledger_errors.LedgerError) as exc:
         _forget_if_rolled_back(bank_file)
         report.issues.append(ImportIssue(bank_file.filename, row.line, "voucher_number",
@@ -199,6 +252,10 @@ def bank_results_apply(*, rows: list[ResultRow], bank_file: BankFile, user: Any,
                     .select_related("batch").filter(number__in=numbers).order_by("id")}
         reqs = {r.pk: r for r in _requests_locked().filter(
             pk__in=[v.request_id for v in vouchers.values()]).order_by("id")}
+        last: dict[int, BankResult] = {}  # the result applied last, per voucher
+        for res in BankResult.objects.filter(voucher__in=list(vouchers.values())).order_by(
+                "traded_at", "id"):
+            last[res.voucher_id] = res
         refused: list[tuple[ResultRow, errors.PaymentError]] = []
         applied: list[tuple[ResultRow, Voucher, PaymentRequest, str, int]] = []
         postings: list[EntryInput | tuple] = []  # a payment, or a reversal to build
@@ -207,7 +264,7 @@ def bank_results_apply(*, rows: list[ResultRow], bank_file: BankFile, user: Any,
             if voucher is None:
                 refused.append((row, errors.UnknownVoucher(number=row.voucher_number)))
                 continue
-            if voucher.amount != row.amount:
+            if row.amount is not None and voucher.amount != row.amount:
                 refused.append((row, errors.ResultAmountDiffers(
                     amount=fmt(row.amount), number=voucher.number, expected=fmt(voucher.amount))))
                 continue
@@ -223,7 +280,7 @@ def bank_results_apply(*, rows: list[ResultRow], bank_file: BankFile, user: Any,
                     kind=EntryKind.PAYMENT, tracking_id=req.tracking_id,
                     idempotency_key=f"{req.tracking_id}:pay"))
                 voucher.status, voucher.paid_on = Voucher.Status.PAID, on
-                voucher.bank_ref = row.bank_ref
+                voucher.bank_ref = row.bank_ref[:40]
                 applied.append((row, voucher, req, S.PAID, 1))
             elif not row.success and voucher.status in (Voucher.Status.ISSUED,
                                                         Voucher.Status.PAID):
@@ -234,10 +291,13 @@ def bank_results_apply(*, rows: list[ResultRow], bank_file: BankFile, user: Any,
                 assert req.commit_entry is not None  # noqa: S101 - every vouchered request is committed
                 postings.append((req.commit_entry, f"退票 {row.reason}",
                                  f"{req.tracking_id}:release", on))
-                voucher.status, voucher.failure_reason = Voucher.Status.RETURNED, row.reason
-                voucher.bank_ref = row.bank_ref
+                voucher.status, voucher.failure_reason = Voucher.Status.RETURNED, row.reason[:300]
+                voucher.bank_ref = row.bank_ref[:40]
                 req.return_reason = row.reason
                 applied.append((row, voucher, req, S.RETURNED, 1 + unpay))
+            elif _says_again(row, voucher, last.get(voucher.pk)):
+                refused.append((row, errors.ResultKnown(number=voucher.number,
+                                                        status=voucher.get_status_display())))
             else:
                 refused.append((row, errors.WrongState(
                     tracking_id=req.tracking_id, status=voucher.status,
@@ -255,8 +315,10 @@ def bank_results_apply(*, rows: list[ResultRow], bank_file: BankFile, user: Any,
                               for r, _v, q, new, _n in applied],
                              action="bank_result", user=user, as_of=as_of)
         BankResult.objects.bulk_create([
-            BankResult(bank_ref=r.bank_ref, voucher=v, success=r.success, amount=r.amount,
-                       traded_at=r.traded_at, reason=r.reason, file=bank_file)
+            BankResult(bank_ref=r.bank_ref, voucher=v, success=r.success, outcome=r.outcome,
+                       status_word=r.status_word[:40],
+                       amount=r.amount if r.amount is not None else v.amount,
+                       traded_at=r.traded_at, reason=r.reason[:300], file=bank_file)
             for r, v, *_x in applied])
         # last: the postings hold the year's numbering row until the commit
         posted = entries_post(entries=inputs, user=user, as_of=as_of)
@@ -271,6 +333,18 @@ def bank_results_apply(*, rows: list[ResultRow], bank_file: BankFile, user: Any,
                                reasons=[f"bank result {r.bank_ref}" for r, *_x in applied],
                                fields=["status", "pay_entry", "return_reason"])
         return refused
+
+
+def _says_again(row: ResultRow, voucher: Voucher, last: BankResult | None) -> bool:
+    """The row repeats what is applied: paid again for a paid voucher, refused again for
+    a returned one, or a 成功 older than the 退票 that followed it."""
+    if voucher.status == Voucher.Status.PAID:
+        return row.success
+    if voucher.status == Voucher.Status.RETURNED:
+        if not row.success:
+            return True
+        return last is not None and not last.success and row.traded_at <= last.traded_at
+    return False
 
 
 def bank_result_apply(*, row: ResultRow, bank_file: BankFile, user: Any,
@@ -304,10 +378,10 @@ def _store_statement(rows: list[StatementRow], bank_file: BankFile, report: Impo
             existing.update({(account, r): f for r, f in StatementLine.objects.filter(
                 account=account, bank_ref__in=refs[i:i + 5000]).values_list("bank_ref",
                                                                              "file_id")})
-    new = [r for k, r in by_key.items() if k not in existing]
     # lines an earlier, killed attempt of this same import committed: stored, not skipped
     resumed = [r for k, r in by_key.items()
                if bank_file.pk and existing.get(k) == bank_file.pk]
+    new = _not_known([r for k, r in by_key.items() if k not in existing])
     report.skipped += len(by_key) - len(new) - len(resumed)
     report.stored += len(resumed)
     if not new and not resumed:
@@ -328,15 +402,48 @@ def _store_statement(rows: list[StatementRow], bank_file: BankFile, report: Impo
             days[r.account].add(r.booking_date)
         for account, dates in days.items():
             m, e = statement_reconcile(account=account, dates=sorted(dates), user=user,
-                                       as_of=as_of)
+                                       as_of=as_of, cause=bank_file.filename)
             report.matched += m
             report.exceptions += e
+
+
+def fingerprint(account: str, day: dt.date, credit: bool, amount: Any, e2e: str) -> tuple:
+    """What makes two statement lines the same booking whatever file and bank reference
+    they came with (a camt.053 and an MT940 of the same day, a re-sent file with new
+    references): account, day, side, amount in fen and the end-to-end reference."""
+    return (account, day, bool(credit), int(round(amount * 100)), e2e or "")
+
+
+def _not_known(rows: list[StatementRow]) -> list[StatementRow]:
+    """The rows (not known by their bank reference) that are not already stored under
+    another reference: the k-th line with a fingerprint in this file is known when at
+    least k lines with that fingerprint are stored — so two equal payments in one file
+    stay two, and a file repeating one of them adds nothing."""
+    if not rows:
+        return rows
+    stored: dict[tuple, int] = defaultdict(int)
+    by_account: dict[str, set[dt.date]] = defaultdict(set)
+    for r in rows:
+        by_account[r.account].add(r.booking_date)
+    for account, days in by_account.items():
+        for day, credit, amount, e2e in StatementLine.objects.filter(
+                account=account, booking_date__in=sorted(days)).values_list(
+                "booking_date", "credit", "amount", "end_to_end_id").iterator(chunk_size=5000):
+            stored[fingerprint(account, day, credit, amount, e2e)] += 1
+    seen: dict[tuple, int] = defaultdict(int)
+    new = []
+    for r in rows:
+        fp = fingerprint(r.account, r.booking_date, r.credit, r.amount, r.end_to_end_id)
+        seen[fp] += 1
+        if seen[fp] > stored.get(fp, 0):
+            new.append(r)
+    return new
 
 
 
 _LINE_COLUMNS = ("account", "bank_ref", "booking_date", "amount", "credit", "end_to_end_id",
                  "payee_account", "payee_name", "info", "file_id", "line_no", "matched_by",
-                 "tracking_id")
+                 "tracking_id", "currency", "batch_ref")
 
 
 def _insert_lines(rows: list[StatementRow], bank_file: BankFile, progress: Any) -> None:
@@ -344,7 +451,8 @@ def _insert_lines(rows: list[StatementRow], bank_file: BankFile, progress: Any) 
     stream), bulk_create elsewhere. The unique (account, bank_ref) constraint still
     guards against a concurrent import of the same lines."""
     values = [(r.account, r.bank_ref, r.booking_date, r.amount, r.credit, r.end_to_end_id,
-               r.payee_account, r.payee_name[:200], r.info, bank_file.pk, r.line, "", "")
+               r.payee_account[:40], r.payee_name[:200], r.info[:300], bank_file.pk, r.line, "",
+               "", (r.currency or "CNY")[:3], r.batch_ref[:60])
               for r in rows]
     step = 5000
     if connection.vendor == "postgresql":

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -17,6 +17,7 @@ from finance.services import (
 )
 from payments import errors
 from payments.models import (
+    AgentAccount,
     ClearingNotice,
     ReconException,
     StatementLine,
@@ -28,94 +29,190 @@ from payments.services._common import (
 
 
 def statement_reconcile(*, account: str, dates: list[dt.date], user: Any,
-                        as_of: dt.datetime | None = None) -> tuple[int, int]:
-    """对账 for an account's days: debit lines to paid vouchers by EndToEndId (= voucher
-    number), then by amount + date + payee account; the clearing credit against the
-    day's paid vouchers and the clearing-limit notice; the rest becomes exceptions.
-    Returns (lines matched, exceptions opened). Safe to run again."""
+                        as_of: dt.datetime | None = None, cause: str = "") -> tuple[int, int]:
+    """对账 of an account's days, as a function of what is stored (not of the order files
+    arrived in): every statement line of those days is matched afresh — debit lines to
+    paid vouchers by EndToEndId (= voucher number), then by amount + date + payee account;
+    a credit naming a returned voucher is its 退票; the clearing credit against the day's
+    paid vouchers and the clearing-limit notice — and the exceptions that result are
+    compared with those stored: new ones are opened, open ones nothing explains any more
+    are resolved automatically (history, reason naming `cause`: the file or command that
+    explained them), automatically resolved ones that are due again are reopened. Ones
+    treasury resolved by hand stay resolved. A line on an account the system does not
+    know, or in a currency other than CNY, is an exception and is not matched.
+    Returns (lines matched, exceptions opened). Running it again changes nothing."""
     as_of = as_of or timezone.now()
-    matched = 0
-    new_exc: list[ReconException] = []
     with transaction.atomic():
         lines = list(StatementLine.objects.select_for_update()
-                     .filter(account=account, booking_date__in=dates, matched_by=""))
-        vouchers = {v.number: v for v in Voucher.objects.filter(
-            batch__agent_account__number=account, paid_on__in=dates,
-            status=Voucher.Status.PAID).select_related("request__payee")}
-        taken = set(StatementLine.objects.filter(voucher__number__in=list(vouchers))
-                    .values_list("voucher__number", flat=True))
-        free = {n: v for n, v in vouchers.items() if n not in taken}
-        updates: list[StatementLine] = []
-        debits = [ln for ln in lines if not ln.credit]
-        # vouchers paid on another day than booked, still without a line
-        other_days = sorted({ln.end_to_end_id for ln in debits if ln.end_to_end_id} - set(free))
-        for i in range(0, len(other_days), 5000):
-            free.update({v.number: v for v in Voucher.objects.filter(
-                number__in=other_days[i:i + 5000], status=Voucher.Status.PAID,
-                batch__agent_account__number=account, statement_lines__isnull=True,
-            ).select_related("request__payee")})
-        # 1) by voucher number
-        for ln in debits:
-            v = free.get(ln.end_to_end_id) if ln.end_to_end_id else None
-            if v is None:
-                continue
-            free.pop(v.number, None)
-            ln.voucher, ln.tracking_id, ln.matched_by = v, v.request.tracking_id, "voucher"
-            if v.amount != ln.amount:
-                new_exc.append(_exc("amount_difference", f"amount:{ln.pk}", account,
-                                    ln.booking_date, as_of, line=ln, voucher=v,
-                                    expected=v.amount, actual=ln.amount))
-            updates.append(ln)
-        # 2) by amount + date + payee account
-        index: dict[tuple, list[Voucher]] = defaultdict(list)
-        for v in free.values():
-            index[(v.amount, v.paid_on, v.request.payee.account_number)].append(v)
-        for ln in debits:
-            if ln.matched_by:
-                continue
-            cands = index.get((ln.amount, ln.booking_date, ln.payee_account))
-            if cands:
-                v = cands.pop(0)
-                free.pop(v.number, None)
-                ln.voucher, ln.tracking_id, ln.matched_by = v, v.request.tracking_id, "amount"
-                updates.append(ln)
-        # 3) the clearing credit: the day's paid vouchers and the notice (three-way)
-        for ln in (x for x in lines if x.credit):
-            paid = Voucher.objects.filter(batch__agent_account__number=account,
-                                          paid_on=ln.booking_date,
-                                          status=Voucher.Status.PAID).aggregate(s=Sum("amount"))
-            paid_total = Decimal(paid["s"] or 0).quantize(CENT)
-            notice = ClearingNotice.objects.filter(agent_account__number=account,
-                                                   date=ln.booking_date).first()
-            if notice is None:
-                continue  # not a clearing credit: falls through to exceptions below
-            ln.notice, ln.matched_by = notice, "clearing"
-            updates.append(ln)
-            if paid_total != ln.amount or ln.amount > notice.total:
-                new_exc.append(_exc("clearing_difference", f"clearing:{ln.pk}", account,
-                                    ln.booking_date, as_of, line=ln, expected=paid_total,
-                                    actual=ln.amount))
-        StatementLine.objects.bulk_update(updates, ["voucher", "tracking_id", "matched_by",
-                                                    "notice"], batch_size=2000)
-        matched = len(updates)
+                     .filter(account=account, booking_date__in=list(set(dates))).order_by("id"))
+        if not lines:
+            return 0, 0
+        days = sorted({ln.booking_date for ln in lines})
+        agent = AgentAccount.objects.filter(number=account).first()
+        want: dict[str, ReconException] = {}
+        match: dict[int, tuple[Voucher | None, ClearingNotice | None, str]] = {}
         for ln in lines:
-            if not ln.matched_by:
-                new_exc.append(_exc("line_without_voucher", f"line:{ln.pk}", account,
-                                    ln.booking_date, as_of, line=ln, actual=ln.amount))
-        for v in free.values():
-            new_exc.append(_exc("voucher_without_line", f"voucher:{v.pk}", account, v.paid_on,
-                                as_of, voucher=v, expected=v.amount))
-        keys = {e.key for e in new_exc}
-        known = set()
-        key_list = list(keys)
-        for i in range(0, len(key_list), 5000):
-            known |= set(ReconException.objects.filter(key__in=key_list[i:i + 5000])
-                         .values_list("key", flat=True))
-        # a voucher found later resolves its own "without line" exception by matching
-        fresh = [e for e in new_exc if e.key not in known]
-        _insert_exceptions(fresh, user, as_of)
-        _close_found(updates, user, as_of)
-    return matched, len(fresh)
+            match[ln.pk] = (None, None, "")
+        found: list[Voucher] = []
+        if agent is None:
+            for ln in lines:
+                want[f"account:{ln.pk}"] = _exc("unknown_account", f"account:{ln.pk}", account,
+                                                ln.booking_date, as_of, line=ln, actual=ln.amount)
+        else:
+            found = _match(agent, lines, days, match, want, as_of)
+        changed = [ln for ln in lines if (ln.voucher_id, ln.notice_id, ln.matched_by) != (
+            getattr(match[ln.pk][0], "pk", None), getattr(match[ln.pk][1], "pk", None),
+            match[ln.pk][2])]
+        for ln in changed:
+            ln.voucher, ln.notice, ln.matched_by = match[ln.pk]
+            ln.tracking_id = ln.voucher.request.tracking_id if ln.voucher else ""
+        StatementLine.objects.bulk_update(changed, ["voucher", "tracking_id", "matched_by",
+                                                    "notice"], batch_size=2000)
+        opened = _settle(account, days, want, [f"voucher:{v.pk}" for v in found], user, as_of,
+                         cause)
+    return sum(1 for m in match.values() if m[2]), opened
+
+
+def _match(agent: AgentAccount, lines: list[StatementLine], days: list[dt.date],
+           match: dict[int, tuple], want: dict[str, ReconException],
+           as_of: dt.datetime) -> list[Voucher]:
+    """Fills `match` (line → voucher, notice, how) and `want` (the exceptions due);
+    returns the vouchers found a debit line."""
+    account = agent.number
+    was_paid = Q(paid_on__isnull=False, status__in=[Voucher.Status.PAID, Voucher.Status.RETURNED])
+    vouchers = {v.number: v for v in Voucher.objects.filter(
+        was_paid, batch__agent_account=agent, paid_on__in=days).select_related("request__payee")}
+    named = sorted({ln.end_to_end_id for ln in lines if ln.end_to_end_id} - set(vouchers))
+    for i in range(0, len(named), 5000):
+        vouchers.update({v.number: v for v in Voucher.objects.filter(
+            was_paid, number__in=named[i:i + 5000], batch__agent_account=agent,
+        ).select_related("request__payee")})
+    # vouchers whose payment line was booked on a day not reconciled now
+    ids = [v.pk for v in vouchers.values()]
+    here = {ln.pk for ln in lines}
+    elsewhere: set[int] = set()
+    for i in range(0, len(ids), 5000):
+        elsewhere |= {vid for pk, vid in StatementLine.objects.filter(
+            voucher_id__in=ids[i:i + 5000], credit=False).values_list("pk", "voucher_id")
+            if pk not in here}
+    free = {n: v for n, v in vouchers.items() if v.pk not in elsewhere}
+    returned = {n: v for n, v in vouchers.items() if v.status == Voucher.Status.RETURNED}
+    found: list[Voucher] = []
+    cny = []
+    for ln in lines:
+        if ln.currency != "CNY":
+            want[f"currency:{ln.pk}"] = _exc("foreign_currency", f"currency:{ln.pk}", account,
+                                             ln.booking_date, as_of, line=ln, actual=ln.amount)
+        else:
+            cny.append(ln)
+    debits = [ln for ln in cny if not ln.credit]
+    # 1) by voucher number: the payment (debit), and the 退票 credit of a returned one
+    for ln in cny:
+        v = (free.get(ln.end_to_end_id) if not ln.credit else returned.get(ln.end_to_end_id)
+             ) if ln.end_to_end_id else None
+        if v is None:
+            continue
+        if ln.credit:
+            returned.pop(v.number)
+            match[ln.pk] = (v, None, StatementLine.Match.RETURN)
+        else:
+            free.pop(v.number)
+            found.append(v)
+            match[ln.pk] = (v, None, StatementLine.Match.VOUCHER)
+        if v.amount != ln.amount:
+            want[f"amount:{ln.pk}"] = _exc("amount_difference", f"amount:{ln.pk}", account,
+                                           ln.booking_date, as_of, line=ln, voucher=v,
+                                           expected=v.amount, actual=ln.amount)
+    # 2) by amount + date + payee account
+    index: dict[tuple, list[Voucher]] = defaultdict(list)
+    for v in sorted(free.values(), key=lambda v: v.number):
+        index[(v.amount, v.paid_on, v.request.payee.account_number)].append(v)
+    for ln in debits:
+        if match[ln.pk][2]:
+            continue
+        cands = index.get((ln.amount, ln.booking_date, ln.payee_account))
+        if cands:
+            v = cands.pop(0)
+            free.pop(v.number)
+            found.append(v)
+            match[ln.pk] = (v, None, StatementLine.Match.AMOUNT)
+    # 3) the clearing credit: the day's paid vouchers and the notice (three-way)
+    notices = {n.date: n for n in ClearingNotice.objects.filter(agent_account=agent,
+                                                                date__in=days)}
+    paid_by_day = dict(Voucher.objects.filter(was_paid, batch__agent_account=agent,
+                                              paid_on__in=days)
+                       .order_by().values_list("paid_on").annotate(s=Sum("amount")))
+    for ln in cny:
+        if not ln.credit or match[ln.pk][2] or ln.booking_date not in notices:
+            continue
+        notice = notices[ln.booking_date]
+        match[ln.pk] = (None, notice, StatementLine.Match.CLEARING)
+        paid_total = Decimal(paid_by_day.get(ln.booking_date) or 0).quantize(CENT)
+        if paid_total != ln.amount or ln.amount > notice.total:
+            want[f"clearing:{ln.pk}"] = _exc("clearing_difference", f"clearing:{ln.pk}", account,
+                                             ln.booking_date, as_of, line=ln,
+                                             expected=paid_total, actual=ln.amount)
+    for ln in cny:
+        if not match[ln.pk][2]:
+            want[f"line:{ln.pk}"] = _exc("line_without_voucher", f"line:{ln.pk}", account,
+                                         ln.booking_date, as_of, line=ln, actual=ln.amount)
+    for v in free.values():
+        if v.paid_on in days:  # a day with a statement: its payment should be on it
+            want[f"voucher:{v.pk}"] = _exc("voucher_without_line", f"voucher:{v.pk}", account,
+                                           v.paid_on, as_of, voucher=v, expected=v.amount)
+    return found
+
+
+def _settle(account: str, days: list[dt.date], want: dict[str, ReconException],
+            found_keys: list[str], user: Any, as_of: dt.datetime, cause: str) -> int:
+    """Stored exceptions made to agree with `want`; returns how many were opened."""
+    stored: dict[str, ReconException] = {}
+    keys = list(want)
+    for i in range(0, len(keys), 5000):
+        stored.update({e.key: e for e in ReconException.objects.select_for_update().filter(
+            key__in=keys[i:i + 5000])})
+    stale = ReconException.objects.select_for_update().filter(
+        Q(account=account, date__in=days) | Q(key__in=found_keys),
+        status=ReconException.Status.OPEN).exclude(key__in=keys)
+    why = cause or "重新对账"
+    for exc in stale:
+        exc.status, exc.auto, exc.resolved_at = ReconException.Status.RESOLVED, True, as_of
+        exc.resolved_by = None
+        exc.resolution = f"自动对平（{why}）"
+        save_with_history(exc, user=user, reason=f"reconciled automatically: {why}")
+    for key, exc in stored.items():
+        new = want[key]
+        if exc.status == ReconException.Status.RESOLVED and exc.auto:
+            exc.status, exc.auto, exc.resolution = ReconException.Status.OPEN, False, ""
+            exc.resolved_at = exc.resolved_by = None
+            exc.expected, exc.actual = new.expected, new.actual
+            save_with_history(exc, user=user, reason=f"opened again by reconciliation: {why}")
+        elif exc.status == ReconException.Status.OPEN and (exc.expected, exc.actual) != (
+                new.expected, new.actual):
+            exc.expected, exc.actual = new.expected, new.actual
+            save_with_history(exc, user=user, reason=f"amounts updated by reconciliation: {why}")
+    fresh = [e for k, e in want.items() if k not in stored]
+    _insert_exceptions(fresh, user, as_of)
+    return len(fresh)
+
+
+def reconcile(*, day: dt.date, account: str | None = None, user: Any,
+              as_of: dt.datetime | None = None, cause: str = "") -> dict[str, int]:
+    """`manage.py reconcile --date D [--account A]` and the treasury's button: every
+    account with statement lines that day (or the one named) reconciled again.
+    Returns accounts, lines matched, exceptions opened and exceptions still open."""
+    accounts = [account] if account else sorted(set(StatementLine.objects.filter(
+        booking_date=day).values_list("account", flat=True)))
+    matched = opened = 0
+    for acct in accounts:
+        m, o = statement_reconcile(account=acct, dates=[day], user=user, as_of=as_of,
+                                   cause=cause or f"对账 {day}")
+        matched, opened = matched + m, opened + o
+    still = ReconException.objects.filter(date=day, status=ReconException.Status.OPEN)
+    if account:
+        still = still.filter(account=account)
+    return {"accounts": len(accounts), "matched": matched, "opened": opened,
+            "open": still.count()}
 
 
 def _insert_exceptions(rows: list[ReconException], user: Any, as_of: dt.datetime) -> None:
@@ -147,14 +244,6 @@ def _insert_exceptions(rows: list[ReconException], user: Any, as_of: dt.datetime
                              + [as_of, "reconciliation", "+", user_id])
     for row in rows:
         row._state.adding = False
-
-
-def _close_found(lines: list[StatementLine], user: Any, as_of: dt.datetime) -> None:
-    keys = [f"voucher:{ln.voucher_id}" for ln in lines if ln.voucher_id]
-    for exc in ReconException.objects.filter(key__in=keys, status=ReconException.Status.OPEN):
-        exc.status, exc.resolution = ReconException.Status.RESOLVED, "statement line arrived"
-        exc.resolved_at = as_of
-        save_with_history(exc, user=user, reason="matched automatically")
 
 
 def _exc(kind: str, key: str, account: str, day: dt.date, as_of: dt.datetime, *,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from payments.importers import RESULTS, detect
+from payments.importers import CSV, RESULTS, detect, parse
 
 HEADER = "支付凭证号,付款账号,付款户名,收款账号,收款户名,收款行,金额,交易状态,银行流水号,交易时间,失败原因"
 ROW = ("ZF2026010001,44030100040012345,深圳市财政局零余额账户,6222020200112233445,"
@@ -25,4 +25,6 @@ class TestDetect:
         content = next((c for c in shifted if head_splits_a_character(c)), None)
         if content is None:
             pytest.fail("the fixture should cut a GBK character at byte 4,096")
-        assert detect(content) == RESULTS
+        assert detect(content) == CSV
+        rows = parse(content, "cut.csv", CSV)
+        assert (rows.format, len(rows.results), rows.issues) == (RESULTS, 40, [])

@@ -218,7 +218,7 @@ class TestImportCommandAndApi:
         bad.write_bytes(RESULTS.read_bytes().decode("gbk").replace("成功", "未知", 1).encode("gbk"))
         with pytest.raises(CommandError):
             call_command("import_bank", str(bad))
-        assert "r.csv:2: status: unknown status '未知' (expected 成功 or 失败)" in (
+        assert "r.csv:2: status: unknown status '未知': not in bank profile 'icbc-sz'" in (
             capsys.readouterr().err)
 
     def test_an_authenticated_upload_runs_as_a_job_with_progress(self, day, client, people,

@@ -95,15 +95,19 @@ class TestResultBatches:
         assert BankFile.objects.count() == 0 and BankResult.objects.count() == 0
 
     def test_a_wrong_state_line_is_refused_and_the_rest_of_its_batch_stored(self, day, user):
-        imp(RESULTS, user)
-        text = HEADER + _line("ZF2026100001", "12,500.00", True, "BK9") + _line(
-            "ZF2026100002", "3,280.50", False, "BK10", "账户已销户")
+        imp(RESULTS, user)  # ZF2026100001 paid, ZF2026100003 refused (失败) at 10:02:19
+        text = (HEADER + _line("ZF2026100001", "12,500.00", True, "BK9")
+                + _line("ZF2026100002", "3,280.50", False, "BK10", "账户已销户")
+                + _line("ZF2026100003", "860.00", True, "BK11"))  # 成功 at 11:00, after it
         report = imp(RESULTS, user, text.encode("gbk"), "again.csv")
 
-        assert report.stored == 1
-        assert [(i.line, i.field) for i in report.issues] == [(2, "voucher_number")]
-        assert "paid" in report.issues[0].reason
+        # the paid voucher said again under a new bank reference is known, not an issue;
+        # a 成功 after the refusal contradicts what is applied
+        assert (report.stored, report.skipped) == (1, 1)
+        assert [(i.line, i.field) for i in report.issues] == [(4, "voucher_number")]
+        assert "returned" in report.issues[0].reason
         assert Voucher.objects.get(number="ZF2026100002").status == "returned"
+        assert Voucher.objects.get(number="ZF2026100003").status == "returned"
 
     def test_a_bank_reference_twice_in_a_file_is_reported_and_applied_once(self, day, user):
         text = HEADER + _line("ZF2026100002", "3,280.50", True, "BK7") + _line(

@@ -71,7 +71,7 @@ class TestGeneratedStatements:
             services.bank_result_apply(row=ResultRow(
                 line=1, voucher_number=v.number, payer_account=agent.number,
                 payee_account=v.request.payee.account_number, payee_name="", amount=v.amount,
-                success=True, bank_ref=f"{ref}{n}", traded_at=AT, reason=""),
+                outcome="paid", bank_ref=f"{ref}{n}", traded_at=AT, reason=""),
                 bank_file=bank_file, user=user, as_of=AT)
             booked.append(Booked(bank_ref=f"{ref}{n}", amount=v.amount, credit=False,
                                  end_to_end_id=v.number if ex["with_e2e"] else "",
