@@ -42,7 +42,11 @@ from payments.services.plans import (
     plans_apply,
     plans_approve,
 )
-from payments.services.reconciliation import recon_exception_resolve, statement_reconcile
+from payments.services.reconciliation import (
+    recon_exception_resolve,
+    reconcile,
+    statement_reconcile,
+)
 from payments.services.requests import (
     LEVELS,
     Decided,
@@ -62,6 +66,6 @@ __all__ = [
     "fund_source_plan_control_set", "membership_set", "payee_block", "payee_save",
     "payment_request_approve", "payment_request_create", "payment_request_reject",
     "payment_request_submit", "payment_requests_approve", "plan_apply", "plan_approve",
-    "plans_apply", "plans_approve", "recon_exception_resolve", "rule_update",
+    "plans_apply", "plans_approve", "recon_exception_resolve", "reconcile", "rule_update",
     "statement_reconcile", "users_prefetch", "voucher_batch_create",
 ]
