@@ -6,6 +6,10 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 UNITS  ?= 120
+# the demo's two years: last year closed and published, this year open through last month
+THIS_YEAR    ?= $(shell date +%Y)
+LAST_YEAR    ?= $(shell expr $(THIS_YEAR) - 1)
+OPEN_THROUGH ?= $(shell expr $$(date +%-m) - 1)
 
 .PHONY: venv demo test lint bench bench-quick bench-city clean
 
@@ -31,9 +35,11 @@ audit: venv
 demo: venv
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py import_codes finance/data/codes
-	$(PY) manage.py city_year --units $(UNITS) --out var/city_year
+	$(PY) manage.py city_year --units $(UNITS) --year $(LAST_YEAR) --out var/city_year
+	$(PY) manage.py city_year --units $(UNITS) --year $(THIS_YEAR) --open-through $(OPEN_THROUGH) \
+		--out var/city_year
 	$(PY) manage.py verify_ledger
-	@echo "Outputs in var/city_year; log in with one of the users printed above."
+	@echo "Outputs in var/city_year; log in with one of the users printed above (what waits for each is listed under it)."
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: venv

@@ -1,0 +1,100 @@
+"""The demo's two years (issue 18) at a tiny size: last year run and closed, then this
+year with `--open-through`: months 1..2 run and closed, month 3's work left waiting at
+each stage, so every printed login finds something to act on, and a filer can file."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command
+
+from budgets import selectors as budget_selectors
+from budgets.models import Adjustment, BudgetPlan
+from finance import selectors
+from finance.models import FiscalYear, Period
+from payments import services as payments
+from payments.models import AgentAccount, PaymentRequest, ReconException, Voucher
+from reports.models import DisclosureSet
+
+SH = ZoneInfo("Asia/Shanghai")
+LAST, YEAR, THROUGH = 2025, 2026, 2
+UNITS = 6
+S = PaymentRequest.Status
+
+
+@pytest.fixture
+def demo(codes, tmp_path):  # noqa: ANN001, ARG001
+    """`make demo`'s two commands on one database (last year with one month of payments
+    to keep it short)."""
+    call_command("city_year", units=UNITS, months=1, year=LAST, out=str(tmp_path),
+                 stdout=io.StringIO())
+    buf = io.StringIO()
+    call_command("city_year", units=UNITS, year=YEAR, open_through=THROUGH, out=str(tmp_path),
+                 stdout=buf)
+    return buf.getvalue()
+
+
+def first_unit() -> str:
+    return BudgetPlan.objects.filter(year=YEAR).order_by("unit__code").first().unit.code
+
+
+@pytest.mark.django_db
+def test_last_year_closed_this_year_open_with_work_waiting_for_every_login(demo, client):  # noqa: ANN001
+    printed = demo
+    # last year closed and published; this year open: months 1..2 closed, 3 open
+    assert FiscalYear.objects.get(year=LAST).is_closed
+    assert not FiscalYear.objects.get(year=YEAR).is_closed
+    closed = set(Period.objects.filter(fiscal_year__year=YEAR, status="closed")
+                 .values_list("month", flat=True))
+    assert closed == {1, 2}
+    assert DisclosureSet.objects.filter(year=LAST, status="published").count() == 2 * UNITS
+    assert selectors.ledger_verify().ok
+    # the second run reused the first one's city: its agent accounts, people, units
+    assert AgentAccount.objects.count() == 9
+    assert BudgetPlan.objects.filter(year=YEAR, status="approved").count() == UNITS
+
+    unit = first_unit()
+    reqs = PaymentRequest.objects.filter(year=YEAR)
+    waiting = {
+        "filer": reqs.filter(unit=unit, status=S.DRAFT).count(),
+        "head": reqs.filter(unit=unit, status=S.UNIT_REVIEW).count(),
+        "treasury": reqs.filter(status=S.TREASURY_REVIEW).count(),
+        "director": reqs.filter(status=S.DIRECTOR_REVIEW).count(),
+        "voucher": reqs.filter(status=S.APPROVED).count(),
+        "bank": Voucher.objects.filter(status=Voucher.Status.ISSUED).count(),
+        "exception": ReconException.objects.filter(status=ReconException.Status.OPEN).count(),
+        "bureau adjustment": Adjustment.objects.filter(year=YEAR, status="submitted").count(),
+        "bureau 一下": BudgetPlan.objects.filter(year=YEAR + 1, status="first_reviewed").count(),
+        "department": BudgetPlan.objects.filter(
+            year=YEAR + 1, status="first_submitted", unit__parent__code=unit[:9]).count(),
+        "discloser": DisclosureSet.objects.filter(year=YEAR, kind="budget",
+                                                  status="draft").count(),
+        "auditor": DisclosureSet.objects.filter(status="published").count(),
+    }
+    assert all(waiting.values()), waiting
+    # the printed logins say what waits, from these counts
+    assert "待审核用款申请 1 笔" in printed and "待处长审批用款申请" in printed
+    assert f"草稿用款申请（待送审） {waiting['filer']} 笔" in printed
+    assert "未处理的对账异常" in printed and "待批复预算调整 1 笔" in printed
+    assert f"待审核的{YEAR + 1}年预算（一上）" in printed and "待审核的公开报表 1 套" in printed
+
+    # the filer's indicators have money available in the open year, and the filer files
+    filer = PaymentRequest.objects.filter(unit=unit, status=S.DRAFT).first().filed_by
+    rows = budget_selectors.unit_indicators(unit_code=unit, year=YEAR)
+    row = max(rows, key=lambda r: r.available)
+    assert row.available > 0
+    when = dt.datetime(YEAR, THROUGH + 1, 5, 10, tzinfo=SH)
+    draft = PaymentRequest.objects.get(unit=unit, status=S.DRAFT)
+    assert payments.payment_request_submit(request=draft, user=filer,
+                                           as_of=when).status == S.UNIT_REVIEW
+    new = payments.payment_request_create(
+        dims=row.dims, year=YEAR, amount=Decimal("1234.56"), payee=draft.payee,
+        purpose="办公用品", user=filer, as_of=when)
+    assert new.status == S.DRAFT
+    # and the filer's home shows the open year's indicators and the new draft
+    client.force_login(filer)
+    page = client.get(f"/web/?year={YEAR}", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert new.tracking_id in page and "可用" in page
