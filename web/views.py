@@ -11,18 +11,20 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from budgets import selectors as budget_selectors
-from budgets.models import BudgetPlan
+from budgets.models import Adjustment, BudgetPlan, Project
 from finance import roles as finance_roles
 from finance.errors import LedgerError
 from finance.models import WorkflowStep
 from payments import services as pay
-from payments.models import PaymentRequest
-from web import scoping
+from payments.models import PaymentRequest, ReconException, Voucher
+from reports.models import DisclosureSet
+from web import budget_access, scoping
 from web.forms import DecideForm, RequestFileForm, dims_parse
 
 S = PaymentRequest.Status
@@ -81,7 +83,64 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         ctx["plans"] = list(budget_selectors.plans(year=year).exclude(
             status=BudgetPlan.Status.APPROVED))
     ctx["auditor"] = finance_roles.AUDITOR in roles
+    ctx["waiting"] = _waiting(user, roles, org, year)
     return render(request, "web/dashboard.html", ctx)
+
+
+def _waiting(user: Any, roles: set[str], org: Any, year: int) -> list[tuple[str, int, str]]:
+    """What waits for the user's roles, counted (label, count, link); only what is there."""
+    out: list[tuple[str, int, str]] = []
+    reqs = scoping.visible_requests(user).filter(year=year)
+    if finance_roles.UNIT_FILER in roles and org is not None:
+        out.append((_("Draft requests to submit"), reqs.filter(
+            filed_by=user, status__in=[S.DRAFT, S.REFUSED]).count(), "#unit"))
+    for role, status, label in (
+            (finance_roles.UNIT_HEAD, S.UNIT_REVIEW, _("Requests awaiting the unit head")),
+            (finance_roles.TREASURY_REVIEWER, S.TREASURY_REVIEW,
+             _("Requests awaiting treasury review")),
+            (finance_roles.TREASURY_DIRECTOR, S.DIRECTOR_REVIEW,
+             _("Requests awaiting the treasury director"))):
+        if role in roles:
+            out.append((label, reqs.filter(status=status).count(), "#queues"))
+    if roles & set(finance_roles.TREASURY_ROLES):
+        out += [(_("Approved requests awaiting a voucher"), reqs.filter(status=S.APPROVED).count(),
+                 reverse("web:treasury_vouchers")),
+                (_("Vouchers awaiting the bank's result"), Voucher.objects.filter(
+                    status=Voucher.Status.ISSUED, request__year=year).count(), reverse("web:treasury_imports")),
+                (_("Open reconciliation exceptions"), ReconException.objects.filter(
+                    status=ReconException.Status.OPEN).count(), reverse("web:treasury_exceptions"))]
+    PS = BudgetPlan.Status  # noqa: N806
+    review = reverse("web:budget_review")
+    if budget_access.is_department(user):
+        plans = budget_access.visible_plans(user)
+        for y in (year, year + 1):
+            out.append((_("Budget plans %(year)s awaiting department review") % {"year": y},
+                        plans.filter(year=y, status__in=[PS.FIRST_SUBMITTED, PS.SECOND_SUBMITTED])
+                        .count(), f"{review}?year={y}"))
+        out.append((_("Projects awaiting department review"), budget_access.visible_projects(
+            user).filter(status=Project.Status.SUBMITTED).count(),
+            f"{reverse('web:budget_projects')}?status=submitted"))
+    if finance_roles.BUDGET_OFFICE in roles:
+        for y in (year, year + 1):
+            out.append((_("Budget plans %(year)s awaiting the budget office") % {"year": y},
+                        BudgetPlan.objects.filter(year=y, status__in=[PS.FIRST_REVIEWED,
+                                                                      PS.SECOND_REVIEWED])
+                        .count(), f"{review}?year={y}"))
+        out.append((_("Adjustments awaiting approval"), Adjustment.objects.filter(
+            status=Adjustment.Status.SUBMITTED).count(),
+            f"{reverse('web:budget_adjustments')}?status=submitted"))
+    sets, DS = reverse("reports:disclosure"), DisclosureSet.Status  # noqa: N806
+    if user.has_perm("reports.approve_disclosure"):
+        out.append((_("Disclosure sets to approve"),
+                    DisclosureSet.objects.filter(status=DS.DRAFT).count(), sets))
+    if user.has_perm("reports.publish_disclosure"):
+        out.append((_("Disclosure sets to publish"),
+                    DisclosureSet.objects.filter(status=DS.APPROVED).count(), sets))
+    if finance_roles.AUDITOR in roles:
+        out.append((_("Published disclosure sets to trace"),
+                    DisclosureSet.objects.filter(status=DS.PUBLISHED).count(),
+                    reverse("reports:public")))
+    return [w for w in out if w[1]]
 
 
 @login_required

@@ -9,6 +9,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from budgets import selectors as budget_selectors
@@ -97,4 +98,13 @@ def test_last_year_closed_this_year_open_with_work_waiting_for_every_login(demo,
     # and the filer's home shows the open year's indicators and the new draft
     client.force_login(filer)
     page = client.get(f"/web/?year={YEAR}", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
-    assert new.tracking_id in page and "可用" in page
+    assert new.tracking_id in page and "可用" in page and "待送审的草稿申请" in page
+    # every printed login's home lists what waits for it (counted, in Chinese)
+    homes = {"head-" + unit: "待单位负责人审核的支付申请", "reviewer": "待国库审核的支付申请",
+             "director": "待国库负责人审批的支付申请", "bureau": "待审批的指标调整",
+             "dept-" + unit[:9]: f"待主管部门审核的{YEAR + 1}年预算",
+             "discloser": "待审核的公开报表", "auditor": "可追溯的已公开报表"}
+    for username, text in homes.items():
+        client.force_login(get_user_model().objects.get(username=username))
+        page = client.get(f"/web/?year={YEAR}", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+        assert "待办事项" in page and text in page, username
