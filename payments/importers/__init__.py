@@ -44,13 +44,20 @@ def detect(content: bytes) -> str | None:
     if head.startswith(b":20:") or head.startswith(b"{1:") or b"\n:20:" in head[:200]:
         swift = content[:16384]
         return MT942 if (b":34F:" in swift or b":13D:" in swift) else MT940
-    try:
-        # the first line only: the 4,096-byte cut may split a GBK character further on
-        first = decode(head.split(b"\n", 1)[0]).rstrip("\r") if head else ""
-    except UnicodeDecodeError:
-        return None
-    if first and first.isprintable() and any(d in first for d in TABLE_DELIMITERS):
-        return CSV
+    # the first lines only (a bank may print a title line above the header): the
+    # 4,096-byte cut may split a GBK character further on
+    lines = head.split(b"\n")
+    if len(content) > 4096 and len(lines) > 1:
+        lines = lines[:-1]  # cut at byte 4,096: the last line may end mid-character
+    for raw in lines[:5]:
+        try:
+            line = decode(raw).rstrip("\r")
+        except UnicodeDecodeError:
+            return None
+        if not line.replace("\t", " ").isprintable():
+            return None
+        if any(d in line for d in TABLE_DELIMITERS):
+            return CSV
     return None
 
 
