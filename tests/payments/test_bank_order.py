@@ -25,7 +25,7 @@ from finance.services import entry_post
 from payments import services
 from payments.models import BankResult, ReconException, StatementLine, Voucher
 from tests.helpers import YEAR, approve_lines, dims
-from tests.payments import bank_writers as bw
+from citysim import banks as bw
 from tests.payments.conftest import SH, approve_all, payee
 
 DAY = dt.date(2026, 11, 20)

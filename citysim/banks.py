@@ -1,7 +1,9 @@
-"""Bank files as each of the city's nine agent banks writes them — written here from the
-banks' own layouts (header words, separators, encodings, time styles, status words typed
-out below), never from the importer's profiles or the system's own writers, so a test
-that reads them checks the shipped profiles against the banks, not against themselves.
+"""The synthetic city's agent banks: their files as each of the nine writes them —
+written here from the banks' own layouts (header words, separators, encodings, time
+styles, status words typed out below), never from the importer's profiles
+(payments/data/bank_profiles.json) or the system's own writers, so the city-year and
+the tests that read these files check the shipped profiles against the banks, not
+against themselves.
 
 `results(cnaps, rows)` writes a bank's payment-result file, `statement_csv(cnaps, …)` its
 own CSV statement, and the ISO/SWIFT writers (`pain002`, `camt`, `mt94x`) the standard
