@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
-from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
@@ -36,6 +35,7 @@ from budgets import services as budgets
 from budgets.importers.projects import parse_projects
 from budgets.models import Adjustment, BudgetPlan, Project
 from budgets.validation import PlanLineInput
+from citysim import banks
 from finance import chart
 from finance import roles as finance_roles
 from finance import selectors as finance_selectors
@@ -916,31 +916,44 @@ class CityYear:
                         .select_related("request__payee").order_by("number"))
         if not vouchers:
             return
-        rows, booked, paid = [], [], Decimal(0)
+        cnaps = AGENT_BANKS[i][0]
+        rows, lines, paid = [], [], Decimal(0)
         for n, v in enumerate(vouchers):
             ok = _rng(self.seed, "bank", v.number).random() >= 0.04
             p = v.request.payee
             ref = f"BK{day:%Y%m%d}{i}{n:05d}"
-            rows.append(f"{v.number},{agent.number},{agent.name},{p.account_number},{p.name},"
-                        f"{p.branch_name},\"{v.amount:,.2f}\",{'成功' if ok else '失败'},{ref},"
-                        f"{day} 11:{n % 60:02d}:{(7 * n) % 60:02d},{'' if ok else RETURN_REASON}")
+            at = dt.datetime.combine(day, dt.time(11, n % 60, (7 * n) % 60))  # noqa: DTZ001 - the bank's local time
+            rows.append(banks.Res(v.number, agent.number, p.account_number, p.name, v.amount,
+                                  "paid" if ok else "rejected", ref, at,
+                                  "" if ok else RETURN_REASON))
             if ok:
                 paid += v.amount
-                booked.append((f"ST{ref[2:]}", v.amount, False, v.number, p.name, p.account_number))
-        header = "支付凭证号,付款账号,付款户名,收款账号,收款户名,收款行,金额,交易状态,银行流水号,交易时间,失败原因"
-        result = ("\r\n".join([header, *rows]) + "\r\n").encode("gbk")
-        path = folder / f"results_{AGENT_BANKS[i][0]}_{day:%Y%m%d}.csv"
+                lines.append(banks.Line(f"ST{ref[2:]}", v.amount, False, v.number,
+                                        p.account_number, p.name, "国库集中支付"))
+        # the result file in the bank's own layout (banks.results: its profile reads it)
+        name, result = banks.results(cnaps, rows)
+        path = folder / f"results_{cnaps}_{name}"
         path.write_bytes(result)
         self._import(path, result, reviewer, _at(day, 15, i))
         if paid:
-            booked.append((f"CL{day:%Y%m%d}{i}", paid, True, "", "", ""))
+            lines.append(banks.Line(f"CL{day:%Y%m%d}{i}", paid, True, info="清算资金划入"))
         if i == month % len(self.agents):
-            booked.append((f"FE{day:%Y%m%d}{i}", Decimal("12.50") + month, False, "",
-                           AGENT_BANKS[i][1], "9999000" + AGENT_BANKS[i][0]))
-        if not booked:  # every payment of the day was returned: no statement lines
+            lines.append(banks.Line(f"FE{day:%Y%m%d}{i}", Decimal("12.50") + month, False, "",
+                                    "9999000" + cnaps, AGENT_BANKS[i][1], "手续费"))
+        if not lines:  # every payment of the day was returned: no statement lines
             return
-        stmt = camt053(agent.number, day, booked)
-        path = folder / f"statement_{AGENT_BANKS[i][0]}_{day:%Y%m%d}.camt053.xml"
+        # the statement in one of the formats the bank sends (they take turns by month;
+        # camt.053 books the day's payments as one bulk entry in even months)
+        full = [f for f in banks.STATEMENTS[cnaps] if f not in ("mt942", "camt054")]
+        fmt = full[month % len(full)]
+        if fmt.startswith("camt053"):
+            stmt, name = banks.camt(agent.number, day, lines, version=fmt[-2:],
+                                    batch=month % 2 == 0), f"{day:%Y%m%d}.camt053.xml"
+        elif fmt == "mt940":
+            stmt, name = banks.mt94x(agent.number, day, lines), f"{day:%Y%m%d}.mt940"
+        else:
+            name, stmt = banks.statement_csv(cnaps, agent.number, day, lines)
+        path = folder / f"statement_{cnaps}_{name}"
         path.write_bytes(stmt)
         self._import(path, stmt, reviewer, _at(day, 17, i))
 
@@ -1366,31 +1379,6 @@ class CityYear:
                           f"主管部门审核：{dept.first() or u.department}")]
         o.waiting = self.waiting()
         return o
-
-
-def camt053(account: str, day: dt.date, entries: list[tuple]) -> bytes:
-    """An ISO 20022 camt.053.001.08 statement (the agent bank's end-of-day file)."""
-    out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt>',
-           f"<GrpHdr><MsgId>STMT-{account}-{day:%Y%m%d}</MsgId>"
-           f"<CreDtTm>{day}T19:00:00+08:00</CreDtTm></GrpHdr>",
-           f"<Stmt><Id>{account}-{day:%Y%m%d}</Id><CreDtTm>{day}T19:00:00+08:00</CreDtTm>",
-           f"<Acct><Id><Othr><Id>{account}</Id></Othr></Id><Ccy>CNY</Ccy></Acct>"]
-    for ref, amount, credit, e2e, name, acct in entries:
-        tx = ""
-        if e2e or acct:
-            tx = ("<NtryDtls><TxDtls>"
-                  f"<Refs><EndToEndId>{e2e or 'NOTPROVIDED'}</EndToEndId></Refs>"
-                  f'<Amt Ccy="CNY">{amount:.2f}</Amt><RltdPties>'
-                  f"<Cdtr><Pty><Nm>{escape(name)}</Nm></Pty></Cdtr>"
-                  f"<CdtrAcct><Id><Othr><Id>{acct}</Id></Othr></Id></CdtrAcct>"
-                  "</RltdPties></TxDtls></NtryDtls>")
-        out.append(f'<Ntry><NtryRef>{ref}</NtryRef><Amt Ccy="CNY">{amount:.2f}</Amt>'
-                   f"<CdtDbtInd>{'CRDT' if credit else 'DBIT'}</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>"
-                   f"<BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt>"
-                   f"<AcctSvcrRef>{ref}</AcctSvcrRef>{tx}</Ntry>")
-    out.append("</Stmt></BkToCstmrStmt></Document>")
-    return "\n".join(out).encode("utf-8")
 
 
 _SIM: CityYear | None = None  # the run a forked worker serves (set by each_unit)

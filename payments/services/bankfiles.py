@@ -30,6 +30,7 @@ from payments import errors
 from payments.importers import detect, parse
 from payments.importers.common import PENDING, ImportIssue, ResultRow, StatementRow
 from payments.models import (
+    AgentAccount,
     BankFile,
     BankProfile,
     BankResult,
@@ -95,6 +96,8 @@ def bank_file_import(*, content: bytes, filename: str, user: Any,
             "file": filename})))
         return report
     rows = parse(content, filename, fmt_, dialects=_dialects(profile))
+    if rows.profile and not profile:
+        rows = _by_account_bank(content, filename, fmt_, rows)
     report.format, report.profile = rows.format, rows.profile
     report.issues += rows.issues
     if rows.fatal:
@@ -140,6 +143,23 @@ def _reconcile_results(bank_file: BankFile, report: ImportReport, user: Any,
                                    as_of=as_of, cause=bank_file.filename)
         report.matched += m
         report.exceptions += e
+
+
+def _by_account_bank(content: bytes, filename: str, fmt_: str, rows: Any) -> Any:
+    """A table two profiles read alike is read by the profile of the agent bank whose
+    account it names (payer account of a result, the statement's account), when that
+    profile reads it at least as well."""
+    accounts = {r.payer_account for r in rows.results if r.payer_account} | {
+        r.account for r in rows.statement}
+    cnaps = set(AgentAccount.objects.filter(number__in=list(accounts)[:50])
+                .values_list("bank__cnaps", flat=True))
+    own = BankProfile.objects.filter(cnaps__in=cnaps, active=True).exclude(code=rows.profile)
+    if len(cnaps) != 1 or not own:
+        return rows
+    again = parse(content, filename, fmt_, dialects=[own[0].dialect()])
+    if again.fatal or len(again.issues) > len(rows.issues):
+        return rows
+    return again
 
 
 def _dialects(code: str | None) -> list[Any]:
