@@ -21,7 +21,13 @@ from finance.errors import LedgerError
 from finance.jobs import job_create
 from finance.ledger import Dims
 from payments import errors, selectors, services
-from payments.models import PaymentRequest, ReconException, RuleHit, VoucherBatch
+from payments.models import (
+    BankProfile,
+    PaymentRequest,
+    ReconException,
+    RuleHit,
+    VoucherBatch,
+)
 from payments.tasks import bank_file_import_task
 
 security_log = logging.getLogger("smart_finance.security")
@@ -162,21 +168,26 @@ class BatchExport(APIView):
 
 
 class BankFileUpload(APIView):
-    """POST multipart `file`: a Job is created and the import runs as a Celery task;
-    poll /api/finance/jobs/<job>/ for progress, issues and the outcome."""
+    """POST multipart `file` (and optional `profile`, a bank profile code: a table is read
+    by that profile instead of the one whose header fits): a Job is created and the import
+    runs as a Celery task; poll /api/finance/jobs/<job>/ for progress, issues and the
+    outcome."""
 
     parser_classes = [MultiPartParser]
     rule_perm = "payments.upload_bank_file"
 
-    @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}}, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}, "profile": {"type": "string"}}, "required": ["file"]}}, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
         upload = request.FILES.get("file")
         if upload is None:
             return Response({"detail": "file is required"}, status=400)
+        profile = str(request.data.get("profile", "") or "")
+        if profile and not BankProfile.objects.filter(code=profile).exists():
+            return _error(errors.UnknownProfile(code=profile))
         job = job_create(kind="payments.import_bank", user=request.user, filename=upload.name,
                          content=upload.read())
-        transaction.on_commit(lambda: bank_file_import_task.delay(job_id=job.pk,
-                                                                  user_id=request.user.pk))
+        transaction.on_commit(lambda: bank_file_import_task.delay(
+            job_id=job.pk, user_id=request.user.pk, profile=profile or None))
         return Response({"job": job.pk, "progress": f"/api/finance/jobs/{job.pk}/",
                          "page": f"/jobs/{job.pk}/"}, status=status.HTTP_202_ACCEPTED)
 

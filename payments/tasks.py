@@ -10,8 +10,10 @@ from payments import services
 
 
 @shared_task
-def bank_file_import_task(*, job_id: int, user_id: int | None = None) -> dict:
-    """Import the bank file stored on the job; progress and issues go to the job.
+def bank_file_import_task(*, job_id: int, user_id: int | None = None,
+                          profile: str | None = None) -> dict:
+    """Import the bank file stored on the job; progress and issues go to the job. A table
+    is read by the bank profile `profile` (its code) when given, else by every active one.
 
     Idempotent and resumable: delivered again after success it does nothing; delivered
     again after a worker died mid-import (acks_late) it resumes into the same BankFile —
@@ -32,7 +34,7 @@ def bank_file_import_task(*, job_id: int, user_id: int | None = None) -> dict:
         report = services.bank_file_import(
             content=content, filename=job.filename, user=user,
             progress=lambda n: job_progress(job_id=job_id, done=n),
-            resume_file_id=resume,
+            resume_file_id=resume, profile=profile or None,
             on_file=lambda pk: Job.objects.filter(pk=job_id).update(
                 result={"bank_file_id": pk}))
     except Exception as exc:

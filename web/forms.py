@@ -7,7 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from finance.dimensions import BadDimsKey, Dims
-from payments.models import AgentAccount, Payee
+from payments.models import AgentAccount, BankProfile, Payee
 
 
 def dims_parse(value: str) -> Dims:
@@ -51,9 +51,25 @@ class VoucherBatchForm(forms.Form):
 
 class BankFileForm(forms.Form):
     file = forms.FileField(label=_("Bank file"), help_text=_(
-        "The agent bank's payment-result CSV (GBK or UTF-8), a camt.053 statement or an "
-        "MT940 statement."))
+        "The agent bank's result file or statement: CSV or XLSX (read by the bank's "
+        "profile), pain.002, camt.053, camt.054, MT940 or MT942."))
+    profile = forms.ChoiceField(label=_("Bank profile"), required=False, help_text=_(
+        "Automatic: the profile whose header names fit the file reads it. Choose one only "
+        "for a file no profile recognises by itself."))
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["profile"].choices = [("", _("automatic (the header decides)"))] + [
+            (p.code, f"{p.name} ({p.code})")
+            for p in BankProfile.objects.filter(active=True).order_by("code")]
 
 
 class ResolveForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=500, strip=True)
+
+
+class ReconcileForm(forms.Form):
+    """重新对账: a day (and optionally one account) reconciled again."""
+
+    date = forms.DateField(label=_("Day"), widget=forms.DateInput(attrs={"type": "date"}))
+    account = forms.CharField(label=_("Account (optional)"), max_length=40, required=False)

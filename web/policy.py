@@ -95,6 +95,10 @@ POLICY: dict[str, str | Check] = {
     "web:treasury_import": _treasury_only,
     "web:treasury_exceptions": _treasury_only,
     "web:treasury_exception_resolve": _treasury_only,
+    "web:treasury_reconcile": _treasury_only,
+    "web:treasury_banks": _treasury_only,
+    "web:treasury_bank": _treasury_only,
+    "web:treasury_bank_new": _treasury_only,
     "web:public_home": PUBLIC,
     # budget screens (web/views_budget.py; objects are scoped in the views' queries: 404)
     "web:budget_projects": budget.page_reader,

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 import web.views_budget as budget_views
-from web import views, views_public, views_treasury
+from web import views, views_banks, views_public, views_treasury
 
 app_name = "web"
 urlpatterns = [
@@ -30,6 +30,12 @@ urlpatterns = [
     path("web/treasury/exceptions/", views_treasury.exceptions, name="treasury_exceptions"),
     path("web/treasury/exceptions/<int:pk>/resolve/", views_treasury.exception_resolve,
          name="treasury_exception_resolve"),
+    path("web/treasury/exceptions/reconcile/", views_treasury.exceptions_reconcile,
+         name="treasury_reconcile"),
+    # bank profiles (web/views_banks.py)
+    path("web/treasury/banks/", views_banks.bank_profiles, name="treasury_banks"),
+    path("web/treasury/banks/new/", views_banks.bank_profile_new, name="treasury_bank_new"),
+    path("web/treasury/banks/<slug:code>/", views_banks.bank_profile, name="treasury_bank"),
     # public portal, no login (web/views_public.py)
     path("web/public/", views_public.public_home, name="public_home"),
 ]

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -29,6 +30,7 @@ from payments import services as pay
 from payments.models import (
     AgentAccount,
     BankFile,
+    BankProfile,
     ClearingNotice,
     PaymentRequest,
     ReconException,
@@ -36,7 +38,7 @@ from payments.models import (
 )
 from payments.tasks import bank_file_import_task
 from web import scoping
-from web.forms import BankFileForm, ResolveForm, VoucherBatchForm
+from web.forms import BankFileForm, ReconcileForm, ResolveForm, VoucherBatchForm
 
 IMPORT_KIND = "payments.import_bank"  # the Job kind the API upload uses too
 EXCEPTIONS_PER_PAGE = 200
@@ -141,14 +143,14 @@ def imports(request: HttpRequest) -> HttpResponse:
         # (an upload above settings.UPLOAD_MAX_BYTES is refused with 413 before this view
         # by config.upload_limit)
         upload, user_id = form.cleaned_data["file"], request.user.pk
+        profile = form.cleaned_data["profile"] or None
         with transaction.atomic():
             job = job_create(kind=IMPORT_KIND, user=request.user, filename=upload.name,
                              content=upload.read())
             # robust: a crash of the task is recorded on the job (failed, with its
             # message) and shown on the job's page instead of a server error here.
-            transaction.on_commit(lambda: bank_file_import_task.delay(job_id=job.pk,
-                                                                      user_id=user_id),
-                                  robust=True)
+            transaction.on_commit(lambda: bank_file_import_task.delay(
+                job_id=job.pk, user_id=user_id, profile=profile), robust=True)
         return redirect("web:treasury_import", pk=job.pk)
     jobs = Job.objects.filter(kind=IMPORT_KIND).select_related("created_by")[:30]
     return render(request, "web/treasury/imports.html", {"form": form, "jobs": jobs})
@@ -165,9 +167,11 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
                      and result.get("skipped"))
     bank_file = (BankFile.objects.filter(pk=result["file_id"]).first()
                  if result.get("file_id") else None)
+    profile = (BankProfile.objects.filter(code=result["profile"]).first()
+               if result.get("profile") else None)
     return render(request, "web/treasury/import.html", {
         "job": job, "result": result, "finished": finished, "unchanged": unchanged,
-        "bank_file": bank_file})
+        "bank_file": bank_file, "profile": profile})
 
 
 # ------------------------------------------------------------------ exceptions
@@ -189,7 +193,36 @@ def exceptions(request: HttpRequest) -> HttpResponse:
                 .order_by("-resolved_at", "-id")[:50])
     return render(request, "web/treasury/exceptions.html", {
         "page": page, "open_count": page.paginator.count, "kinds": kinds.choices,
-        "kind": kind, "resolved": resolved, "form": ResolveForm()})
+        "kind": kind, "resolved": resolved, "form": ResolveForm(),
+        "reconcile_form": ReconcileForm(initial={"date": timezone.localdate()}),
+        "accounts": AgentAccount.objects.order_by("number")})
+
+
+@treasury_required
+@require_POST
+def exceptions_reconcile(request: HttpRequest) -> HttpResponse:
+    """重新对账: `payments.services.reconcile` for a day (one account or all); exceptions
+    a later file explains close themselves, with the reason in their history."""
+    form = ReconcileForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give the day to reconcile (YYYY-MM-DD)."))
+        return redirect("web:treasury_exceptions")
+    day, account = form.cleaned_data["date"], form.cleaned_data["account"].strip()
+    try:
+        counts = pay.reconcile(day=day, account=account or None, user=request.user,
+                               cause=f"{request.user.get_username()} 重新对账 {day:%Y-%m-%d}")
+    except LedgerError as exc:
+        messages.error(request, str(exc))
+        return redirect("web:treasury_exceptions")
+    if not counts["accounts"]:
+        messages.warning(request, _("No statement lines on %(day)s: nothing to reconcile.") % {
+            "day": f"{day:%Y-%m-%d}"})
+    else:
+        messages.success(request, _(
+            "Reconciled %(day)s again: %(accounts)s account(s), %(matched)s statement lines "
+            "matched, %(opened)s new exceptions, %(open)s still open.") % {
+            "day": f"{day:%Y-%m-%d}", **counts})
+    return redirect("web:treasury_exceptions")
 
 
 @treasury_required

@@ -1,4 +1,5 @@
-"""`manage.py import_bank FILE…`: the agent bank's result file, camt.053 or MT940."""
+"""`manage.py import_bank FILE… [--profile CODE]`: the agent bank's result file or CSV
+statement (read by its bank profile), pain.002, camt.053/054, MT940/942."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +7,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from payments import services
+from payments import errors, services
 
 
 class Command(BaseCommand):
@@ -15,6 +16,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):  # noqa: ANN001
         parser.add_argument("files", nargs="+")
         parser.add_argument("--user", default="", help="username recorded as the importer")
+        parser.add_argument("--profile", default="", help=(
+            "bank profile code a table (result file, CSV statement) is read with; default: "
+            "every active profile, the header decides"))
 
     def handle(self, *args, **opts):  # noqa: ANN002, ANN003
         user = None
@@ -25,14 +29,20 @@ class Command(BaseCommand):
         failed = False
         for name in opts["files"]:
             path = Path(name)
-            report = services.bank_file_import(content=path.read_bytes(), filename=path.name,
-                                               user=user)
+            try:
+                report = services.bank_file_import(content=path.read_bytes(),
+                                                   filename=path.name, user=user,
+                                                   profile=opts["profile"] or None)
+            except errors.UnknownProfile as exc:
+                raise CommandError(str(exc)) from None
             for issue in report.issues:
                 self.stderr.write(str(issue))
             self.stdout.write(
                 f"{path.name}: {report.format or 'unknown format'}: stored {report.stored}, "
                 f"unchanged {report.skipped}, issues {len(report.issues)}, "
-                f"matched {report.matched}, exceptions {report.exceptions}")
+                f"matched {report.matched}, exceptions {report.exceptions}, "
+                f"pending {report.pending}"
+                f"{f', profile {report.profile}' if report.profile else ''}")
             failed = failed or bool(report.issues)
         if failed:
             raise CommandError("some lines were not imported (see above)")
