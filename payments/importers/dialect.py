@@ -65,11 +65,16 @@ class Dialect:
                     if not self.statement_columns.get(f)]
             out += [f"unknown statement field {f!r}" for f in self.statement_columns
                     if f not in STATEMENT_FIELDS]
+        sample = dt.datetime(2026, 11, 23, 14, 5, 6)  # noqa: DTZ001 - a bank's local time
         for fmt in self.time_formats + self.date_formats:
+            # a format reads back what it writes, with the day in it (strftime alone
+            # passes unknown codes through on Linux: '%Q', 'yyyy-mm-dd' would "work")
             try:
-                dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC).strftime(fmt)
+                back = dt.datetime.strptime(sample.strftime(fmt), fmt)  # noqa: DTZ007
             except ValueError:
-                out.append(f"not a time format: {fmt!r}")
+                back = None
+            if back is None or back.date() != sample.date():
+                out.append(f"not a time format (it must read back the date it writes): {fmt!r}")
         return out
 
     def money(self, text: str) -> Decimal:

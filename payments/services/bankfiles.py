@@ -38,6 +38,7 @@ from payments.models import (
     StatementLine,
     Voucher,
 )
+from payments.profiles import shipped, values
 from payments.rules import fmt
 from payments.services._common import (
     S,
@@ -169,6 +170,9 @@ def _dialects(code: str | None) -> list[Any]:
     profiles = sorted(qs, key=lambda p: (p.code == "standard", p.code))
     if code and not profiles:
         raise errors.UnknownProfile(code=code)
+    if not profiles and not BankProfile.objects.exists():  # a database never given them
+        profiles = sorted((BankProfile(code=row["code"], **values(row)) for row in shipped()),
+                          key=lambda p: (p.code == "standard", p.code))
     return [p.dialect() for p in profiles]
 
 
