@@ -19,13 +19,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from citysim import banks as bw
 from finance.chart import EntryKind
 from finance.models import Entry
 from finance.services import entry_post
 from payments import services
 from payments.models import BankResult, ReconException, StatementLine, Voucher
 from tests.helpers import YEAR, approve_lines, dims
-from citysim import banks as bw
 from tests.payments.conftest import SH, approve_all, payee
 
 DAY = dt.date(2026, 11, 20)
