@@ -171,11 +171,14 @@ def _settle(account: str, days: list[dt.date], want: dict[str, ReconException],
     for i in range(0, len(keys), 5000):
         stored.update({e.key: e for e in ReconException.objects.select_for_update().filter(
             key__in=keys[i:i + 5000])})
-    stale = ReconException.objects.select_for_update().filter(
-        Q(account=account, date__in=days) | Q(key__in=found_keys),
-        status=ReconException.Status.OPEN).exclude(key__in=keys)
+    open_ = ReconException.objects.select_for_update().filter(status=ReconException.Status.OPEN)
+    stale = {e.key: e for e in open_.filter(account=account, date__in=days)
+             if e.key not in want}
+    for i in range(0, len(found_keys), 5000):  # a voucher found on a later day's statement
+        stale.update({e.key: e for e in open_.filter(key__in=found_keys[i:i + 5000])
+                      if e.key not in want})
     why = cause or "重新对账"
-    for exc in stale:
+    for exc in stale.values():
         exc.status, exc.auto, exc.resolved_at = ReconException.Status.RESOLVED, True, as_of
         exc.resolved_by = None
         exc.resolution = f"自动对平（{why}）"
