@@ -209,8 +209,8 @@ class TestImportCommandAndApi:
     def test_the_command_imports_results_then_statement(self, day, capsys):
         call_command("import_bank", str(RESULTS), str(CAMT))
         out = capsys.readouterr().out
-        assert "payment_results_20261015_gbk.csv: results_csv: stored 4, unchanged 0, issues 0" in out
-        assert "statement_20261015.camt053.xml: camt053: stored 4, unchanged 0, issues 0, " \
+        assert "payment_results_20261015_gbk.csv: results_csv: stored 4, already known 0, issues 0" in out
+        assert "statement_20261015.camt053.xml: camt053: stored 4, already known 0, issues 0, " \
                "matched 4, exceptions 0" in out
 
     def test_the_command_fails_and_prints_the_bad_lines(self, day, tmp_path, capsys):

@@ -39,7 +39,7 @@ class Command(BaseCommand):
                 self.stderr.write(str(issue))
             self.stdout.write(
                 f"{path.name}: {report.format or 'unknown format'}: stored {report.stored}, "
-                f"unchanged {report.skipped}, issues {len(report.issues)}, "
+                f"already known {report.skipped}, issues {len(report.issues)}, "
                 f"matched {report.matched}, exceptions {report.exceptions}, "
                 f"pending {report.pending}"
                 f"{f', profile {report.profile}' if report.profile else ''}")
