@@ -32,4 +32,6 @@ class FinanceConfig(AppConfig):
     verbose_name = _("Finance core and ledger")
 
     def ready(self) -> None:
+        from finance import chain  # noqa: F401 - registers EntryMac (the keyed chain)
+
         _history_manager_class_built_once()

@@ -18,6 +18,7 @@ from django.db import IntegrityError, OperationalError, connection, models, tran
 from django.utils import timezone
 
 from finance import errors
+from finance.chain import entry_mac
 from finance.chart import EntryKind
 from finance.dimensions import Dims
 from finance.models import Entry, Line, fen_to_decimal
@@ -492,6 +493,21 @@ def _number_and_insert_pg(cur: Any, entry: Entry, line_values: list[list], user_
                           content_hash=entry.content_hash, posted_by=user_id, posted_at=as_of)
     if expected != entry.hash:  # the server and Python must agree, or verify would fail later
         raise RuntimeError(f"chain hash mismatch for entry {entry.fiscal_year}-{entry.number}")
+    _insert_macs(cur, [entry])
+
+
+_MAC_INSERT = "INSERT INTO finance_entrymac (entry_id, key_id, mac) VALUES "
+
+
+def _insert_macs(cur: Any, entries: Sequence[Entry]) -> None:
+    """The keyed MAC of each entry (finance.chain), computed here in Python: the key
+    never reaches the database, so its superuser cannot recompute it."""
+    for i in range(0, len(entries), 2000):
+        chunk = entries[i:i + 2000]
+        params: list[Any] = []
+        for e in chunk:
+            params += [e.pk, *entry_mac(year=e.fiscal_year, number=e.number, entry_hash=e.hash)]
+        cur.execute(_MAC_INSERT + ", ".join(["(%s, %s, %s)"] * len(chunk)), params)
 
 
 def _number_and_insert(cur: Any, entry: Entry, line_values: list[list], user_id: int | None,
@@ -517,6 +533,7 @@ def _number_and_insert(cur: Any, entry: Entry, line_values: list[list], user_id:
         params += [entry.pk, *row]
     cur.execute(f"INSERT INTO finance_line ({_LINE_COLUMNS}) VALUES "
                 + ", ".join([marks] * len(line_values)), params)
+    _insert_macs(cur, [entry])
     cur.execute("UPDATE finance_vouchersequence SET last_number = %s, last_hash = %s, "
                 "prev_hash = %s WHERE id = %s", [entry.number, entry.hash, last_hash, seq_id])
 
@@ -691,6 +708,7 @@ def _number_and_insert_many(cur: Any, new: list[Entry], preps: list[_Prepared],
         chunk = values[i:i + 2000]
         cur.execute(f"INSERT INTO finance_line ({_LINE_COLUMNS}) VALUES "
                     + ", ".join([marks] * len(chunk)), [v for row in chunk for v in row])
+    _insert_macs(cur, new)
     cur.execute("UPDATE finance_vouchersequence SET last_number = %s, last_hash = %s, "
                 "prev_hash = %s WHERE id = %s", [number, head, prev, seq_id])
     for entry in new:

@@ -1,0 +1,160 @@
+"""The keyed chain: a MAC per ledger entry under a secret the database never holds.
+
+The unkeyed SHA-256 chain (`Entry.hash`, computed by the posting statement itself)
+orders the entries and binds each to its predecessor, but holds no secret: anyone who
+can write the tables can rewrite a line and recompute every later hash with
+`finance.ledger.chain_hash`. Each entry therefore also gets
+`mac = HMAC-SHA256(key, "key_id|year|number|hash")`, computed in Python (the key never
+reaches the database) and stored in `EntryMac`. `hash` covers the content hash, the
+number, the previous entry's hash, the poster and the time, so a valid MAC on every
+entry authenticates the whole chain up to that entry; without the key nobody can
+produce a MAC for a rewritten entry.
+
+Keys (newest signs; every listed key verifies, so rotation never breaks old entries):
+  LEDGER_KEYS="k2:<base64 secret>,k1:<base64 secret>"   newest FIRST
+  LEDGER_KEY_FILE=/etc/smart-finance/ledger.keys        one "id:base64" a line, newest first
+Without either, a public development key (id "dev") is used with a loud warning when
+DEBUG=0: it detects accidents, not attackers.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+
+log = logging.getLogger(__name__)
+DEV_KEY_ID = "dev"
+_DEV_KEY = b"smart-finance-development-only-ledger-key-not-secret"
+_KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
+
+
+class EntryMac(models.Model):
+    """The keyed MAC of one ledger entry (see the module docstring)."""
+
+    entry = models.OneToOneField("finance.Entry", on_delete=models.CASCADE, primary_key=True,
+                                 related_name="keyed_mac")
+    key_id = models.CharField(max_length=16)
+    mac = models.CharField(max_length=64)
+
+    class Meta:
+        app_label = "finance"
+        db_table = "finance_entrymac"
+        verbose_name = "entry MAC"
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.key_id}:{self.mac[:12]}"
+
+
+class LedgerKeys:
+    """The configured keys: `signing` (id of the newest) and `by_id`."""
+
+    def __init__(self, pairs: list[tuple[str, bytes]], *, dev: bool = False) -> None:
+        self.signing = pairs[0][0]
+        self.by_id = dict(pairs)
+        self.dev = dev
+
+    def get(self, key_id: str) -> bytes | None:
+        return self.by_id.get(key_id)
+
+
+def _parse(spec: str, origin: str) -> list[tuple[str, bytes]]:
+    pairs = []
+    for raw in re.split(r"[,\n]", spec):
+        item = raw.strip()
+        if not item or item.startswith("#"):
+            continue
+        key_id, sep, secret = item.partition(":")
+        if not sep or not _KEY_ID.match(key_id):
+            raise ImproperlyConfigured(f"{origin}: each key is 'id:base64secret' (id: 1-16 of "
+                                       "A-Z a-z 0-9 _ -)")
+        try:
+            value = base64.b64decode(secret.strip(), validate=True)
+        except binascii.Error as exc:
+            raise ImproperlyConfigured(f"{origin}: key {key_id} is not base64") from exc
+        if len(value) < 16:
+            raise ImproperlyConfigured(f"{origin}: key {key_id} is shorter than 16 bytes")
+        pairs.append((key_id, value))
+    return pairs
+
+
+@lru_cache(maxsize=1)
+def ledger_keys() -> LedgerKeys:
+    """The keys from LEDGER_KEYS or LEDGER_KEY_FILE (environment or settings); cached —
+    call `ledger_keys.cache_clear()` after changing them (tests, rotation)."""
+    spec = os.environ.get("LEDGER_KEYS") or getattr(settings, "LEDGER_KEYS", "")
+    path = os.environ.get("LEDGER_KEY_FILE") or getattr(settings, "LEDGER_KEY_FILE", "")
+    pairs: list[tuple[str, bytes]] = []
+    if spec:
+        pairs = _parse(spec, "LEDGER_KEYS")
+    elif path:
+        pairs = _parse(Path(path).read_text(encoding="utf-8"), f"LEDGER_KEY_FILE {path}")
+    if pairs:
+        return LedgerKeys(pairs)
+    if not settings.DEBUG:
+        log.warning("LEDGER KEY NOT SET: the ledger is MACed with the public development key; "
+                    "anyone with database access can forge a verifying chain. Set LEDGER_KEYS "
+                    "or LEDGER_KEY_FILE.")
+    return LedgerKeys([(DEV_KEY_ID, _DEV_KEY)], dev=True)
+
+
+def _hmac(key: bytes, text: str) -> str:
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def entry_mac(*, year: int, number: int, entry_hash: str,
+              key_id: str | None = None) -> tuple[str, str]:
+    """(key id, MAC) of an entry; the newest key unless `key_id` names another."""
+    keys = ledger_keys()
+    key_id = key_id or keys.signing
+    key = keys.get(key_id)
+    if key is None:
+        raise KeyError(key_id)
+    return key_id, _hmac(key, f"{key_id}|{year}|{number}|{entry_hash}")
+
+
+def entry_mac_ok(*, year: int, number: int, entry_hash: str, key_id: str,
+                 mac: str) -> str | None:
+    """None when `mac` is right, else why not."""
+    if ledger_keys().get(key_id) is None:
+        return f"keyed MAC made with key id {key_id!r}, which is not configured here"
+    _kid, expected = entry_mac(year=year, number=number, entry_hash=entry_hash, key_id=key_id)
+    if not hmac.compare_digest(expected, mac):
+        return "keyed MAC does not match (entry or chain rewritten without the ledger key)"
+    return None
+
+
+def seal_mac(*, table: str, prev: str, history_id: int, row_hash: str,
+             key_id: str | None = None) -> str:
+    """The keyed link of a history seal, stored as "key_id:mac" in its 64 characters
+    (the MAC truncated to what is left: at least 188 bits)."""
+    keys = ledger_keys()
+    key_id = key_id or keys.signing
+    key = keys.get(key_id)
+    if key is None:
+        raise KeyError(key_id)
+    mac = _hmac(key, f"{key_id}|history|{table}|{prev}|{history_id}|{row_hash}")
+    return f"{key_id}:{mac[:63 - len(key_id)]}"
+
+
+def seal_mac_ok(*, table: str, prev: str, history_id: int, row_hash: str,
+                stored: str) -> str | None:
+    key_id, sep, _mac = stored.partition(":")
+    if not sep:
+        return "seal has no keyed MAC (made without the ledger key)"
+    if ledger_keys().get(key_id) is None:
+        return f"seal made with key id {key_id!r}, which is not configured here"
+    expected = seal_mac(table=table, prev=prev, history_id=history_id, row_hash=row_hash,
+                        key_id=key_id)
+    if not hmac.compare_digest(expected, stored):
+        return "seal chain is broken (a seal was removed, changed or forged)"
+    return None
