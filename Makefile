@@ -56,6 +56,7 @@ bench: venv
 	$(PY) bench/budgets_approve.py --units 3000
 	$(PY) bench/payments_lifecycle.py
 	$(PY) bench/payments_camt.py --lines 100000
+	$(PY) bench/payments_formats.py
 	$(PY) bench/reports_disclosure.py --lines 1000000 --units 3000
 	$(PY) bench/render_xlsx.py
 	$(PY) bench/audit_verify.py --lines 1000000
@@ -66,6 +67,7 @@ bench-quick: venv
 	$(PY) bench/budgets_approve.py --units 100
 	$(PY) bench/payments_lifecycle.py --seconds 5
 	$(PY) bench/payments_camt.py --lines 10000
+	$(PY) bench/payments_formats.py --quick
 	$(PY) bench/reports_disclosure.py --lines 100000 --units 300
 	$(PY) bench/render_xlsx.py --rows 500
 	$(PY) bench/audit_verify.py --lines 50000
