@@ -8,8 +8,10 @@ from typing import Any
 
 from django.db import models
 from django.utils import timezone
+from django.utils.functional import Promise
 
 from audit.errors import NoRecordAsOf, UnknownHistoryModel
+from audit.labels import FIELD_LABELS
 from audit.seals import history_models
 
 
@@ -87,6 +89,24 @@ def _history_model(label: str) -> type[models.Model]:
     return hmodel
 
 
+def model_title(label: str) -> str:
+    """The model's name for people (its verbose name: 用款申请 for
+    payments.paymentrequest in Chinese); the label itself when it is not a history model."""
+    hmodel = history_models().get(label.lower())
+    model = getattr(hmodel, "instance_type", None)
+    return f"{model._meta.verbose_name}" if model is not None else label
+
+
+def field_label(f: models.Field) -> str:
+    """A field's name for people: its own verbose name when it has a translated one, else
+    the history pages' vocabulary (audit.labels), else the verbose name as it is."""
+    name = f.verbose_name
+    if isinstance(name, Promise):
+        return f"{name}"
+    found = FIELD_LABELS.get(f"{name}")
+    return f"{found}" if found is not None else f"{name}"
+
+
 def _tracked_fields(hmodel: type[models.Model]) -> list[models.Field]:
     return [f for f in hmodel.tracked_fields if f.editable or f.primary_key]  # type: ignore[attr-defined]
 
@@ -123,7 +143,7 @@ def record_as_of(*, label: str, pk: Any, when: dt.date | dt.datetime | str) -> S
     if row is None or row.history_type == "-":
         raise NoRecordAsOf(label=label, pk=pk, when=moment.isoformat())
     cache: dict = {}
-    fields = [FieldValue(f.attname if f.is_relation else f.name, f"{f.verbose_name}",
+    fields = [FieldValue(f.attname if f.is_relation else f.name, field_label(f),
                          _display(f, getattr(row, f.attname), cache))
               for f in _tracked_fields(hmodel)]
     return Snapshot(label=label.lower(), pk=str(pk), when=moment, history_id=row.history_id,
@@ -139,7 +159,7 @@ def _diff(hmodel: type[models.Model], old: models.Model | None, new: models.Mode
         b = getattr(new, f.attname) if new is not None and new.history_type != "-" else None
         if a != b:
             changes.append(FieldChange(f.attname if f.is_relation else f.name,
-                                       f"{f.verbose_name}", _display(f, a, cache),
+                                       field_label(f), _display(f, a, cache),
                                        _display(f, b, cache)))
     return changes
 

@@ -22,6 +22,8 @@ class HistorySeal(models.Model):
     sealed_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("history seal")
+        verbose_name_plural = _("history seals")
         ordering = ["table", "history_id"]
         constraints = [
             models.UniqueConstraint(fields=["table", "history_id"], name="historyseal_unique_row"),
@@ -48,6 +50,8 @@ class MonitoringRule(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("monitoring rule")
+        verbose_name_plural = _("monitoring rules")
         ordering = ["code"]
 
     def __str__(self) -> str:
@@ -79,6 +83,8 @@ class Alert(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
         ordering = ["-raised_at", "-id"]
         indexes = [models.Index(fields=["status", "raised_at"])]
         constraints = [
@@ -100,6 +106,8 @@ class AlertComment(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("alert comment")
+        verbose_name_plural = _("alert comments")
         ordering = ["at", "id"]
 
     def __str__(self) -> str:
@@ -121,6 +129,8 @@ class AccessLog(models.Model):
     at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("access log entry")
+        verbose_name_plural = _("access log")
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:

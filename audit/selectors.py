@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 from openpyxl import Workbook
 
-from audit.history import record_as_of, record_changes
+from audit.history import model_title, record_as_of, record_changes
 from audit.models import Alert
 from audit.seals import history_models
 from audit.trace import (
@@ -30,7 +30,7 @@ from audit.trace import (
 from finance.models import Entry, Line, fen_to_decimal
 
 __all__ = [
-    "MEASURES", "alert_list", "alerts_export", "entry_detail", "history_models", "record_as_of",
+    "MEASURES", "model_title", "alert_list", "alerts_export", "entry_detail", "history_models", "record_as_of",
     "record_changes", "trace", "trace_query", "trace_ref", "trace_ref_parse", "trace_resolve",
     "trace_run",
 ]

@@ -48,7 +48,8 @@ def history_view(request: HttpRequest, label: str, pk: str) -> HttpResponse:
     as_of = request.GET.get("as_of") or timezone.now().isoformat()
     start = request.GET.get("from") or "1970-01-01"
     end = request.GET.get("to") or timezone.now().isoformat()
-    context: dict = {"label": label, "pk": pk, "q": request.GET}
+    # the page names the model as people do (用款申请, not payments.paymentrequest)
+    context: dict = {"label": selectors.model_title(label), "pk": pk, "q": request.GET}
     try:
         context["snapshot"] = selectors.record_as_of(label=label, pk=pk, when=as_of)
     except AuditError as exc:

@@ -59,6 +59,8 @@ class Project(LoadedValues, models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("project")
+        verbose_name_plural = _("projects")
         ordering = ["code"]
         constraints = [
             models.CheckConstraint(condition=Q(total_amount__gte=0), name="project_total_not_negative"),
@@ -85,6 +87,8 @@ class ProjectAnnualPlan(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("project annual plan")
+        verbose_name_plural = _("project annual plans")
         ordering = ["project_id", "year", "fund_source_id"]
         constraints = [
             models.UniqueConstraint(fields=["project", "year", "fund_source"],
@@ -106,6 +110,8 @@ class PerformanceTarget(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("performance target")
+        verbose_name_plural = _("performance targets")
         ordering = ["project_id", "id"]
 
     def __str__(self) -> str:
@@ -135,6 +141,8 @@ class BudgetPlan(LoadedValues, models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("budget plan")
+        verbose_name_plural = _("budget plans")
         ordering = ["year", "unit__code"]
         constraints = [
             models.UniqueConstraint(fields=["unit", "year"], name="plan_unique_unit_year"),
@@ -166,6 +174,8 @@ class PlanLine(LoadedValues, models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("budget plan line")
+        verbose_name_plural = _("budget plan lines")
         ordering = ["plan_id", "id"]
         constraints = [
             models.UniqueConstraint(fields=["plan", "project", "function", "economic", "fund_source"],
@@ -188,6 +198,8 @@ class ControlNumber(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("control number")
+        verbose_name_plural = _("control numbers")
         ordering = ["plan_id", "fund_source__code"]
         constraints = [
             models.UniqueConstraint(fields=["plan", "fund_source"], name="control_unique_fund"),
@@ -216,6 +228,8 @@ class Indicator(LoadedValues, models.Model):
                               help_text=_("the entry that created the tuple"))
 
     class Meta:
+        verbose_name = _("indicator")
+        verbose_name_plural = _("indicators")
         ordering = ["year", "dim_key"]
         constraints = [
             models.UniqueConstraint(fields=["year", "dim_key"], name="indicator_unique_tuple"),
@@ -260,6 +274,8 @@ class Adjustment(LoadedValues, models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("adjustment")
+        verbose_name_plural = _("adjustments")
         ordering = ["year", "batch_no", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="adjustment_amount_positive"),

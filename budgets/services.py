@@ -17,6 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
+from django.utils.translation import pgettext_lazy
 
 from budgets import errors
 from budgets.importers.projects import ProjectIssue, ProjectRecord
@@ -31,9 +32,11 @@ from budgets.models import (
     ProjectAnnualPlan,
 )
 from budgets.validation import (
+    FIELD_LABEL,
     PlanLineInput,
     code_problem,
     code_table,
+    line_where,
     parse_amount,
     plan_line_rows,
 )
@@ -164,7 +167,7 @@ def project_create(*, unit_code: str, code: str, name: str, category: str, indus
     _require_filer(user, unit)
     if Project.objects.filter(code=code).exists():
         raise errors.ProjectExists(code=code)
-    total, problem = parse_amount(total_amount, "total amount", positive=False)
+    total, problem = parse_amount(total_amount, pgettext_lazy("amount field", "total amount"), positive=False)
     if category not in Project.Category.values:
         problem = problem or f"category {category!r} is not one of {', '.join(Project.Category.values)}"
     if problem:
@@ -176,7 +179,7 @@ def project_create(*, unit_code: str, code: str, name: str, category: str, indus
                       filed_by=user if getattr(user, "pk", None) else None)
     save_with_history(project, user=user, reason="project filed")
     for year, fund, amount in annual_plans:
-        value, problem = parse_amount(amount, "annual plan amount", positive=False)
+        value, problem = parse_amount(amount, pgettext_lazy("amount field", "annual plan amount"), positive=False)
         problem = problem or code_problem("fund_source", fund, funds)
         if problem:
             raise errors.ProjectInvalid(code=code, problems=problem)
@@ -488,7 +491,7 @@ def _lines_write(plan: BudgetPlan, lines: list[PlanLineInput], user: Any,
     if problems:
         if problems_as:
             raise problems_as(problems)
-        raise errors.PlanLinesInvalid([f"line {p.index + 1}: {p.field}: {p.reason}"
+        raise errors.PlanLinesInvalid([f"{line_where(p.index)}: {FIELD_LABEL.get(p.field, p.field)}: {p.reason}"
                                        for p in problems])
     result = LinesSaveResult()
     wanted = set()
@@ -629,7 +632,7 @@ def _control_amounts(plan: BudgetPlan, amounts: dict[str, Any], user: Any,
     _require_not_filer(plan, user, "set control numbers for")
     problems, clean = [], {}
     for fund, raw in sorted(amounts.items()):
-        amount, problem = parse_amount(raw, "control number", positive=False)
+        amount, problem = parse_amount(raw, pgettext_lazy("amount field", "control number"), positive=False)
         problem = code_problem("fund_source", fund, funds) or problem
         if problem:
             problems.append(f"{fund}: {problem}")
@@ -897,7 +900,7 @@ def adjustment_file(*, kind: str, year: int, amount: Any, batch_no: str, doc_no:
     """File an adjustment (increase: target; decrease: source) or a virement (source →
     target). A source must be an existing indicator with enough available now; the
     ledger re-checks at approval, under concurrency."""
-    value, problem = parse_amount(amount, "amount", positive=True)
+    value, problem = parse_amount(amount, pgettext_lazy("amount field", "amount"), positive=True)
     if problem:
         raise errors.AdjustmentInvalid(problem=problem)
     if not reason.strip():

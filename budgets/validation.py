@@ -8,13 +8,28 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db.models import Exists, Model, OuterRef
+from django.utils.translation import gettext, pgettext_lazy
 
 from budgets import errors
 from budgets.models import Project
 from finance.models import EconomicCode, FunctionCode, FundSource, Organization
 
 CODE_KINDS = {"function": FunctionCode, "economic": EconomicCode, "fund_source": FundSource}
-KIND_LABEL = {"function": "function", "economic": "economic", "fund_source": "fund source"}
+KIND_LABEL = {"function": pgettext_lazy("code kind", "function"),
+              "economic": pgettext_lazy("code kind", "economic"),
+              "fund_source": pgettext_lazy("code kind", "fund source")}
+# a plan line's fields as problems name them ("line 2: amount: …")
+FIELD_LABEL = {"project": pgettext_lazy("plan field", "project"),
+               "function": pgettext_lazy("plan field", "function"),
+               "economic": pgettext_lazy("plan field", "economic"),
+               "fund_source": pgettext_lazy("plan field", "fund_source"),
+               "amount": pgettext_lazy("plan field", "amount"),
+               "last_year_amount": pgettext_lazy("plan field", "last_year_amount")}
+
+
+def line_where(i: int) -> str:
+    """The default name of line i (0-based) in problems: "line 3"."""
+    return gettext("line %(number)s") % {"number": i + 1}
 
 
 @dataclass(frozen=True)
@@ -71,7 +86,7 @@ def leaf_codes(kind: str) -> list[str]:
     return sorted(c.code for c in code_table(kind).values() if c.active and c.leaf)
 
 
-def parse_amount(value: Any, field: str, *, positive: bool) -> tuple[Decimal | None, str | None]:
+def parse_amount(value: Any, field: Any, *, positive: bool) -> tuple[Decimal | None, str | None]:
     """Decimal with at most 2 places; floats from spreadsheets go through their shortest
     text form (repr) so 1234.56 stays 1234.56. Returns (amount, None) or (None, reason)."""
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -109,7 +124,7 @@ def code_problem(kind: str, code: str, table: dict[str, CodeInfo]) -> str | None
 
 
 def plan_line_problems(*, unit: Organization, lines: list[PlanLineInput],
-                       where: Callable[[int], str] = lambda i: f"line {i + 1}",
+                       where: Callable[[int], str] = line_where,
                        ) -> tuple[list[Problem], list[dict[str, Any]]]:
     """Validate every line; returns the problems and, when there are none, the lines as
     dicts of ids and Decimals ready to store."""
@@ -121,7 +136,7 @@ def plan_line_problems(*, unit: Organization, lines: list[PlanLineInput],
 
 
 def plan_line_rows(*, unit: Organization, lines: list[PlanLineInput],
-                   where: Callable[[int], str] = lambda i: f"line {i + 1}",
+                   where: Callable[[int], str] = line_where,
                    ) -> tuple[list[Problem], list[dict[str, Any]]]:
     """plan_line_problems with the clean lines as dicts of the rows read (project,
     function, economic, fund_source) and Decimals, ready to be PlanLine's arguments."""
@@ -134,7 +149,7 @@ def plan_line_rows(*, unit: Organization, lines: list[PlanLineInput],
         row_problems: list[Problem] = []
         project = projects.get(line.project)
         if not line.project:
-            row_problems.append(Problem(i, "project", str(errors.MSG_CODE_MISSING % {"kind": "project"})))
+            row_problems.append(Problem(i, "project", str(errors.MSG_CODE_MISSING % {"kind": pgettext_lazy("code kind", "project")})))
         elif project is None:
             row_problems.append(Problem(i, "project", str(errors.MSG_PROJECT_UNKNOWN % {"code": line.project})))
         elif project.unit_id != unit.pk:
@@ -147,11 +162,12 @@ def plan_line_rows(*, unit: Organization, lines: list[PlanLineInput],
             reason = code_problem(kind, getattr(line, kind), tables[kind])
             if reason:
                 row_problems.append(Problem(i, kind, reason))
-        amount, reason = parse_amount(line.amount, "amount", positive=True)
+        amount, reason = parse_amount(line.amount, pgettext_lazy("amount field", "amount"), positive=True)
         if reason:
             row_problems.append(Problem(i, "amount", reason))
         last, reason = parse_amount(line.last_year_amount if line.last_year_amount not in (None, "")
-                                    else "0", "last year's amount", positive=False)
+                                    else "0", pgettext_lazy("amount field", "last year's amount"),
+                                    positive=False)
         if reason:
             row_problems.append(Problem(i, "last_year_amount", reason))
         if not row_problems and line.key() in seen:

@@ -39,11 +39,6 @@ from finance import chart
 from finance.chart import EntryKind
 from finance.dimensions import BASIC_CATEGORIES, project_codes_of
 
-
-def _m(text: str) -> Any:
-    """A measure's name (translated in the context "measure")."""
-    return pgettext_lazy("measure", text)
-
 PREFIX = "tr:v1:"
 LEGACY_PREFIX = "TR1:"
 KEYS = ("measure", "year", "upto", "as_of", "month", "book", "account", "region", "department",
@@ -95,29 +90,29 @@ _IND, _BUD, _FIN = chart.INDICATOR_BOOK, chart.BUDGET_BOOK, chart.FINANCIAL_BOOK
 
 # Base measures: no line belongs to two of them (`classify` takes the first match).
 BASE_MEASURES: dict[str, Measure] = {m.name: m for m in (
-    Measure("approved", _m("approved"), _IND, (chart.AUTHORITY,), kinds=_APPROVAL),
-    Measure("closed", _m("closed"), _IND, (chart.AUTHORITY,), kinds=_CLOSING),
-    Measure("adjusted", _m("adjusted"), _IND, (chart.AUTHORITY,),
+    Measure("approved", pgettext_lazy("measure", "approved"), _IND, (chart.AUTHORITY,), kinds=_APPROVAL),
+    Measure("closed", pgettext_lazy("measure", "closed"), _IND, (chart.AUTHORITY,), kinds=_CLOSING),
+    Measure("adjusted", pgettext_lazy("measure", "adjusted"), _IND, (chart.AUTHORITY,),
             exclude_kinds=_APPROVAL | _CLOSING),
-    Measure("available", _m("available"), _IND, (chart.AVAILABLE,)),
-    Measure("committed", _m("committed"), _IND, (chart.COMMITTED,)),
-    Measure("paid", _m("paid"), _IND, (chart.EXPENDED,)),
-    Measure("revenue", _m("revenue"), _BUD, prefixes=(chart.BUDGET_REVENUE,),
+    Measure("available", pgettext_lazy("measure", "available"), _IND, (chart.AVAILABLE,)),
+    Measure("committed", pgettext_lazy("measure", "committed"), _IND, (chart.COMMITTED,)),
+    Measure("paid", pgettext_lazy("measure", "paid"), _IND, (chart.EXPENDED,)),
+    Measure("revenue", pgettext_lazy("measure", "revenue"), _BUD, prefixes=(chart.BUDGET_REVENUE,),
             exclude_kinds=_CLOSING),
-    Measure("expenditure", _m("expenditure"), _BUD,
+    Measure("expenditure", pgettext_lazy("measure", "expenditure"), _BUD,
             prefixes=(chart.BUDGET_EXPENDITURE,), exclude_kinds=_CLOSING),
-    Measure("opening", _m("opening"), _BUD,
+    Measure("opening", pgettext_lazy("measure", "opening"), _BUD,
             prefixes=(chart.BUDGET_BALANCE,), exclude_accounts=(chart.FUNDS_BALANCE,),
             kinds=frozenset({EntryKind.OPENING.value})),
-    Measure("fin_revenue", _m("fin revenue"), _FIN, prefixes=(chart.REVENUE,),
+    Measure("fin_revenue", pgettext_lazy("measure", "fin revenue"), _FIN, prefixes=(chart.REVENUE,),
             exclude_kinds=_CLOSING),
-    Measure("fin_expense", _m("fin expense"), _FIN, prefixes=(chart.EXPENSE,),
+    Measure("fin_expense", pgettext_lazy("measure", "fin expense"), _FIN, prefixes=(chart.EXPENSE,),
             exclude_kinds=_CLOSING),
-    Measure("fin_revenue_closed", _m("fin revenue closed"), _FIN, prefixes=(chart.REVENUE,),
+    Measure("fin_revenue_closed", pgettext_lazy("measure", "fin revenue closed"), _FIN, prefixes=(chart.REVENUE,),
             kinds=_CLOSING),
-    Measure("fin_expense_closed", _m("fin expense closed"), _FIN, prefixes=(chart.EXPENSE,),
+    Measure("fin_expense_closed", pgettext_lazy("measure", "fin expense closed"), _FIN, prefixes=(chart.EXPENSE,),
             kinds=_CLOSING),
-    Measure("balance", _m("balance"), _FIN,
+    Measure("balance", pgettext_lazy("measure", "balance"), _FIN,
             prefixes=(chart.ASSETS, chart.LIABILITIES, chart.NET_ASSETS)),
 )}
 
@@ -131,11 +126,11 @@ COMBINED: dict[str, tuple[tuple[str, int], ...]] = {
     "unclosed_surplus": (("fin_revenue", 1), ("fin_expense", -1),
                          ("fin_revenue_closed", 1), ("fin_expense_closed", -1)),
 }
-COMBINED_LABELS = {"budget": _m("budget (approved + adjusted)"),
-                   "funds": _m("funds (opening + revenue)"),
-                   "carryover": _m("carry-over"),
-                   "surplus": _m("surplus"),
-                   "unclosed_surplus": _m("unclosed surplus")}
+COMBINED_LABELS = {"budget": pgettext_lazy("measure", "budget (approved + adjusted)"),
+                   "funds": pgettext_lazy("measure", "funds (opening + revenue)"),
+                   "carryover": pgettext_lazy("measure", "carry-over"),
+                   "surplus": pgettext_lazy("measure", "surplus"),
+                   "unclosed_surplus": pgettext_lazy("measure", "unclosed surplus")}
 MEASURES: tuple[str, ...] = (*BASE_MEASURES, *COMBINED)
 # the execution report's columns
 EXECUTION_MEASURES = ("approved", "adjusted", "committed", "paid", "available")

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 from stdnum.cn import uscc
 
@@ -43,6 +44,8 @@ class FiscalYear(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("fiscal year")
+        verbose_name_plural = _("fiscal years")
         ordering = ["year"]
 
     def __str__(self) -> str:
@@ -53,8 +56,8 @@ class Period(models.Model):
     """会计期间: one month of a fiscal year, open or closed."""
 
     class Status(models.TextChoices):
-        OPEN = "open", _("open")
-        CLOSED = "closed", _("closed")
+        OPEN = "open", pgettext_lazy("period", "open")
+        CLOSED = "closed", pgettext_lazy("period", "closed")
 
     fiscal_year = models.ForeignKey(FiscalYear, on_delete=models.PROTECT, related_name="periods")
     month = models.PositiveSmallIntegerField()
@@ -62,6 +65,8 @@ class Period(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("period")
+        verbose_name_plural = _("periods")
         ordering = ["fiscal_year__year", "month"]
         constraints = [
             models.UniqueConstraint(fields=["fiscal_year", "month"], name="period_unique_month"),
@@ -89,6 +94,8 @@ class Region(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("region")
+        verbose_name_plural = _("regions")
         ordering = ["code"]
 
     def __str__(self) -> str:
@@ -117,6 +124,8 @@ class Organization(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("organization")
+        verbose_name_plural = _("organizations")
         ordering = ["code"]
 
     def __str__(self) -> str:
@@ -133,6 +142,8 @@ class Membership(models.Model):
     history = HistoricalRecords(table_name="payments_historicalmembership")
 
     class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
         db_table = "payments_membership"
 
     def __str__(self) -> str:
@@ -175,11 +186,19 @@ class FunctionCode(CodeBase):
 
     history = HistoricalRecords()
 
+    class Meta(CodeBase.Meta):
+        verbose_name = _("function code")
+        verbose_name_plural = _("function codes")
+
 
 class GovEconomicCode(CodeBase):
     """政府预算支出经济分类."""
 
     history = HistoricalRecords()
+
+    class Meta(CodeBase.Meta):
+        verbose_name = _("government economic code")
+        verbose_name_plural = _("government economic codes")
 
 
 class EconomicCode(CodeBase):
@@ -189,17 +208,29 @@ class EconomicCode(CodeBase):
                                    on_delete=models.PROTECT, related_name="department_codes")
     history = HistoricalRecords()
 
+    class Meta(CodeBase.Meta):
+        verbose_name = _("economic code")
+        verbose_name_plural = _("economic codes")
+
 
 class RevenueCode(CodeBase):
     """收入分类."""
 
     history = HistoricalRecords()
 
+    class Meta(CodeBase.Meta):
+        verbose_name = _("revenue code")
+        verbose_name_plural = _("revenue codes")
+
 
 class FundSource(CodeBase):
     """资金性质: 一般公共预算, 政府性基金预算, …"""
 
     history = HistoricalRecords()
+
+    class Meta(CodeBase.Meta):
+        verbose_name = _("fund source")
+        verbose_name_plural = _("fund sources")
 
 
 class Book(models.TextChoices):
@@ -224,6 +255,10 @@ class Account(CodeBase):
         help_text=_("Balance on the normal side per dimension tuple may never go below zero."),
     )
     history = HistoricalRecords()
+
+    class Meta(CodeBase.Meta):
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
 
 
 # ----------------------------------------------------------------------- ledger
@@ -263,8 +298,9 @@ class Entry(models.Model):
     objects = ImmutableQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("entry")
+        verbose_name_plural = _("entries")
         ordering = ["fiscal_year", "number"]
-        verbose_name_plural = "entries"
         constraints = [
             models.UniqueConstraint(fields=["fiscal_year", "number"], name="entry_unique_number"),
         ]
@@ -302,6 +338,8 @@ class Line(models.Model):
     objects = ImmutableQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("entry line")
+        verbose_name_plural = _("entry lines")
         ordering = ["entry_id", "seq"]
         constraints = [
             models.CheckConstraint(
@@ -349,6 +387,8 @@ class Balance(models.Model):
     credit_fen = models.BigIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("balance")
+        verbose_name_plural = _("balances")
         constraints = [
             models.UniqueConstraint(fields=["account", "dim_key"], name="balance_unique_tuple"),
         ]
@@ -368,6 +408,10 @@ class VoucherSequence(models.Model):
     closed_months = models.PositiveIntegerField(
         default=0, help_text="bit m-1 set: month m closed; mirrors Period.status under this row's "
                              "lock so a posting checks it in the statement that numbers it")
+
+    class Meta:
+        verbose_name = _("entry number sequence")
+        verbose_name_plural = _("entry number sequences")
 
     def __str__(self) -> str:
         return f"{self.fiscal_year}: {self.last_number}"
@@ -389,6 +433,8 @@ class WorkflowStep(models.Model):
     comment = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = _("workflow step")
+        verbose_name_plural = _("workflow steps")
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["doc_type", "doc_id"])]
 
@@ -423,6 +469,8 @@ class Job(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("job")
+        verbose_name_plural = _("jobs")
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
@@ -458,6 +506,8 @@ class IdempotentRequest(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("idempotent request")
+        verbose_name_plural = _("idempotent requests")
         constraints = [
             models.UniqueConstraint(fields=["user", "key"], name="idempotent_request_user_key"),
             models.CheckConstraint(

@@ -27,6 +27,8 @@ class Bank(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("bank branch")
+        verbose_name_plural = _("bank branches")
         ordering = ["cnaps"]
 
     def __str__(self) -> str:
@@ -50,6 +52,8 @@ class Payee(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("payee")
+        verbose_name_plural = _("payees")
         ordering = ["name", "id"]
 
     def __str__(self) -> str:
@@ -65,6 +69,10 @@ class AgentAccount(models.Model):
     bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="agent_accounts")
     history = HistoricalRecords()
 
+    class Meta:
+        verbose_name = _("agent bank account")
+        verbose_name_plural = _("agent bank accounts")
+
     def __str__(self) -> str:
         return f"{self.number} {self.name}"
 
@@ -75,6 +83,10 @@ class FundSourceSetting(models.Model):
     fund_source = models.CharField(max_length=10, unique=True)
     plan_control = models.BooleanField(default=True)
     history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("fund source setting")
+        verbose_name_plural = _("fund source settings")
 
     def __str__(self) -> str:
         return f"{self.fund_source} plan_control={self.plan_control}"
@@ -114,6 +126,8 @@ class PaymentPlan(IndicatorFields):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("payment plan")
+        verbose_name_plural = _("payment plans")
         constraints = [
             models.UniqueConstraint(
                 fields=["year", "month", "region", "unit", "function", "economic",
@@ -162,6 +176,8 @@ class PaymentRequest(IndicatorFields):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("payment request")
+        verbose_name_plural = _("payment requests")
         ordering = ["-filed_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="request_amount_positive"),
@@ -179,6 +195,10 @@ class Attachment(models.Model):
                                 related_name="attachments")
     name = models.CharField(max_length=200)
     file = models.FileField(upload_to="payments/attachments/%Y/%m/")
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.name}"
@@ -200,6 +220,8 @@ class Rule(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("pre-review rule")
+        verbose_name_plural = _("pre-review rules")
         ordering = ["code"]
 
     def __str__(self) -> str:
@@ -216,6 +238,8 @@ class RuleHit(models.Model):
     created_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("rule hit")
+        verbose_name_plural = _("rule hits")
         ordering = ["id"]
 
     def __str__(self) -> str:
@@ -230,6 +254,8 @@ class VoucherSeq(models.Model):
     last = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("voucher number sequence")
+        verbose_name_plural = _("voucher number sequences")
         constraints = [models.UniqueConstraint(fields=["year", "month"], name="voucherseq_unique")]
 
     def __str__(self) -> str:
@@ -245,6 +271,10 @@ class VoucherBatch(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                    related_name="+")
     created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("voucher batch")
+        verbose_name_plural = _("voucher batches")
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.date} {self.agent_account_id}"
@@ -272,6 +302,8 @@ class Voucher(LoadedValues, models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("payment voucher")
+        verbose_name_plural = _("payment vouchers")
         ordering = ["number"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="voucher_amount_positive"),
@@ -293,6 +325,8 @@ class ClearingNotice(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("clearing-limit notice")
+        verbose_name_plural = _("clearing-limit notices")
         constraints = [models.UniqueConstraint(fields=["agent_account", "date"],
                                                name="notice_unique_day")]
 
@@ -328,6 +362,8 @@ class BankProfile(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("bank profile")
+        verbose_name_plural = _("bank profiles")
         ordering = ["code"]
         constraints = [models.UniqueConstraint(fields=["cnaps"], condition=~Q(cnaps=""),
                                                name="bankprofile_one_per_bank")]
@@ -364,6 +400,10 @@ class BankFile(models.Model):
     pending = models.PositiveIntegerField(default=0)
     issues = models.JSONField(default=list, blank=True)
 
+    class Meta:
+        verbose_name = _("bank file")
+        verbose_name_plural = _("bank files")
+
     def __str__(self) -> str:
         return f"#{self.pk} {self.filename} {self.format}"
 
@@ -386,6 +426,10 @@ class BankResult(models.Model):
     traded_at = models.DateTimeField()
     reason = models.CharField(max_length=300, blank=True)
     file = models.ForeignKey(BankFile, on_delete=models.PROTECT, related_name="results")
+
+    class Meta:
+        verbose_name = _("bank result")
+        verbose_name_plural = _("bank results")
 
     def __str__(self) -> str:
         return f"{self.bank_ref} {self.voucher_id} {'ok' if self.success else 'fail'}"
@@ -423,6 +467,8 @@ class StatementLine(models.Model):
     tracking_id = models.CharField(max_length=40, blank=True)
 
     class Meta:
+        verbose_name = _("statement line")
+        verbose_name_plural = _("statement lines")
         ordering = ["booking_date", "id"]
         constraints = [models.UniqueConstraint(fields=["account", "bank_ref"],
                                                name="statement_line_unique_ref")]
@@ -471,6 +517,8 @@ class ReconException(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("reconciliation exception")
+        verbose_name_plural = _("reconciliation exceptions")
         ordering = ["date", "id"]
         constraints = [
             models.CheckConstraint(

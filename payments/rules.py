@@ -55,9 +55,10 @@ def _account(req: PaymentRequest, p: dict[str, Any]) -> list[str]:
     acct = req.payee.account_number
     lo, hi = int(p.get("min_length", 8)), int(p.get("max_length", 32))
     if not re.fullmatch(r"\d+", acct):
-        why = "only digits are allowed"
+        why = str(_("only digits are allowed"))
     elif not lo <= len(acct) <= hi:
-        why = f"{len(acct)} digits, expected {lo} to {hi}"
+        why = str(_("%(count)s digits, expected %(low)s to %(high)s")
+                  % {"count": len(acct), "low": lo, "high": hi})
     else:
         return []
     return [str(MSG_ACCOUNT % {"account": acct, "why": why})]

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from finance.models import FundSource, LoadedValues, Organization
@@ -26,6 +27,8 @@ class FundSourcePolicy(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("fund source year-end policy")
+        verbose_name_plural = _("fund source year-end policies")
         ordering = ["fund_source__code"]
 
     def __str__(self) -> str:
@@ -37,7 +40,7 @@ class YearEndClose(models.Model):
     posted. Reopening reverses exactly these entries."""
 
     class Status(models.TextChoices):
-        CLOSED = "closed", _("closed")
+        CLOSED = "closed", pgettext_lazy("year-end close", "closed")
         REOPENED = "reopened", _("reopened (reversed)")
 
     year = models.PositiveSmallIntegerField()
@@ -51,6 +54,8 @@ class YearEndClose(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("year-end close")
+        verbose_name_plural = _("year-end closes")
         ordering = ["year", "id"]
         constraints = [
             models.UniqueConstraint(fields=["year"], condition=Q(status="closed"),
@@ -74,7 +79,7 @@ class DisclosureSet(LoadedValues, models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", _("draft")
         APPROVED = "approved", _("approved")
-        PUBLISHED = "published", _("published")
+        PUBLISHED = "published", pgettext_lazy("disclosure status", "published")
 
     department = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     year = models.PositiveSmallIntegerField()
@@ -98,6 +103,8 @@ class DisclosureSet(LoadedValues, models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("disclosure set")
+        verbose_name_plural = _("disclosure sets")
         ordering = ["year", "department__code", "kind"]
         constraints = [
             models.UniqueConstraint(fields=["department", "year", "kind"],
@@ -127,6 +134,8 @@ class DisclosureFile(models.Model):
     size = models.PositiveIntegerField()
 
     class Meta:
+        verbose_name = _("disclosure file")
+        verbose_name_plural = _("disclosure files")
         ordering = ["disclosure_id", "name"]
         constraints = [models.UniqueConstraint(fields=["disclosure", "name"],
                                                name="disclosurefile_unique_name")]

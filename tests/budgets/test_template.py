@@ -142,4 +142,9 @@ class TestTemplateApi:
         response = client.post(f"/api/budgets/plans/{plan.pk}/template/",
                                {"file": io.BytesIO(save(wb))}, format="multipart")
         assert response.status_code == 400
+        # the site's language (zh-hans) unless the client asks for another (issue 18)
+        assert response.json()["problems"] == ["Plan!C4: 经济分类编码 30299x 不存在"]
+        response = client.post(f"/api/budgets/plans/{plan.pk}/template/",
+                               {"file": io.BytesIO(save(wb))}, format="multipart",
+                               HTTP_ACCEPT_LANGUAGE="en")
         assert response.json()["problems"] == ["Plan!C4: economic code 30299x does not exist"]
