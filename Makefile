@@ -11,6 +11,13 @@ THIS_YEAR    ?= $(shell date +%Y)
 LAST_YEAR    ?= $(shell expr $(THIS_YEAR) - 1)
 OPEN_THROUGH ?= $(shell expr $$(date +%-m) - 1)
 
+# The demo serves as production does (DEBUG=0: the site's own error pages, never Django's
+# debug page; static files by whitenoise after collectstatic), over plain HTTP on this
+# machine: a demo-only key, no HTTPS redirect, cookies not marked Secure.
+DEMO_HOSTS ?= 127.0.0.1,localhost,$(HOST)
+DEMO_ENV   := DEBUG=0 SECRET_KEY=demo-only-key-not-for-production ALLOWED_HOSTS=$(DEMO_HOSTS) \
+              SECURE_SSL_REDIRECT=0 SECURE_HSTS_SECONDS=0 SECURE_COOKIES=0
+
 .PHONY: venv demo test lint bench bench-quick bench-city clean
 
 venv: $(STAMP)
@@ -40,7 +47,8 @@ demo: venv
 		--out var/city_year
 	$(PY) manage.py verify_ledger
 	@echo "Outputs in var/city_year; log in with one of the users printed above (what waits for each is listed under it)."
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(DEMO_ENV) $(PY) manage.py collectstatic --noinput -v0
+	$(DEMO_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: venv
 	$(PY) -m pytest

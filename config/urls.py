@@ -22,3 +22,10 @@ urlpatterns = [
     path("", include("web.urls")),
     path("", include("finance.urls")),
 ]
+
+# Users never see Django's debug pages: the site's own (web/templates/403.html, 404.html,
+# 500.html). Under DEBUG=1 Django still shows its technical 404 and 500 pages; `make demo`
+# runs with DEBUG=0.
+handler403 = "web.views_errors.forbidden"
+handler404 = "web.views_errors.not_found"
+handler500 = "web.views_errors.server_error"
