@@ -99,13 +99,40 @@ def _fit(rows: list[tuple[int, list[str]]], dialect: Dialect
     return None
 
 
+def _head_fits(content: bytes, dialect: Dialect) -> bool:
+    """Whether the dialect's header names appear in the first lines (read cheaply, so a
+    long file is decoded in full only by the dialects whose header fits)."""
+    head = content[:16384]
+    if len(content) > len(head):
+        head = head[:head.rfind(b"\n") + 1] or head
+    try:
+        text = (_text(head, dialect.encoding) if dialect.encoding != "auto"
+                else decode(head))
+    except UnicodeDecodeError:
+        return True  # let the full read report it
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=dialect.delimiter)
+    try:
+        rows = [(reader.line_num, [c.strip() for c in raw])
+                for raw, _n in zip(reader, range(HEADER_SEARCH), strict=False)]
+    except csv.Error:
+        return True
+    return _fit(rows, dialect) is not None
+
+
 def parse_table(content: bytes, filename: str, *, xlsx: bool,
                 dialects: Sequence[Dialect]) -> BankRows:
     tries: list[BankRows] = []
     failures: list[str] = []
+    sheet: list[tuple[int, list[str]]] | None = None  # an XLSX is read once
     for dialect in dialects:
+        if not xlsx and not _head_fits(content, dialect):
+            continue
         try:
-            rows = _rows_xlsx(content) if xlsx else _rows_csv(content, dialect)
+            if xlsx:
+                sheet = sheet if sheet is not None else _rows_xlsx(content)
+                rows = sheet
+            else:
+                rows = _rows_csv(content, dialect)
         except (UnicodeDecodeError, csv.Error, ValueError, KeyError, OSError) as exc:
             failures.append(f"{dialect.code}: {type(exc).__name__}: {exc}")
             continue
