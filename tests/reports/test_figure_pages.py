@@ -37,7 +37,7 @@ class TestStaffFigurePage:
         assert paid in refs
         page = client.get("/reports/figure/", {"ref": paid}).content.decode()
         # 40,000 + 250,000 + 12,040 + 33,333 + 150,000 + 100,000 (tests/reports/conftest.py)
-        assert '<strong class="num" id="total">585373.00</strong>' in page
+        assert '<strong class="num" id="total">585,373.00</strong>' in page
         assert "深圳市第一中学" in page and "已支付" in page
         assert f'{reverse("audit:trace")}?ref=tr%3Av1%3Ameasure%3Dpaid%3Byear%3D2026' in page
 
@@ -61,8 +61,8 @@ class TestPublicFigurePage:
         body = client.get(f"/reports/public/{ds.pk}/figure/", {"ref": basic["trace"]})
         text = body.content.decode()
         assert body.status_code == 200
-        assert '<span class="num" id="published">335373.00</span>' in text
-        assert '<strong class="num" id="total">335373.00</strong>' in text
+        assert '<span class="num" id="published">335,373.00</span>' in text
+        assert '<strong class="num" id="total">335,373.00</strong>' in text
         assert "基本支出 (人员类 + 运转类项目)" in text
         # the lines of the salary payment name its payee in the entry's description: the
         # public page shows sums only
