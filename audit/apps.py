@@ -1,11 +1,14 @@
 """App config: plugs audit into the ledger (after-posting monitoring, history-seal
-verification) and into Celery beat (daily verification, nightly sweep, hourly seal)."""
+verification) and into Celery beat (daily verification, nightly sweep, sealing, daily anchor)."""
 from celery.schedules import crontab
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 BEAT_SCHEDULE = {
-    "audit-history-seal": {"task": "audit.tasks.history_seal_task", "schedule": crontab(minute=7)},
+    # history is sealed as it is written (on commit); this run picks up what that left
+    "audit-history-seal": {"task": "audit.tasks.history_seal_task", "schedule": crontab()},
+    "audit-ledger-anchor-daily": {"task": "audit.tasks.ledger_anchor_task",
+                                  "schedule": crontab(hour=0, minute=5)},
     "audit-verify-ledger-daily": {"task": "audit.tasks.verify_ledger_task",
                                   "schedule": crontab(hour=2, minute=15)},
     "audit-monitoring-sweep-nightly": {"task": "audit.tasks.monitoring_sweep_task",
@@ -18,6 +21,8 @@ class AuditConfig(AppConfig):
     verbose_name = _("Audit")
 
     def ready(self) -> None:
+        from simple_history.signals import post_create_historical_record
+
         from audit import seals, tasks
         from audit.monitoring import register_payee_resolver
         from config.celery import app
@@ -27,6 +32,8 @@ class AuditConfig(AppConfig):
         register_after_posting(tasks.after_posting, many=tasks.after_posting_many)
         register_payee_resolver(payments_payee, many=payments_payees)
         register_verifier(seals.history_verify)
+        post_create_historical_record.connect(seals.history_row_written,
+                                              dispatch_uid="audit-seal-history-on-write")
         app.conf.beat_schedule = {**(app.conf.beat_schedule or {}), **BEAT_SCHEDULE}
 
 

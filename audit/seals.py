@@ -1,6 +1,14 @@
 """Tamper evidence for history rows: seal every django-simple-history row with a hash
-of its content chained per table, and verify the seals (registered into
-`verify_ledger` through finance.selectors.register_verifier)."""
+of its content chained per table under the ledger key (finance.chain.seal_mac: the
+database never holds the key, so its superuser cannot re-seal an edited row), and
+verify the seals (registered into `verify_ledger` through
+finance.selectors.register_verifier).
+
+Rows are sealed as they are written: a transaction that creates history rows seals
+them right after it commits (`history_row_written`, connected in AuditConfig.ready),
+in history_id order and never past a younger gap (a lower id still committing); the
+periodic `history_seal` (every minute) picks up whatever that left, and city_year seals
+everything before it finishes."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,11 +18,12 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from simple_history.models import registered_models
 
 from audit.models import HistorySeal
+from finance.chain import seal_mac, seal_mac_ok
 from finance.selectors import VerifyProblem, VerifyResult
 
 # Rows younger than this are left for the next run: a transaction that took a lower
@@ -40,8 +49,9 @@ def genesis(table: str) -> str:
     return _sha(f"smart-finance|history|{table}")
 
 
-def chain(prev: str, history_id: int, row_hash: str) -> str:
-    return _sha(f"{prev}|{history_id}|{row_hash}")
+def chain(table: str, prev: str, history_id: int, row_hash: str) -> str:
+    """The keyed link: "key_id:HMAC(prev|history_id|row_hash)" under the ledger key."""
+    return seal_mac(table=table, prev=prev, history_id=history_id, row_hash=row_hash)
 
 
 def _sha(text: str) -> str:
@@ -86,15 +96,21 @@ def _rows(hmodel: type[models.Model], columns: list[str], after: int | None = No
         last = batch[-1][columns.index("history_id")]
 
 
-def history_seal(*, as_of: dt.datetime | None = None, grace: dt.timedelta = SEAL_GRACE) -> dict[str, int]:
-    """Seal the history rows of every table written since the last seal, up to
-    `as_of - grace`. Returns the number of rows sealed per model label. Concurrent
-    runs are harmless: the unique (table, history_id) makes the loser roll back."""
+def history_seal(*, as_of: dt.datetime | None = None, grace: dt.timedelta = SEAL_GRACE,
+                 only: set[type[models.Model]] | None = None,
+                 contiguous: bool = False) -> dict[str, int]:
+    """Seal the history rows of every table (or of the historical models `only`)
+    written since the last seal, up to `as_of - grace` — or, `contiguous`, also younger
+    rows as long as their ids follow on without a gap. Returns the number of rows sealed
+    per model label. Concurrent runs are harmless: they queue on a per-table lock, and
+    the unique (table, history_id) makes a loser roll back."""
     as_of = as_of or timezone.now()
     sealed: dict[str, int] = {}
     for label, hmodel in history_models().items():
+        if only is not None and hmodel not in only:
+            continue
         try:
-            count = _seal_table(hmodel, as_of - grace, as_of)
+            count = _seal_table(hmodel, as_of - grace, as_of, contiguous)
         except IntegrityError:  # another run sealed the same rows first
             count = 0
         if count:
@@ -102,9 +118,42 @@ def history_seal(*, as_of: dt.datetime | None = None, grace: dt.timedelta = SEAL
     return sealed
 
 
+# ------------------------------------------------------------- sealing on write
+_pending: set[type[models.Model]] = set()
+
+
+def history_row_written(sender: type[models.Model], **kwargs: Any) -> None:  # noqa: ARG001
+    """simple-history's post_create_historical_record: remember the table and seal it
+    once the writing transaction commits (at once outside a transaction)."""
+    _pending.add(sender)
+    # one callback per transaction: the first to run seals every pending table (a
+    # rolled-back transaction's tables are sealed with the next one, or by the periodic run)
+    if connection.in_atomic_block and any(
+            cb is _seal_pending for _sids, cb, *_rest in connection.run_on_commit):
+        return
+    transaction.on_commit(_seal_pending)
+
+
+def _seal_pending() -> None:
+    if not _pending:
+        return
+    only = set(_pending)
+    _pending.clear()
+    try:
+        history_seal(only=only, contiguous=True)
+    except Exception:  # sealing must never fail a committed write; the periodic run retries
+        import logging
+
+        logging.getLogger(__name__).exception("sealing history on commit failed")
+
+
 @transaction.atomic
-def _seal_table(hmodel: type[models.Model], upto_date: dt.datetime, as_of: dt.datetime) -> int:
+def _seal_table(hmodel: type[models.Model], upto_date: dt.datetime, as_of: dt.datetime,
+                contiguous: bool = False) -> int:
     table = hmodel._meta.db_table
+    if connection.vendor == "postgresql":  # one sealer per table, also before its first seal
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"history-seal:{table}"])
     last = (HistorySeal.objects.select_for_update().filter(table=table)
             .order_by("-history_id").first())
     prev = last.chain_hash if last else genesis(table)
@@ -115,10 +164,14 @@ def _seal_table(hmodel: type[models.Model], upto_date: dt.datetime, as_of: dt.da
     seals: list[HistorySeal] = []
     count = 0
     for row in _rows(hmodel, columns, after=after):
-        if row[hdate] > upto_date:
-            break  # keep id order: stop at the first row still inside the grace period
+        follows = after is None or row[hid] == after + 1
+        if row[hdate] > upto_date and not (contiguous and follows):
+            # keep id order: stop at the first young row that may have a lower id
+            # still committing (a gap before it)
+            break
+        after = row[hid]
         rh = row_hash(columns, row)
-        new = chain(prev, row[hid], rh)
+        new = chain(table, prev, row[hid], rh)
         seals.append(HistorySeal(table=table, history_id=row[hid], row_hash=rh, prev_hash=prev,
                                  chain_hash=new, sealed_at=as_of))
         prev = new
@@ -130,44 +183,69 @@ def _seal_table(hmodel: type[models.Model], upto_date: dt.datetime, as_of: dt.da
     return count + len(seals)
 
 
+UNSEALED_LIMIT = dt.timedelta(minutes=10)
+
+
 def history_verify(result: VerifyResult) -> None:
-    """Registered verifier: recompute every sealed row's hash and each table's chain;
-    report the first broken row per table (edited, deleted or inserted)."""
-    rows_checked = 0
+    """Registered verifier: recompute every sealed row's hash and each table's keyed
+    chain; report every broken row (edited, deleted, inserted, re-sealed without the
+    key) and every row left unsealed longer than UNSEALED_LIMIT."""
+    rows_checked = unsealed = 0
+    now = timezone.now()
     for label, hmodel in history_models().items():
         table = hmodel._meta.db_table
-        problem, checked = _verify_table(label, hmodel, table)
+        problems, checked, tail = _verify_table(label, hmodel, table)
         rows_checked += checked
-        if problem:
-            result.problems.append(problem)
+        for problem in problems:
+            result.add(problem)
+        for row_id, written in tail:
+            unsealed += 1
+            if written < now - UNSEALED_LIMIT:
+                result.add(VerifyProblem(0, None, None, "row is not sealed (written outside "
+                                         "the application, or sealing has stopped)",
+                                         where=f"history {label} row {row_id}"))
     result.checked["sealed history rows"] = rows_checked
+    result.checked["unsealed history rows"] = unsealed
 
 
-def _verify_table(label: str, hmodel: type[models.Model], table: str) -> tuple[VerifyProblem | None, int]:
+def _verify_table(label: str, hmodel: type[models.Model],
+                  table: str) -> tuple[list[VerifyProblem], int, list[tuple[int, dt.datetime]]]:
+    """(problems, rows checked, the unsealed rows after the last seal)."""
+    found: list[VerifyProblem] = []
     columns = _columns(hmodel)
     hid = columns.index("history_id")
     prev = genesis(table)
     seals = (HistorySeal.objects.filter(table=table).order_by("history_id")
              .values_list("history_id", "row_hash", "prev_hash", "chain_hash").iterator(_CHUNK))
+    hdate = columns.index("history_date")
     rows = _rows(hmodel, columns)
     pending = next(rows, None)
     checked = 0
 
-    def problem(history_id: int, reason: str) -> VerifyProblem:
-        return VerifyProblem(0, None, None, reason, where=f"history {label} row {history_id}")
+    def problem(history_id: int, reason: str) -> None:
+        found.append(VerifyProblem(0, None, None, reason,
+                                   where=f"history {label} row {history_id}"))
 
     for history_id, sealed_hash, prev_hash, chain_hash in seals:
         # every history row before this seal must itself be sealed
-        if pending is not None and pending[hid] < history_id:
-            return problem(pending[hid], "row is not sealed but a later row is "
-                                         "(inserted after sealing)"), checked
-        if prev_hash != prev or chain(prev, history_id, sealed_hash) != chain_hash:
-            return problem(history_id, "seal chain is broken (a seal was removed or changed)"), checked
+        while pending is not None and pending[hid] < history_id:
+            problem(pending[hid], "row is not sealed but a later row is (inserted after sealing)")
+            pending = next(rows, None)
+        why = "seal chain is broken (a seal was removed or changed)" if prev_hash != prev else \
+            seal_mac_ok(table=table, prev=prev, history_id=history_id, row_hash=sealed_hash,
+                        stored=chain_hash)
+        if why:
+            problem(history_id, why)
         if pending is None or pending[hid] != history_id:
-            return problem(history_id, "sealed row is missing (deleted)"), checked
-        if row_hash(columns, pending) != sealed_hash:
-            return problem(history_id, "row content does not match its seal (changed)"), checked
+            problem(history_id, "sealed row is missing (deleted)")
+        else:
+            if row_hash(columns, pending) != sealed_hash:
+                problem(history_id, "row content does not match its seal (changed)")
+            pending = next(rows, None)
         checked += 1
-        prev = chain_hash
+        prev = chain_hash  # go on from what is stored: every later broken row is named too
+    tail = []
+    while pending is not None:
+        tail.append((pending[hid], pending[hdate]))
         pending = next(rows, None)
-    return None, checked
+    return found, checked, tail

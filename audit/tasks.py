@@ -60,6 +60,14 @@ def history_seal_task(**kwargs: Any) -> dict[str, int]:  # noqa: ARG001
     return services.history_seal()
 
 
+@shared_task(name="audit.tasks.ledger_anchor_task")
+def ledger_anchor_task(**kwargs: Any) -> int:  # noqa: ARG001
+    """Daily after midnight: the chain heads into the append-only anchor file."""
+    from audit import anchors
+
+    return len(anchors.ledger_anchor())
+
+
 @shared_task(name="audit.tasks.verify_ledger_task")
 def verify_ledger_task(**kwargs: Any) -> dict[str, Any]:  # noqa: ARG001
     """Daily: seal, verify, raise a `ledger_verify` alert when verification fails."""

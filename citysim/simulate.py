@@ -1310,11 +1310,18 @@ class CityYear:
         (out / f"execution_{year}.xlsx").write_bytes(tables_xlsx([table], title=title))
         (out / f"execution_{year}.pdf").write_bytes(
             tables_pdf([table], title=title, charts=report_render.execution_charts(report)))
+        # every history row sealed and the chain heads anchored before the run ends
+        from audit import anchors as audit_anchors
+        from audit import services as audit_services
+
+        audit_services.history_seal(grace=dt.timedelta(0))
+        audit_anchors.ledger_anchor()
         verify = finance_selectors.ledger_verify()
         lines = [f"ledger verify: {'OK' if verify.ok else 'FAILED'}",
                  f"entries {verify.entries_checked}, lines {verify.lines_checked}, "
                  f"balances {verify.balances_checked}"]
         lines += [f"{k}: {v}" for k, v in sorted(verify.checked.items())]
+        lines += [head.line() for head in verify.heads]
         lines += [f"PROBLEM: {p}" for p in verify.problems]
         for book in Book.values:
             tb = finance_selectors.trial_balance(book=book, year=year)

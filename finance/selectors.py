@@ -9,9 +9,12 @@ from datetime import date
 from decimal import Decimal
 
 from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
 
 from finance import measures
+from finance.chain import Anchor, EntryMac, entry_mac_ok
 from finance.chart import EntryKind
+from finance.dimensions import DIMENSIONS, BadDimsKey, Dims
 from finance.ledger import GENESIS, canonical_content, chain_hash, sha256
 from finance.models import (
     Account,
@@ -206,13 +209,16 @@ def trial_balance(*, book: str, year: int | None = None, as_of: date | None = No
 
 
 # ------------------------------------------------------------------ verification
+PROBLEM_LIMIT = 100
+
+
 @dataclass
 class VerifyProblem:
     fiscal_year: int
     number: int | None
     entry_id: int | None
     reason: str
-    where: str = ""  # set by registered verifiers for what is not a ledger entry
+    where: str = ""  # set for what is not a ledger entry (balances, history, anchors)
 
     def __str__(self) -> str:
         if self.where:
@@ -229,14 +235,28 @@ class VerifyResult:
     balances_checked: int = 0
     problems: list[VerifyProblem] = field(default_factory=list)
     checked: dict[str, int] = field(default_factory=dict)  # counts by registered verifiers
+    limit: int = PROBLEM_LIMIT
+    problems_found: int = 0  # all found, also those beyond `limit`
+    heads: list[Anchor] = field(default_factory=list)  # each year's chain head, to print
+    anchors_checked: int = 0
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.problems_found
 
     @property
     def first_broken(self) -> VerifyProblem | None:
         return self.problems[0] if self.problems else None
+
+    def add(self, problem: VerifyProblem) -> None:
+        """Record a problem; beyond `limit` it is only counted."""
+        self.problems_found += 1
+        if len(self.problems) < self.limit:
+            self.problems.append(problem)
+
+    @property
+    def problems_not_listed(self) -> int:
+        return max(0, self.problems_found - len(self.problems))
 
 
 _verifiers: list[Callable[[VerifyResult], None]] = []
@@ -244,22 +264,27 @@ _verifiers: list[Callable[[VerifyResult], None]] = []
 
 def register_verifier(verifier: Callable[[VerifyResult], None]) -> None:
     """Apps (e.g. audit's history seals) register extra checks from AppConfig.ready();
-    `ledger_verify` runs them after the ledger's own checks. A verifier appends
-    `VerifyProblem`s (with `where`) and may count what it checked in `result.checked`."""
+    `ledger_verify` runs them after the ledger's own checks. A verifier calls
+    `result.add(VerifyProblem(..., where=...))` and may count what it checked in
+    `result.checked`."""
     if verifier not in _verifiers:
         _verifiers.append(verifier)
 
 
-def ledger_verify(*, chunk: int = 2000) -> VerifyResult:
-    """Recompute every entry's content hash and the hash chain from the stored lines,
-    check numbering, balancing per book, and every running balance; then run the
-    registered verifiers."""
-    result = VerifyResult()
+def ledger_verify(*, chunk: int = 2000, limit: int = PROBLEM_LIMIT,
+                  anchors: list[Anchor] | None = None) -> VerifyResult:
+    """Recompute every entry's content hash, the hash chain and the keyed MAC of every
+    entry from the stored lines, check numbering, balancing per book, and every running
+    balance; check the chain against each anchor given (heads remembered outside the
+    database); then run the registered verifiers. Every broken item is reported (up to
+    `limit`, the rest counted); verification continues past a broken entry."""
+    result = VerifyResult(limit=limit)
     years = sorted(set(Entry.objects.values_list("fiscal_year", flat=True))
                    | set(VoucherSequence.objects.values_list("fiscal_year", flat=True)))
     for year in years:
         _verify_year(year, result, chunk)
     _verify_balances(result)
+    _verify_anchors(result, anchors or [])
     for verifier in list(_verifiers):
         verifier(result)
     return result
@@ -269,11 +294,12 @@ def _verify_year(year: int, result: VerifyResult, chunk: int) -> None:
     seq = VoucherSequence.objects.filter(fiscal_year=year).first()
     prev = sha256(f"{GENESIS}|smart-finance|{year}")
     expected_number = 1
+    last_number = 0
     entries = (Entry.objects.filter(fiscal_year=year).order_by("number")
                .select_related("source_type", "reverses"))
-    broken = False
+    last: Entry | None = None
     while True:
-        batch = list(entries.filter(number__gte=expected_number)[:chunk]) if not broken else []
+        batch = list(entries.filter(number__gt=last_number)[:chunk])
         if not batch:
             break
         line_rows = defaultdict(list)
@@ -283,30 +309,39 @@ def _verify_year(year: int, result: VerifyResult, chunk: int) -> None:
                                  "economic__code", "fund_source__code", "project_code",
                                  "debit_fen", "credit_fen")):
             line_rows[row[0]].append(row)
+        macs = {m.entry_id: m for m in EntryMac.objects.filter(entry_id__in=[e.pk for e in batch])}
         for e in batch:
-            problem = _check_entry(e, expected_number, prev, line_rows.get(e.pk, []))
+            for problem in _check_entry(e, expected_number, prev, line_rows.get(e.pk, []),
+                                        macs.get(e.pk)):
+                result.add(VerifyProblem(year, e.number, e.pk, problem))
             result.entries_checked += 1
             result.lines_checked += len(line_rows.get(e.pk, []))
-            if problem:
-                result.problems.append(VerifyProblem(year, e.number, e.pk, problem))
-                broken = True
-                break
+            # go on from what is stored, so every later broken entry is named too
             prev = e.hash
-            expected_number += 1
-    if not broken and seq is not None and (seq.last_number != expected_number - 1 or seq.last_hash != prev):
-        result.problems.append(VerifyProblem(
+            expected_number = e.number + 1
+            last_number = e.number
+            last = e
+    if seq is not None and (seq.last_number != expected_number - 1 or seq.last_hash != prev):
+        result.add(VerifyProblem(
             year, expected_number, None,
             f"sequence head says entry {seq.last_number} with hash {seq.last_hash[:12]}…, "
-            f"ledger ends at {expected_number - 1} with hash {prev[:12]}… (entries missing or added)"))
+            f"ledger ends at {expected_number - 1} with hash {prev[:12]}… (entries missing or added)",
+            where=f"year {year} sequence head"))
+    if last is not None:
+        mac = EntryMac.objects.filter(entry_id=last.pk).first()
+        result.heads.append(Anchor(year, last.number, last.hash, mac.mac if mac else "",
+                                   mac.key_id if mac else "", str(timezone.localdate())))
 
 
-def _check_entry(e: Entry, expected_number: int, prev: str, rows: list[tuple]) -> str | None:
+def _check_entry(e: Entry, expected_number: int, prev: str, rows: list[tuple],
+                 mac: EntryMac | None) -> list[str]:
+    found: list[str] = []
     if e.number != expected_number:
-        return f"number {e.number} where {expected_number} was expected (gap or deletion)"
+        found.append(f"number {e.number} where {expected_number} was expected (gap or deletion)")
     if e.prev_hash != prev:
-        return "previous-hash link does not match the previous entry"
+        found.append("previous-hash link does not match the previous entry")
     if len(rows) < 2:
-        return f"has {len(rows)} lines"
+        found.append(f"has {len(rows)} lines")
     per_book: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     content_lines = []
     for (_eid, seq, book, acc, year, region, unit, function, economic, fund, project,
@@ -318,7 +353,8 @@ def _check_entry(e: Entry, expected_number: int, prev: str, rows: list[tuple]) -
         content_lines.append((seq, book, acc, key, d, c))
     for book, (d, c) in per_book.items():
         if d != c:
-            return f"book {book} does not balance: debit {fen_to_decimal(d)} credit {fen_to_decimal(c)}"
+            found.append(f"book {book} does not balance: debit {fen_to_decimal(d)} "
+                         f"credit {fen_to_decimal(c)}")
     source = (f"{e.source_type.app_label}.{e.source_type.model}:{e.source_id}"
               if e.source_type_id else "")
     content = canonical_content(
@@ -328,12 +364,29 @@ def _check_entry(e: Entry, expected_number: int, prev: str, rows: list[tuple]) -
         lines=content_lines,
     )
     if sha256(content) != e.content_hash:
-        return "content does not match its hash (a line or field was changed)"
-    expected = chain_hash(prev_hash=prev, number=e.number, content_hash=e.content_hash,
+        found.append("content does not match its hash (a line or field was changed)")
+    expected = chain_hash(prev_hash=e.prev_hash, number=e.number, content_hash=e.content_hash,
                           posted_by=e.posted_by_id, posted_at=e.posted_at)
     if expected != e.hash:
-        return "entry hash does not match (header changed)"
-    return None
+        found.append("entry hash does not match (header changed)")
+    if mac is None:
+        found.append("has no keyed MAC (written outside the posting service)")
+    else:
+        why = entry_mac_ok(year=e.fiscal_year, number=e.number, entry_hash=e.hash,
+                           key_id=mac.key_id, mac=mac.mac)
+        if why:
+            found.append(why)
+    return found
+
+
+def balance_name(account_code: str, dim_key: str) -> str:
+    """A balance row for people: its year, account code and dimensions."""
+    try:
+        year, dims = Dims.from_key(dim_key)
+    except BadDimsKey:
+        return f"balance account {account_code} key {dim_key!r}"
+    parts = [f"{name}={getattr(dims, name)}" for name in DIMENSIONS if getattr(dims, name)]
+    return f"balance {year} account {account_code} [{', '.join(parts) or 'no dimensions'}]"
 
 
 def _verify_balances(result: VerifyResult) -> None:
@@ -344,15 +397,49 @@ def _verify_balances(result: VerifyResult) -> None:
     stored = {(b.account_id, b.dim_key): (b.debit_fen, b.credit_fen)
               for b in Balance.objects.only("account_id", "dim_key", "debit_fen", "credit_fen")}
     result.balances_checked = len(stored)
+    codes = dict(Account.objects.values_list("id", "code"))
     for key in sorted(set(from_lines) | set(stored), key=str):
         a = from_lines.get(key, (0, 0))
         b = stored.get(key, (0, 0))
         if a != b:
-            result.problems.append(VerifyProblem(
-                0, None, None,
-                f"balance of account id {key[0]} on {key[1]} is Dr {fen_to_decimal(b[0])} "
-                f"Cr {fen_to_decimal(b[1])}, lines sum to Dr {fen_to_decimal(a[0])} "
-                f"Cr {fen_to_decimal(a[1])}"))
+            year = key[1].split("|", 1)[0]
+            result.add(VerifyProblem(
+                int(year) if year.isdigit() else 0, None, None,
+                f"stored Dr {fen_to_decimal(b[0])} Cr {fen_to_decimal(b[1])}, lines sum to "
+                f"Dr {fen_to_decimal(a[0])} Cr {fen_to_decimal(a[1])}"
+                + ("" if key in stored else " (balance row deleted)"),
+                where=balance_name(codes.get(key[0], f"id {key[0]}"), key[1])))
+
+
+def _verify_anchors(result: VerifyResult, anchors: list[Anchor]) -> None:
+    """Each anchor names an entry and its hash and MAC when the anchor was written; the
+    ledger must still hold that entry with that hash and MAC, or it was rewritten
+    (or cut back) after the anchor was written."""
+    if not anchors:
+        return
+    wanted = {(a.year, a.number) for a in anchors}
+    years = {a.year for a in anchors}
+    stored = {(e.fiscal_year, e.number): (e.hash, getattr(getattr(e, "keyed_mac", None), "mac", ""))
+              for e in Entry.objects.filter(fiscal_year__in=years,
+                                            number__in={n for _y, n in wanted})
+              .select_related("keyed_mac").only("fiscal_year", "number", "hash",
+                                                "keyed_mac__mac")
+              if (e.fiscal_year, e.number) in wanted}
+    for a in anchors:
+        result.anchors_checked += 1
+        where = f"anchor {a.source or '?'} (entry {a.year}-{a.number}, day {a.day or '?'})"
+        got = stored.get((a.year, a.number))
+        if got is None:
+            result.add(VerifyProblem(a.year, a.number, None,
+                                     "the anchored entry is missing (ledger cut back)", where=where))
+        elif got[0] != a.hash:
+            result.add(VerifyProblem(a.year, a.number, None,
+                                     f"ledger hash {got[0][:12]}… differs from the anchored "
+                                     f"{a.hash[:12]}… (chain rewritten after the anchor)",
+                                     where=where))
+        elif a.mac and got[1] != a.mac:
+            result.add(VerifyProblem(a.year, a.number, None,
+                                     "ledger MAC differs from the anchored one", where=where))
 
 
 def _line_totals() -> list[dict]:
@@ -369,3 +456,19 @@ def _line_totals() -> list[dict]:
         t[0] += r["d"]
         t[1] += r["c"]
     return [{"account_id": k[0], "key": k[1], "d": v[0], "c": v[1]} for k, v in totals.items()]
+
+
+def chain_heads(*, day: date | None = None) -> list[Anchor]:
+    """Each fiscal year's chain head now (its last entry's number, hash and keyed MAC),
+    labelled with `day` (default today): what an anchor remembers outside the database."""
+    label = str(day or timezone.localdate())
+    heads = []
+    for seq in VoucherSequence.objects.filter(last_number__gt=0).order_by("fiscal_year"):
+        e = (Entry.objects.filter(fiscal_year=seq.fiscal_year, number=seq.last_number)
+             .select_related("keyed_mac").first())
+        if e is None:
+            continue
+        mac = getattr(e, "keyed_mac", None)
+        heads.append(Anchor(e.fiscal_year, e.number, e.hash, mac.mac if mac else "",
+                            mac.key_id if mac else "", label))
+    return heads

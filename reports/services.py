@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from budgets import services as budgets_services
 from finance import chart
+from finance import selectors as finance_selectors
 from finance import services as fin
 from finance.chart import EntryKind
 from finance.errors import PeriodMissing
@@ -455,7 +456,10 @@ def disclosure_set_publish(*, disclosure_id: int, user: Any,
             "department": ds.department.code, "department_name": ds.department.name,
             "year": ds.year, "kind": ds.kind, "approved_on": ds.approved_on.isoformat(),
             "approved_by": str(ds.approved_by), "approved_at": ds.approved_at.isoformat(),
-            "published_by": str(user), "published_at": as_of.isoformat()})
+            "published_by": str(user), "published_at": as_of.isoformat(),
+            # the ledger's chain heads, anchored outside the database in every published
+            # manifest: `verify_ledger --anchors manifest.json` checks them
+            "ledger_anchors": [a.as_dict() for a in finance_selectors.chain_heads()]})
         for name, content in sorted(files.items()):
             f = DisclosureFile(disclosure=ds, name=name, sha256=hashlib.sha256(content).hexdigest(),
                                size=len(content))

@@ -118,6 +118,7 @@ class TestVerifyLedger:
     def test_finds_a_deleted_entry(self, posted):
         target = Entry.objects.get(number=2)
         _tamper("DELETE FROM finance_line WHERE entry_id = %s", [target.pk])
+        _tamper("DELETE FROM finance_entrymac WHERE entry_id = %s", [target.pk])
         _tamper("DELETE FROM finance_entry WHERE id = %s", [target.pk])
         result = selectors.ledger_verify()
         assert result.first_broken.number == 3

@@ -1,0 +1,78 @@
+"""Issue 20: history is sealed as it is written (right after the writing transaction
+commits), so an edited history row of a payment request is caught without waiting for
+the periodic run; rows left unsealed are reported."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audit.models import HistorySeal
+from finance import selectors
+from finance import services as finance_services
+from finance.ids import make_uscc
+from finance.models import Organization
+from payments.models import PaymentRequest
+from tests.payments.conftest import (  # noqa: F401 - the payments fixtures, by name
+    acme,
+    agent,
+    banks,
+    file_request,
+    ledger,
+    people,
+    plan,
+    ready,
+)
+
+
+def _tamper(sql: str, params: list) -> None:
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SET LOCAL session_replication_role = replica")
+        cur.execute(sql, params)
+
+
+def _sealed(model: type) -> tuple[int, int]:
+    table = model.history.model._meta.db_table
+    return HistorySeal.objects.filter(table=table).count(), model.history.count()
+
+
+@pytest.mark.django_db(transaction=True)
+class TestSealedOnCommit:
+    def test_a_write_is_sealed_as_soon_as_it_commits(self, ready):  # noqa: F811
+        req = file_request(ready.people, ready.payee, "100.00")  # each service commits
+        sealed, rows = _sealed(PaymentRequest)
+        assert rows >= 2 and sealed == rows  # created and submitted: both sealed
+        assert req.history.count() == rows
+        result = selectors.ledger_verify()
+        assert result.ok, result.problems
+
+
+class TestUnsealed:
+    def test_rows_left_unsealed_are_reported_once_old(self, orgs):
+        # no commit here (the test's transaction): nothing was sealed
+        result = selectors.ledger_verify()
+        assert result.ok and result.checked["unsealed history rows"] > 0
+        Organization.history.update(history_date=timezone.now() - dt.timedelta(hours=1))
+        result = selectors.ledger_verify()
+        unsealed = [p for p in result.problems if "row is not sealed" in p.reason]
+        assert len(unsealed) == Organization.history.count()
+        assert unsealed[0].where.startswith("history finance.organization row ")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+class TestEditedPaymentRequestHistory:
+    def test_an_edited_history_row_of_a_payment_request_is_caught(self, ready, user):  # noqa: F811
+        req = file_request(ready.people, ready.payee, "100.00")
+        finance_services.organization_upsert(
+            code="440300001", name="深圳市财政局（新）", kind="bureau", region_code="440300",
+            uscc=make_uscc("440300", 1), user=user, reason="rename")
+        row = req.history.order_by("history_id").first()
+        _tamper("UPDATE payments_historicalpaymentrequest SET amount = amount + 1 "
+                "WHERE history_id = %s", [row.history_id])
+        result = selectors.ledger_verify()
+        assert [str(p) for p in result.problems] == [
+            f"history payments.paymentrequest row {row.history_id}: row content does not "
+            "match its seal (changed)"]
