@@ -22,15 +22,19 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import logging
 import os
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
+from django.utils import timezone
 
 log = logging.getLogger(__name__)
 DEV_KEY_ID = "dev"
@@ -158,3 +162,87 @@ def seal_mac_ok(*, table: str, prev: str, history_id: int, row_hash: str,
     if not hmac.compare_digest(expected, stored):
         return "seal chain is broken (a seal was removed, changed or forged)"
     return None
+
+
+# ------------------------------------------------------------------- anchors
+ANCHOR_KIND = "smart-finance ledger anchor"
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A chain head remembered outside the database: entry `number` of `year` had
+    `hash` and `mac` when the anchor was written (at the close of `day`)."""
+
+    year: int
+    number: int
+    hash: str
+    mac: str = ""
+    key_id: str = ""
+    day: str = ""
+    source: str = ""
+
+    def line(self) -> str:
+        """The anchor as one text line (the printed verify report)."""
+        return (f"anchor year={self.year} number={self.number} hash={self.hash} "
+                f"mac={self.mac} key={self.key_id} day={self.day}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": ANCHOR_KIND, "year": self.year, "number": self.number,
+                "hash": self.hash, "mac": self.mac, "key_id": self.key_id, "day": self.day}
+
+
+_ANCHOR_LINE = re.compile(r"anchor year=(\d+) number=(\d+) hash=([0-9a-f]{64})"
+                          r"(?: mac=([0-9a-f]*))?(?: key=(\S*))?(?: day=(\S*))?")
+
+
+def _anchor_from(obj: dict[str, Any], source: str) -> Anchor:
+    return Anchor(int(obj["year"]), int(obj["number"]), str(obj["hash"]), str(obj.get("mac", "")),
+                  str(obj.get("key_id", "")), str(obj.get("day", "")), source)
+
+
+def anchors_read(path: str | Path) -> list[Anchor]:
+    """Every anchor in a file: the append-only anchor file (JSON lines), a disclosure
+    manifest (JSON with "ledger_anchors") or a printed verify report ("anchor year=…")."""
+    text = Path(path).read_text(encoding="utf-8")
+    name = str(path)
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict) and isinstance(doc.get("ledger_anchors"), list):
+        return [_anchor_from(a, f"{name} (manifest)") for a in doc["ledger_anchors"]]
+    found = []
+    for n, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if line.startswith("{"):
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict) and obj.get("kind") == ANCHOR_KIND:
+                found.append(_anchor_from(obj, f"{name}:{n}"))
+            continue
+        m = _ANCHOR_LINE.search(line)
+        if m:
+            found.append(Anchor(int(m[1]), int(m[2]), m[3], m[4] or "", m[5] or "", m[6] or "",
+                                f"{name}:{n}"))
+    return found
+
+
+def anchor_file_path() -> Path:
+    return Path(settings.MEDIA_ROOT) / "anchors" / "ledger-anchors.jsonl"
+
+
+def anchors_append(anchors: list[Anchor], path: Path | None = None) -> Path:
+    """Append anchors to the append-only file beside the media (opened with 'a', then
+    fsync). Make it append-only for the database's user too: `chattr +a`, or a file on
+    another host (see docs/RELIABILITY.md)."""
+    path = path or anchor_file_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        for a in anchors:
+            fh.write(json.dumps({**a.as_dict(), "written_at": timezone.now().isoformat()},
+                                sort_keys=True) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    return path
