@@ -29,6 +29,7 @@ MSG_UNKNOWN_PROFILE = _("There is no bank profile %(code)s.")
 MSG_RESULT_KNOWN = _("Voucher %(number)s: this result is already known (%(status)s).")
 MSG_RESULT_AMOUNT = _("Amount %(amount)s differs from voucher %(number)s (%(expected)s).")
 MSG_ALREADY_RESOLVED = _("Exception %(pk)s is already resolved.")
+MSG_ALREADY_REFILED = _("Request %(tracking_id)s was already filed again as %(new)s.")
 # refusals of a draft (payment_request_create): checked before anything is written
 MSG_NO_INDICATOR = _(
     "There is no approved indicator of %(year)s with unit %(unit)s, function %(function)s, "
@@ -134,3 +135,10 @@ class AmountPlaces(PaymentError):
 
     message = MSG_AMOUNT_PLACES
     code = "amount_places"
+
+
+class AlreadyRefiled(WrongState):
+    """A refused or returned request filed again once already (its new draft carries it on)."""
+
+    message = MSG_ALREADY_REFILED
+    code = "already_refiled"

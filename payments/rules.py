@@ -178,6 +178,13 @@ def sangong_used(*, year: int, unit: str) -> dict[str, Decimal]:
                        for a in (chart.COMMITTED, chart.EXPENDED)), Decimal("0.00")) for code in SANGONG}
 
 
+def plans_used(plan_ids: list[int]) -> dict[int, Decimal]:
+    """`plan_used` of many plans in one query (plans without an open request are left out)."""
+    rows = (PaymentRequest.objects.filter(plan_id__in=plan_ids, status__in=_OPEN)
+            .values("plan_id").annotate(s=Sum("amount")).order_by())
+    return {r["plan_id"]: Decimal(r["s"] or 0).quantize(Decimal("0.01")) for r in rows}
+
+
 def plan_used(plan_id: int) -> Decimal:
     agg = PaymentRequest.objects.filter(plan_id=plan_id, status__in=_OPEN).aggregate(s=Sum("amount"))
     return Decimal(agg["s"] or 0).quantize(Decimal("0.01"))  # SQLite sums in floating point

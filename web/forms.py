@@ -1,13 +1,43 @@
 """Forms of the web screens: they parse input; services decide."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from finance.dimensions import BadDimsKey, Dims
+from finance.models import EconomicCode, FunctionCode, FundSource
 from payments.models import AgentAccount, BankProfile, Payee
+
+
+def indicator_labels(tuples: Iterable[Dims]) -> dict[Dims, str]:
+    """Each indicator tuple for people: its codes with their names (function / economic /
+    fund source / project), as the filing and plan pages offer them."""
+    tuples = list(tuples)
+    from budgets.models import Project
+
+    names: dict[str, dict[str, str]] = {}
+    for attr, qs in (("function", FunctionCode.objects), ("economic", EconomicCode.objects),
+                     ("fund_source", FundSource.objects), ("project", Project.objects)):
+        codes = {getattr(d, attr) for d in tuples if getattr(d, attr)}
+        names[attr] = dict(qs.filter(code__in=codes).values_list("code", "name")) if codes else {}
+
+    def one(d: Dims) -> str:
+        parts = [f"{code} {names[attr].get(code, '')}".strip()
+                 for attr in ("function", "economic", "fund_source", "project")
+                 if (code := getattr(d, attr))]
+        return " / ".join(parts)
+
+    return {d: one(d) for d in tuples}
+
+
+def indicator_choices(indicators: list, year: int) -> list[tuple[str, str]]:
+    """The unit's indicators (budgets.selectors.unit_indicators) as choices: the tuple's key,
+    labelled with its codes and names and the amount available."""
+    labels = indicator_labels(r.dims for r in indicators)
+    return [(r.dims.key(year), f"{labels[r.dims]} ({r.available:,.2f})") for r in indicators]
 
 
 def dims_parse(value: str) -> Dims:
@@ -30,10 +60,41 @@ class RequestFileForm(forms.Form):
 
     def __init__(self, *args: object, indicators: list, year: int, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["indicator"].choices = [
-            (r.dims.key(year), f"{r.dims.function} / {r.dims.economic} / {r.dims.fund_source}"
-             f"{' / ' + r.dims.project if r.dims.project else ''} ({r.available:,.2f})")
-            for r in indicators]
+        self.fields["indicator"].choices = indicator_choices(indicators, year)
+
+
+class PlanApplyForm(forms.Form):
+    """用款计划 申请: a month's amount on one of the unit's indicators."""
+
+    indicator = forms.ChoiceField(label=_("Indicator"))
+    month = forms.TypedChoiceField(label=_("Month"), coerce=int,
+                                   choices=[(m, f"{m:02d}") for m in range(1, 13)])
+    amount = forms.DecimalField(label=_("Amount"), max_digits=16, decimal_places=2,
+                                min_value=Decimal("0.01"),
+                                widget=forms.NumberInput(attrs={"step": "0.01"}))
+
+    def __init__(self, *args: object, indicators: list, year: int, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["indicator"].choices = indicator_choices(indicators, year)
+
+
+class PlanApproveForm(forms.Form):
+    """The treasury approves an applied plan: in full (no amount) or a smaller amount."""
+
+    amount = forms.DecimalField(label=_("Amount approved"), max_digits=16, decimal_places=2,
+                                min_value=Decimal("0.01"), required=False,
+                                widget=forms.NumberInput(attrs={"step": "0.01"}))
+    comment = forms.CharField(label=_("Comment"), max_length=300, required=False)
+
+
+class RefileForm(forms.Form):
+    """A refused or returned request corrected and filed again as a new draft."""
+
+    payee = forms.ModelChoiceField(label=_("Payee"), queryset=Payee.objects.filter(blocked=False))
+    amount = forms.DecimalField(label=_("Amount"), max_digits=16, decimal_places=None,
+                                min_value=Decimal("0.01"),
+                                widget=forms.NumberInput(attrs={"step": "0.01"}))
+    purpose = forms.CharField(label=_("Purpose"), max_length=300)
 
 
 class DecideForm(forms.Form):

@@ -37,7 +37,7 @@ class Group:
 
 # (group, [(url name, label)]); the policy decides which of them a user sees.
 MENU: tuple[tuple[Any, tuple[tuple[str, Any], ...]], ...] = (
-    (_("Work"), (("web:home", _("My work")),)),
+    (_("Work"), (("web:home", _("My work")), ("web:plans", _("Payment plans")))),
     (_("Budget"), (
         ("web:budget_projects", _("Projects")),
         ("web:budget_plans", _("Budget plans")),
@@ -45,6 +45,7 @@ MENU: tuple[tuple[Any, tuple[tuple[str, Any], ...]], ...] = (
         ("web:budget_adjustments", _("Adjustments")),
     )),
     (_("Treasury"), (
+        ("web:plan_review", _("Payment plan review")),
         ("web:treasury_vouchers", _("Vouchers")),
         ("web:treasury_imports", _("Bank files")),
         ("web:treasury_exceptions", _("Reconciliation exceptions")),

@@ -42,6 +42,12 @@ def _treasury_only(request: HttpRequest, kwargs: dict[str, Any]) -> bool:  # noq
     return bool(u.is_staff or u.is_superuser or roles.has_role(u, *roles.TREASURY_ROLES))
 
 
+def _unit_filer(request: HttpRequest, kwargs: dict[str, Any]) -> bool:  # noqa: ARG001
+    """A unit's filer (经办人) of an organization: its payment plans."""
+    u = request.user
+    return bool(roles.has_role(u, roles.UNIT_FILER) and scoping.organization_of(u) is not None)
+
+
 def _unit_code(request: HttpRequest, kwargs: dict[str, Any]) -> bool:
     return scoping.can_see_unit(request.user, kwargs.get("code", ""))
 
@@ -100,6 +106,11 @@ POLICY: dict[str, str | Check] = {
     "web:treasury_bank": _treasury_only,
     "web:treasury_bank_new": _treasury_only,
     "web:public_home": PUBLIC,
+    # 用款计划: a unit's filer applies, the treasury approves (web/views_plans.py)
+    "web:plans": _unit_filer,
+    "web:plan_review": _treasury_only,
+    "web:plans_approve": _treasury_only,
+    "web:plan_approve": _treasury_only,
     # budget screens (web/views_budget.py; objects are scoped in the views' queries: 404)
     "web:budget_projects": budget.page_reader,
     "web:budget_project": budget.page_reader,

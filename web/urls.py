@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 import web.views_budget as budget_views
-from web import views, views_banks, views_public, views_treasury
+from web import views, views_banks, views_plans, views_public, views_treasury
 
 app_name = "web"
 urlpatterns = [
@@ -16,6 +16,12 @@ urlpatterns = [
     path("web/requests/decide/", views.requests_decide, name="requests_decide"),
     path("web/requests/<str:tracking_id>/", views.request_detail, name="request"),
     path("web/requests/<str:tracking_id>/submit/", views.request_submit, name="request_submit"),
+    path("web/requests/<str:tracking_id>/refile/", views.request_refile, name="request_refile"),
+    # 用款计划 (web/views_plans.py)
+    path("web/plans/", views_plans.plans, name="plans"),
+    path("web/treasury/plans/", views_plans.plan_review, name="plan_review"),
+    path("web/treasury/plans/approve/", views_plans.plans_approve, name="plans_approve"),
+    path("web/treasury/plans/<int:pk>/approve/", views_plans.plan_approve, name="plan_approve"),
     # treasury (web/views_treasury.py)
     path("web/treasury/vouchers/", views_treasury.vouchers, name="treasury_vouchers"),
     path("web/treasury/batches/<int:pk>/", views_treasury.batch_detail, name="treasury_batch"),

@@ -20,12 +20,12 @@ from budgets import selectors as budget_selectors
 from budgets.models import Adjustment, BudgetPlan, Project
 from finance import roles as finance_roles
 from finance.errors import LedgerError
-from finance.models import WorkflowStep
+from finance.models import Entry, WorkflowStep
 from payments import services as pay
-from payments.models import PaymentRequest, ReconException, Voucher
+from payments.models import PaymentPlan, PaymentRequest, ReconException, Voucher
 from reports.models import DisclosureSet
 from web import budget_access, scoping
-from web.forms import DecideForm, RequestFileForm, dims_parse
+from web.forms import DecideForm, RefileForm, RequestFileForm, dims_parse, indicator_labels
 
 S = PaymentRequest.Status
 QUEUE_OF = {finance_roles.UNIT_HEAD: S.UNIT_REVIEW,
@@ -102,7 +102,13 @@ def _waiting(user: Any, roles: set[str], org: Any, year: int) -> list[tuple[str,
              _("Requests awaiting the treasury director"))):
         if role in roles:
             out.append((label, reqs.filter(status=status).count(), "#queues"))
+    if finance_roles.UNIT_FILER in roles and org is not None:
+        out.append((_("Payment plans awaiting the treasury"), PaymentPlan.objects.filter(
+            year=year, unit=org.code, status=PaymentPlan.Status.APPLIED).count(),
+            reverse("web:plans")))
     if roles & set(finance_roles.TREASURY_ROLES):
+        out.append((_("Payment plans awaiting approval"), PaymentPlan.objects.filter(
+            status=PaymentPlan.Status.APPLIED).count(), reverse("web:plan_review")))
         out += [(_("Approved requests awaiting a voucher"), reqs.filter(status=S.APPROVED).count(),
                  reverse("web:treasury_vouchers")),
                 (_("Vouchers awaiting the bank's result"), Voucher.objects.filter(
@@ -183,9 +189,61 @@ def request_detail(request: HttpRequest, tracking_id: str) -> HttpResponse:
     req = get_object_or_404(scoping.visible_requests(request.user), tracking_id=tracking_id)
     roles = scoping.roles_of(request.user)
     can_decide = any(QUEUE_OF.get(r) == req.status for r in roles)
+    refiled_as = pay.refiled_as(req) if req.status in pay.REFILABLE else ""
+    can_refile = bool(req.status in pay.REFILABLE and not refiled_as
+                      and finance_roles.UNIT_FILER in roles
+                      and getattr(scoping.organization_of(request.user), "code", None) == req.unit)
     return render(request, "web/request_detail.html", {
         "req": _with_reasons([req])[0], "steps": _steps(req), "can_decide": can_decide,
-        "can_submit": req.filed_by_id == request.user.pk and req.status in (S.DRAFT, S.REFUSED)})
+        "indicator": indicator_labels([req.dims])[req.dims],
+        "can_submit": (req.filed_by_id == request.user.pk and req.status in (S.DRAFT, S.REFUSED)
+                       and not refiled_as),
+        "refiled_as": refiled_as, "refiled_from": pay.refiled_from(req),
+        "refile_form": RefileForm(initial={"payee": req.payee_id, "amount": req.amount,
+                                           "purpose": req.purpose}) if can_refile else None,
+        **_links(request, req)})
+
+
+def _links(request: HttpRequest, req: PaymentRequest) -> dict[str, Any]:
+    """Where the request went: its voucher and batch, the bank's results, the ledger
+    entries carrying its tracking id and its field history (the audit pages only for
+    those the page policy lets open them)."""
+    from web import menu
+
+    voucher = Voucher.objects.select_related("batch").filter(request=req).first()
+    return {
+        "voucher": voucher,
+        "results": list(voucher.results.select_related("file").order_by("traded_at", "id"))
+        if voucher else [],
+        "entries": list(Entry.objects.filter(tracking_id=req.tracking_id)
+                        .order_by("fiscal_year", "number")),
+        "can_audit": menu._allowed(request, "audit:entry"),  # noqa: SLF001
+        "can_treasury": menu._allowed(request, "web:treasury_batch"),  # noqa: SLF001
+    }
+
+
+@login_required
+@require_POST
+def request_refile(request: HttpRequest, tracking_id: str) -> HttpResponse:
+    """A refused or returned request corrected (payee, amount, purpose) and filed again as
+    a new draft; the old one keeps its state and history and names the new one."""
+    req = get_object_or_404(scoping.visible_requests(request.user), tracking_id=tracking_id)
+    form = RefileForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "; ".join(str(e) for errs in form.errors.values() for e in errs))
+        return redirect("web:request", tracking_id=tracking_id)
+    try:
+        new = pay.payment_request_refile(request=req, user=request.user,
+                                         amount=form.cleaned_data["amount"],
+                                         payee=form.cleaned_data["payee"],
+                                         purpose=form.cleaned_data["purpose"])
+    except LedgerError as exc:
+        messages.error(request, str(exc))
+        return redirect("web:request", tracking_id=tracking_id)
+    messages.success(request, _("Request %(old)s filed again as draft %(new)s; submit it to "
+                                "send it for review.") % {"old": tracking_id,
+                                                          "new": new.tracking_id})
+    return redirect("web:request", tracking_id=new.tracking_id)
 
 
 @login_required

@@ -49,22 +49,27 @@ from payments.services.reconciliation import (
 )
 from payments.services.requests import (
     LEVELS,
+    REFILABLE,
     Decided,
     payment_request_approve,
     payment_request_create,
+    payment_request_refile,
     payment_request_reject,
     payment_request_submit,
     payment_requests_approve,
+    refiled_as,
+    refiled_from,
 )
 from payments.services.vouchers import voucher_batch_create
 
 __all__ = [
-    "CENT", "DIRECTOR", "FILER", "LEVELS", "REVIEWER", "UNIT_HEAD", "S",
+    "CENT", "DIRECTOR", "FILER", "LEVELS", "REFILABLE", "REVIEWER", "UNIT_HEAD", "S",
     "Decided", "ImportReport", "NotBatchable", "PlanApplyLine",
     "agent_account_upsert", "amount_in_capitals", "bank_file_import", "bank_result_apply",
     "bank_results_apply", "bank_upsert", "director_threshold", "errors",
     "fund_source_plan_control_set", "membership_set", "payee_block", "payee_save",
-    "payment_request_approve", "payment_request_create", "payment_request_reject",
+    "payment_request_approve", "payment_request_create", "payment_request_refile",
+    "payment_request_reject", "refiled_as", "refiled_from",
     "payment_request_submit", "payment_requests_approve", "plan_apply", "plan_approve",
     "plans_apply", "plans_approve", "recon_exception_resolve", "reconcile", "rule_update",
     "statement_reconcile", "users_prefetch", "voucher_batch_create",

@@ -92,6 +92,57 @@ def payment_request_create(*, dims: Dims, year: int, amount: Decimal, payee: Pay
         return req
 
 
+REFILABLE = (S.REFUSED, S.RETURNED)
+REFILE_FROM = "重新提交自 %s"  # the new draft's workflow step: where it comes from
+REFILE_TO = "重新提交为 %s"  # the old request's step: the draft that carries it on
+
+
+def _refile_steps(req: PaymentRequest) -> Any:
+    return WorkflowStep.objects.filter(doc_type=ContentType.objects.get_for_model(PaymentRequest),
+                                       doc_id=str(req.pk), action="refile")
+
+
+def refiled_as(req: PaymentRequest) -> str:
+    """The tracking id of the draft a refused or returned request was filed again as ("")."""
+    step = _refile_steps(req).filter(comment__startswith=REFILE_TO % "").first()
+    return step.comment.removeprefix(REFILE_TO % "") if step else ""
+
+
+def refiled_from(req: PaymentRequest) -> str:
+    """The tracking id of the request a draft was filed again from ("" for a new one)."""
+    step = _refile_steps(req).filter(comment__startswith=REFILE_FROM % "").first()
+    return step.comment.removeprefix(REFILE_FROM % "") if step else ""
+
+
+def payment_request_refile(*, request: PaymentRequest, user: Any, amount: Decimal | None = None,
+                           payee: Payee | None = None, purpose: str | None = None,
+                           as_of: dt.datetime | None = None) -> PaymentRequest:
+    """A refused (rules) or returned (退票) request corrected and filed again: a NEW draft
+    on the same indicator with its references and attachments, the amount, payee and
+    purpose as given (else the old ones), checked as every draft is
+    (`payment_request_create`). The old request keeps its state and history; each gets a
+    workflow step naming the other (重新提交自 / 重新提交为), and the old one can be filed
+    again, or submitted again, no more."""
+    as_of = as_of or timezone.now()
+    with transaction.atomic():
+        old = _lock(request)
+        if old.status not in REFILABLE:
+            raise errors.WrongState(tracking_id=old.tracking_id, status=old.status,
+                                    action="filed again")
+        if again := refiled_as(old):
+            raise errors.AlreadyRefiled(tracking_id=old.tracking_id, new=again)
+        files = [(a.name, a.file.read()) for a in old.attachments.all()]
+        new = payment_request_create(
+            dims=old.dims, year=old.year, amount=old.amount if amount is None else amount,
+            payee=payee or old.payee, purpose=purpose or old.purpose, user=user,
+            contract_ref=old.contract_ref, procurement_ref=old.procurement_ref,
+            attachments=files, as_of=as_of)
+        workflow_record_many([(new, new.status, new.status, REFILE_FROM % old.tracking_id),
+                              (old, old.status, old.status, REFILE_TO % new.tracking_id)],
+                             action="refile", user=user, as_of=as_of)
+        return new
+
+
 def _codes(dims: Dims) -> dict[str, str]:
     """The codes a clerk reads in a refusal naming an indicator ("—" for no project)."""
     return {"unit": dims.unit, "function": dims.function, "economic": dims.economic,
@@ -151,6 +202,8 @@ def payment_request_submit(*, request: PaymentRequest, user: Any,
                                     action="submitted")
         if user.pk != req.filed_by_id:
             raise errors.NotAllowed(user=user, action="submit", why=errors.MSG_NOT_FILER)
+        if req.status == S.REFUSED and (again := refiled_as(req)):
+            raise errors.AlreadyRefiled(tracking_id=req.tracking_id, new=again)
         return _submit(req, user, as_of)
 
 
