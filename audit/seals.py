@@ -120,11 +120,17 @@ def history_seal(*, as_of: dt.datetime | None = None, grace: dt.timedelta = SEAL
 
 # ------------------------------------------------------------- sealing on write
 _pending: set[type[models.Model]] = set()
+# Off while several processes write history at once (the city-year's worker processes):
+# a sealer in one process would seal past rows another has not committed yet; the run
+# seals everything in order at its end.
+ON_WRITE = True
 
 
 def history_row_written(sender: type[models.Model], **kwargs: Any) -> None:  # noqa: ARG001
     """simple-history's post_create_historical_record: remember the table and seal it
     once the writing transaction commits (at once outside a transaction)."""
+    if not ON_WRITE:
+        return
     _pending.add(sender)
     # one callback per transaction: the first to run seals every pending table (a
     # rolled-back transaction's tables are sealed with the next one, or by the periodic run)

@@ -328,6 +328,17 @@ class CityYear:
 
     # ------------------------------------------------------------------ the run
     def run(self) -> Outcome:
+        from audit import seals
+
+        before = seals.ON_WRITE
+        if self.parallel():  # worker processes write history at once: seal at the end
+            seals.ON_WRITE = False
+        try:
+            return self._run()
+        finally:
+            seals.ON_WRITE = before
+
+    def _run(self) -> Outcome:
         steps: list[tuple[str, Callable[[], None]]] = [
             ("people and roles", self.people),
             ("city, districts, departments, units", self.organizations),
