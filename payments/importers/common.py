@@ -96,11 +96,22 @@ def decode(content: bytes) -> str:
 MAX_AMOUNT = Decimal("1e15")  # 1,000 trillion yuan; fen fit in a bigint
 
 
-def money(text: str, *, decimal_comma: bool = False) -> Decimal:
-    """'1,250,000.00' (thousands separators) or, with `decimal_comma`, MT940's '1250000,00'
-    → Decimal with 2 places; refuses anything else."""
-    raw = text.strip()
-    raw = raw.replace(",", ".") if decimal_comma else raw.replace(",", "")
+def money(text: str, *, decimal_comma: bool = False, decimal_mark: str = ".",
+          thousands_sep: str = ",") -> Decimal:
+    """An amount as a bank writes it → Decimal with 2 places; refuses 3 places, zero and
+    below, and anything else. '1,250,000.00' by default; MT940's '1250000,00' with
+    `decimal_comma`; any bank's style with its `decimal_mark` and `thousands_sep`
+    ('1.250.000,00', '1 250 000,00', '1250000.00')."""
+    if decimal_comma:
+        decimal_mark, thousands_sep = ",", ""
+    raw = text.strip().replace("\u00a0", " ")
+    if thousands_sep:
+        raw = raw.replace(thousands_sep, "")
+    raw = raw.replace(" ", "")
+    if decimal_mark == ",":
+        raw = raw.replace(",", ".")
+    elif "," in raw:
+        raise ValueError(f"not an amount: {text!r}")
     if raw.endswith("."):
         raw += "00"
     try:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from payments.importers.common import MAX_AMOUNT, OUTCOMES
+from payments.importers.common import OUTCOMES, money
 
 ENCODINGS = ("auto", "utf-8", "gb18030")
 RESULT_FIELDS = ("voucher_number", "payer_account", "payee_account", "payee_name", "amount",
@@ -78,28 +78,8 @@ class Dialect:
         return out
 
     def money(self, text: str) -> Decimal:
-        """An amount as this bank writes it ('1,250,000.00', '1.250.000,00', '1 250 000,00',
-        '1250000.00') → Decimal with 2 places; refuses 3 places, zero and below. A minus
-        sign is refused here (statement amounts with a sign go through `signed`)."""
-        raw = text.strip().replace("\u00a0", " ")
-        if self.thousands_sep:
-            raw = raw.replace(self.thousands_sep, "")
-        raw = raw.replace(" ", "")
-        if self.decimal_mark == ",":
-            raw = raw.replace(",", ".")
-        elif "," in raw:
-            raise ValueError(f"not an amount: {text!r}")
-        if raw.endswith("."):
-            raw += "00"
-        try:
-            value = Decimal(raw)
-        except InvalidOperation:
-            raise ValueError(f"not an amount: {text!r}") from None
-        if not value.is_finite() or value <= 0 or value.as_tuple().exponent < -2:  # type: ignore[operator]
-            raise ValueError(f"not a positive amount with at most 2 places: {text!r}")
-        if value >= MAX_AMOUNT:
-            raise ValueError(f"amount too large: {text!r}")
-        return value.quantize(Decimal("0.01"))
+        """An amount in this bank's decimal and thousands style (`common.money`)."""
+        return money(text, decimal_mark=self.decimal_mark, thousands_sep=self.thousands_sep)
 
     def signed(self, text: str) -> tuple[Decimal, bool]:
         """A signed amount ('-1,200.00' is a debit) → (amount, credit)."""
