@@ -86,30 +86,17 @@ def setup(n_vouchers: int) -> tuple[str, float]:
     """Master data, an approved budget per unit and `n_vouchers` issued vouchers on one
     agent account (at the ICBC branch), all through the services; returns the agent
     account number and the seconds the requests took."""
-    from django.contrib.auth.models import Group, User
-    from django.core.management import call_command
+    from django.contrib.auth.models import User
 
+    from bench.payments_lifecycle import treasury_base
     from finance import services as fin
     from finance.ids import make_uscc
     from finance.ledger import Dims
     from payments import services
     from payments.models import PaymentRequest
 
-    call_command("migrate", verbosity=0)
-    call_command("import_codes", str(ROOT / "finance/data/codes"), stdout=open(os.devnull, "w"))  # noqa: SIM115
-    fin.fiscal_year_open(year=2026, user=None)
+    admin, groups, reviewer, icbc = treasury_base()
     mk = fin.organization_upsert
-    mk(code="440300001", name="财政局", kind="bureau", region_code="440300",
-       uscc=make_uscc("440300", 1), user=None, reason="bench")
-    admin = User.objects.create_user("bench-admin")
-    groups = {g: Group.objects.get_or_create(name=g)[0] for g in (
-        services.FILER, services.UNIT_HEAD, services.REVIEWER, services.DIRECTOR)}
-    reviewer = User.objects.create_user("reviewer")
-    reviewer.groups.add(groups[services.REVIEWER])
-    icbc = services.bank_upsert(cnaps="102584000002", name="中国工商银行深圳分行", user=admin)
-    services.bank_upsert(cnaps="102584002015", name="中国工商银行深圳南山支行", user=admin)
-    services.fund_source_plan_control_set(fund_source="1", enabled=False, user=admin,
-                                          reason="bench")
     agent = services.agent_account_upsert(number="44030100040000001", name="零余额账户",
                                           bank=icbc, user=admin)
     filers, heads, payees, dims = [], [], [], []

@@ -43,21 +43,10 @@ def setup_django() -> None:
     django.setup()
 
 
-def unit(i: int) -> str:
-    return f"440300{300 + i}"
-
-
-def dims(i: int):  # noqa: ANN201
-    from finance.ledger import Dims
-
-    return Dims(region="440300", unit=unit(i), function="2050203", economic="30201",
-                fund_source="1")
-
-
-def prepare() -> None:
-    psql(f"DROP DATABASE IF EXISTS {DB}")
-    psql(f"CREATE DATABASE {DB}")
-    setup_django()
+def treasury_base() -> tuple:
+    """A migrated database with the code lists, year 2026 open, the bureau, the roles'
+    groups, a treasury reviewer, the agent bank and plan control off for fund source 1
+    (shared by the payments benches). Returns (admin, groups, reviewer, agent bank)."""
     from django.contrib.auth.models import Group, User
     from django.core.management import call_command
 
@@ -80,6 +69,32 @@ def prepare() -> None:
     services.bank_upsert(cnaps="102584002015", name="中国工商银行深圳南山支行", user=admin)
     services.fund_source_plan_control_set(fund_source="1", enabled=False, user=admin,
                                           reason="bench")
+    return admin, groups, reviewer, icbc
+
+
+def unit(i: int) -> str:
+    return f"440300{300 + i}"
+
+
+def dims(i: int):  # noqa: ANN201
+    from finance.ledger import Dims
+
+    return Dims(region="440300", unit=unit(i), function="2050203", economic="30201",
+                fund_source="1")
+
+
+def prepare() -> None:
+    psql(f"DROP DATABASE IF EXISTS {DB}")
+    psql(f"CREATE DATABASE {DB}")
+    setup_django()
+    from django.contrib.auth.models import User
+
+    from finance import services as fin
+    from finance.ids import make_uscc
+    from payments import services
+
+    admin, groups, reviewer, icbc = treasury_base()
+    mk = fin.organization_upsert
     for i in range(2 * WORKERS):
         org = mk(code=unit(i), name=f"单位{i}", kind="budget_unit", region_code="440300",
                  uscc=make_uscc("440300", 300 + i), parent_code="440300001", user=None,
