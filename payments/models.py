@@ -296,7 +296,7 @@ class Voucher(LoadedValues, models.Model):
     amount_capital = models.CharField(_("amount in capitals (大写)"), max_length=100)
     date = models.DateField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ISSUED)
-    bank_ref = models.CharField(max_length=40, blank=True)
+    bank_ref = models.CharField(max_length=60, blank=True)
     paid_on = models.DateField(null=True, blank=True)
     failure_reason = models.CharField(max_length=300, blank=True)
     history = HistoricalRecords()

@@ -304,7 +304,7 @@ def bank_results_apply(*, rows: list[ResultRow], bank_file: BankFile, user: Any,
                     kind=EntryKind.PAYMENT, tracking_id=req.tracking_id,
                     idempotency_key=f"{req.tracking_id}:pay"))
                 voucher.status, voucher.paid_on = Voucher.Status.PAID, on
-                voucher.bank_ref = row.bank_ref[:40]
+                voucher.bank_ref = row.bank_ref
                 applied.append((row, voucher, req, S.PAID, 1))
             elif not row.success and voucher.status in (Voucher.Status.ISSUED,
                                                         Voucher.Status.PAID):
@@ -316,7 +316,7 @@ def bank_results_apply(*, rows: list[ResultRow], bank_file: BankFile, user: Any,
                 postings.append((req.commit_entry, f"退票 {row.reason}",
                                  f"{req.tracking_id}:release", on))
                 voucher.status, voucher.failure_reason = Voucher.Status.RETURNED, row.reason[:300]
-                voucher.bank_ref = row.bank_ref[:40]
+                voucher.bank_ref = row.bank_ref
                 req.return_reason = row.reason
                 applied.append((row, voucher, req, S.RETURNED, 1 + unpay))
             elif _says_again(row, voucher, last.get(voucher.pk)):
