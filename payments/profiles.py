@@ -9,9 +9,12 @@ from pathlib import Path
 from typing import Any
 
 SHIPPED = Path(__file__).resolve().parent / "data" / "bank_profiles.json"
-FIELDS = ("name", "cnaps", "encoding", "delimiter", "result_columns", "statement_columns",
-          "time_formats", "date_formats", "decimal_mark", "thousands_sep", "statuses",
-          "direction_words", "statement_formats", "note")
+# a profile's fields and what a shipped row that leaves one out means
+DEFAULTS: dict[str, Any] = {
+    "name": "", "cnaps": "", "encoding": "auto", "delimiter": ",", "result_columns": {},
+    "statement_columns": {}, "time_formats": [], "date_formats": [], "decimal_mark": ".",
+    "thousands_sep": ",", "statuses": {}, "direction_words": {}, "statement_formats": [],
+    "note": ""}
 
 
 def shipped() -> list[dict[str, Any]]:
@@ -19,6 +22,4 @@ def shipped() -> list[dict[str, Any]]:
 
 
 def values(row: dict[str, Any]) -> dict[str, Any]:
-    return {f: row.get(f, [] if f.endswith(("formats",)) else
-                       {} if f.endswith(("columns", "statuses", "words")) else "")
-            for f in FIELDS}
+    return {f: row.get(f, default) for f, default in DEFAULTS.items()}

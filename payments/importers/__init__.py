@@ -24,8 +24,6 @@ PAIN002, CAMT053, CAMT054, MT940, MT942 = "pain002", "camt053", "camt054", "mt94
 # what a parsed file is (BankRows.format, BankFile.format)
 RESULTS, RESULTS_XLSX, STATEMENT_CSV, STATEMENT_XLSX = (
     "results_csv", "results_xlsx", "statement_csv", "statement_xlsx")
-FORMATS = (RESULTS, RESULTS_XLSX, STATEMENT_CSV, STATEMENT_XLSX, PAIN002, CAMT053, CAMT054,
-           MT940, MT942)
 STATEMENT_FORMATS = (CAMT053, CAMT054, MT940, MT942, STATEMENT_CSV)  # what a profile may list
 TABLE_DELIMITERS = (",", "\t", "|", ";")
 

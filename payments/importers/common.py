@@ -24,7 +24,6 @@ class ImportIssue:
 # whatever words it uses: the bank profile maps its words onto these four.
 PAID, RETURNED, REJECTED, PENDING = "paid", "returned", "rejected", "pending"
 OUTCOMES = (PAID, RETURNED, REJECTED, PENDING)
-FINAL_OUTCOMES = (PAID, RETURNED, REJECTED)
 
 
 @dataclass(frozen=True)
