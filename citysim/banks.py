@@ -113,7 +113,7 @@ def results(cnaps: str, rows: list[Res]) -> tuple[str, bytes]:
                 "pending": "PROCESSING"}
         body: list[list[object]] = [["支付凭证编号", "付款账号", "收款账号", "收款人", "金额",
                                      "交易结果", "银行交易流水", "交易时间", "失败原因"]]
-        body += [[r.voucher, r.payer, r.payee_account, r.payee_name, float(r.amount),
+        body += [[r.voucher, r.payer, r.payee_account, r.payee_name, r.amount,
                   word[r.outcome], r.ref, r.at, r.reason or None] for r in rows]
         return f"BOC_result_{day:%Y%m%d}.xlsx", _xlsx(body, sheet="交易结果")
     if cnaps == BOCOM:
