@@ -61,6 +61,7 @@ lint: venv
 # the issues ask for (about an hour on 2 cores); `make bench-quick` runs small sizes.
 bench: venv
 	$(PY) bench/posting.py
+	$(PY) bench/peer_hordak.py
 	$(PY) bench/budgets_approve.py --units 3000
 	$(PY) bench/payments_lifecycle.py
 	$(PY) bench/payments_camt.py --lines 100000
@@ -72,6 +73,7 @@ bench: venv
 
 bench-quick: venv
 	$(PY) bench/posting.py --seconds 5
+	$(PY) bench/peer_hordak.py --seconds 5
 	$(PY) bench/budgets_approve.py --units 100
 	$(PY) bench/payments_lifecycle.py --seconds 5
 	$(PY) bench/payments_camt.py --lines 10000
