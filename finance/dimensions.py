@@ -114,3 +114,23 @@ def project_categories() -> dict[str, str]:
     if not _category_source:
         return {}
     return dict(_category_source[0](None))
+
+
+# ---------------------------------------------------------------- names of codes
+def code_names(codes: dict[str, Iterable[str]]) -> dict[str, dict[str, str]]:
+    """{dimension: {code: name}} for the codes asked, one query per dimension: `region`,
+    `unit` (any organization: a unit, its department, the bureau), `function`,
+    `economic`, `fund_source`, and the chart's `account`. Pages show a code with its
+    name (2050203 小学教育, not only 2050203); an unknown code has no entry."""
+    from finance import models as m
+
+    sources = {"region": m.Region, "unit": m.Organization, "department": m.Organization,
+               "function": m.FunctionCode, "economic": m.EconomicCode,
+               "fund_source": m.FundSource, "account": m.Account}
+    out: dict[str, dict[str, str]] = {}
+    for name, wanted in codes.items():
+        model = sources.get(name)
+        wanted = {c for c in wanted if c}
+        out[name] = (dict(model.objects.filter(code__in=wanted).values_list("code", "name"))
+                     if model is not None and wanted else {})
+    return out

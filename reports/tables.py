@@ -555,8 +555,9 @@ _DIM_LABELS = {"region": "区划", "department": "部门", "unit": "单位", "fu
                "economic": "经济分类", "fund_source": "资金性质"}
 
 
-def execution_table(report: ExecutionReport) -> Table:
-    """The execution report as a renderable table (amounts in 元)."""
+def execution_table(report: ExecutionReport, *, scope_label: str = "") -> Table:
+    """The execution report as a renderable table (amounts in 元); `scope_label` names
+    the scope for people (440300010 深圳市教育局) instead of department:440300010."""
     columns = []
     for g in report.group_by:
         columns += [Column(g, _DIM_LABELS[g] + "编码", False),
@@ -577,5 +578,5 @@ def execution_table(report: ExecutionReport) -> Table:
                         total=r is report.total))
     header = [[(c.label, 1, 1) for c in columns]]
     return Table("E1", f"{report.year}年预算执行情况表", columns, header, rows,
-                 subtitle=f"范围：{report.scope}" + (f"　截至 {report.as_of}" if report.as_of else ""),
+                 subtitle=f"范围：{scope_label or report.scope}" + (f"　截至 {report.as_of}" if report.as_of else ""),
                  unit_label="单位：元", in_wan=False)

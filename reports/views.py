@@ -3,16 +3,16 @@ accounts, close, disclosure sets (staff) and the public pages of published sets 
 login). Each view parses input and makes one selector or service call."""
 from __future__ import annotations
 
-import base64
-
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from reports import errors, selectors, tables
 from reports import render as report_render
+from reports.forms import GROUPINGS, ExecutionForm
 from reports.models import DisclosureSet
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -23,22 +23,59 @@ def _year(request: HttpRequest) -> int:
     return int(value) if value.isdigit() else timezone.localdate().year
 
 
-def _group(request: HttpRequest) -> tuple[str, ...]:
-    by = tuple(g for g in request.GET.get("by", "department").split(",") if g)
-    return by or ("department",)
+def _execution_charts(report: selectors.ExecutionReport) -> list:
+    """The page's charts (web.charts, SVG): budget and payments by the first grouping (the
+    ten largest, the rest as 其他), the execution rate of the same bars, and the payments of
+    each month; amounts drawn in 万元, categories named by code and name."""
+    from decimal import Decimal
+
+    from web.charts import PERCENT, Chart, Series, fold
+
+    charts = []
+    group = report.group_by[0] if report.group_by else ""
+    rows = sorted(report.rows, key=lambda r: -r.budget_fen)
+    if group and rows:
+        label = str(dict(GROUPINGS).get(group, group))
+        labels = [" ".join(p for p in (r.keys.get(group, "") or "—",
+                                       r.labels.get(group, "")) if p) for r in rows]
+        budget = Series(_("Budget"), [selectors.fen_to_decimal(r.budget_fen) for r in rows])
+        paid = Series(_("Paid"), [r.figures["paid"].yuan for r in rows])
+        charts.append(Chart(chart_id="chart-budget-paid", labels=labels,
+                            title=_("Budget and payments by %(group)s") % {"group": label},
+                            series=[budget, paid]))
+        short, (b, p) = fold(labels, [budget, paid])
+        rates = [(pv / bv).quantize(Decimal("0.0001")) if bv else Decimal("0")
+                 for bv, pv in zip(b.values, p.values, strict=True)]
+        charts.append(Chart(chart_id="chart-rate", labels=short, kind=PERCENT, top=0,
+                            title=_("Execution rate by %(group)s") % {"group": label},
+                            series=[Series(_("Execution rate"), rates)]))
+    charts.append(Chart(chart_id="chart-monthly", top=0,
+                        labels=[_("month %(m)d") % {"m": m} for m in range(1, 13)],
+                        title=_("Payments by month"),
+                        series=[Series(_("Paid"), [f.yuan for f in report.monthly_paid])]))
+    return charts
 
 
 @login_required
 def execution_view(request: HttpRequest) -> HttpResponse:
-    try:
-        report = selectors.execution_report(
-            year=_year(request), group_by=_group(request),
-            scope=selectors.Scope.parse(request.GET.get("scope")))
-    except errors.ReportError as exc:
-        return HttpResponse(str(exc), status=400)
+    """预算执行情况表: year, grouping and scope chosen from lists (ExecutionForm); what
+    the form refuses is said on the page, never as a bare 400."""
+    form = ExecutionForm.from_query(request.GET)
+    report = None
+    if form.is_valid():
+        try:
+            report = selectors.execution_report(
+                year=form.cleaned_data["year"], group_by=form.group_by,
+                scope=selectors.Scope.parse(form.cleaned_data["scope"]))
+        except errors.ReportError as exc:
+            form.add_error(None, str(exc))
+    if report is None:
+        return render(request, "reports/execution.html",
+                      {"form": form, "title": _("Budget execution report")}, status=400)
     fmt = request.GET.get("format", "html")
-    table = tables.execution_table(report)
-    charts = report_render.execution_charts(report)
+    scope_label = str(dict(_flat(form.fields["scope"].choices)).get(
+        form.cleaned_data["scope"], report.scope))
+    table = tables.execution_table(report, scope_label=scope_label)
     title = f"{report.year}年预算执行情况表"
     if fmt == "xlsx":
         from reports.render import tables_xlsx
@@ -48,12 +85,26 @@ def execution_view(request: HttpRequest) -> HttpResponse:
     if fmt == "pdf":
         from reports.render import tables_pdf
 
-        return HttpResponse(tables_pdf([table], title=title, charts=charts),
+        return HttpResponse(tables_pdf([table], title=title,
+                                       charts=report_render.execution_charts(report)),
                             content_type="application/pdf")
-    images = [(c, base64.b64encode(png).decode()) for c, png in charts]
+    query = request.GET.copy()
+    query.pop("format", None)
     return render(request, "reports/execution.html",
-                  {"report": report, "table": table, "images": images, "title": title,
-                   "query": request.GET.urlencode()})
+                  {"form": form, "report": report, "table": table,
+                   "charts": _execution_charts(report), "title": title,
+                   "scope_label": scope_label,
+                   "query": query.urlencode()})
+
+
+def _flat(choices: list) -> list[tuple[str, str]]:
+    out = []
+    for value, label in choices:
+        if isinstance(label, list | tuple):
+            out += list(label)
+        else:
+            out.append((value, label))
+    return out
 
 
 @login_required

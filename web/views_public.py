@@ -82,7 +82,7 @@ def public_home(request: HttpRequest) -> HttpResponse:
             chart_id="chart-departments",
             title=_("%(year)s expenditure by department: budget and final accounts") % {
                 "year": year},
-            labels=[label[c] for c in codes],
+            labels=[f"{c} {label[c]}" for c in codes],
             series=[Series(names[k], [by_dept[c].get(k, Decimal("0.00")) for c in codes])
                     for k in kinds]))
         ctx["sets"] = in_year
