@@ -93,3 +93,24 @@ class ExecutionForm(forms.Form):
     def group_by(self) -> tuple[str, ...]:
         data = self.cleaned_data
         return tuple(g for g in (data["by"], data.get("then") or "") if g)
+
+
+class FinalAccountsForm(forms.Form):
+    """决算报表: 年度 and 范围 from lists, like the execution report."""
+
+    year = forms.TypedChoiceField(label=_("Year"), coerce=int)
+    scope = forms.ChoiceField(label=_("Scope"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["year"].choices = year_choices()
+        self.fields["scope"].choices = scope_choices()
+        for field in self.fields.values():
+            field.widget.attrs["class"] = "form-select form-select-sm"
+
+    @classmethod
+    def from_query(cls, query: Any) -> FinalAccountsForm:
+        years = [y for y, _label in year_choices()]
+        today = timezone.localdate().year
+        return cls({"year": query.get("year") or (today if today in years else years[0]),
+                    "scope": query.get("scope") or "all"})

@@ -12,7 +12,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from reports.selectors import ExecutionReport
-from reports.tables import Figure, Table
+from reports.tables import Figure, Table, to_wan
+
+CHART_TOP = 10  # bars in a chart before the rest is one 其他 bar
 
 FONT_PATH = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 FONT = "WQY"
@@ -243,10 +245,18 @@ def datapackage(*, name: str, title: str, year: int, resources: list[tuple[str, 
 
 
 # ------------------------------------------------------------------ charts
+def _wan_axis(ax: object) -> None:
+    """Amounts on the y axis in 万元 with thousands separators (never "1e7")."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))  # type: ignore[attr-defined]
+
+
 def bar_chart_png(labels: Sequence[str], values: Sequence[Decimal], *, title: str,
                   percent: bool = False) -> bytes:
-    """A bar chart (e.g. execution rate by department). Values are Decimal; matplotlib
-    needs floats for drawing only, after every figure has been computed."""
+    """A bar chart (e.g. execution rate by department). Values are Decimal (a fraction
+    when `percent`, else 万元); matplotlib needs floats for drawing only, after every
+    figure has been computed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -255,18 +265,21 @@ def bar_chart_png(labels: Sequence[str], values: Sequence[Decimal], *, title: st
 
     font_manager.fontManager.addfont(str(FONT_PATH))
     prop = font_manager.FontProperties(fname=str(FONT_PATH))
-    fig, ax = plt.subplots(figsize=(9, 3.4), dpi=100)
+    fig, ax = plt.subplots(figsize=(9, 3.8), dpi=100)
     heights = [float(v * 100 if percent else v) for v in values]  # drawing only
     ax.bar(range(len(labels)), heights, color="#3b6ea8")
-    ax.set_xticks(range(len(labels)), list(labels), fontproperties=prop)
+    ax.set_xticks(range(len(labels)), list(labels), fontproperties=prop, rotation=30,
+                  ha="right", fontsize=8)
     ax.set_title(title, fontproperties=prop)
-    if percent:
-        ax.set_ylabel("%")
+    ax.set_ylabel("%" if percent else "万元", fontproperties=prop)
+    if not percent:
+        _wan_axis(ax)
     fig.tight_layout()
     return _png(fig)
 
 
 def line_chart_png(labels: Sequence[str], values: Sequence[Decimal], *, title: str) -> bytes:
+    """A line over months; values in 万元."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -280,7 +293,8 @@ def line_chart_png(labels: Sequence[str], values: Sequence[Decimal], *, title: s
     ax.plot(range(len(labels)), [float(v) for v in values], marker="o", color="#a83b3b")
     ax.set_xticks(range(len(labels)), list(labels), fontproperties=prop)
     ax.set_title(title, fontproperties=prop)
-    ax.set_ylabel("元", fontproperties=prop)
+    ax.set_ylabel("万元", fontproperties=prop)
+    _wan_axis(ax)
     fig.tight_layout()
     return _png(fig)
 
@@ -296,15 +310,26 @@ def _png(fig: object) -> bytes:
 
 # ------------------------------------------------------------ execution charts
 def execution_charts(report: ExecutionReport) -> list[tuple[str, bytes]]:
-    """执行率 by the first grouping (e.g. department) and the monthly spending curve."""
-    rated = [r for r in report.rows if r.rate is not None][:30]
-    labels = [r.labels.get(report.group_by[0], "") or next(iter(r.keys.values()), "")
-              for r in rated] if report.group_by else []
+    """For the PDF: 执行率 of the ten largest of the first grouping (by budget; the rest
+    as one 其他 bar), labelled code + name, and the monthly payments in 万元."""
     charts = []
-    if rated:
-        charts.append(("执行率 execution rate", bar_chart_png(
-            labels, [r.rate for r in rated], title="预算执行率 (%)", percent=True)))
-    charts.append(("月度支出 monthly spending", line_chart_png(
-        [f"{m}月" for m in range(1, 13)], [f.yuan for f in report.monthly_paid],
-        title="月度支付进度")))
+    group = report.group_by[0] if report.group_by else ""
+    rows = sorted((r for r in report.rows if r.budget_fen), key=lambda r: -r.budget_fen)
+    if group and rows:
+        top, rest = rows[:CHART_TOP], rows[CHART_TOP:]
+        if len(rest) == 1:
+            top, rest = rows, []
+        labels = [" ".join(p for p in (r.keys.get(group, ""), r.labels.get(group, "")) if p)
+                  or "—" for r in top]
+        rates = [r.rate or Decimal("0") for r in top]
+        if rest:
+            budget = sum(r.budget_fen for r in rest)
+            paid = sum(r.figures["paid"].fen for r in rest)
+            labels.append(f"其他（{len(rest)}项）")
+            rates.append((Decimal(paid) / Decimal(budget)).quantize(Decimal("0.0001")))
+        charts.append(("执行率", bar_chart_png(labels, rates, title="预算执行率 (%)",
+                                             percent=True)))
+    charts.append(("月度支付（万元）", line_chart_png(
+        [f"{m}月" for m in range(1, 13)], [to_wan(f.fen) for f in report.monthly_paid],
+        title="月度支付进度（万元）")))
     return charts

@@ -12,15 +12,10 @@ from django.views.decorators.http import require_POST
 
 from reports import errors, selectors, tables
 from reports import render as report_render
-from reports.forms import GROUPINGS, ExecutionForm
+from reports.forms import GROUPINGS, ExecutionForm, FinalAccountsForm
 from reports.models import DisclosureSet
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _year(request: HttpRequest) -> int:
-    value = request.GET.get("year", "")
-    return int(value) if value.isdigit() else timezone.localdate().year
 
 
 def _execution_charts(report: selectors.ExecutionReport) -> list:
@@ -109,19 +104,40 @@ def _flat(choices: list) -> list[tuple[str, str]]:
 
 @login_required
 def final_accounts_view(request: HttpRequest) -> HttpResponse:
-    try:
-        scope = selectors.Scope.parse(request.GET.get("scope"))
-        fs = tables.fact_set(year=_year(request), scope=scope)
-    except errors.ReportError as exc:
-        return HttpResponse(str(exc), status=400)
-    return render(request, "reports/tables.html", {
-        "title": f"{fs.year}年决算报表 ({scope})", "tables": tables.statement_tables(fs)})
+    """决算报表 of a scope; every amount links to its figure page."""
+    form = FinalAccountsForm.from_query(request.GET)
+    context: dict = {"form": form, "title": _("Final accounts statements")}
+    if form.is_valid():
+        scope_text = form.cleaned_data["scope"]
+        try:
+            fs = tables.fact_set(year=form.cleaned_data["year"],
+                                 scope=selectors.Scope.parse(scope_text))
+        except errors.ReportError as exc:
+            form.add_error(None, str(exc))
+        else:
+            label = dict(_flat(form.fields["scope"].choices)).get(scope_text, scope_text)
+            context.update(title=f"{fs.year}年决算报表（{label}）",
+                           tables=tables.statement_tables(fs))
+    return render(request, "reports/tables.html", context,
+                  status=200 if "tables" in context else 400)
 
 
 @login_required
 def disclosure_list_view(request: HttpRequest) -> HttpResponse:
-    return render(request, "reports/disclosure_list.html", {
-        "deadlines": selectors.disclosure_deadlines(today=timezone.localdate())})
+    """Sets with their deadlines; `?set=<id>` shows a set's tables below, built from the
+    ledger now for a draft or approved set (each amount links to its figure page), as
+    published for a published one (its public page)."""
+    from reports import services
+
+    context: dict = {"deadlines": selectors.disclosure_deadlines(today=timezone.localdate())}
+    chosen = request.GET.get("set", "")
+    if chosen.isdigit():
+        ds = get_object_or_404(DisclosureSet.objects.select_related("department"),
+                               pk=int(chosen))
+        context["chosen"] = ds
+        if ds.status != DisclosureSet.Status.PUBLISHED:
+            context["tables"] = services.disclosure_tables(disclosure=ds)
+    return render(request, "reports/disclosure_list.html", context)
 
 
 @login_required
