@@ -51,6 +51,9 @@ MENU: tuple[tuple[Any, tuple[tuple[str, Any], ...]], ...] = (
         ("web:treasury_exceptions", _("Reconciliation exceptions")),
         ("web:treasury_banks", _("Bank profiles")),
     )),
+    (_("Finance bureau"), (
+        ("web:bureau_periods", _("Month and year-end close")),
+    )),
     (_("Reports"), (
         ("reports:execution", _("Execution report")),
         ("reports:final_accounts", _("Final accounts")),

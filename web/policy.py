@@ -102,6 +102,7 @@ POLICY: dict[str, str | Check] = {
     "web:treasury_exceptions": _treasury_only,
     "web:treasury_exception_resolve": _treasury_only,
     "web:treasury_reconcile": _treasury_only,
+    "web:treasury_bank_file": _treasury_only,
     "web:treasury_banks": _treasury_only,
     "web:treasury_bank": _treasury_only,
     "web:treasury_bank_new": _treasury_only,
@@ -129,6 +130,14 @@ POLICY: dict[str, str | Check] = {
     "web:budget_adjustment": budget.page_reader,
     "web:budget_adjustment_act": budget.page_reader,
     "web:budget_adjustment_new": budget.page_adjustment_filer,
+    # the bureau's period pages, the reports app's (web/views_periods.py: closing asks
+    # reports.write and the auditors' read-only guard again, reopening reports.reopen_year)
+    "web:bureau_periods": _city,
+    "web:bureau_month_close": _city,
+    "web:bureau_month_reopen": _city,
+    "web:bureau_year_end": _city,
+    "web:bureau_year_close": _city,
+    "web:bureau_year_reopen": _city,
     # API endpoints that name a unit: the caller is authenticated here as DRF would.
     "budgets-unit-indicators": _unit_code,
     "budgets-plan-transition": _plan_unit,

@@ -70,3 +70,25 @@ urlpatterns += [
     path("web/budget/adjustments/<int:pk>/act/", budget_views.adjustment_act,
          name="budget_adjustment_act"),
 ]
+
+# the bureau's period pages: month close, year-end close, reopenings (web/views_periods.py)
+from web import views_periods  # noqa: E402
+
+urlpatterns += [
+    path("web/bureau/periods/", views_periods.periods, name="bureau_periods"),
+    path("web/bureau/periods/<int:year>/<int:month>/close/", views_periods.month_close,
+         name="bureau_month_close"),
+    path("web/bureau/periods/<int:year>/<int:month>/reopen/", views_periods.month_reopen,
+         name="bureau_month_reopen"),
+    path("web/bureau/periods/<int:year>/year-end/", views_periods.year_end,
+         name="bureau_year_end"),
+    path("web/bureau/periods/<int:year>/year-end/close/", views_periods.year_close,
+         name="bureau_year_close"),
+    path("web/bureau/periods/<int:year>/year-end/reopen/", views_periods.year_reopen,
+         name="bureau_year_reopen"),
+]
+
+# a stored bank file with its lines (web/views_treasury.py)
+urlpatterns += [
+    path("web/treasury/files/<int:pk>/", views_treasury.bank_file, name="treasury_bank_file"),
+]

@@ -5,6 +5,8 @@ role-less clerk outside WEB_STRICT_PAGES — still gets 403). Reads go through
 web.scoping and the payments selectors; each write calls one payments service."""
 from __future__ import annotations
 
+import datetime as dt
+from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
 from functools import wraps
@@ -15,7 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -24,16 +26,19 @@ from django.views.decorators.http import require_POST
 
 from finance.errors import LedgerError
 from finance.jobs import job_create
-from finance.models import Job
+from finance.models import Job, Organization
 from payments import selectors as pay_selectors
 from payments import services as pay
 from payments.models import (
     AgentAccount,
+    Bank,
     BankFile,
     BankProfile,
+    BankResult,
     ClearingNotice,
     PaymentRequest,
     ReconException,
+    StatementLine,
     VoucherBatch,
 )
 from payments.tasks import bank_file_import_task
@@ -42,6 +47,9 @@ from web.forms import BankFileForm, ReconcileForm, ResolveForm, VoucherBatchForm
 
 IMPORT_KIND = "payments.import_bank"  # the Job kind the API upload uses too
 EXCEPTIONS_PER_PAGE = 200
+FILES_PER_PAGE = 50  # stored bank files per page of the Bank files list
+LINES_PER_PAGE = 200  # result and statement lines per page of a bank file
+JOBS_SHOWN = 10  # recent uploads (jobs) above the list of files
 
 
 def is_treasury(user: Any) -> bool:
@@ -84,6 +92,7 @@ def vouchers(request: HttpRequest) -> HttpResponse:
                     "id": batch.pk, "n": batch.vouchers.count()})
                 return redirect("web:treasury_batch", pk=batch.pk)
     total = sum((r.amount for r in awaiting), Decimal("0.00"))
+    _name_units(awaiting)
     batches = (VoucherBatch.objects.select_related("agent_account__bank")
                .annotate(n=Count("vouchers"), total=Sum("vouchers__amount"))
                .order_by("-date", "-id")[:50])
@@ -92,11 +101,20 @@ def vouchers(request: HttpRequest) -> HttpResponse:
         "has_accounts": AgentAccount.objects.exists()})
 
 
+def _name_units(requests: list[PaymentRequest]) -> None:
+    """Give each request its unit's name (`unit_name`), read in one query."""
+    names = dict(Organization.objects.filter(code__in={r.unit for r in requests})
+                 .values_list("code", "name"))
+    for r in requests:
+        r.unit_name = names.get(r.unit, "")  # type: ignore[attr-defined]
+
+
 @treasury_required
 def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
     batch = get_object_or_404(VoucherBatch.objects.select_related("agent_account__bank",
                                                                   "created_by"), pk=pk)
     rows = list(batch.vouchers.select_related("request__payee").order_by("number"))
+    _name_units([v.request for v in rows])
     notice = ClearingNotice.objects.filter(agent_account=batch.agent_account,
                                            date=batch.date).first()
     total = sum((v.amount for v in rows), Decimal("0.00"))
@@ -152,8 +170,124 @@ def imports(request: HttpRequest) -> HttpResponse:
             transaction.on_commit(lambda: bank_file_import_task.delay(
                 job_id=job.pk, user_id=user_id, profile=profile), robust=True)
         return redirect("web:treasury_import", pk=job.pk)
-    jobs = Job.objects.filter(kind=IMPORT_KIND).select_related("created_by")[:30]
-    return render(request, "web/treasury/imports.html", {"form": form, "jobs": jobs})
+    jobs = Job.objects.filter(kind=IMPORT_KIND).select_related("created_by")[:JOBS_SHOWN]
+    files, chosen = _bank_files(request)
+    page = Paginator(files, FILES_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "web/treasury/imports.html", {
+        "form": form, "jobs": jobs, "page": page, "rows": _file_rows(list(page.object_list)),
+        "banks": _agent_banks(), "formats": sorted(set(BankFile.objects.values_list(
+            "format", flat=True).order_by())), "chosen": chosen})
+
+
+# ------------------------------------------------------------------ bank files
+def _agent_banks() -> list[Bank]:
+    """The banks whose files come in: agent banks (an account of ours) and banks with a
+    profile of their own."""
+    return list(Bank.objects.filter(Q(agent_accounts__isnull=False) | Q(cnaps__in=(
+        BankProfile.objects.exclude(cnaps="").values("cnaps")))).distinct().order_by("cnaps"))
+
+
+def _day(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _bank_files(request: HttpRequest) -> tuple[Any, dict[str, Any]]:
+    """The stored bank files, newest first, filtered by bank (CNAPS: the profile it was
+    read with, the agent account of the vouchers its results name or of its statement
+    lines), format and the day received (from / to, Asia/Shanghai)."""
+    qs = BankFile.objects.select_related("imported_by").order_by("-imported_at", "-id")
+    bank, fmt = request.GET.get("bank", "").strip(), request.GET.get("format", "").strip()
+    since, until = _day(request.GET.get("from", "")), _day(request.GET.get("to", ""))
+    if bank:
+        accounts = AgentAccount.objects.filter(bank__cnaps=bank).values("number")
+        qs = qs.filter(
+            Q(profile__in=BankProfile.objects.filter(cnaps=bank).values("code"))
+            | Exists(BankResult.objects.filter(file=OuterRef("pk"),
+                                               voucher__batch__agent_account__bank__cnaps=bank))
+            | Exists(StatementLine.objects.filter(file=OuterRef("pk"), account__in=accounts)))
+    if fmt:
+        qs = qs.filter(format=fmt)
+    if since:
+        qs = qs.filter(imported_at__date__gte=since)
+    if until:
+        qs = qs.filter(imported_at__date__lte=until)
+    return qs, {"bank": bank, "format": fmt, "from": since, "to": until}
+
+
+def _file_rows(files: list[BankFile]) -> list[dict[str, Any]]:
+    """Each file with its bank (code and name), profile, line counts and outcomes: a
+    fixed number of queries for the page, whatever its size."""
+    ids = [f.pk for f in files]
+    outcomes: dict[int, dict[str, int]] = defaultdict(dict)
+    for file_id, outcome, n in (BankResult.objects.filter(file_id__in=ids).order_by()
+                                .values_list("file_id", "outcome").annotate(n=Count("id"))):
+        outcomes[file_id][outcome] = n
+    lines = dict(StatementLine.objects.filter(file_id__in=ids).order_by()
+                 .values_list("file_id").annotate(n=Count("id")))
+    cnaps_of: dict[int, set[str]] = defaultdict(set)
+    for file_id, cnaps in (BankResult.objects.filter(file_id__in=ids).order_by()
+                           .values_list("file_id", "voucher__batch__agent_account__bank__cnaps")
+                           .distinct()):
+        cnaps_of[file_id].add(cnaps)
+    account_bank = dict(AgentAccount.objects.values_list("number", "bank__cnaps"))
+    for file_id, account in (StatementLine.objects.filter(file_id__in=ids).order_by()
+                             .values_list("file_id", "account").distinct()):
+        if account in account_bank:
+            cnaps_of[file_id].add(account_bank[account])
+    profiles = {p.code: p for p in BankProfile.objects.filter(
+        code__in={f.profile for f in files if f.profile})}
+    for f in files:
+        p = profiles.get(f.profile)
+        if p is not None and p.cnaps:
+            cnaps_of[f.pk].add(p.cnaps)
+    names = dict(Bank.objects.filter(cnaps__in={c for s in cnaps_of.values() for c in s})
+                 .values_list("cnaps", "name"))
+    rows = []
+    for f in files:
+        o = outcomes.get(f.pk, {})
+        results = sum(o.values())
+        rows.append({
+            "file": f, "profile": profiles.get(f.profile),
+            "banks": [(c, names.get(c, "")) for c in sorted(cnaps_of.get(f.pk, ()))],
+            "results": results, "statement_lines": lines.get(f.pk, 0),
+            "lines": results + lines.get(f.pk, 0),
+            "paid": o.get(BankResult.Outcome.PAID, 0),
+            "returned": o.get(BankResult.Outcome.RETURNED, 0),
+            "rejected": o.get(BankResult.Outcome.REJECTED, 0)})
+    return rows
+
+
+@treasury_required
+def bank_file(request: HttpRequest, pk: int) -> HttpResponse:
+    """One stored bank file: what it is (bank, format, profile, when, by whom, SHA-256),
+    its counts, its result lines with the vouchers and requests they settled, its
+    statement lines with what they matched, and every problem found; pages of 200."""
+    f = get_object_or_404(BankFile.objects.select_related("imported_by"), pk=pk)
+    row = _file_rows([f])[0]
+    results = Paginator(
+        BankResult.objects.filter(file=f).select_related("voucher__request__payee",
+                                                         "voucher__batch")
+        .order_by("id"), LINES_PER_PAGE).get_page(request.GET.get("rpage"))
+    lines = Paginator(
+        StatementLine.objects.filter(file=f).select_related("voucher__request", "notice")
+        .annotate(open_exceptions=Count("exceptions", filter=Q(
+            exceptions__status=ReconException.Status.OPEN)))
+        .order_by("line_no", "id"), LINES_PER_PAGE).get_page(request.GET.get("lpage"))
+    units = {r.voucher.request.unit for r in results.object_list} | {
+        ln.voucher.request.unit for ln in lines.object_list if ln.voucher_id}
+    unit_names = dict(Organization.objects.filter(code__in=units).values_list("code", "name"))
+    for r in results.object_list:
+        r.unit_name = unit_names.get(r.voucher.request.unit, "")
+    accounts = {a.number: a for a in AgentAccount.objects.select_related("bank").filter(
+        number__in={ln.account for ln in lines.object_list})}
+    for ln in lines.object_list:
+        ln.agent = accounts.get(ln.account)
+    job = Job.objects.filter(kind=IMPORT_KIND, result__file_id=f.pk).order_by("-id").first()
+    return render(request, "web/treasury/bank_file.html", {
+        "f": f, "row": row, "results": results, "lines": lines, "job": job})
 
 
 @treasury_required
@@ -188,14 +322,18 @@ def exceptions(request: HttpRequest) -> HttpResponse:
         kind = ""
     page = Paginator(open_.order_by("date", "id"), EXCEPTIONS_PER_PAGE).get_page(
         request.GET.get("page"))
-    resolved = (ReconException.objects.filter(status=ReconException.Status.RESOLVED)
-                .select_related("voucher", "statement_line", "resolved_by")
-                .order_by("-resolved_at", "-id")[:50])
+    resolved = list(ReconException.objects.filter(status=ReconException.Status.RESOLVED)
+                    .select_related("voucher", "statement_line", "resolved_by")
+                    .order_by("-resolved_at", "-id")[:50])
+    accounts = list(AgentAccount.objects.select_related("bank").order_by("number"))
+    by_number = {a.number: a for a in accounts}
+    for x in [*page.object_list, *resolved]:
+        x.agent = by_number.get(x.account)
     return render(request, "web/treasury/exceptions.html", {
         "page": page, "open_count": page.paginator.count, "kinds": kinds.choices,
         "kind": kind, "resolved": resolved, "form": ResolveForm(),
         "reconcile_form": ReconcileForm(initial={"date": timezone.localdate()}),
-        "accounts": AgentAccount.objects.order_by("number")})
+        "accounts": accounts})
 
 
 @treasury_required
