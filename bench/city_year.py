@@ -59,7 +59,7 @@ def tree_rss_kib(root: int) -> int:
     return sum(rss.get(pid, 0) for pid in tree)
 
 
-def one(units: int, months: int, workers: int) -> dict:
+def one(units: int, months: int, workers: int, payments: int) -> dict:
     """Runs in a child process: fresh database, migrate, codes, then the timed city-year."""
     psql(f"DROP DATABASE IF EXISTS {DB}")
     psql(f"CREATE DATABASE {DB}")
@@ -92,7 +92,7 @@ def one(units: int, months: int, workers: int) -> dict:
     out = ROOT / "var" / f"bench_city_year_{units}"
     t0 = time.perf_counter()
     outcome = city_year_run(units=units, year=2026, out=out, months=months, workers=workers,
-                            stdout=sys.stderr)  # progress goes to stderr (the log)
+                            payments=payments, stdout=sys.stderr)  # progress goes to stderr (the log)
     wall = time.perf_counter() - t0
     time.sleep(1)  # the statistics collector reports inserts with a short delay
     rows = inserted() - rows0
@@ -101,7 +101,8 @@ def one(units: int, months: int, workers: int) -> dict:
         t1 = time.perf_counter()
         c.execute("INSERT INTO scratch SELECT * FROM finance_line")
         bound = time.perf_counter() - t1
-    return {"units": units, "months": months, "workers": workers, "wall_s": round(wall, 1),
+    return {"units": units, "months": months, "workers": workers, "payments": payments,
+            "wall_s": round(wall, 1),
             "rows_written": rows, "steps_s": outcome.seconds,
             "ledger_lines": outcome.counts["ledger lines"], "entries": outcome.counts["entries"],
             "requests": outcome.counts["payment requests"], "verify_ok": outcome.verify_ok,
@@ -115,16 +116,20 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--workers", type=int, default=2,
                         help="worker processes for the per-unit steps (default 2 = the cores)")
+    parser.add_argument("--payments", type=int, default=1,
+                        help="requests per unit per month (city_year --payments; a city's "
+                             "units pay about 20 times a month)")
     parser.add_argument("--log", default="var/bench_city_year.log",
                         help="progress of each run (per-step times), appended")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one(args.one, args.months, args.workers)))
+        print(json.dumps(one(args.one, args.months, args.workers, args.payments)))
         return
     print(f"# {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC {platform.node()} {os.cpu_count()} "
           f"cores, Python {platform.python_version()}, PostgreSQL at {PG}, "
-          f"--workers {args.workers}; progress in {args.log}")
+          f"--workers {args.workers}, --payments {args.payments} per unit per month; "
+          f"progress in {args.log}")
     print("| units | months | workers | wall s | rows written | ledger lines | entries | requests | "
           "rows/s | peak RSS MiB (tree sum / coordinator) | verify | load avg before → after | "
           "INSERT…SELECT of the lines s |")
@@ -135,10 +140,12 @@ def main() -> None:
         load0 = os.getloadavg()
         with open(log_path, "a") as log:
             log.write(f"\n# {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S} UTC: {n} units × "
-                      f"{args.months} months, --workers {args.workers}, load {load0}\n")
+                      f"{args.months} months, --workers {args.workers}, --payments "
+                      f"{args.payments}, load {load0}\n")
             log.flush()
             proc = subprocess.Popen([sys.executable, __file__, "--one", str(n), "--months",
-                                     str(args.months), "--workers", str(args.workers)],
+                                     str(args.months), "--workers", str(args.workers),
+                                     "--payments", str(args.payments)],
                                     stdout=subprocess.PIPE, stderr=log, text=True)
             peak, stop = [0], threading.Event()
 

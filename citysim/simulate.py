@@ -21,7 +21,7 @@ import traceback
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
@@ -100,6 +100,13 @@ ECONOMIC_NAMES = {  # for the requests' purpose
 # pay every other month, running costs twice (the second a "三公" payment for the units
 # that have them) and a specific-purpose instalment once every six months
 ROTA = ("personnel", "running", "personnel", "specific", "personnel", "sangong")
+# with --payments N (per unit per month) the month's bill is split into N payments, more or
+# fewer by season: quiet in January and February, December's peak (年底突击花钱) nearly
+# twice the average; the weights average 1 over the year
+MONTH_WEIGHT = (Decimal("0.6"), Decimal("0.7"), Decimal("0.9"), Decimal("1.0"), Decimal("1.0"),
+                Decimal("1.1"), Decimal("0.9"), Decimal("0.9"), Decimal("1.0"), Decimal("1.0"),
+                Decimal("1.1"), Decimal("1.8"))
+REALISTIC_PAYMENTS = 20  # a city unit pays about 20 times a month (the command's default)
 RETURN_REASON = "收款账号户名不符"
 FEE_REASON = "银行手续费，经核实与支付无关"
 ROLE_USERS = {  # username: (role description, groups, permissions)
@@ -211,8 +218,9 @@ class CityYear:
 
     def __init__(self, *, units: int, year: int, out: Path, months: int = 12, seed: int = 2026,
                  nontax: int = 5, stdout: TextIO | None = None, workers: int = 1,
-                 open_through: int | None = None) -> None:
+                 open_through: int | None = None, payments: int = 1) -> None:
         self.n_units, self.year, self.out, self.months, self.seed = units, year, out, months, seed
+        self.payments = max(1, payments)  # requests per unit per month on average
         # an open year: months 1..open_through run and closed, the next month's work left
         # waiting at each stage, no year-end close (the quarters' plans cover all 12 months)
         self.open_through = open_through
@@ -774,6 +782,45 @@ class CityYear:
         return (self.dims(u, line.economic, line.project), amount,
                 self.payees[rng.randrange(len(self.payees))], purpose)
 
+    def request_count(self, month: int) -> int:
+        """How many requests a unit files in the month: one with `payments` 1 (the month's
+        bill in one go), else `payments` × the month's weight, rounded half up."""
+        if self.payments == 1:
+            return 1
+        return max(1, int(self.payments * MONTH_WEIGHT[month - 1] + Decimal("0.5")))
+
+    def request_parts(self, u: UnitSpec, month: int) -> list[tuple[str, Dims, Decimal, Payee,
+                                                                   str, dt.datetime]]:
+        """The unit's requests of the month (contract key, dims, amount, payee, purpose,
+        when filed): the month's bill (`request_plan`) split into `request_count` payments
+        that add up to it to the cent, each to its own payee, filed on the working days
+        from the 5th to the 10th (after the quarter's plans are approved on the 4th),
+        several a day. A car is bought in one go. The first keeps the one-payment key."""
+        d, total, payee, purpose = self.request_plan(u, month)
+        key = f"CS-{self.year}{month:02d}-{u.code}"
+        first = _at(dt.date(self.year, month, 10), 10)
+        k = 1 if d.economic == SANGONG["car_buy"] else self.request_count(month)
+        k = min(k, int(total * 100))  # at least a cent each
+        if k == 1:
+            return [(key, d, total, payee, purpose, first)]
+        rng = _rng(self.seed, "split", u.code, month)
+        weights = [rng.randrange(50, 150) for _ in range(k)]
+        amounts = [(total * w / sum(weights)).quantize(CENT, ROUND_DOWN) for w in weights]
+        amounts[0] += total - sum(amounts)  # the cents left over by rounding down
+        parts = []
+        for j, amount in enumerate(amounts):
+            day = _workday(dt.date(self.year, month, 5 + 5 * j // k))
+            when = _at(day, 9 + (j * 7) % 8, (j * 13) % 60)
+            parts.append((key if j == 0 else f"{key}-p{j:02d}", d, amount,
+                          self.payees[rng.randrange(len(self.payees))],
+                          f"{purpose}（{j + 1}/{k}）", when))
+        return parts
+
+    def request_keys(self, u: UnitSpec, month: int) -> list[str]:
+        key = f"CS-{self.year}{month:02d}-{u.code}"
+        n = len(self.request_parts(u, month)) if self.payments > 1 else 1
+        return [key] + [f"{key}-p{j:02d}" for j in range(1, n)]
+
     REVIEW_BATCH = 250  # requests per treasury decision (the queue page's "approve selected")
 
     def quarter_months(self, month: int) -> list[int]:
@@ -859,25 +906,24 @@ class CityYear:
         """A unit's month: its request filed and submitted in one step (保存并送审:
         plan check, rules, commitment)."""
         S = PaymentRequest.Status  # noqa: N806
-        day = dt.date(self.year, month, 10)
-        key = f"CS-{self.year}{month:02d}-{u.code}"
         filer = self.filers[u.code]
+        parts = self.request_parts(u, month)
         # a month that had no request when it began needs no look-up per unit
-        req = None if self._month_fresh else PaymentRequest.objects.filter(
-            contract_ref=key).first()
-        if req is None:  # against the month's plan approved at the quarter's start
-            d, amount, payee, purpose = self.request_plan(u, month)
-            req = payments.payment_request_create(
-                dims=d, year=self.year, amount=amount, payee=payee, contract_ref=key,
-                purpose=purpose,
-                user=filer, as_of=_at(day, 10), submit=True)  # 保存并送审
-        if req.status == S.DRAFT:
-            payments.payment_request_submit(request=req, user=filer, as_of=_at(day, 10))
+        found = {} if self._month_fresh else {r.contract_ref: r for r in PaymentRequest.objects
+                                              .filter(contract_ref__in=[p[0] for p in parts])}
+        for key, d, amount, payee, purpose, when in parts:
+            req = found.get(key)
+            if req is None:  # against the month's plan approved at the quarter's start
+                req = payments.payment_request_create(
+                    dims=d, year=self.year, amount=amount, payee=payee, contract_ref=key,
+                    purpose=purpose, user=filer, as_of=when, submit=True)  # 保存并送审
+            if req.status == S.DRAFT:
+                payments.payment_request_submit(request=req, user=filer, as_of=when)
 
     def heads_approve(self, units: list[UnitSpec], month: int) -> None:
         """The unit heads of one department approve their units' requests of the month."""
         day = dt.date(self.year, month, 11)
-        keys = [f"CS-{self.year}{month:02d}-{u.code}" for u in units]
+        keys = [k for u in units for k in self.request_keys(u, month)]
         for req in PaymentRequest.objects.filter(contract_ref__in=keys,
                                                  status=PaymentRequest.Status.UNIT_REVIEW
                                                  ).order_by("id"):
@@ -1426,11 +1472,12 @@ def _worker_chunk(task: tuple[str, tuple, list[Any], bool]) -> tuple[int, int]:
 
 def city_year_run(*, units: int, year: int, out: Path, months: int = 12, seed: int = 2026,
                   nontax: int = 5, stdout: TextIO | None = None, workers: int = 1,
-                  open_through: int | None = None) -> Outcome:
+                  open_through: int | None = None, payments: int = 1) -> Outcome:
     """The one entry point the command, the tests and the bench call. `open_through` M
     (0-11): the year stays open — months 1..M run and closed, month M+1's work left
     waiting at each stage (`CityYear.stage`), next year's 一上 in review, this year's
     budget sets published but one; no year-end close, no final accounts."""
     out.mkdir(parents=True, exist_ok=True)
     return CityYear(units=units, year=year, out=out, months=months, seed=seed, nontax=nontax,
-                    stdout=stdout, workers=workers, open_through=open_through).run()
+                    stdout=stdout, workers=workers, open_through=open_through,
+                    payments=payments).run()

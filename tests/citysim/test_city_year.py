@@ -27,7 +27,8 @@ YEAR = 2026
 
 def run(out, months: int = 2) -> str:  # noqa: ANN001
     buf = io.StringIO()
-    call_command("city_year", units=6, months=months, year=YEAR, out=str(out), stdout=buf)
+    call_command("city_year", units=6, months=months, year=YEAR, out=str(out), payments=1,
+                 stdout=buf)
     return buf.getvalue()
 
 
@@ -151,7 +152,8 @@ class TestCityYear:
 class TestTwelveMonths:
     def test_a_year_with_december_payments_closes_and_verifies(self, codes, tmp_path):  # noqa: ANN001, ARG002
         buf = io.StringIO()
-        call_command("city_year", units=2, months=12, year=YEAR, out=str(tmp_path), stdout=buf)
+        call_command("city_year", units=2, months=12, year=YEAR, out=str(tmp_path), payments=1,
+                     stdout=buf)
         assert FiscalYear.objects.get(year=YEAR).is_closed
         assert PaymentRequest.objects.filter(year=YEAR, contract_ref__startswith=f"CS-{YEAR}12-",
                                              status="paid").exists()

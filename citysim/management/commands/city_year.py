@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from citysim.simulate import city_year_run
+from citysim.simulate import REALISTIC_PAYMENTS, city_year_run
 
 
 class Command(BaseCommand):
@@ -24,13 +24,20 @@ class Command(BaseCommand):
                             help="leave the year open: run months 1..MONTH (0-11) and close "
                                  "them, leave the next month's work waiting at each stage, "
                                  "no year-end close (the demo's current year)")
+        parser.add_argument("--payments", type=int, default=REALISTIC_PAYMENTS, metavar="N",
+                            help="payment requests per unit per month on average (default "
+                                 f"{REALISTIC_PAYMENTS}, as a city's units pay; fewer in "
+                                 "January, December's peak nearly twice; 1: the month's bill "
+                                 "in one payment)")
         parser.add_argument("--workers", type=int, default=1,
                             help="worker processes for the per-unit steps, by department "
                                  "(PostgreSQL only; SQLite always runs in one process)")
 
     def handle(self, *args, **opts):  # noqa: ANN002, ANN003, ANN201
-        if not 1 <= opts["months"] <= 12 or opts["units"] < 1 or opts["workers"] < 1:
-            raise CommandError("--months must be 1..12, --units and --workers at least 1")
+        if (not 1 <= opts["months"] <= 12 or opts["units"] < 1 or opts["workers"] < 1
+                or opts["payments"] < 1):
+            raise CommandError("--months must be 1..12, --units, --workers and --payments at "
+                               "least 1")
         through = opts["open_through"]
         if through is not None and not (0 <= through <= 11 and opts["months"] == 12):
             raise CommandError("--open-through must be 0..11 and is not used with --months")
@@ -38,7 +45,7 @@ class Command(BaseCommand):
         outcome = city_year_run(units=opts["units"], year=opts["year"], out=out,
                                 months=opts["months"], seed=opts["seed"], nontax=opts["nontax"],
                                 stdout=self.stdout, workers=opts["workers"],
-                                open_through=through)
+                                open_through=through, payments=opts["payments"])
         for label, value in outcome.counts.items():
             self.stdout.write(f"  {label:28s} {value:>10,}")
         self.stdout.write("Outputs:")
