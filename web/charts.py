@@ -188,7 +188,7 @@ def bar_chart(*, title: str, labels: Sequence[str], series: Sequence[Series],
                    f'text-anchor="end">{escape(_fit(label, LABEL_W - 12))}</text>')
         for n, s in enumerate(series):
             value, drawn = s.values[i], shown[n][i]
-            exact = _percent(value) if percent else f"{_money(value)} {_('yuan')}"
+            exact = _percent(value) if percent else _money(value)  # in 元, as in the table
             text = _percent(value) if percent else _money(drawn)
             w = _len(drawn, scale_top, span)
             by = y + n * (BAR_H + 2)
