@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from finance.errors import LedgerError
 
@@ -142,3 +143,83 @@ class AlreadyRefiled(WrongState):
 
     message = MSG_ALREADY_REFILED
     code = "already_refiled"
+
+
+# the unit's payee book (收款人) and a request's attachments
+MSG_CNAPS_FORMAT = _("CNAPS code (联行号) %(cnaps)s must be exactly 12 digits.")
+MSG_CNAPS_UNKNOWN = _(
+    "CNAPS code (联行号) %(cnaps)s is not a known bank branch; check the code on the payee's "
+    "account documents, or ask the treasury to add the branch.")
+MSG_ACCOUNT_INVALID = _("Account number %(account)s is not valid: %(why)s.")
+MSG_PAYEE_DUPLICATE = _("Account %(account)s is already in the unit's payee book as "
+                        "%(payee)s.")
+MSG_PAYEE_OTHER_UNIT = _(
+    "Payee %(payee)s is not in the payee book of unit %(unit)s; a request pays the unit's "
+    "own payees or shared ones. Nothing was saved.")
+MSG_PAYEE_SHARED = _("Payee %(payee)s is shared by every unit; only the treasury changes it.")
+MSG_ATTACHMENT_TOO_LARGE = _(
+    "Attachment %(name)s is %(size)s; a file may be at most %(limit)s. Nothing was saved.")
+MSG_ATTACHMENT_TYPE = _(
+    "Attachment %(name)s is not an accepted file (PDF, OFD, JPEG, PNG, Word or Excel: "
+    "%(why)s). Nothing was saved.")
+MSG_ATTACHMENT_EMPTY = _("Attachment %(name)s is empty. Nothing was saved.")
+MSG_ATTACHMENT_COUNT = _(
+    "A request takes at most %(limit)s attachments; %(count)s were given. Nothing was saved.")
+MSG_ATTACHMENT_EXTENSION = _("its name does not end in .pdf, .ofd, .jpg, .jpeg, .png, .docx "
+                             "or .xlsx")
+MSG_ATTACHMENT_CONTENT = _("its content is not what its name says")
+ACTION_WITHDRAWN = pgettext_lazy("what cannot be done to a request", "withdrawn")
+
+
+class CnapsFormat(PaymentError):
+    message = MSG_CNAPS_FORMAT
+    code = "cnaps_format"
+
+
+class CnapsUnknown(PaymentError):
+    message = MSG_CNAPS_UNKNOWN
+    code = "cnaps_unknown"
+
+
+class AccountInvalid(PaymentError):
+    message = MSG_ACCOUNT_INVALID
+    code = "account_invalid"
+
+
+class PayeeDuplicate(PaymentError):
+    message = MSG_PAYEE_DUPLICATE
+    code = "payee_duplicate"
+
+
+class PayeeOtherUnit(NotAllowed):
+    """A payee of another unit's book (on a request, or edited by another unit)."""
+
+    message = MSG_PAYEE_OTHER_UNIT
+    code = "payee_other_unit"
+
+
+class PayeeShared(NotAllowed):
+    message = MSG_PAYEE_SHARED
+    code = "payee_shared"
+
+
+class AttachmentRefused(PaymentError):
+    """An attachment too large, of a type not accepted, empty, or one too many."""
+
+    message = MSG_ATTACHMENT_TYPE
+    code = "attachment_refused"
+
+
+class AttachmentTooLarge(AttachmentRefused):
+    message = MSG_ATTACHMENT_TOO_LARGE
+    code = "attachment_too_large"
+
+
+class AttachmentEmpty(AttachmentRefused):
+    message = MSG_ATTACHMENT_EMPTY
+    code = "attachment_empty"
+
+
+class AttachmentCount(AttachmentRefused):
+    message = MSG_ATTACHMENT_COUNT
+    code = "attachment_count"

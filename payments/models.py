@@ -36,8 +36,14 @@ class Bank(models.Model):
 
 
 class Payee(models.Model):
-    """收款人: account changes are kept in history (django-simple-history)."""
+    """收款人: account changes are kept in history (django-simple-history). `unit` is the
+    budget unit whose payee book (收款人) holds it; none: a shared payee every unit may pay
+    (the payees kept before units had books)."""
 
+    unit = models.ForeignKey("finance.Organization", null=True, blank=True,
+                             on_delete=models.PROTECT, related_name="payees",
+                             verbose_name=_("unit (payee book)"),
+                             help_text=_("empty: a shared payee every unit may pay"))
     name = models.CharField(max_length=200)
     account_number = models.CharField(max_length=40)
     bank_name = models.CharField(max_length=200)
@@ -55,6 +61,12 @@ class Payee(models.Model):
         verbose_name = _("payee")
         verbose_name_plural = _("payees")
         ordering = ["name", "id"]
+        constraints = [
+            # one entry per account in a unit's book (shared payees are not checked)
+            models.UniqueConstraint(fields=["unit", "account_number"],
+                                    condition=Q(unit__isnull=False),
+                                    name="payee_unit_account_unique"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.name} {self.account_number}"
@@ -154,6 +166,7 @@ class PaymentRequest(IndicatorFields):
         VOUCHERED = "vouchered", _("voucher issued")
         PAID = "paid", _("paid")
         RETURNED = "returned", _("returned by bank (退票)")
+        WITHDRAWN = "withdrawn", _("withdrawn")
 
     tracking_id = models.CharField(_("tracking id"), max_length=40, unique=True)
     plan = models.ForeignKey(PaymentPlan, null=True, blank=True, on_delete=models.PROTECT,
@@ -191,10 +204,15 @@ class PaymentRequest(IndicatorFields):
 
 
 class Attachment(models.Model):
+    """A file filed with a request (contract, invoice …), stored under MEDIA_ROOT and
+    served only to those who may see the request (web: request_attachment)."""
+
     request = models.ForeignKey(PaymentRequest, on_delete=models.CASCADE,
                                 related_name="attachments")
     name = models.CharField(max_length=200)
     file = models.FileField(upload_to="payments/attachments/%Y/%m/")
+    size = models.PositiveIntegerField(_("size (bytes)"), default=0)
+    content_type = models.CharField(_("content type"), max_length=100, blank=True)
 
     class Meta:
         verbose_name = _("attachment")

@@ -51,17 +51,25 @@ def _blocked(req: PaymentRequest, p: dict[str, Any]) -> list[str]:
     return []
 
 
-def _account(req: PaymentRequest, p: dict[str, Any]) -> list[str]:
-    acct = req.payee.account_number
+def account_problem(acct: str, p: dict[str, Any] | None = None) -> str:
+    """What is wrong with an account number ("" if nothing): digits only, `min_length` to
+    `max_length` (8–32 unless the account_format rule's params say otherwise)."""
+    if p is None:
+        row = Rule.objects.filter(code="account_format").first()
+        p = {**RULES["account_format"].params, **(row.params if row else {})}
     lo, hi = int(p.get("min_length", 8)), int(p.get("max_length", 32))
     if not re.fullmatch(r"\d+", acct):
-        why = str(_("only digits are allowed"))
-    elif not lo <= len(acct) <= hi:
-        why = str(_("%(count)s digits, expected %(low)s to %(high)s")
-                  % {"count": len(acct), "low": lo, "high": hi})
-    else:
-        return []
-    return [str(MSG_ACCOUNT % {"account": acct, "why": why})]
+        return str(_("only digits are allowed"))
+    if not lo <= len(acct) <= hi:
+        return str(_("%(count)s digits, expected %(low)s to %(high)s")
+                   % {"count": len(acct), "low": lo, "high": hi})
+    return ""
+
+
+def _account(req: PaymentRequest, p: dict[str, Any]) -> list[str]:
+    acct = req.payee.account_number
+    why = account_problem(acct, p)
+    return [str(MSG_ACCOUNT % {"account": acct, "why": why})] if why else []
 
 
 _OPEN = (PaymentRequest.Status.UNIT_REVIEW, PaymentRequest.Status.TREASURY_REVIEW,

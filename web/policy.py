@@ -48,6 +48,13 @@ def _unit_filer(request: HttpRequest, kwargs: dict[str, Any]) -> bool:  # noqa: 
     return bool(roles.has_role(u, roles.UNIT_FILER) and scoping.organization_of(u) is not None)
 
 
+def _payee_reader(request: HttpRequest, kwargs: dict[str, Any]) -> bool:  # noqa: ARG001
+    """收款人: the people of an organization (their units' books and the shared payees)
+    and the city level; the views scope each payee and check who may change it."""
+    u = request.user
+    return scoping.is_city_level(u) or scoping.organization_of(u) is not None
+
+
 def _unit_code(request: HttpRequest, kwargs: dict[str, Any]) -> bool:
     return scoping.can_see_unit(request.user, kwargs.get("code", ""))
 
@@ -112,6 +119,11 @@ POLICY: dict[str, str | Check] = {
     "web:plan_review": _treasury_only,
     "web:plans_approve": _treasury_only,
     "web:plan_approve": _treasury_only,
+    # 收款人: the unit's payee book (web/views_payees.py; payees scoped in the views: 404)
+    "web:payees": _payee_reader,
+    "web:payee": _payee_reader,
+    "web:payee_block": _payee_reader,
+    "web:payee_new": _unit_filer,
     # budget screens (web/views_budget.py; objects are scoped in the views' queries: 404)
     "web:budget_projects": budget.page_reader,
     "web:budget_project": budget.page_reader,

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 import web.views_budget as budget_views
-from web import views, views_banks, views_plans, views_public, views_treasury
+from web import views, views_banks, views_payees, views_plans, views_public, views_treasury
 
 app_name = "web"
 urlpatterns = [
@@ -17,6 +17,16 @@ urlpatterns = [
     path("web/requests/<str:tracking_id>/", views.request_detail, name="request"),
     path("web/requests/<str:tracking_id>/submit/", views.request_submit, name="request_submit"),
     path("web/requests/<str:tracking_id>/refile/", views.request_refile, name="request_refile"),
+    path("web/requests/<str:tracking_id>/withdraw/", views.request_withdraw,
+         name="request_withdraw"),
+    path("web/requests/<str:tracking_id>/attachments/<int:pk>/", views.request_attachment,
+         name="request_attachment"),
+    # 收款人: the unit's payee book (web/views_payees.py)
+    path("web/payees/", views_payees.payees, name="payees"),
+    path("web/payees/new/", views_payees.payee_new, name="payee_new"),
+    path("web/payees/bank/", views_payees.payee_bank, name="payee_bank"),
+    path("web/payees/<int:pk>/", views_payees.payee_detail, name="payee"),
+    path("web/payees/<int:pk>/block/", views_payees.payee_block, name="payee_block"),
     # 用款计划 (web/views_plans.py)
     path("web/plans/", views_plans.plans, name="plans"),
     path("web/treasury/plans/", views_plans.plan_review, name="plan_review"),

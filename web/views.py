@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,12 +21,14 @@ from budgets import selectors as budget_selectors
 from budgets.models import Adjustment, BudgetPlan, Project
 from finance import roles as finance_roles
 from finance.errors import LedgerError
-from finance.models import Entry, WorkflowStep
+from finance.models import Entry, Job, Organization, WorkflowStep
+from payments import errors as pay_errors
 from payments import services as pay
-from payments.models import PaymentPlan, PaymentRequest, ReconException, Voucher
+from payments.models import Attachment, PaymentPlan, PaymentRequest, ReconException, Voucher
 from reports.models import DisclosureSet
-from web import budget_access, scoping
-from web.forms import DecideForm, RefileForm, RequestFileForm, dims_parse, indicator_labels
+from web import budget_access, scoping, views_payees
+from web.forms import DecideForm, dims_parse, indicator_labels
+from web.forms_payees import UnitRefileForm, UnitRequestFileForm, WithdrawForm
 
 S = PaymentRequest.Status
 QUEUE_OF = {finance_roles.UNIT_HEAD: S.UNIT_REVIEW,
@@ -151,22 +154,29 @@ def _waiting(user: Any, roles: set[str], org: Any, year: int) -> list[tuple[str,
 
 @login_required
 def request_file(request: HttpRequest) -> HttpResponse:
-    """A filer drafts a payment request on one of the unit's indicators."""
+    """A filer drafts a payment request on one of the unit's indicators, to one of the
+    unit's payees (its book, or a shared payee), with the contract number and attachments."""
     org = scoping.organization_of(request.user)
     if org is None or not finance_roles.has_role(request.user, finance_roles.UNIT_FILER):
         raise PermissionDenied(_("Only a unit's filer files payment requests."))
     year = _year(request)
     indicators = budget_selectors.unit_indicators(unit_code=org.code, year=year)
-    form = RequestFileForm(request.POST or None, indicators=indicators, year=year)
+    chosen = request.GET.get("payee", "")  # back from adding a payee (web:payee_new)
+    form = UnitRequestFileForm(request.POST or None, request.FILES or None,
+                               indicators=indicators, year=year, unit=org,
+                               initial={"payee": chosen} if chosen.isdigit() else None)
     if request.method == "POST" and form.is_valid():
         and_submit = "and_submit" in request.POST  # the "Save and submit" button (保存并送审)
         try:
             req = pay.payment_request_create(
                 dims=dims_parse(form.cleaned_data["indicator"]), year=year,
                 amount=form.cleaned_data["amount"], payee=form.cleaned_data["payee"],
-                purpose=form.cleaned_data["purpose"], user=request.user, submit=and_submit)
+                purpose=form.cleaned_data["purpose"], user=request.user, submit=and_submit,
+                contract_ref=form.cleaned_data["contract_ref"].strip(),
+                attachments=[(f.name, f.read()) for f in form.cleaned_data["attachments"]])
         except LedgerError as exc:
-            form.add_error(None, str(exc))
+            form.add_error("attachments" if isinstance(exc, pay_errors.AttachmentRefused)
+                           else None, str(exc))
         else:
             if and_submit:
                 messages.info(request, _("Request %(id)s is now: %(status)s.") % {
@@ -175,7 +185,11 @@ def request_file(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("Request %(id)s saved as a draft; submit it to "
                                             "send it for review.") % {"id": req.tracking_id})
             return redirect("web:request", tracking_id=req.tracking_id)
-    return render(request, "web/request_file.html", {"form": form, "year": year, "org": org})
+    here = request.get_full_path()
+    return render(request, "web/request_file.html", {
+        "form": form, "year": year, "org": org,
+        "payee_new": f"{reverse('web:payee_new')}?{urlencode({'next': here})}",
+        "limits": pay.attachment_limits()})
 
 
 def _steps(req: PaymentRequest) -> list[WorkflowStep]:
@@ -184,42 +198,100 @@ def _steps(req: PaymentRequest) -> list[WorkflowStep]:
         .select_related("actor").order_by("at", "id"))
 
 
+def _unit_filer_of(request: HttpRequest, req: PaymentRequest) -> bool:
+    return finance_roles.may_file(request.user, req.unit)
+
+
 @login_required
 def request_detail(request: HttpRequest, tracking_id: str) -> HttpResponse:
     req = get_object_or_404(scoping.visible_requests(request.user), tracking_id=tracking_id)
     roles = scoping.roles_of(request.user)
     can_decide = any(QUEUE_OF.get(r) == req.status for r in roles)
-    refiled_as = pay.refiled_as(req) if req.status in pay.REFILABLE else ""
-    can_refile = bool(req.status in pay.REFILABLE and not refiled_as
-                      and finance_roles.UNIT_FILER in roles
-                      and getattr(scoping.organization_of(request.user), "code", None) == req.unit)
+    refiled_as = pay.refiled_as(req) if req.status in pay.WITHDRAWABLE else ""
+    filer_here = _unit_filer_of(request, req)
+    can_refile = bool(req.status in pay.REFILABLE and not refiled_as and filer_here)
+    can_withdraw = bool(req.status in pay.WITHDRAWABLE and not refiled_as and filer_here)
+    unit = scoping.organization_of(request.user)
     return render(request, "web/request_detail.html", {
         "req": _with_reasons([req])[0], "steps": _steps(req), "can_decide": can_decide,
         "indicator": indicator_labels([req.dims])[req.dims],
         "can_submit": (req.filed_by_id == request.user.pk and req.status in (S.DRAFT, S.REFUSED)
                        and not refiled_as),
         "refiled_as": refiled_as, "refiled_from": pay.refiled_from(req),
-        "refile_form": RefileForm(initial={"payee": req.payee_id, "amount": req.amount,
-                                           "purpose": req.purpose}) if can_refile else None,
+        "refile_form": UnitRefileForm(unit=unit, initial={
+            "payee": req.payee_id, "amount": req.amount, "purpose": req.purpose})
+        if can_refile else None,
+        "withdraw_form": WithdrawForm() if can_withdraw else None,
+        "attachments": list(req.attachments.order_by("id")),
+        "unit_name": Organization.objects.filter(code=req.unit).values_list(
+            "name", flat=True).first() or "",
         **_links(request, req)})
 
 
 def _links(request: HttpRequest, req: PaymentRequest) -> dict[str, Any]:
-    """Where the request went: its voucher and batch, the bank's results, the ledger
-    entries carrying its tracking id and its field history (the audit pages only for
-    those the page policy lets open them)."""
+    """The request's trail (追溯): its voucher and batch, the bank's results and the import
+    of each result file, the ledger entries carrying its tracking id, its field history and
+    its payee — each link only for those the page policy lets open its target."""
     from web import menu
+    from web.views_treasury import IMPORT_KIND
 
     voucher = Voucher.objects.select_related("batch").filter(request=req).first()
+    results = (list(voucher.results.select_related("file").order_by("traded_at", "id"))
+               if voucher else [])
+    can_treasury = menu._allowed(request, "web:treasury_batch")  # noqa: SLF001
+    jobs: dict[int, int] = {}
+    if results and can_treasury:  # the upload (finance.Job) that stored each result file
+        for pk, result in Job.objects.filter(
+                kind=IMPORT_KIND, result__file_id__in=[r.file_id for r in results]
+        ).order_by("id").values_list("pk", "result"):
+            jobs.setdefault(int(result["file_id"]), pk)
+    for r in results:
+        r.job_id = jobs.get(r.file_id)  # type: ignore[attr-defined]
     return {
-        "voucher": voucher,
-        "results": list(voucher.results.select_related("file").order_by("traded_at", "id"))
-        if voucher else [],
+        "voucher": voucher, "results": results,
         "entries": list(Entry.objects.filter(tracking_id=req.tracking_id)
                         .order_by("fiscal_year", "number")),
         "can_audit": menu._allowed(request, "audit:entry"),  # noqa: SLF001
-        "can_treasury": menu._allowed(request, "web:treasury_batch"),  # noqa: SLF001
+        "can_treasury": can_treasury,
+        "can_payee": views_payees.visible_payees(request.user).filter(pk=req.payee_id).exists(),
     }
+
+
+@login_required
+def request_attachment(request: HttpRequest, tracking_id: str, pk: int) -> FileResponse:
+    """An attachment of a request, downloaded: only for those who may see the request
+    (web.scoping: another unit's request or attachment answers 404)."""
+    req = get_object_or_404(scoping.visible_requests(request.user), tracking_id=tracking_id)
+    att = get_object_or_404(Attachment, pk=pk, request=req)
+    try:
+        handle = att.file.open("rb")
+    except FileNotFoundError:
+        raise Http404(_("The file of this attachment is missing.")) from None
+    response = FileResponse(handle, as_attachment=True, filename=att.name,
+                            content_type=att.content_type or "application/octet-stream")
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@require_POST
+def request_withdraw(request: HttpRequest, tracking_id: str) -> HttpResponse:
+    """撤回 / 作废 with a reason: one service call; whatever it still holds is released."""
+    req = get_object_or_404(scoping.visible_requests(request.user), tracking_id=tracking_id)
+    form = WithdrawForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, str(pay_errors.MSG_REASON_REQUIRED))
+        return redirect("web:request", tracking_id=tracking_id)
+    try:
+        req = pay.payment_request_withdraw(request=req, user=request.user,
+                                           reason=form.cleaned_data["reason"])
+    except LedgerError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Request %(id)s is withdrawn; it keeps its history and "
+                                    "holds nothing of the indicator or the plan.")
+                         % {"id": req.tracking_id})
+    return redirect("web:request", tracking_id=tracking_id)
 
 
 @login_required
@@ -228,7 +300,7 @@ def request_refile(request: HttpRequest, tracking_id: str) -> HttpResponse:
     """A refused or returned request corrected (payee, amount, purpose) and filed again as
     a new draft; the old one keeps its state and history and names the new one."""
     req = get_object_or_404(scoping.visible_requests(request.user), tracking_id=tracking_id)
-    form = RefileForm(request.POST)
+    form = UnitRefileForm(request.POST, unit=scoping.organization_of(request.user))
     if not form.is_valid():
         messages.error(request, "; ".join(str(e) for errs in form.errors.values() for e in errs))
         return redirect("web:request", tracking_id=tracking_id)

@@ -27,12 +27,16 @@ from payments.services.bankfiles import (
     bank_results_apply,
 )
 from payments.services.masterdata import (
+    PayeeBank,
     agent_account_upsert,
     bank_upsert,
     fund_source_plan_control_set,
     membership_set,
+    payee_bank,
     payee_block,
     payee_save,
+    payee_unit_block,
+    payee_unit_save,
     rule_update,
 )
 from payments.services.plans import (
@@ -48,14 +52,19 @@ from payments.services.reconciliation import (
     statement_reconcile,
 )
 from payments.services.requests import (
+    ATTACHMENT_TYPES,
     LEVELS,
     REFILABLE,
+    WITHDRAWABLE,
     Decided,
+    attachment_limits,
+    attachments_check,
     payment_request_approve,
     payment_request_create,
     payment_request_refile,
     payment_request_reject,
     payment_request_submit,
+    payment_request_withdraw,
     payment_requests_approve,
     refiled_as,
     refiled_from,
@@ -63,8 +72,11 @@ from payments.services.requests import (
 from payments.services.vouchers import voucher_batch_create
 
 __all__ = [
-    "CENT", "DIRECTOR", "FILER", "LEVELS", "REFILABLE", "REVIEWER", "UNIT_HEAD", "S",
-    "Decided", "ImportReport", "NotBatchable", "PlanApplyLine",
+    "ATTACHMENT_TYPES", "CENT", "DIRECTOR", "FILER", "LEVELS", "REFILABLE", "REVIEWER",
+    "UNIT_HEAD", "WITHDRAWABLE", "S",
+    "Decided", "ImportReport", "NotBatchable", "PayeeBank", "PlanApplyLine",
+    "attachment_limits", "attachments_check", "payee_bank", "payee_unit_block",
+    "payee_unit_save", "payment_request_withdraw",
     "agent_account_upsert", "amount_in_capitals", "bank_file_import", "bank_result_apply",
     "bank_results_apply", "bank_upsert", "director_threshold", "errors",
     "fund_source_plan_control_set", "membership_set", "payee_block", "payee_save",

@@ -7,19 +7,22 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from budgets import selectors as budget_selectors
-from finance import chart
+from finance import chart, roles
 from finance import errors as ledger_errors
 from finance.chart import EntryKind
 from finance.ledger import Dims, cr, dr, entry_post, entry_reverse
-from finance.models import WorkflowStep
+from finance.models import Entry, Organization, WorkflowStep
 from finance.services import (
     bulk_save_with_history,
     remember_stored,
@@ -73,6 +76,8 @@ def payment_request_create(*, dims: Dims, year: int, amount: Decimal, payee: Pay
     locking the row just written; a short indicator or plan raises and nothing is saved."""
     as_of = as_of or timezone.now()
     value = _draft_check(dims=dims, year=year, amount=amount, user=user)
+    _payee_check(payee, dims.unit)
+    files = attachments_check(attachments or [])
     with transaction.atomic():
         req = PaymentRequest(
             tracking_id=f"TR{year}{uuid.uuid4().hex[:16].upper()}", year=year,
@@ -80,8 +85,9 @@ def payment_request_create(*, dims: Dims, year: int, amount: Decimal, payee: Pay
             contract_ref=contract_ref, procurement_ref=procurement_ref, filed_by=user,
             filed_at=as_of, **_dim_kwargs(dims))
         save_with_history(req, user=user, reason="filed")
-        for name, content in attachments or []:
-            att = Attachment(request=req, name=name)
+        for name, content, content_type in files:
+            att = Attachment(request=req, name=name, size=len(content),
+                             content_type=content_type)
             att.file.save(name, ContentFile(content), save=True)
         workflow_record(document=req, from_state="", to_state=req.status, action="file",
                         user=user, as_of=as_of)
@@ -141,6 +147,108 @@ def payment_request_refile(*, request: PaymentRequest, user: Any, amount: Decima
                               (old, old.status, old.status, REFILE_TO % new.tracking_id)],
                              action="refile", user=user, as_of=as_of)
         return new
+
+
+WITHDRAWABLE = (S.DRAFT, S.REFUSED, S.RETURNED)
+
+
+def payment_request_withdraw(*, request: PaymentRequest, user: Any, reason: str,
+                             as_of: dt.datetime | None = None) -> PaymentRequest:
+    """撤回 / 作废: a draft, or a refused (rules) or returned (退票) request the unit will not
+    file again, is withdrawn by a filer of its unit with a reason. Whatever the request
+    still holds in the control book is released through the ledger (its commitment — and
+    a payment — reversed, never edited; a refused request never committed and a returned
+    one was released by the 退票, so usually nothing is posted); it no longer counts
+    against its month's plan (only open requests do). It keeps its history, rule hits,
+    attachments and workflow steps (the withdrawal with its reason is one), and can be
+    neither submitted nor filed again. A request already filed again (重新提交为) is
+    carried on by its new draft and is not withdrawn."""
+    as_of = as_of or timezone.now()
+    reason = (reason or "").strip()
+    if not reason:
+        raise errors.ReasonRequired()
+    with transaction.atomic():
+        req = _lock(request)
+        if req.status not in WITHDRAWABLE:
+            raise errors.WrongState(tracking_id=req.tracking_id,
+                                    status=req.get_status_display(),
+                                    action=errors.ACTION_WITHDRAWN)
+        roles.require(roles.may_file(user, req.unit), user=user, role=FILER, unit=req.unit)
+        if again := refiled_as(req):
+            raise errors.AlreadyRefiled(tracking_id=req.tracking_id, new=again)
+        _release_held(req, user, as_of, f"withdrawn: {reason}")
+        old, req.status = req.status, S.WITHDRAWN
+        save_with_history(req, user=user, reason=f"withdrawn: {reason}")
+        workflow_record(document=req, from_state=old, to_state=req.status, action="withdraw",
+                        user=user, comment=reason, as_of=as_of)
+        return req
+
+
+def _release_held(req: PaymentRequest, user: Any, as_of: dt.datetime, reason: str) -> None:
+    """Reverse what of the request's postings is not reversed yet: the payment, then the
+    commitment (the keys are those of a 退票, so a release is never posted twice)."""
+    held = [(e, key) for e, key in ((req.pay_entry, "unpay"), (req.commit_entry, "release"))
+            if e is not None]
+    reversed_ids = set(Entry.objects.filter(reverses__in=[e.pk for e, _k in held])
+                       .values_list("reverses_id", flat=True)) if held else set()
+    for entry, key in held:
+        if entry.pk not in reversed_ids:
+            entry_reverse(entry=entry, user=user, reason=reason, as_of=as_of,
+                          on=timezone.localdate(as_of),
+                          idempotency_key=f"{req.tracking_id}:{key}")
+
+
+# What a request's attachment may be: its name's ending, the content type stored, and how
+# the content starts (a renamed file is refused: docx, xlsx and OFD are zip containers).
+ATTACHMENT_TYPES: dict[str, tuple[str, tuple[bytes, ...]]] = {
+    ".pdf": ("application/pdf", (b"%PDF-",)),
+    ".ofd": ("application/ofd", (b"PK\x03\x04",)),
+    ".jpg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    ".jpeg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    ".png": ("image/png", (b"\x89PNG\r\n\x1a\n",)),
+    ".docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+              (b"PK\x03\x04",)),
+    ".xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+              (b"PK\x03\x04",)),
+}
+
+
+def attachment_limits() -> tuple[int, int]:
+    """(bytes per file, files per request): PAYMENTS_ATTACHMENT_MAX_MB (5) and
+    PAYMENTS_ATTACHMENT_MAX_COUNT (10)."""
+    mb = int(getattr(settings, "PAYMENTS_ATTACHMENT_MAX_MB", 5))
+    return mb * 1024 * 1024, int(getattr(settings, "PAYMENTS_ATTACHMENT_MAX_COUNT", 10))
+
+
+def attachments_check(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes, str]]:
+    """Each file as (name, content, content type), or the first refusal: too many files,
+    an empty one, one above the size limit, a name or content not of an accepted type."""
+    max_bytes, max_count = attachment_limits()
+    if len(files) > max_count:
+        raise errors.AttachmentCount(limit=max_count, count=len(files))
+    out = []
+    for raw_name, content in files:
+        name = Path(str(raw_name).replace("\\", "/")).name[-200:] or "attachment"
+        if not content:
+            raise errors.AttachmentEmpty(name=name)
+        if len(content) > max_bytes:
+            raise errors.AttachmentTooLarge(name=name, size=filesizeformat(len(content)),
+                                            limit=filesizeformat(max_bytes))
+        kind = ATTACHMENT_TYPES.get(Path(name).suffix.lower())
+        if kind is None:
+            raise errors.AttachmentRefused(name=name, why=errors.MSG_ATTACHMENT_EXTENSION)
+        if not content.startswith(kind[1]):
+            raise errors.AttachmentRefused(name=name, why=errors.MSG_ATTACHMENT_CONTENT)
+        out.append((name, content, kind[0]))
+    return out
+
+
+def _payee_check(payee: Payee, unit: str) -> None:
+    """A request pays a payee of its unit's book or a shared one (no unit)."""
+    if payee.unit_id is None:
+        return
+    if not Organization.objects.filter(pk=payee.unit_id, code=unit).exists():
+        raise errors.PayeeOtherUnit(payee=payee.name, unit=unit)
 
 
 def _codes(dims: Dims) -> dict[str, str]:

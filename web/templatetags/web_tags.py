@@ -54,7 +54,7 @@ BADGES = {
                 "first_submitted", "second_submitted", "first_reviewed", "second_reviewed",
                 "reviewed", "open", "applied", "reopened", "in_progress"},
     "info": {"vouchered", "issued", "queued", "running"},
-    "secondary": {"draft"},
+    "secondary": {"draft", "withdrawn"},
 }
 _BADGE_OF = {status: colour for colour, statuses in BADGES.items() for status in statuses}
 
