@@ -27,6 +27,12 @@ from tests.web.test_bank_profiles import ensure_profiles
 
 pytestmark = pytest.mark.django_db
 PAGE = "/web/treasury/imports/"
+
+# the permission matrix (tests/web/test_permissions.py's registry): treasury roles only
+ROLES = ["anonymous", "filer", "head", "dept", "reviewer", "director", "office", "auditor"]
+LOGIN, A, D = 302, 200, 403
+T = [LOGIN, D, D, D, A, A, D, D]
+PAGES = {"/web/treasury/files/{file}/": T, PAGE + "?bank=102584000002&format=camt053": T}
 # the bank writes its own local time (Asia/Shanghai) without a zone
 AT = dt.datetime(2026, 3, 11, 9, 30)  # noqa: DTZ001
 
@@ -174,8 +180,16 @@ class TestOneFile:
         assert "import report" in html
 
     def test_only_treasury_opens_it(self, files, world, treasury):  # noqa: ANN001
-        url = f"/web/treasury/files/{files['results'].pk}/"
-        assert sign_in(treasury.director).get(url).status_code == 200
-        for who in (world.people.filer, world.people.office, world.people.auditor):
-            assert sign_in(who).get(url).status_code == 403
+        p = world.people
+        people = {"filer": p.filer, "head": p.head, "dept": p.dept, "reviewer": p.reviewer,
+                  "director": treasury.director, "office": p.office, "auditor": p.auditor}
+        wrong = []
+        for role in ROLES:
+            c = sign_in(people[role]) if role != "anonymous" else Client()
+            for template, answers in PAGES.items():
+                url = template.format(file=files["results"].pk)
+                got = c.get(url).status_code
+                if got != answers[ROLES.index(role)]:
+                    wrong.append(f"{role} {url}: {got}")
+        assert wrong == []
         assert sign_in(world.people.reviewer).get("/web/treasury/files/999999/").status_code == 404

@@ -25,6 +25,22 @@ from tests.helpers import YEAR
 pytestmark = pytest.mark.django_db
 PAGE = "/web/bureau/periods/"
 
+# the permission matrix of these pages (tests/web/test_permissions.py's registry): roles in
+# this order; a role-less account keeps the apps' earlier access (web.policy._unassigned)
+ROLES = ["anonymous", "filer", "head", "dept", "reviewer", "office", "auditor", "roleless"]
+LOGIN, A, D, R, BAD = 302, 200, 403, 302, 400  # R: done, back to the page; BAD: refused, listed
+CITY = [LOGIN, D, D, D, A, A, A, A]
+PAGES = {
+    f"{PAGE}?year={YEAR}": CITY,
+    f"{PAGE}{YEAR}/year-end/": CITY,
+}
+POSTS = {  # closing: reports.write without auditors; reopening also reports.reopen_year
+    f"{PAGE}{YEAR}/1/close/": [LOGIN, D, D, D, R, R, D, R],
+    f"{PAGE}{YEAR}/1/reopen/": [LOGIN, D, D, D, BAD, BAD, D, BAD],
+    f"{PAGE}{YEAR}/year-end/close/": [LOGIN, D, D, D, BAD, BAD, D, BAD],
+    f"{PAGE}{YEAR}/year-end/reopen/": [LOGIN, D, D, D, BAD, BAD, D, BAD],
+}
+
 
 def sign_in(user, lang: str = "en") -> Client:  # noqa: ANN001
     c = Client(headers={"accept-language": lang})
@@ -58,6 +74,26 @@ def status(month: int) -> str:
 
 
 class TestWhoSeesThePages:
+    def test_every_page_for_every_role(self, world, django_user_model):  # noqa: ANN001
+        p = world.people
+        people = {"filer": p.filer, "head": p.head, "dept": p.dept, "reviewer": p.reviewer,
+                  "office": p.office, "auditor": p.auditor,
+                  "roleless": django_user_model.objects.create_user(username="roleless")}
+        wrong = []
+        for role in ROLES:
+            c = Client(headers={"accept-language": "en"})
+            if role != "anonymous":
+                c.force_login(people[role])
+            for table, post in ((PAGES, False), (POSTS, True)):
+                for url, answers in table.items():
+                    r = c.post(url, {"reason": "x"}) if post else c.get(url)
+                    if r.status_code != answers[ROLES.index(role)]:
+                        wrong.append(f"{role} {url}: {r.status_code}, expected "
+                                     f"{answers[ROLES.index(role)]}")
+                    elif r.status_code == LOGIN and role == "anonymous":
+                        assert r["Location"].startswith("/accounts/login/")
+        assert wrong == []
+
     def test_the_menu_entry_is_for_city_roles_only(self, world):  # noqa: ANN001
         p = world.people
         for who in (p.office, p.reviewer, p.auditor):
