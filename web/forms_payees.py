@@ -36,8 +36,9 @@ class PayeeForm(forms.Form):
         help_text=_("12 digits: the bank and branch are filled in from the bank list."))
     bank_name = forms.CharField(label=_("Bank"), required=False, disabled=True)
     branch_name = forms.CharField(label=_("Branch"), required=False, disabled=True)
-    is_individual = forms.BooleanField(label=_("An individual (natural person)"),
-                                       required=False)
+    is_individual = forms.BooleanField(
+        label=_("An individual (natural person)"), required=False,
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}))
     reason = forms.CharField(label=_("Reason for the change"), max_length=300)
 
     def __init__(self, *args: Any, lookup_url: str = "", new: bool = False,
