@@ -124,7 +124,8 @@ class TestErrorPagesAndThePublic:
 # (who, pages to check at 390 px); the first page is the role's home (screenshots)
 PAGES = (
     ("filer", ("/web/", "/web/budget/projects/", "/web/budget/plans/",
-               "/web/budget/adjustments/", "/web/requests/new/")),
+               "/web/budget/adjustments/", "/web/requests/new/", "/web/payees/",
+               "/web/payees/new/")),
     ("head", ("/web/",)),
     ("reviewer", ("/web/", "/web/treasury/vouchers/", "/web/treasury/imports/",
                   "/web/treasury/exceptions/", "/web/treasury/banks/")),
