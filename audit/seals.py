@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +23,7 @@ from django.utils import timezone
 from simple_history.models import registered_models
 
 from audit.models import HistorySeal
-from finance.chain import seal_mac, seal_mac_ok
+from finance.chain import RekeyResult, check_rekey_keys, register_rekeyer, seal_mac, seal_mac_ok
 from finance.selectors import VerifyProblem, VerifyResult
 
 # Rows younger than this are left for the next run: a transaction that took a lower
@@ -255,3 +255,89 @@ def _verify_table(label: str, hmodel: type[models.Model],
         tail.append((pending[hid], pending[hdate]))
         pending = next(rows, None)
     return found, checked, tail
+
+
+# ------------------------------------------------------------------- rekeying
+def history_rekey(*, old: str, new: str, batch: int = 5000, limit: int = 100,
+                  dry_run: bool = False,
+                  progress: Callable[[str], None] | None = None) -> list[RekeyResult]:
+    """`ledger_rekey` for history seals (registered with finance.chain.register_rekeyer).
+
+    A seal's keyed link covers the previous seal's stored link, so re-MACing one seal
+    changes the `prev` of the next: each table is rekeyed from its first seal under
+    `old` to its end (later seals under other keys are re-MACed too, with the new key),
+    in ONE transaction per table holding the table's sealing lock — an interrupted run
+    leaves each table either done or untouched, and running it again goes on with the
+    tables still holding `old` seals. Each seal is verified first (its link to the one
+    before, its keyed MAC under its own key, its row's content); a seal that fails is
+    REFUSED: kept as it is, so verify_ledger still names it, and named in the result
+    (the next seal links on to it as stored)."""
+    check_rekey_keys(old, new)
+    results = []
+    for label, hmodel in history_models().items():
+        table = hmodel._meta.db_table
+        if not HistorySeal.objects.filter(table=table, chain_hash__startswith=f"{old}:").exists():
+            continue
+        result = RekeyResult(f"history {label}")
+        _rekey_table(label, hmodel, table, old, new, batch, limit, dry_run, result)
+        results.append(result)
+        if progress:
+            progress(f"history {label}: {result.checked} seals checked, {result.rekeyed} "
+                     f"{'would be ' if dry_run else ''}re-MACed, {result.refused} refused")
+    return results
+
+
+@transaction.atomic
+def _rekey_table(label: str, hmodel: type[models.Model], table: str, old: str, new: str,
+                 batch: int, limit: int, dry_run: bool, result: RekeyResult) -> None:
+    if connection.vendor == "postgresql":  # no sealer appends to this chain meanwhile
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"history-seal:{table}"])
+    first = (HistorySeal.objects.filter(table=table, chain_hash__startswith=f"{old}:")
+             .order_by("history_id").values_list("history_id", flat=True).first())
+    if first is None:
+        return
+    before = (HistorySeal.objects.filter(table=table, history_id__lt=first)
+              .order_by("-history_id").values_list("chain_hash", flat=True).first())
+    stored_prev = new_prev = before or genesis(table)
+    columns = _columns(hmodel)
+    hid = columns.index("history_id")
+    rows = _rows(hmodel, columns, after=first - 1)
+    pending = next(rows, None)
+    last = first - 1
+    while True:  # keyset batches (SQLite: never write a table while a cursor reads it)
+        seals = list(HistorySeal.objects.select_for_update()
+                     .filter(table=table, history_id__gt=last).order_by("history_id")[:batch])
+        if not seals:
+            return
+        changed: list[HistorySeal] = []
+        for seal in seals:
+            result.checked += 1
+            while pending is not None and pending[hid] < seal.history_id:
+                pending = next(rows, None)
+            if seal.prev_hash != stored_prev:
+                why = "seal chain is broken (a seal before it was removed or changed)"
+            else:
+                why = seal_mac_ok(table=table, prev=seal.prev_hash, history_id=seal.history_id,
+                                  row_hash=seal.row_hash, stored=seal.chain_hash)
+            if why is None and (pending is None or pending[hid] != seal.history_id):
+                why = "sealed row is missing (deleted)"
+            elif why is None and row_hash(columns, pending) != seal.row_hash:
+                why = "row content does not match its seal (changed)"
+            stored_prev = seal.chain_hash
+            if why:
+                result.refuse(f"history {label} row {seal.history_id}", why, limit)
+                new_prev = seal.chain_hash  # the next seal links on to it as stored
+                continue
+            seal.prev_hash = new_prev
+            seal.chain_hash = seal_mac(table=table, prev=new_prev, history_id=seal.history_id,
+                                       row_hash=seal.row_hash, key_id=new)
+            new_prev = seal.chain_hash
+            changed.append(seal)
+        if changed and not dry_run:
+            HistorySeal.objects.bulk_update(changed, ["prev_hash", "chain_hash"])
+        result.rekeyed += len(changed)
+        last = seals[-1].history_id
+
+
+register_rekeyer(history_rekey)

@@ -5,7 +5,16 @@ Each payment posts two payment-shaped entries through the real posting service: 
 commitment (Dr committed / Cr available) and the payment (control book, budget
 accounting and financial accounting lines). Prints entries/s, latency and the ratio.
 
+Then the cost of the keyed chain (issue 20): the same postings with the keyed MAC
+("keyed", as shipped) and without it ("unkeyed": the same code with the MAC insert
+switched off in the bench's worker processes, i.e. the posting of before the keyed
+chain), interleaved A B B A … for `--chain-rounds` rounds at each worker count, with
+the load average before each run; prints the median, the spread and the ratio. The
+unkeyed runs leave entries without a MAC: the check at the end counts them (they must
+be the only problem verify_ledger reports).
+
     make bench            # or: .venv/bin/python bench/posting.py --seconds 10
+    .venv/bin/python bench/posting.py --chain-only --seconds 10 --chain-rounds 5
 """
 from __future__ import annotations
 
@@ -26,7 +35,7 @@ from finance import chart
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-DB = "smart_finance_bench"
+DB = os.environ.get("BENCH_DB", "smart_finance_bench")
 UNITS = 64
 
 
@@ -93,22 +102,28 @@ def _dims(i: int):
                 fund_source="1")
 
 
-def worker(worker_id: int, seconds: float, start_at: float, out: mp.Queue, hooks: bool) -> None:
+def worker(worker_id: int, seconds: float, ready: mp.Queue, go, out: mp.Queue,  # noqa: ANN001
+           hooks: bool, chain: str = "keyed") -> None:
     setup_django()
+    from django.db import connection
+
     from finance import ledger
     from finance.ledger import cr, dr, entry_post
 
     if not hooks:  # measure the posting service alone (monitoring runs on Celery workers)
         ledger._after_posting.clear()
+    _chain_variant(ledger, chain)
 
     import random
 
-    rng = random.Random(f"{seconds}:{start_at}:{worker_id}")  # noqa: S311 - bench data
+    rng = random.Random(f"{seconds}:{time.time()}:{worker_id}")  # noqa: S311 - bench data
     latencies: list[float] = []
     n = 0
-    while time.time() < start_at:
-        time.sleep(0.001)
-    end = start_at + seconds
+    with connection.cursor() as cur:  # connected before the clock starts
+        cur.execute("SELECT 1")
+    ready.put(worker_id)
+    go.wait()  # every worker starts together, once all have imported Django and connected
+    end = time.time() + seconds
     i = worker_id
     while time.time() < end:
         d = _dims(i % UNITS)
@@ -130,22 +145,41 @@ def worker(worker_id: int, seconds: float, start_at: float, out: mp.Queue, hooks
     out.put((n, latencies))
 
 
-def run_posting(workers: int, seconds: float, hooks: bool = False) -> dict:
+def _chain_variant(ledger, chain: str) -> None:  # noqa: ANN001
+    """In a bench worker process only: "keyed" is the shipped code; "unkeyed" skips the
+    MAC insert (the posting of before issue 20); "keyed-separate" writes the MAC as its
+    own statement before the COMMIT (the first keyed version, for comparison)."""
+    shipped = ledger._insert_macs
+    if chain == "unkeyed":
+        ledger._insert_macs = lambda cur, entries, commit=False: False
+    elif chain == "keyed-separate":
+        ledger._insert_macs = lambda cur, entries, commit=False: shipped(cur, entries)
+    elif chain != "keyed":
+        raise ValueError(chain)
+
+
+def run_posting(workers: int, seconds: float, hooks: bool = False, chain: str = "keyed") -> dict:
     ctx = mp.get_context("spawn")
     q: mp.Queue = ctx.Queue()
-    start_at = time.time() + 4.0  # let every process import Django first
-    procs = [ctx.Process(target=worker, args=(w, seconds, start_at, q, hooks)) for w in range(workers)]
+    ready: mp.Queue = ctx.Queue()
+    go = ctx.Event()
+    procs = [ctx.Process(target=worker, args=(w, seconds, ready, go, q, hooks, chain))
+             for w in range(workers)]
     for p in procs:
         p.start()
+    for _ in procs:
+        ready.get()
+    go.set()
     results = [q.get() for _ in procs]
     for p in procs:
         p.join()
     total = sum(r[0] for r in results)
     lat = sorted(x for r in results for x in r[1])
     return {
-        "workers": workers, "hooks": hooks, "entries": total, "eps": total / seconds,
-        "p50_ms": 1000 * statistics.median(lat),
-        "p95_ms": 1000 * lat[int(0.95 * (len(lat) - 1))],
+        "workers": workers, "hooks": hooks, "chain": chain, "entries": total,
+        "eps": total / seconds,
+        "p50_ms": 1000 * statistics.median(lat) if lat else float("nan"),
+        "p95_ms": 1000 * lat[int(0.95 * (len(lat) - 1))] if lat else float("nan"),
     }
 
 
@@ -165,12 +199,84 @@ def run_pgbench(seconds: float, clients: int = 8) -> float:
     return float(m.group(1))
 
 
+def _load() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def chain_cost(workers: list[int], seconds: float, rounds: int,
+               variants: tuple[str, ...] = ("unkeyed", "keyed")) -> dict:
+    """Keyed against unkeyed posting, interleaved: in round r at each worker count the
+    variants run in turn, their order reversed every other round (A B, B A, …) so a
+    drift of the machine's load falls on both. Returns {workers: {variant: [runs]}}."""
+    runs: dict[int, dict[str, list[dict]]] = {w: {v: [] for v in variants} for w in workers}
+    for r in range(rounds):
+        for w in workers:
+            order = variants if r % 2 == 0 else tuple(reversed(variants))
+            for v in order:
+                load = _load()
+                row = run_posting(w, seconds, chain=v)
+                row["load"] = load
+                runs[w][v].append(row)
+                print(f"  round {r + 1} workers {w} {v:>14}: {row['eps']:8.1f} entries/s "
+                      f"(p50 {row['p50_ms']:.1f} ms, load {load})", flush=True)
+    return runs
+
+
+def chain_cost_report(runs: dict, seconds: float, rounds: int) -> None:
+    from finance.models import Entry
+    from finance.selectors import ledger_verify
+
+    print(f"\nkeyed chain cost — {time.strftime('%Y-%m-%d %H:%M')} on {platform.node()} "
+          f"({os.cpu_count()} cores), PostgreSQL, {seconds:.0f}s per run, {rounds} rounds "
+          "interleaved, monitoring off")
+    variants = list(next(iter(runs.values())))
+    head = "".join(f" {v + ' median':>22} {'(min-max)':>15}" for v in variants)
+    print(f"{'workers':>7}{head} {'ratio of medians':>17} {'median of round ratios':>23}")
+    for w, by in runs.items():
+        cells = ""
+        med = {}
+        for v in variants:
+            eps = [r["eps"] for r in by[v]]
+            med[v] = statistics.median(eps)
+            cells += f" {med[v]:>22.1f} {f'({min(eps):.0f}-{max(eps):.0f})':>15}"
+        base = by[variants[0]]
+        for v in variants[1:]:
+            ratios = [k["eps"] / u["eps"] for k, u in zip(by[v], base, strict=True)]
+            print(f"{w:>7}{cells} {med[v] / med[variants[0]]:>17.3f} "
+                  f"{statistics.median(ratios):>23.3f}  ({v} / {variants[0]})")
+            cells = " " * len(cells)
+    loads = [r["load"] for by in runs.values() for rows in by.values() for r in rows]
+    print(f"load average (1/5/15 min) before each run: first {loads[0]}, last {loads[-1]}, "
+          f"1-min range {min(float(x.split('/')[0]) for x in loads):.2f}-"
+          f"{max(float(x.split('/')[0]) for x in loads):.2f}")
+    unkeyed = sum(r["entries"] for by in runs.values() for r in by.get("unkeyed", []))
+    check = ledger_verify(limit=10 ** 9)
+    no_mac = [p for p in check.problems if "has no keyed MAC" in str(p)]
+    other = [p for p in check.problems if "has no keyed MAC" not in str(p)]
+    print(f"check: {Entry.objects.count()} entries; {len(no_mac)} without a MAC, "
+          f"{unkeyed} posted by the unkeyed runs — "
+          f"{'as expected' if len(no_mac) == unkeyed and not other else 'MISMATCH'}; "
+          f"other problems: {len(other)}" + (f" (first: {other[0]})" if other else ""))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", default="1,4,8")
+    parser.add_argument("--chain-rounds", type=int, default=3,
+                        help="rounds of the keyed/unkeyed comparison (0: skip it)")
+    parser.add_argument("--chain-only", action="store_true",
+                        help="only the keyed/unkeyed comparison")
+    parser.add_argument("--chain-variants", default="unkeyed,keyed",
+                        help=argparse.SUPPRESS)  # add keyed-separate for the first version
     args = parser.parse_args()
+    workers = [int(w) for w in args.workers.split(",")]
     prepare()
+    if args.chain_only:
+        runs = chain_cost(workers, args.seconds, args.chain_rounds,
+                          tuple(args.chain_variants.split(",")))
+        chain_cost_report(runs, args.seconds, args.chain_rounds)
+        return
     rows = [run_posting(int(w), args.seconds) for w in args.workers.split(",")]
     # the same with audit's after-posting monitoring run inline, as with eager Celery
     rows.append(run_posting(8, args.seconds, hooks=True))
@@ -196,6 +302,11 @@ def main() -> None:
     print(f"monitoring alerts raised during the run: {Alert.objects.count()}")
     print(f"verify_ledger after the run: {'OK' if check.ok else check.first_broken} "
           f"({check.entries_checked} entries)")
+    if args.chain_rounds > 0:
+        print("\nkeyed chain cost (issue 20):", flush=True)
+        runs = chain_cost(workers, args.seconds, args.chain_rounds,
+                          tuple(args.chain_variants.split(",")))
+        chain_cost_report(runs, args.seconds, args.chain_rounds)
 
 
 if __name__ == "__main__":

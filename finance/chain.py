@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -246,3 +247,104 @@ def anchors_append(anchors: list[Anchor], path: Path | None = None) -> Path:
         fh.flush()
         os.fsync(fh.fileno())
     return path
+
+
+# ------------------------------------------------------------------- rekeying
+@dataclass
+class RekeyResult:
+    """What `ledger_rekey` did to one kind of keyed item (entries, or one history table)."""
+
+    what: str
+    rekeyed: int = 0
+    refused: int = 0
+    checked: int = 0
+    named: list[str] | None = None  # the refused items, up to the limit
+
+    def refuse(self, name: str, why: str, limit: int) -> None:
+        self.refused += 1
+        if self.named is None:
+            self.named = []
+        if len(self.named) < limit:
+            self.named.append(f"{name}: {why}")
+
+
+_rekeyers: list[Callable[..., list[RekeyResult]]] = []
+
+
+def register_rekeyer(rekeyer: Callable[..., list[RekeyResult]]) -> None:
+    """Apps whose rows are keyed with the ledger key (audit's history seals) register a
+    `rekeyer(old=, new=, batch=, limit=, dry_run=, progress=)` returning RekeyResults;
+    `ledger_rekey` runs them after the entries."""
+    if rekeyer not in _rekeyers:
+        _rekeyers.append(rekeyer)
+
+
+def rekeyers() -> list[Callable[..., list[RekeyResult]]]:
+    return list(_rekeyers)
+
+
+def check_rekey_keys(old: str, new: str) -> None:
+    """Both keys must be configured: the old one to verify, the new one to sign."""
+    keys = ledger_keys()
+    if old == new:
+        raise ValueError(f"--from and --to are the same key id {old!r}")
+    for key_id, role in ((old, "verify the old MACs"), (new, "make the new ones")):
+        if keys.get(key_id) is None:
+            raise ValueError(f"key id {key_id!r} is not configured (LEDGER_KEYS / LEDGER_KEY_FILE): "
+                             f"it is needed to {role}")
+
+
+def entries_rekey(*, old: str, new: str, batch: int = 2000, limit: int = 100,
+                  dry_run: bool = False,
+                  progress: Callable[[str], None] | None = None) -> RekeyResult:
+    """Re-MAC every entry whose MAC is under key `old` with key `new`, in batches of
+    `batch` (each its own transaction, so an interrupted run is resumed by running it
+    again: only MACs still under `old` are read). Each entry is verified first: its MAC
+    under `old` and its hash against its stored header (previous hash, number, content
+    hash, poster, time). An entry that fails is REFUSED — left with its old MAC, so
+    verify_ledger still names it — and named in the result (up to `limit`): re-MACing
+    it would launder the tampering. The new MAC covers exactly what the old one did
+    (year, number, hash), so nothing that verified before is changed in meaning."""
+    from django.db import transaction
+
+    from finance.ledger import chain_hash
+    from finance.models import Entry
+
+    check_rekey_keys(old, new)
+    result = RekeyResult("entries")
+    last_id = 0
+    while True:
+        with transaction.atomic():
+            macs = list(EntryMac.objects.select_for_update()
+                        .filter(key_id=old, entry_id__gt=last_id).order_by("entry_id")[:batch])
+            if not macs:
+                break
+            entries = Entry.objects.in_bulk([m.entry_id for m in macs])
+            changed = []
+            for m in macs:
+                e = entries[m.entry_id]
+                name = f"entry {e.fiscal_year}-{e.number} (id {e.pk})"
+                result.checked += 1
+                why = entry_mac_ok(year=e.fiscal_year, number=e.number, entry_hash=e.hash,
+                                   key_id=old, mac=m.mac)
+                if why is None and chain_hash(prev_hash=e.prev_hash, number=e.number,
+                                              content_hash=e.content_hash,
+                                              posted_by=e.posted_by_id,
+                                              posted_at=e.posted_at) != e.hash:
+                    why = "entry hash does not match its header (previous hash, content hash, " \
+                          "poster or time changed)"
+                if why:
+                    result.refuse(name, why, limit)
+                    continue
+                m.key_id, m.mac = entry_mac(year=e.fiscal_year, number=e.number,
+                                            entry_hash=e.hash, key_id=new)
+                changed.append(m)
+            if not dry_run:
+                EntryMac.objects.bulk_update(changed, ["key_id", "mac"])
+            result.rekeyed += len(changed)
+            last_id = macs[-1].entry_id
+        if progress:
+            progress(f"entries: {result.checked} checked, {result.rekeyed} "
+                     f"{'would be ' if dry_run else ''}rekeyed, {result.refused} refused "
+                     f"(up to id {last_id})")
+    return result

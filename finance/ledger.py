@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -493,21 +494,49 @@ def _number_and_insert_pg(cur: Any, entry: Entry, line_values: list[list], user_
                           content_hash=entry.content_hash, posted_by=user_id, posted_at=as_of)
     if expected != entry.hash:  # the server and Python must agree, or verify would fail later
         raise RuntimeError(f"chain hash mismatch for entry {entry.fiscal_year}-{entry.number}")
-    _insert_macs(cur, [entry])
+    _insert_macs(cur, [entry], commit=_outermost_transaction())
 
 
 _MAC_INSERT = "INSERT INTO finance_entrymac (entry_id, key_id, mac) VALUES "
+_MAC_LITERAL = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-def _insert_macs(cur: Any, entries: Sequence[Entry]) -> None:
-    """The keyed MAC of each entry (finance.chain), computed here in Python: the key
-    never reaches the database, so its superuser cannot recompute it."""
-    for i in range(0, len(entries), 2000):
-        chunk = entries[i:i + 2000]
-        params: list[Any] = []
-        for e in chunk:
-            params += [e.pk, *entry_mac(year=e.fiscal_year, number=e.number, entry_hash=e.hash)]
-        cur.execute(_MAC_INSERT + ", ".join(["(%s, %s, %s)"] * len(chunk)), params)
+def _outermost_transaction() -> bool:
+    """True inside the posting's own transaction.atomic() when it is the outermost
+    one on PostgreSQL: that atomic would COMMIT right after our last statement."""
+    return (connection.vendor == "postgresql" and connection.commit_on_exit
+            and len(connection.atomic_blocks) == 1 and not connection.savepoint_ids
+            and not connection.needs_rollback
+            and not getattr(connection.atomic_blocks[0], "_from_testcase", False))
+
+
+def _insert_macs(cur: Any, entries: Sequence[Entry], *, commit: bool = False) -> bool:
+    """Insert the keyed MAC of each entry (finance.chain), computed here in Python: the
+    key never reaches the database, so its superuser cannot recompute it.
+
+    The MAC needs the number and hash that the numbering statement makes under the
+    year's sequence-row lock, so it can only be written after that statement, while the
+    lock is held. `commit` (the posting's own outermost transaction on PostgreSQL, see
+    `_outermost_transaction`) sends the INSERT and the COMMIT as ONE message (simple
+    query protocol, the values as checked literals: integers, key ids and hex digests),
+    so the lock is held for exactly the round trips of a posting without the MAC; the
+    enclosing atomic() then finds the transaction committed (psycopg's commit() is a
+    no-op when idle) and runs its on-commit hooks as usual. Returns True when it
+    committed."""
+    rows = [(int(e.pk), *entry_mac(year=e.fiscal_year, number=e.number, entry_hash=e.hash))
+            for e in entries]
+    if commit and len(rows) <= 2000:
+        for _pk, key_id, mac in rows:  # never interpolate anything but these shapes
+            if not (_MAC_LITERAL.match(key_id) and _MAC_LITERAL.match(mac)):
+                raise ValueError(f"unexpected key id or MAC {key_id!r} {mac!r}")
+        cur.execute(_MAC_INSERT + ", ".join(f"({pk}, '{kid}', '{mac}')" for pk, kid, mac in rows)
+                    + "; COMMIT")
+        return True
+    for i in range(0, len(rows), 2000):
+        chunk = rows[i:i + 2000]
+        cur.execute(_MAC_INSERT + ", ".join(["(%s, %s, %s)"] * len(chunk)),
+                    [v for row in chunk for v in row])
+    return False
 
 
 def _number_and_insert(cur: Any, entry: Entry, line_values: list[list], user_id: int | None,
