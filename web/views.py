@@ -43,21 +43,24 @@ def _year(request: HttpRequest) -> int:
 
 
 def _reject_reasons(reqs: list[PaymentRequest]) -> dict[int, str]:
-    """The rejection comment of each rejected request (from the shared workflow log)."""
-    ids = [str(r.pk) for r in reqs if r.status == S.REJECTED]
+    """The rejection or withdrawal comment of each rejected or withdrawn request (from the
+    shared workflow log)."""
+    ids = [str(r.pk) for r in reqs if r.status in (S.REJECTED, S.WITHDRAWN)]
     if not ids:
         return {}
     steps = WorkflowStep.objects.filter(doc_type=ContentType.objects.get_for_model(PaymentRequest),
-                                        doc_id__in=ids, action="reject")
+                                        doc_id__in=ids, action__in=["reject", "withdraw"])
     return {int(s.doc_id): s.comment for s in steps}
 
 
 def _with_reasons(reqs: list[PaymentRequest]) -> list[PaymentRequest]:
-    rejected = _reject_reasons(reqs)
+    closed = _reject_reasons(reqs)
     for r in reqs:
         reasons = [h.reason for h in r.hits.all()]
-        if r.pk in rejected:
-            reasons.append(_("Rejected: %(comment)s") % {"comment": rejected[r.pk]})
+        if r.pk in closed:
+            text = (_("Withdrawn: %(comment)s") if r.status == S.WITHDRAWN
+                    else _("Rejected: %(comment)s"))
+            reasons.append(text % {"comment": closed[r.pk]})
         if r.return_reason:
             reasons.append(_("Returned by the bank (退票): %(reason)s") % {"reason": r.return_reason})
         r.reasons = reasons  # type: ignore[attr-defined]

@@ -373,6 +373,7 @@ class TestWithdraw:
         after = body(client.get(url))
         assert 'id="refile-submit"' not in after and 'id="withdraw-submit"' not in after
         assert 'id="submit"' not in after and "status-withdrawn" in after
+        assert "Withdrawn: 项目取消，不再支付" in after
         with pytest.raises(errors.WrongState):
             pay.payment_request_submit(request=req, user=world.people.filer)
         with pytest.raises(errors.WrongState):
