@@ -15,6 +15,7 @@ from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 from stdnum.cn import uscc
 
+from finance import labels
 from finance.chart import EntryKind
 from finance.errors import LedgerImmutable
 
@@ -440,6 +441,22 @@ class WorkflowStep(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.doc_type_id}:{self.doc_id} {self.from_state}->{self.to_state}"
+
+    # how people read the step (finance.labels: the one vocabulary of actions and states)
+    def _doc_model(self) -> type[models.Model] | None:
+        return ContentType.objects.get_for_id(self.doc_type_id).model_class()
+
+    @property
+    def action_label(self) -> str:
+        return labels.action_label(self.action)
+
+    @property
+    def from_label(self) -> str:
+        return labels.state_label(self._doc_model(), self.from_state)
+
+    @property
+    def to_label(self) -> str:
+        return labels.state_label(self._doc_model(), self.to_state)
 
 
 # ------------------------------------------------------------------------- jobs

@@ -15,7 +15,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from budgets import selectors as budget_selectors
@@ -196,30 +195,12 @@ def request_file(request: HttpRequest) -> HttpResponse:
         "limits": pay.attachment_limits()})
 
 
-# a request's workflow actions as the request page names them (the log keeps the codes)
-STEP_ACTIONS = {
-    "file": pgettext_lazy("a payment request's workflow step", "filed"),
-    "submit": pgettext_lazy("a payment request's workflow step", "submitted"),
-    "approve": pgettext_lazy("a payment request's workflow step", "approved"),
-    "reject": pgettext_lazy("a payment request's workflow step", "rejected"),
-    "refile": pgettext_lazy("a payment request's workflow step", "filed again"),
-    "withdraw": pgettext_lazy("a payment request's workflow step", "withdrew"),
-    "bank_result": pgettext_lazy("a payment request's workflow step", "bank result"),
-    "voucher": pgettext_lazy("a payment request's workflow step", "voucher issued"),
-}
-
-
 def _steps(req: PaymentRequest) -> list[WorkflowStep]:
     """The request's workflow steps, with the action and states in the reader's language."""
     steps = list(WorkflowStep.objects.filter(
         doc_type=ContentType.objects.get_for_model(PaymentRequest), doc_id=str(req.pk))
         .select_related("actor").order_by("at", "id"))
-    states = dict(S.choices)
-    for s in steps:
-        s.action_label = STEP_ACTIONS.get(s.action, s.action)  # type: ignore[attr-defined]
-        s.from_label = states.get(s.from_state, s.from_state)  # type: ignore[attr-defined]
-        s.to_label = states.get(s.to_state, s.to_state)  # type: ignore[attr-defined]
-    return steps
+    return steps  # each names its action and states (WorkflowStep.action_label …)
 
 
 def _unit_filer_of(request: HttpRequest, req: PaymentRequest) -> bool:
