@@ -341,7 +341,7 @@ def _submit(req: PaymentRequest, user: Any, as_of: dt.datetime, *,
         req.commit_entry = entry_post(
             lines=[dr("indicator", chart.COMMITTED, req.amount, req.dims),
                    cr("indicator", chart.AVAILABLE, req.amount, req.dims)],
-            description=f"支付申请 commit {req.tracking_id}", user=user, on=on, as_of=as_of,
+            description=f"支付申请 指标占用 {req.tracking_id}", user=user, on=on, as_of=as_of,
             source=req, kind=EntryKind.COMMIT, tracking_id=req.tracking_id,
             idempotency_key=f"{req.tracking_id}:commit")
     except ledger_errors.IndicatorInsufficient as exc:

@@ -45,7 +45,7 @@ def request_and_pay(people: dict, amount: Decimal, *, unit: str = "440300101",
     d = dims(unit=unit, function=function, economic=economic)
     services.workflow_record(document=doc, from_state="draft", to_state="submitted",
                              action="submit", user=people["filer"], as_of=at(day, hour))
-    entry_post(lines=commit_lines(amount, d), description="申请 commit", user=people["filer"],
+    entry_post(lines=commit_lines(amount, d), description="支付申请 指标占用", user=people["filer"],
                on=day, as_of=at(day, hour), source=doc, kind="commit", tracking_id=tracking)
     services.workflow_record(document=doc, from_state="submitted", to_state="unit_approved",
                              action="approve", user=people["head"], comment="ok",
