@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from django.utils.translation import gettext_lazy as _
+
 from payments.importers.camt053 import parse_camt053
 from payments.importers.common import BankRows, ImportIssue, decode
 from payments.importers.dialect import STANDARD, Dialect
@@ -15,7 +17,7 @@ from payments.importers.mt940 import parse_mt940
 from payments.importers.pain002 import parse_pain002
 from payments.importers.tables import parse_table
 
-__all__ = ["BankRows", "Dialect", "ImportIssue", "decode", "detect", "parse"]
+__all__ = ["BankRows", "Dialect", "ImportIssue", "decode", "detect", "format_label", "parse"]
 
 # what `detect` answers; a table (CSV, XLSX) is a result file or a CSV statement, which
 # its header decides (the bank profile that reads it)
@@ -25,6 +27,21 @@ PAIN002, CAMT053, CAMT054, MT940, MT942 = "pain002", "camt053", "camt054", "mt94
 RESULTS, RESULTS_XLSX, STATEMENT_CSV, STATEMENT_XLSX = (
     "results_csv", "results_xlsx", "statement_csv", "statement_xlsx")
 STATEMENT_FORMATS = (CAMT053, CAMT054, MT940, MT942, STATEMENT_CSV)  # what a profile may list
+# how people call each format (the import pages, the bank files list)
+FORMAT_NAMES = {
+    CSV: _("table (CSV)"), XLSX: _("workbook (XLSX)"),
+    RESULTS: _("payment results (CSV)"), RESULTS_XLSX: _("payment results (XLSX)"),
+    STATEMENT_CSV: _("bank statement (CSV)"), STATEMENT_XLSX: _("bank statement (XLSX)"),
+    PAIN002: _("payment status report (ISO 20022 pain.002)"),
+    CAMT053: _("account statement (ISO 20022 camt.053)"),
+    CAMT054: _("debit/credit notification (ISO 20022 camt.054)"),
+    MT940: _("account statement (SWIFT MT940)"), MT942: _("interim report (SWIFT MT942)"),
+}
+
+
+def format_label(code: str | None) -> str:
+    """A file format in the reader's language (the code itself when unknown)."""
+    return str(FORMAT_NAMES.get(code or "", code or ""))
 TABLE_DELIMITERS = (",", "\t", "|", ";")
 
 

@@ -60,6 +60,14 @@ _BADGE_OF = {status: colour for colour, statuses in BADGES.items() for status in
 
 
 @register.filter
+def bank_format(code: object) -> str:
+    """A bank file's format by its name (payments.importers.FORMAT_NAMES)."""
+    from payments.importers import format_label
+
+    return format_label(str(code) if code else "") or "—"
+
+
+@register.filter
 def badge_class(status: object) -> str:
     """`text-bg-success` for 'paid', … (web/static/vendor/bootstrap)."""
     return f"text-bg-{_BADGE_OF.get(str(status), 'light')}"
