@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from finance.dimensions import BadDimsKey, Dims
 from finance.models import EconomicCode, FunctionCode, FundSource
@@ -98,7 +99,7 @@ class RefileForm(forms.Form):
 
 
 class DecideForm(forms.Form):
-    ACTIONS = (("approve", _("Approve")), ("reject", _("Reject")))
+    ACTIONS = (("approve", pgettext_lazy("decision", "Approve")), ("reject", _("Reject")))
     action = forms.ChoiceField(choices=ACTIONS)
     comment = forms.CharField(label=_("Comment"), max_length=300, required=False)
 

@@ -163,3 +163,19 @@ def test_messages_and_rules_are_chinese():
                                                      "code": "30299x"})
         assert text == "经济分类编码 30299x 不存在"
         assert line_where(1) == "第 2 行"
+
+
+def test_one_text_one_translation_across_catalogues():
+    """Django merges the apps' catalogues and the first app listed wins, so a text
+    translated two ways reads one way everywhere (the journeys found 审核 on a treasury
+    button because reports said so). Every msgid (with its context) has one translation
+    in every catalogue that has it; where the meanings differ, the texts carry a context
+    (`{% translate "File" context "verb" %}`)."""
+    seen: dict[tuple, dict[str, str]] = {}
+    for path in CATALOGUES:
+        for e in po_entries(path):
+            if e["id"] and e["str"].get(0):
+                seen.setdefault((e["ctxt"], e["id"]), {})[path.parts[-5]] = e["str"][0]
+    differ = {key: by_app for key, by_app in seen.items() if len(set(by_app.values())) > 1}
+    assert not differ, "translated differently:\n" + "\n".join(
+        f"{ctxt + ' | ' if ctxt else ''}{msgid}: {by_app}" for (ctxt, msgid), by_app in differ.items())
