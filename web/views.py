@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from budgets import selectors as budget_selectors
 from budgets.models import Adjustment, BudgetPlan, Project
+from finance import dimensions
 from finance import roles as finance_roles
 from finance.errors import LedgerError
 from finance.models import Entry, Job, Organization, WorkflowStep
@@ -90,7 +91,22 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             status=BudgetPlan.Status.APPROVED))
     ctx["auditor"] = finance_roles.AUDITOR in roles
     ctx["waiting"] = _waiting(user, roles, org, year)
+    ctx["names"] = _names_of(ctx)
     return render(request, "web/dashboard.html", ctx)
+
+
+def _names_of(ctx: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The names of the codes the home shows (indicator tuples, the requests' units), one
+    query per dimension (finance.dimensions.code_names)."""
+    codes: dict[str, set[str]] = {"function": set(), "economic": set(), "fund_source": set(),
+                                  "unit": set()}
+    for rows in (ctx.get("indicators") or {}).values():
+        for r in rows:
+            for dim in ("function", "economic", "fund_source"):
+                codes[dim].add(getattr(r.dims, dim))
+    for r in [*ctx.get("requests", []), *(x for _label, reqs in ctx["queues"] for x in reqs)]:
+        codes["unit"].add(r.unit)
+    return dimensions.code_names(codes)
 
 
 def _waiting(user: Any, roles: set[str], org: Any, year: int) -> list[tuple[str, int, str]]:

@@ -19,7 +19,8 @@ CATALOGUES = [ROOT / app / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
               for app in PROJECT_APPS]
 # what may stay in Latin letters on a Chinese page: codes, formats, placeholders
 ALLOWED = re.compile(r"%\(\w+\)[sdr]|CNAPS|CNY|ISO|MT9\d\d|camt(\.\d+)*|pain(\.\d+)*|"
-                     r"UTF-8|GBK|GB18030|CSV|XLSX|PDF|API|SHA-?256|ID|ZF|\bPOST\b|/api/\S+")
+                     r"UTF-8|GBK|GB18030|CSV|XLSX|PDF|API|SHA-?256|ID|ZF|\bPOST\b|/api/\S+|"
+                     r"\b(Excel|Word|JPEG|PNG|OFD)\b")
 LATIN = re.compile(r"[A-Za-z]")
 
 

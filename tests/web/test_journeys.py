@@ -84,10 +84,9 @@ def _ui_words() -> frozenset[str]:
 UI_WORDS = _ui_words()
 
 
-# a figure's trace reference (tr:v1:measure=…;year=…) is a code the auditor copies; Excel,
-# Word, JPEG, PNG and OFD are file formats named as PDF and CSV are in ALLOWED (these belong
-# there: tests/finance/test_catalogues.py is another helper's file)
-TRACE_REF = re.compile(r"\btr:v\d+:\S+|\b(Excel|Word|JPEG|PNG|OFD)\b")
+# a figure's trace reference (tr:v1:measure=…;year=…) is a code the auditor copies; a
+# tracking id (TR2026ADD4350F875940EF) is hex whose letters may spell a word
+TRACE_REF = re.compile(r"\btr:v\d+:\S+|\bTR\d{4}[0-9A-F]{8,}\b")
 
 
 def english_words(text: str, data: set[str]) -> list[str]:
