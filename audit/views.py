@@ -7,13 +7,12 @@ from typing import Any
 
 from django.apps import apps
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
-from django.db.models import DateTimeField, DecimalField, Model
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import BooleanField, DateTimeField, DecimalField, Model
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from audit import selectors
 from audit.access import access_log_record
@@ -21,7 +20,7 @@ from audit.api import alert_filters, trace_from_request
 from audit.errors import AuditError
 from audit.models import AccessLog, Alert
 from audit.trace import DIMENSIONS, MEASURES
-from finance import measures
+from finance import labels, measures
 from finance.chart import EntryKind
 from finance.dimensions import code_names
 from finance.models import Book
@@ -99,33 +98,9 @@ def alerts_view(request: HttpRequest) -> HttpResponse:
 
 # ------------------------------------------------------------------ for people
 # The pages speak as people do: a model by its verbose name (用款申请, not
-# payments.paymentrequest), a state and an action by their labels, a code with its name
+# payments.paymentrequest), a state and an action by their labels (finance.labels, the one
+# reading of the shared logs), a code with its name
 # (2050203 初中教育, 30101 基本工资, 资金性质 1 一般公共预算), amounts with separators.
-ACTIONS = {
-    "create": pgettext_lazy("workflow action", "create"),
-    "file": pgettext_lazy("workflow action", "file"),
-    "refile": pgettext_lazy("workflow action", "file again"),
-    "submit": pgettext_lazy("workflow action", "submit"),
-    "withdraw": pgettext_lazy("workflow action", "withdraw"),
-    "review": pgettext_lazy("workflow action", "review"),
-    "approve": pgettext_lazy("workflow action", "approve"),
-    "reject": pgettext_lazy("workflow action", "refuse"),
-    "return": pgettext_lazy("workflow action", "return"),
-    "accept": pgettext_lazy("workflow action", "accept"),
-    "apply": pgettext_lazy("workflow action", "apply"),
-    "voucher": pgettext_lazy("workflow action", "issue voucher"),
-    "bank_result": pgettext_lazy("workflow action", "bank result"),
-    "paid": pgettext_lazy("workflow action", "paid"),
-    "publish": pgettext_lazy("workflow action", "publish"),
-    "close": pgettext_lazy("workflow action", "close"),
-    "reopen": pgettext_lazy("workflow action", "reopen"),
-    "month_close": pgettext_lazy("workflow action", "close the month"),
-    "month_reopen": pgettext_lazy("workflow action", "reopen the month"),
-    "raise": pgettext_lazy("workflow action", "raise"),
-    "assign": pgettext_lazy("workflow action", "assign"),
-    "explain": pgettext_lazy("workflow action", "explain"),
-    "comment": pgettext_lazy("workflow action", "comment"),
-}
 REFERENCES = {
     "tracking_id": _("tracking id"),
     "bank_reference": _("bank reference"),
@@ -143,17 +118,6 @@ def _model(label: str) -> type[Model] | None:
         return apps.get_model(label)
     except (LookupError, ValueError):
         return None
-
-
-def _choice_label(model: type[Model] | None, field: str, value: str) -> str:
-    """A state's label from the document's own choices (待单位审核, not unit_review)."""
-    if not value or model is None:
-        return value or ""
-    try:
-        choices = dict(model._meta.get_field(field).flatchoices)
-    except FieldDoesNotExist:
-        return value
-    return f"{choices.get(value, value)}"
 
 
 def _named(code: str, names: dict[str, str]) -> str:
@@ -213,9 +177,9 @@ def _sources_for_people(sources: list) -> list[dict]:
             "references": [(REFERENCES.get(k, k), v) for k, v in s.references.items()
                            if v != number],
             "steps": [{"at": st.at, "actor": st.actor, "comment": st.comment,
-                       "action": ACTIONS.get(st.action, st.action),
-                       "from": _choice_label(model, "status", st.from_state),
-                       "to": _choice_label(model, "status", st.to_state)}
+                       "action": labels.action_label(st.action),
+                       "from": labels.state_label(model, st.from_state),
+                       "to": labels.state_label(model, st.to_state)}
                       for st in s.steps],
             "related": _sources_for_people(s.related),
         })
@@ -252,6 +216,9 @@ def _history_for_people(label: str, context: dict) -> None:
             return ""
         if isinstance(field, DecimalField):
             return money(value)
+        if isinstance(field, BooleanField):
+            return str(_("yes")) if value == "True" else str(_("no")) if value == "False" \
+                else value
         if isinstance(field, DateTimeField):
             return local_time(value, "%Y-%m-%d %H:%M:%S")
         dim = _dimension_of(name)
@@ -260,10 +227,12 @@ def _history_for_people(label: str, context: dict) -> None:
     if snapshot is not None:
         context["fields"] = [(f.label, show(f.name, f.value)) for f in snapshot.fields]
         context["snapshot_type"] = HISTORY_TYPES.get(snapshot.history_type, "")
+        context["snapshot_reason"] = labels.reason_label(snapshot.reason)
     if diff is not None:
         context["net"] = [(c.label, show(c.name, c.old), show(c.name, c.new))
                           for c in diff.net]
-        context["steps"] = [{"at": s.history_date, "user": s.user, "reason": s.reason,
+        context["steps"] = [{"at": s.history_date, "user": s.user,
+                             "reason": labels.reason_label(s.reason),
                              "type": HISTORY_TYPES.get(s.history_type, s.history_type),
                              "changes": [(c.label, show(c.name, c.old), show(c.name, c.new))
                                          for c in s.changes]} for s in diff.steps]

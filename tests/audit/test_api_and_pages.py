@@ -89,7 +89,9 @@ class TestHistoryApi:
     def test_the_history_page_shows_a_field_by_field_diff(self, orgs, client, user):
         client.force_login(user)
         page = client.get(f"/audit/history/finance.organization/{orgs['u1'].pk}/").content.decode()
-        assert "深圳市第一中学" in page and "set-up" in page
+        # the history row's reason as finance.labels reads it ("set-up" → 初始设置), a
+        # boolean as 是/否
+        assert "深圳市第一中学" in page and "初始设置" in page and "有效: ∅ → 是" in page
 
 
 class TestAlertsApi:

@@ -87,7 +87,7 @@ class TestTracePageForPeople:
         words = text_of(sources)
         assert "后台任务" in words  # finance.Job's verbose name, not finance.job
         assert "finance.job" not in words
-        assert "送审" in words and "批准" in words  # submit, approve
+        assert "送审" in words and "同意" in words  # submit, approve (finance.labels)
         assert "2026-03-10 10:05" in words and "2026-03-10 10:10" in words  # Asia/Shanghai
         assert "head" in words and "treasury" in words
         assert "1,234.50" in text_of(html.split('id="trace-lines"', 1)[1])
