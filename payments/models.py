@@ -149,7 +149,7 @@ class PaymentPlan(IndicatorFields):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} plan {self.year}-{self.month:02d} {self.unit} {self.approved}"
+        return f"{self.year}-{self.month:02d} {self.unit} {self.economic} {self.approved}"
 
 
 class PaymentRequest(IndicatorFields):
@@ -200,7 +200,7 @@ class PaymentRequest(IndicatorFields):
                    models.Index(fields=["contract_ref"])]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.tracking_id} {self.amount} {self.status}"
+        return f"{self.tracking_id} {self.amount} {self.get_status_display()}"
 
 
 class Attachment(models.Model):
@@ -328,7 +328,7 @@ class Voucher(LoadedValues, models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.number} {self.amount} {self.status}"
+        return f"{self.number} {self.amount} {self.get_status_display()}"
 
 
 class ClearingNotice(models.Model):
@@ -450,7 +450,7 @@ class BankResult(models.Model):
         verbose_name_plural = _("bank results")
 
     def __str__(self) -> str:
-        return f"{self.bank_ref} {self.voucher_id} {'ok' if self.success else 'fail'}"
+        return f"{self.bank_ref} {self.get_outcome_display()}"
 
 
 class StatementLine(models.Model):
@@ -544,4 +544,4 @@ class ReconException(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.kind} {self.status}"
+        return f"#{self.pk} {self.get_kind_display()} {self.get_status_display()}"
