@@ -44,6 +44,9 @@ ACTIONS = {
     "assign": pgettext_lazy("workflow action", "assign"),
     "explain": pgettext_lazy("workflow action", "explain"),
     "comment": pgettext_lazy("workflow action", "comment"),
+    # 合同 (payments.services.contracts)
+    "sign": pgettext_lazy("workflow action", "sign"),
+    "complete": pgettext_lazy("workflow action", "complete"),
 }
 
 # the reasons the services write on history rows, whole or before ": <the person's words>"
@@ -83,6 +86,11 @@ REASONS = {
     "default rule installed": pgettext_lazy("history reason", "default rule installed"),
     "set-up": pgettext_lazy("history reason", "set-up"),
     "shipped profile": pgettext_lazy("history reason", "bank profile as shipped"),
+    # 合同 (payments.services.contracts)
+    "contract registered": pgettext_lazy("history reason", "contract registered"),
+    "contract signed": pgettext_lazy("history reason", "contract signed"),
+    "contract completed": pgettext_lazy("history reason", "contract completed"),
+    "contract closed": pgettext_lazy("history reason", "contract closed early"),
 }
 _PREFIXES = sorted({*REASONS, *ACTIONS}, key=len, reverse=True)
 _OPENED_BY_CLOSE = re.compile(r"^opened by year-end close (\d{4})$")

@@ -148,6 +148,12 @@ def may_approve_unit(user: Any, unit_code: str) -> bool:
     return bool(unit_code) and has_role(user, UNIT_HEAD) and unit_of(user) == unit_code
 
 
+def may_sign_contract(user: Any, unit_code: str) -> bool:
+    """合同: the unit's head (单位负责人) signs its contracts (committing the amount) and
+    closes them early (releasing the rest); the unit's filer drafts them (`may_file`)."""
+    return may_approve_unit(user, unit_code)
+
+
 def department_of(user: Any) -> Organization | None:
     """The supervising department the user works for, if any."""
     org = organization_of(user)

@@ -223,3 +223,72 @@ class AttachmentEmpty(AttachmentRefused):
 class AttachmentCount(AttachmentRefused):
     message = MSG_ATTACHMENT_COUNT
     code = "attachment_count"
+
+
+# 合同: contracts paid in instalments (payments.services.contracts)
+MSG_CONTRACT_SCHEDULE = _(
+    "The payment schedule adds up to %(total)s; the contract amount is %(amount)s. Nothing "
+    "was saved.")
+MSG_CONTRACT_NUMBER_TAKEN = _("The unit already has a contract numbered %(number)s.")
+MSG_CONTRACT_TERM = _("The contract's term ends (%(end)s) before it starts (%(start)s).")
+MSG_CONTRACT_STATE = _("Contract %(number)s is %(status)s; it cannot be %(action)s.")
+MSG_CONTRACT_SHORT = _(
+    "The indicator has %(available)s available; contract %(number)s is for %(amount)s. It "
+    "cannot be signed.")
+MSG_CONTRACT_EXCEEDED = _(
+    "Contract %(number)s has %(remaining)s left to pay (amount %(amount)s, paid %(paid)s, "
+    "in payment %(pending)s); %(requested)s was requested. The request is refused.")
+MSG_CONTRACT_MISMATCH = _(
+    "Contract %(number)s is charged to another indicator or pays another payee "
+    "(%(payee)s); a payment under it uses its indicator and its counterparty.")
+MSG_CONTRACT_OPEN_REQUESTS = _(
+    "Contract %(number)s has %(count)s request(s) still in payment; decide them before "
+    "closing it.")
+
+ACTION_SIGNED = pgettext_lazy("contract action", "signed")
+ACTION_CLOSED = pgettext_lazy("contract action", "closed")
+ACTION_PAID_UNDER = pgettext_lazy("contract action", "paid against")
+
+
+class ContractError(PaymentError):
+    code = "contract_error"
+
+
+class ContractSchedule(ContractError):
+    message = MSG_CONTRACT_SCHEDULE
+    code = "contract_schedule"
+
+
+class ContractNumberTaken(ContractError):
+    message = MSG_CONTRACT_NUMBER_TAKEN
+    code = "contract_number_taken"
+
+
+class ContractTerm(ContractError):
+    message = MSG_CONTRACT_TERM
+    code = "contract_term"
+
+
+class ContractState(ContractError):
+    message = MSG_CONTRACT_STATE
+    code = "contract_state"
+
+
+class ContractShort(ContractError):
+    message = MSG_CONTRACT_SHORT
+    code = "contract_indicator_short"
+
+
+class ContractExceeded(ContractError):
+    message = MSG_CONTRACT_EXCEEDED
+    code = "contract_exceeded"
+
+
+class ContractMismatch(ContractError):
+    message = MSG_CONTRACT_MISMATCH
+    code = "contract_mismatch"
+
+
+class ContractOpenRequests(ContractError):
+    message = MSG_CONTRACT_OPEN_REQUESTS
+    code = "contract_open_requests"

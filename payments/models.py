@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from finance.dimensions import code_field
@@ -152,6 +153,81 @@ class PaymentPlan(IndicatorFields):
         return f"{self.year}-{self.month:02d} {self.unit} {self.economic} {self.approved}"
 
 
+class Contract(IndicatorFields):
+    """合同: a unit's contract with a payee, charged to one indicator (its tuple) and paid
+    in instalments. Signing commits the amount (Dr 9201 / Cr 9101, `sign_entry`); the
+    requests filed against it draw on that commitment (they commit nothing of their own);
+    closing it early releases what is left (`release_entry`). `unit` (the tuple's unit
+    code) is the unit whose register holds it."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", pgettext_lazy("contract status", "draft")
+        SIGNED = "signed", pgettext_lazy("contract status", "signed")
+        COMPLETED = "completed", pgettext_lazy("contract status", "completed")
+        CLOSED = "closed", pgettext_lazy("contract status", "closed early")
+
+    number = models.CharField(_("contract number (合同号)"), max_length=100)
+    counterparty = models.ForeignKey(Payee, on_delete=models.PROTECT, related_name="contracts",
+                                     verbose_name=_("counterparty"))
+    title = models.CharField(_("contract title"), max_length=200)
+    amount = models.DecimalField(_("contract amount"), **MONEY)
+    start = models.DateField(_("term start"))
+    end = models.DateField(_("term end"))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField()
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="+")
+    signed_at = models.DateTimeField(null=True, blank=True)
+    sign_entry = models.ForeignKey("finance.Entry", null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="+")
+    closed_at = models.DateTimeField(null=True, blank=True)
+    close_reason = models.CharField(max_length=300, blank=True)
+    release_entry = models.ForeignKey("finance.Entry", null=True, blank=True,
+                                      on_delete=models.PROTECT, related_name="+")
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("contract")
+        verbose_name_plural = _("contracts")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["unit", "number"], name="contract_unit_number"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="contract_amount_positive"),
+            models.CheckConstraint(condition=Q(end__gte=models.F("start")),
+                                   name="contract_term_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.title}"
+
+
+class ContractInstalment(models.Model):
+    """One instalment of a contract's payment schedule (due date and amount); the
+    schedule adds up to the contract amount. Changed only while the contract is a draft."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="instalments")
+    seq = models.PositiveSmallIntegerField()
+    due = models.DateField(_("due date"))
+    amount = models.DecimalField(_("instalment amount"), **MONEY)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("contract instalment")
+        verbose_name_plural = _("contract instalments")
+        ordering = ["contract", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "seq"], name="instalment_unique_seq"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="instalment_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id}#{self.seq} {self.due} {self.amount}"
+
+
 class PaymentRequest(IndicatorFields):
     """支付申请: a budget unit's request to pay a payee from an indicator."""
 
@@ -175,6 +251,10 @@ class PaymentRequest(IndicatorFields):
     payee = models.ForeignKey(Payee, on_delete=models.PROTECT, related_name="requests")
     purpose = models.CharField(max_length=300)
     contract_ref = models.CharField(max_length=100, blank=True)
+    # a payment under a signed contract: draws on the contract's commitment (contract_ref
+    # holds its number)
+    contract = models.ForeignKey(Contract, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="requests", verbose_name=_("contract"))
     procurement_ref = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
     filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,

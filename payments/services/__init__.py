@@ -26,6 +26,15 @@ from payments.services.bankfiles import (
     bank_result_apply,
     bank_results_apply,
 )
+from payments.services.contracts import (
+    ContractFigures,
+    contract_close,
+    contract_create,
+    contract_entries,
+    contract_figures,
+    contract_sign,
+    contracts_for_unit,
+)
 from payments.services.masterdata import (
     PayeeBank,
     agent_account_upsert,
@@ -72,6 +81,8 @@ from payments.services.requests import (
 from payments.services.vouchers import voucher_batch_create
 
 __all__ = [
+    "ContractFigures", "contract_close", "contract_create", "contract_entries",
+    "contract_figures", "contract_sign", "contracts_for_unit",
     "ATTACHMENT_TYPES", "CENT", "DIRECTOR", "FILER", "LEVELS", "REFILABLE", "REVIEWER",
     "UNIT_HEAD", "WITHDRAWABLE", "S",
     "Decided", "ImportReport", "NotBatchable", "PayeeBank", "PlanApplyLine",

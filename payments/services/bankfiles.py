@@ -43,6 +43,7 @@ from payments.rules import fmt
 from payments.services._common import (
     S,
 )
+from payments.services.contracts import contracts_settle
 from payments.services.reconciliation import statement_reconcile
 from payments.services.requests import _requests_locked
 
@@ -312,13 +313,18 @@ def bank_results_apply(*, rows: list[ResultRow], bank_file: BankFile, user: Any,
                 if unpay:
                     postings.append((req.pay_entry, f"退票 {row.reason}",
                                      f"{req.tracking_id}:unpay", on))
-                assert req.commit_entry is not None  # noqa: S101 - every vouchered request is committed
-                postings.append((req.commit_entry, f"退票 {row.reason}",
-                                 f"{req.tracking_id}:release", on))
+                released = 0
+                if req.contract_id is None:
+                    assert req.commit_entry is not None  # noqa: S101 - every vouchered request is committed
+                    postings.append((req.commit_entry, f"退票 {row.reason}",
+                                     f"{req.tracking_id}:release", on))
+                    released = 1
+                # under a contract: the amount goes back to the contract's commitment (only
+                # the payment, if any, is reversed; payments.services.contracts)
                 voucher.status, voucher.failure_reason = Voucher.Status.RETURNED, row.reason[:300]
                 voucher.bank_ref = row.bank_ref
                 req.return_reason = row.reason
-                applied.append((row, voucher, req, S.RETURNED, 1 + unpay))
+                applied.append((row, voucher, req, S.RETURNED, released + unpay))
             elif _says_again(row, voucher, last.get(voucher.pk)):
                 refused.append((row, errors.ResultKnown(number=voucher.number,
                                                         status=voucher.get_status_display())))
@@ -345,7 +351,7 @@ def bank_results_apply(*, rows: list[ResultRow], bank_file: BankFile, user: Any,
                        traded_at=r.traded_at, reason=r.reason[:300], file=bank_file)
             for r, v, *_x in applied])
         # last: the postings hold the year's numbering row until the commit
-        posted = entries_post(entries=inputs, user=user, as_of=as_of)
+        posted = entries_post(entries=inputs, user=user, as_of=as_of) if inputs else []
         at = 0
         for _r, _v, q, new, n in applied:
             if new == S.PAID:
@@ -356,6 +362,8 @@ def bank_results_apply(*, rows: list[ResultRow], bank_file: BankFile, user: Any,
                                reason="bank result",
                                reasons=[f"bank result {r.bank_ref}" for r, *_x in applied],
                                fields=["status", "pay_entry", "return_reason"])
+        if under := [q.contract_id for _r, _v, q, *_x in applied if q.contract_id]:
+            contracts_settle(under, user=user, as_of=as_of)
         return refused
 
 

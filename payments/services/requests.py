@@ -66,24 +66,31 @@ def payment_request_create(*, dims: Dims, year: int, amount: Decimal, payee: Pay
                            procurement_ref: str = "",
                            attachments: list[tuple[str, bytes]] | None = None,
                            as_of: dt.datetime | None = None,
-                           submit: bool = False) -> PaymentRequest:
+                           submit: bool = False, contract: Any = None) -> PaymentRequest:
     """A budget unit's filer drafts a request against an indicator (its dimension tuple).
     The draft is refused at once, before anything is written, unless the tuple is an
     approved indicator of the filer's unit in budgets' register and the amount has at most
     2 decimal places (`_draft_check`).
     `submit`: save and submit at once (保存并送审): the draft is submitted in the same
     transaction exactly as `payment_request_submit` does it, without reading back and
-    locking the row just written; a short indicator or plan raises and nothing is saved."""
+    locking the row just written; a short indicator or plan raises and nothing is saved.
+    `contract`: a payment under one of the unit's signed contracts (its indicator, its
+    counterparty, at most what is left of it); `contract_ref` becomes its number."""
     as_of = as_of or timezone.now()
     value = _draft_check(dims=dims, year=year, amount=amount, user=user)
     _payee_check(payee, dims.unit)
+    if contract is not None:
+        from payments.services.contracts import contract_request_check  # noqa: PLC0415
+
+        contract_request_check(contract, dims=dims, year=year, payee=payee, amount=value)
+        contract_ref = contract.number
     files = attachments_check(attachments or [])
     with transaction.atomic():
         req = PaymentRequest(
             tracking_id=f"TR{year}{uuid.uuid4().hex[:16].upper()}", year=year,
             amount=value, payee=payee, purpose=purpose,
             contract_ref=contract_ref, procurement_ref=procurement_ref, filed_by=user,
-            filed_at=as_of, **_dim_kwargs(dims))
+            filed_at=as_of, contract=contract, **_dim_kwargs(dims))
         save_with_history(req, user=user, reason="filed")
         for name, content, content_type in files:
             att = Attachment(request=req, name=name, size=len(content),
@@ -142,7 +149,7 @@ def payment_request_refile(*, request: PaymentRequest, user: Any, amount: Decima
             dims=old.dims, year=old.year, amount=old.amount if amount is None else amount,
             payee=payee or old.payee, purpose=purpose or old.purpose, user=user,
             contract_ref=old.contract_ref, procurement_ref=old.procurement_ref,
-            attachments=files, as_of=as_of)
+            attachments=files, as_of=as_of, contract=old.contract)
         workflow_record_many([(new, new.status, new.status, REFILE_FROM % old.tracking_id),
                               (old, old.status, old.status, REFILE_TO % new.tracking_id)],
                              action="refile", user=user, as_of=as_of)
@@ -286,7 +293,7 @@ def _draft_check(*, dims: Dims, year: int, amount: Any, user: Any) -> Decimal:
 # A request's foreign keys, read with it so that full_clean finds them loaded and skips
 # one existence query each (finance.services._loaded_relations); only the request row is
 # locked.
-_REQUEST_RELATED = ("payee", "plan", "filed_by", "commit_entry", "pay_entry")
+_REQUEST_RELATED = ("payee", "plan", "filed_by", "commit_entry", "pay_entry", "contract")
 
 
 def _requests_locked() -> Any:
@@ -337,22 +344,41 @@ def _submit(req: PaymentRequest, user: Any, as_of: dt.datetime, *,
                         user=user, as_of=as_of,
                         comment="; ".join(h.reason for h in hits if h.action == "refuse"))
         return req
-    try:
-        req.commit_entry = entry_post(
-            lines=[dr("indicator", chart.COMMITTED, req.amount, req.dims),
-                   cr("indicator", chart.AVAILABLE, req.amount, req.dims)],
+    if req.contract_id is not None:
+        # a payment under a signed contract draws on the contract's commitment: nothing is
+        # committed again (payments.services.contracts)
+        from payments.services.contracts import contract_draw  # noqa: PLC0415 - cycle
+
+        contract_draw(req)
+    else:
+        req.commit_entry = commitment_post(
+            dims=req.dims, amount=req.amount, document=req, tracking_id=req.tracking_id,
             description=f"支付申请 指标占用 {req.tracking_id}", user=user, on=on, as_of=as_of,
-            source=req, kind=EntryKind.COMMIT, tracking_id=req.tracking_id,
-            idempotency_key=f"{req.tracking_id}:commit")
-    except ledger_errors.IndicatorInsufficient as exc:
-        raise errors.IndicatorShort(available=fmt(exc.available),
-                                    requested=fmt(req.amount)) from None
+            short=lambda exc: errors.IndicatorShort(available=fmt(exc.available),
+                                                    requested=fmt(req.amount)))
     req.status = S.UNIT_REVIEW
     save_with_history(req, user=user, reason="submitted")
     workflow_record(document=req, from_state=old, to_state=req.status, action="submit",
                     user=user, as_of=as_of,
                     comment="; ".join(h.reason for h in hits))
     return req
+
+
+def commitment_post(*, dims: Dims, amount: Decimal, document: Any, tracking_id: str,
+                    description: str, user: Any, on: dt.date, as_of: dt.datetime,
+                    short: Any) -> Entry:
+    """The one commitment posting of payments (Dr 9201 / Cr 9101 on the tuple, `document`
+    its source): a request's on submission, a contract's on signing. The ledger's guarded
+    update refuses a short indicator; `short(exc)` makes the caller's error of it."""
+    try:
+        return entry_post(
+            lines=[dr("indicator", chart.COMMITTED, amount, dims),
+                   cr("indicator", chart.AVAILABLE, amount, dims)],
+            description=description, user=user, on=on, as_of=as_of, source=document,
+            kind=EntryKind.COMMIT, tracking_id=tracking_id,
+            idempotency_key=f"{tracking_id}:commit")
+    except ledger_errors.IndicatorInsufficient as exc:
+        raise short(exc) from None
 
 
 def _plan_check(req: PaymentRequest, on: dt.date) -> PaymentPlan | None:
@@ -478,6 +504,8 @@ def payment_request_reject(*, request: PaymentRequest, user: Any, comment: str,
 
 
 def _release(req: PaymentRequest, user: Any, as_of: dt.datetime, reason: str) -> None:
-    assert req.commit_entry is not None  # noqa: S101 - every reviewed request is committed
+    if req.commit_entry is None:  # a payment under a contract: its commitment stays there
+        assert req.contract_id is not None  # noqa: S101 - every other reviewed one is committed
+        return
     entry_reverse(entry=req.commit_entry, user=user, reason=reason, as_of=as_of,
                   on=timezone.localdate(as_of), idempotency_key=f"{req.tracking_id}:release")
