@@ -42,28 +42,28 @@ STATEMENT_FORMAT_LABELS = {
     "camt053": "ISO 20022 camt.053", "camt054": "ISO 20022 camt.054", "mt940": "SWIFT MT940",
     "mt942": "SWIFT MT942", "statement_csv": _("the bank's own CSV/XLSX statement"),
 }
-COL = "bank file column"  # msgctxt: "account" here is a bank account, not a ledger one
+# msgctxt "bank file column": "account" here is a bank account, not a ledger one
 FIELD_LABELS = {
-    "voucher_number": pgettext_lazy(COL, "voucher number"),
-    "payer_account": pgettext_lazy(COL, "payer account"),
-    "payee_account": pgettext_lazy(COL, "payee account"),
-    "payee_name": pgettext_lazy(COL, "payee name"),
-    "amount": pgettext_lazy(COL, "amount"),
-    "status": pgettext_lazy(COL, "status"),
-    "bank_ref": pgettext_lazy(COL, "bank reference"),
-    "traded_at": pgettext_lazy(COL, "time of the transaction"),
-    "reason": pgettext_lazy(COL, "reason for failure"),
-    "account": pgettext_lazy(COL, "account"),
-    "booking_date": pgettext_lazy(COL, "booking date"),
-    "direction": pgettext_lazy(COL, "debit or credit"),
-    "debit_amount": pgettext_lazy(COL, "debit amount"),
-    "credit_amount": pgettext_lazy(COL, "credit amount"),
-    "end_to_end_id": pgettext_lazy(COL, "end-to-end id (voucher number)"),
-    "info": pgettext_lazy(COL, "description"),
-    "currency": pgettext_lazy(COL, "currency"),
+    "voucher_number": pgettext_lazy("bank file column", "voucher number"),
+    "payer_account": pgettext_lazy("bank file column", "payer account"),
+    "payee_account": pgettext_lazy("bank file column", "payee account"),
+    "payee_name": pgettext_lazy("bank file column", "payee name"),
+    "amount": pgettext_lazy("bank file column", "amount"),
+    "status": pgettext_lazy("bank file column", "status"),
+    "bank_ref": pgettext_lazy("bank file column", "bank reference"),
+    "traded_at": pgettext_lazy("bank file column", "time of the transaction"),
+    "reason": pgettext_lazy("bank file column", "reason for failure"),
+    "account": pgettext_lazy("bank file column", "account"),
+    "booking_date": pgettext_lazy("bank file column", "booking date"),
+    "direction": pgettext_lazy("bank file column", "debit or credit"),
+    "debit_amount": pgettext_lazy("bank file column", "debit amount"),
+    "credit_amount": pgettext_lazy("bank file column", "credit amount"),
+    "end_to_end_id": pgettext_lazy("bank file column", "end-to-end id (voucher number)"),
+    "info": pgettext_lazy("bank file column", "description"),
+    "currency": pgettext_lazy("bank file column", "currency"),
 }
-STATEMENT_FIELD_LABELS = {"payee_account": pgettext_lazy(COL, "counterparty account"),
-                          "payee_name": pgettext_lazy(COL, "counterparty name")}
+STATEMENT_FIELD_LABELS = {"payee_account": pgettext_lazy("bank file column", "counterparty account"),
+                          "payee_name": pgettext_lazy("bank file column", "counterparty name")}
 ALIAS_SPLIT = re.compile(r"[,，、;；]")
 # every part differs: a format must give it back (bank-local time, no zone)
 SAMPLE = dt.datetime(2026, 11, 23, 14, 5, 9)  # noqa: DTZ001

@@ -324,6 +324,8 @@ def english_words(page: bytes) -> set[str]:
     text = doc.text_content()
     codes = {w for code in BankProfile.objects.values_list("code", flat=True)
              for w in code.split("-")}  # profile codes are data, shown as they are
+    codes |= {w for name in BankFile.objects.values_list("filename", flat=True)
+              for w in re.findall(r"[A-Za-z]+", name)}  # so are the banks' file names
     return {w for w in re.findall(r"[A-Za-z]{3,}", text) if w not in ALLOWED | codes}
 
 
