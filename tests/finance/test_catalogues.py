@@ -180,3 +180,16 @@ def test_one_text_one_translation_across_catalogues():
     differ = {key: by_app for key, by_app in seen.items() if len(set(by_app.values())) > 1}
     assert not differ, "translated differently:\n" + "\n".join(
         f"{ctxt + ' | ' if ctxt else ''}{msgid}: {by_app}" for (ctxt, msgid), by_app in differ.items())
+
+
+def test_every_context_is_a_literal():
+    """makemessages reads a msgctxt only when it is written out: pgettext_lazy(COL, "x")
+    is invisible to it, and its entries vanish from the catalogue on the next run (the
+    bank profile columns did)."""
+    bad = []
+    for app in PROJECT_APPS:
+        for path in (ROOT / app).rglob("*.py"):
+            for n, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+                if re.search(r"\bn?pgettext(_lazy)?\(\s*[A-Za-z_]", line):
+                    bad.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert not bad, "a msgctxt that is not a string literal:\n" + "\n".join(bad)
