@@ -178,16 +178,19 @@ class Contract(IndicatorFields):
                                    related_name="+")
     created_at = models.DateTimeField()
     signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                  on_delete=models.PROTECT, related_name="+")
-    signed_at = models.DateTimeField(null=True, blank=True)
+                                  on_delete=models.PROTECT, related_name="+",
+                                  verbose_name=_("signed by"))
+    signed_at = models.DateTimeField(_("signed at"), null=True, blank=True)
     sign_entry = models.ForeignKey("finance.Entry", null=True, blank=True,
-                                   on_delete=models.PROTECT, related_name="+")
+                                   on_delete=models.PROTECT, related_name="+",
+                                   verbose_name=_("commitment entry (signing)"))
     closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                   on_delete=models.PROTECT, related_name="+")
     closed_at = models.DateTimeField(null=True, blank=True)
-    close_reason = models.CharField(max_length=300, blank=True)
+    close_reason = models.CharField(_("reason for closing early"), max_length=300, blank=True)
     release_entry = models.ForeignKey("finance.Entry", null=True, blank=True,
-                                      on_delete=models.PROTECT, related_name="+")
+                                      on_delete=models.PROTECT, related_name="+",
+                                      verbose_name=_("release entry (closing early)"))
     history = HistoricalRecords()
 
     class Meta:
@@ -209,8 +212,9 @@ class ContractInstalment(models.Model):
     """One instalment of a contract's payment schedule (due date and amount); the
     schedule adds up to the contract amount. Changed only while the contract is a draft."""
 
-    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="instalments")
-    seq = models.PositiveSmallIntegerField()
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="instalments",
+                                 verbose_name=_("contract"))
+    seq = models.PositiveSmallIntegerField(_("instalment number"))
     due = models.DateField(_("due date"))
     amount = models.DecimalField(_("instalment amount"), **MONEY)
     history = HistoricalRecords()

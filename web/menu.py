@@ -38,7 +38,8 @@ class Group:
 # (group, [(url name, label)]); the policy decides which of them a user sees.
 MENU: tuple[tuple[Any, tuple[tuple[str, Any], ...]], ...] = (
     (_("Work"), (("web:home", _("My work")), ("web:plans", _("Payment plans")),
-                 ("web:payees", _("Payees")))),
+                 ("web:payees", _("Payees")),
+                 ("web:contracts", _("Contracts")))),
     (_("Budget"), (
         ("web:budget_projects", _("Projects")),
         ("web:budget_plans", _("Budget plans")),

@@ -124,6 +124,12 @@ POLICY: dict[str, str | Check] = {
     "web:payee": _payee_reader,
     "web:payee_block": _payee_reader,
     "web:payee_new": _unit_filer,
+    # 合同: a unit's contract register (web/views_contracts.py; scoped in the views: 404)
+    "web:contracts": _payee_reader,
+    "web:contract": _payee_reader,
+    "web:contract_new": _unit_filer,
+    "web:contract_sign": _payee_reader,
+    "web:contract_close": _payee_reader,
     # budget screens (web/views_budget.py; objects are scoped in the views' queries: 404)
     "web:budget_projects": budget.page_reader,
     "web:budget_project": budget.page_reader,

@@ -102,3 +102,15 @@ urlpatterns += [
 urlpatterns += [
     path("web/treasury/files/<int:pk>/", views_treasury.bank_file, name="treasury_bank_file"),
 ]
+
+# 合同: a unit's contract register (web/views_contracts.py)
+from web import views_contracts  # noqa: E402
+
+urlpatterns += [
+    path("web/contracts/", views_contracts.contracts, name="contracts"),
+    path("web/contracts/new/", views_contracts.contract_new, name="contract_new"),
+    path("web/contracts/<int:pk>/", views_contracts.contract_detail, name="contract"),
+    path("web/contracts/<int:pk>/sign/", views_contracts.contract_sign, name="contract_sign"),
+    path("web/contracts/<int:pk>/close/", views_contracts.contract_close,
+         name="contract_close"),
+]

@@ -27,7 +27,7 @@ from payments import errors as pay_errors
 from payments import services as pay
 from payments.models import Attachment, PaymentPlan, PaymentRequest, ReconException, Voucher
 from reports.models import DisclosureSet
-from web import budget_access, scoping, views_payees
+from web import budget_access, scoping, views_contracts, views_payees
 from web.forms import DecideForm, dims_parse, indicator_labels
 from web.forms_payees import UnitRefileForm, UnitRequestFileForm, WithdrawForm
 
@@ -184,6 +184,8 @@ def request_file(request: HttpRequest) -> HttpResponse:
     form = UnitRequestFileForm(request.POST or None, request.FILES or None,
                                indicators=indicators, year=year, unit=org,
                                initial={"payee": chosen} if chosen.isdigit() else None)
+    if (field := views_contracts.contract_field(org.code, year)) is not None:
+        form.fields["contract"] = field  # 合同: one of the unit's signed contracts
     if request.method == "POST" and form.is_valid():
         and_submit = "and_submit" in request.POST  # the "Save and submit" button (保存并送审)
         try:
@@ -192,6 +194,7 @@ def request_file(request: HttpRequest) -> HttpResponse:
                 amount=form.cleaned_data["amount"], payee=form.cleaned_data["payee"],
                 purpose=form.cleaned_data["purpose"], user=request.user, submit=and_submit,
                 contract_ref=form.cleaned_data["contract_ref"].strip(),
+                contract=form.cleaned_data.get("contract"),
                 attachments=[(f.name, f.read()) for f in form.cleaned_data["attachments"]])
         except LedgerError as exc:
             form.add_error("attachments" if isinstance(exc, pay_errors.AttachmentRefused)
