@@ -116,7 +116,8 @@ ROLE_USERS = {  # username: (role description, groups, permissions)
     "reviewer": ("国库支付审核", [payments.REVIEWER], []),
     "director": ("国库处长（大额支付审批）", [payments.DIRECTOR], []),
     "discloser": ("信息公开：审核并发布公开报表", [],
-                  ["reports.approve_disclosure", "reports.publish_disclosure"]),
+                  ["reports.approve_disclosure", "reports.publish_disclosure",
+                   "reports.review_disclosure_confidentiality"]),
     "auditor": ("审计：查阅全部数据，不作修改", ["auditor"], []),
 }
 # the stages a request of the open month is left at (CityYear.stage): where each login
@@ -452,6 +453,15 @@ class CityYear:
             self.dept_reviewers[dept] = self._user(f"dept-{dept}")
             finance.membership_set(member=self.dept_reviewers[dept], user=admin,  # its reviewer
                                    organization=Organization.objects.get(code=dept))
+        self.dept_heads = {}  # 主要负责人: signs the department's disclosure sets
+        head_group = self._unit_groups[1]
+        for dept in self.depts:
+            name = f"dept-head-{dept}"
+            self.dept_heads[dept] = person = self._user(name)
+            if name not in self._members:
+                person.groups.add(head_group)
+                finance.membership_set(member=person, user=admin,
+                                       organization=Organization.objects.get(code=dept))
         self._unit_people()
 
     def unit_setup(self, u: UnitSpec) -> None:
@@ -476,7 +486,8 @@ class CityYear:
         self.filers = {u.code: by_name[f"filer-{u.code}"] for u in self.units}
         self.heads = {u.code: by_name[f"head-{u.code}"] for u in self.units}
         finance_roles.users_prefetch([*self.filers.values(), *self.heads.values(),
-                                      *self.dept_reviewers.values(), *self.users.values()])
+                                      *self.dept_reviewers.values(), *self.dept_heads.values(),
+                                      *self.users.values()])
 
     # ------------------------------------------------------------------ banks, payees
     def banks(self) -> None:
@@ -1234,24 +1245,39 @@ class CityYear:
             self.each("departments published", self.depts, self.budget_disclosure_department)
 
     def budget_disclosure_department(self, dept: str) -> None:
-        approved_on = _workday(dt.date(self.year, 1, 15))
+        """批复 on the budget approval's date (from the ledger), published on 2 February,
+        within the 20 days; the waiting department's set is a draft, not yet reviewed."""
         waiting = dept == self.units[0].department
-        when = _at(dt.date(self.year, self.open_through + 1, 2) if waiting
-                   else dt.date(self.year, 2, 2), 10)
         ds = DisclosureSet.objects.filter(department__code=dept, year=self.year,
                                           kind="budget").first()
         if ds is None:
+            when = _at(dt.date(self.year, self.open_through + 1, 2) if waiting
+                       else dt.date(self.year, 1, 26), 10)
             ds = reports.disclosure_set_create(department_code=dept, year=self.year,
-                                               kind="budget", approved_on=approved_on,
-                                               user=self.users["admin"], as_of=when)
-        if waiting:
+                                               kind="budget", user=self.users["admin"],
+                                               as_of=when)
+        if not waiting:
+            self.disclose(ds, dept, dt.date(self.year, 2, 2))
+
+    def disclose(self, ds: DisclosureSet, dept: str, day: dt.date) -> None:
+        """A draft set through 保密审查 (the discloser), approval, the department head's
+        审签 and publication on `day`, each step skipped when done (resumability)."""
+        discloser = self.users["discloser"]
+        if ds.status == DisclosureSet.Status.PUBLISHED:
             return
+        if not ds.confidentiality_conclusion:
+            ds = reports.disclosure_set_confidentiality(
+                disclosure_id=ds.pk, user=discloser, conclusion="cleared",
+                note="不涉及国家秘密和工作秘密", as_of=_at(day, 9))
         if ds.status == DisclosureSet.Status.DRAFT:
-            ds = reports.disclosure_set_approve(disclosure_id=ds.pk, user=self.users["discloser"],
-                                                as_of=when)
+            ds = reports.disclosure_set_approve(disclosure_id=ds.pk, user=discloser,
+                                                as_of=_at(day, 10))
+        if ds.status == DisclosureSet.Status.APPROVED and ds.head_signed_at is None:
+            ds = reports.disclosure_set_sign(disclosure_id=ds.pk, user=self.dept_heads[dept],
+                                             as_of=_at(day, 11))
         if ds.status == DisclosureSet.Status.APPROVED:
-            reports.disclosure_set_publish(disclosure_id=ds.pk, user=self.users["discloser"],
-                                           as_of=when)
+            reports.disclosure_set_publish(disclosure_id=ds.pk, user=discloser,
+                                           as_of=_at(day, 15))
 
     # ------------------------------------------------------------------ what waits, for whom
     def waiting(self) -> dict[str, str]:
@@ -1338,18 +1364,20 @@ class CityYear:
             self.each("departments published", self.depts, self.disclosure_department)
 
     def disclosure_department(self, dept: str) -> None:
-        admin, discloser = self.users["admin"], self.users["discloser"]
-        approved_on = _workday(dt.date(self.year, 1, 15))
-        when = _at(dt.date(self.year, 12, 31), 18)
-        for kind in ("budget", "final"):
+        """The budget set: 批复 on the budget approval's date (from the ledger), published
+        on 2 February. The final accounts of the year are approved (批复) in the next
+        year's spring, 10 March, and published on 20 March: both within 20 days."""
+        admin = self.users["admin"]
+        final_approved = _workday(dt.date(self.year + 1, 3, 10))
+        plan = {"budget": (None, dt.date(self.year, 1, 26), dt.date(self.year, 2, 2)),
+                "final": (final_approved, final_approved, dt.date(self.year + 1, 3, 20))}
+        for kind, (approved_on, created, published) in plan.items():
             ds = DisclosureSet.objects.filter(department__code=dept, year=self.year, kind=kind).first()
             if ds is None:
                 ds = reports.disclosure_set_create(department_code=dept, year=self.year, kind=kind,
-                                                   approved_on=approved_on, user=admin, as_of=when)
-            if ds.status == DisclosureSet.Status.DRAFT:
-                ds = reports.disclosure_set_approve(disclosure_id=ds.pk, user=discloser, as_of=when)
-            if ds.status == DisclosureSet.Status.APPROVED:
-                reports.disclosure_set_publish(disclosure_id=ds.pk, user=discloser, as_of=when)
+                                                   approved_on=approved_on, user=admin,
+                                                   as_of=_at(created, 16))
+            self.disclose(ds, dept, published)
 
     # ------------------------------------------------------------------ outputs
     def outputs(self) -> None:

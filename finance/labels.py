@@ -47,6 +47,10 @@ ACTIONS = {
     # 合同 (payments.services.contracts)
     "sign": pgettext_lazy("workflow action", "sign"),
     "complete": pgettext_lazy("workflow action", "complete"),
+    # 预决算公开 sign-offs (reports.services)
+    "confidentiality review": pgettext_lazy("workflow action",
+                                            "confidentiality review (保密审查)"),
+    "head sign-off": pgettext_lazy("workflow action", "head's sign-off (主要负责人审签)"),
 }
 
 # the reasons the services write on history rows, whole or before ": <the person's words>"

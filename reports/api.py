@@ -92,9 +92,11 @@ class _Write(APIView):
 
 
 def _set_json(ds: object) -> dict:
+    from reports import services
+
     return {"id": ds.pk, "department": ds.department.code, "year": ds.year,  # type: ignore[attr-defined]
             "kind": ds.kind, "status": ds.status,  # type: ignore[attr-defined]
-            "approved_on": ds.approved_on.isoformat(),  # type: ignore[attr-defined]
+            **services.sign_offs_json(ds),  # type: ignore[arg-type]
             "manifest_sha256": ds.manifest_sha256}  # type: ignore[attr-defined]
 
 
@@ -143,7 +145,7 @@ class DisclosureSetsAPI(_Write):
     rule_perms = {"GET": "reports.view", "POST": "reports.write"}
     body = {"department": serializers.CharField(max_length=20), "year": YEAR_FIELD,
             "kind": serializers.ChoiceField(choices=["budget", "final"]),
-            "approved_on": serializers.DateField()}
+            "approved_on": serializers.DateField(required=False)}
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
 
@@ -162,9 +164,37 @@ class DisclosureSetsAPI(_Write):
         ds = services.disclosure_set_create(
             department_code=str(request.data["department"]), year=int(request.data["year"]),
             kind=str(request.data["kind"]),
-            approved_on=dt.date.fromisoformat(str(request.data["approved_on"])),
+            approved_on=(dt.date.fromisoformat(str(request.data["approved_on"]))
+                         if request.data.get("approved_on") else None),
             user=request.user)
         return _set_json(ds)
+
+
+class DisclosureConfidentialityAPI(_Write):
+    """POST {conclusion: cleared|withheld, note}: 保密审查 (needs
+    reports.review_disclosure_confidentiality)."""
+
+    body = {"conclusion": serializers.ChoiceField(choices=["cleared", "withheld"]),
+            "note": serializers.CharField(required=False, allow_blank=True)}
+
+    def call(self, request: Request, **kwargs: object) -> dict:
+        from reports import services
+
+        return _set_json(services.disclosure_set_confidentiality(
+            disclosure_id=int(kwargs["pk"]), user=request.user,
+            conclusion=str(request.data["conclusion"]), note=str(request.data.get("note", ""))))
+
+
+class DisclosureSignAPI(_Write):
+    """POST: 主要负责人审签 of an approved set (the department's head)."""
+
+    rule_perm = "reports.sign_disclosure"
+
+    def call(self, request: Request, **kwargs: object) -> dict:
+        from reports import services
+
+        return _set_json(services.disclosure_set_sign(disclosure_id=int(kwargs["pk"]),
+                                                      user=request.user))
 
 
 class DisclosureApproveAPI(_Write):
@@ -203,7 +233,8 @@ class PublicSetsAPI(APIView):
 def _document_writes() -> None:
     """Each write's schema: its body fields (``body``) and a JSON object answer."""
     for view in (MonthCloseAPI, YearCloseAPI, YearReopenAPI, DisclosureSetsAPI,
-                 DisclosureApproveAPI, DisclosurePublishAPI):
+                 DisclosureApproveAPI, DisclosureConfidentialityAPI, DisclosureSignAPI,
+                 DisclosurePublishAPI):
         request = (inline_serializer(f"{view.__name__}Input", view.body) if view.body else None)
         view.post = extend_schema(request=request, responses=OpenApiTypes.OBJECT)(
             _post_of(view))

@@ -13,6 +13,10 @@ urlpatterns = [
     path("public-sets/", api.PublicSetsAPI.as_view(), name="api-reports-public-sets"),
     path("disclosure-sets/<int:pk>/approve/", api.DisclosureApproveAPI.as_view(),
          name="api-reports-set-approve"),
+    path("disclosure-sets/<int:pk>/confidentiality/", api.DisclosureConfidentialityAPI.as_view(),
+         name="api-reports-set-confidentiality"),
+    path("disclosure-sets/<int:pk>/sign/", api.DisclosureSignAPI.as_view(),
+         name="api-reports-set-sign"),
     path("disclosure-sets/<int:pk>/publish/", api.DisclosurePublishAPI.as_view(),
          name="api-reports-set-publish"),
 ]

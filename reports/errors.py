@@ -15,6 +15,15 @@ MSG_SAME_PERSON = _("The person who created disclosure set %(id)s cannot also ap
 MSG_FIGURES_CHANGED = _("The ledger changed figures of disclosure set %(id)s since it was "
                         "approved; approve it again.")
 MSG_NOT_DEPARTMENT = _("%(code)s is not a department.")
+MSG_CONFIDENTIALITY_MISSING = _("Disclosure set %(id)s cannot be published before its "
+                                "confidentiality review (保密审查) is recorded.")
+MSG_CONFIDENTIALITY_WITHHELD = _("Disclosure set %(id)s cannot be published: its confidentiality "
+                                 "review found state secrets (%(note)s).")
+MSG_HEAD_SIGN_OFF_MISSING = _("Disclosure set %(id)s cannot be published before the head of "
+                              "%(department)s signs it (主要负责人审签).")
+MSG_APPROVAL_DATE_MISSING = _("No date of 批复 for the %(kind)s of %(department)s %(year)s in "
+                              "the ledger; enter it.")
+MSG_CONCLUSION_UNKNOWN = _("Unknown confidentiality conclusion %(conclusion)s.")
 MSG_BAD_SCOPE = _("Unknown report scope %(scope)s.")
 
 
@@ -97,3 +106,34 @@ class BadScope(ReportError):
 class FiguresChanged(ReportError):
     message = MSG_FIGURES_CHANGED
     code = "figures_changed"
+
+
+class SignOffMissing(ReportError):
+    """Publishing refused: a sign-off required before publication is missing or negative."""
+
+    code = "sign_off_missing"
+
+
+class ConfidentialityReviewMissing(SignOffMissing):
+    message = MSG_CONFIDENTIALITY_MISSING
+    code = "confidentiality_review_missing"
+
+
+class ConfidentialityWithheld(SignOffMissing):
+    message = MSG_CONFIDENTIALITY_WITHHELD
+    code = "confidentiality_withheld"
+
+
+class HeadSignOffMissing(SignOffMissing):
+    message = MSG_HEAD_SIGN_OFF_MISSING
+    code = "head_sign_off_missing"
+
+
+class ApprovalDateMissing(ReportError):
+    message = MSG_APPROVAL_DATE_MISSING
+    code = "approval_date_missing"
+
+
+class ConclusionUnknown(ReportError):
+    message = MSG_CONCLUSION_UNKNOWN
+    code = "conclusion_unknown"

@@ -69,8 +69,9 @@ class YearEndClose(models.Model):
 
 class DisclosureSet(LoadedValues, models.Model):
     """One department's disclosure (预算公开 or 决算公开) of a year: draft → approved →
-    published. A published set is immutable; its manifest lists each file's SHA-256 and
-    each figure's trace reference."""
+    published, after the confidentiality review (保密审查) and the department head's
+    sign-off (主要负责人审签). A published set is immutable; its manifest lists each
+    file's SHA-256, each figure's trace reference, both sign-offs and the deadline."""
 
     class Kind(models.TextChoices):
         BUDGET = "budget", _("budget disclosure (预算公开)")
@@ -81,10 +82,37 @@ class DisclosureSet(LoadedValues, models.Model):
         APPROVED = "approved", _("approved")
         PUBLISHED = "published", pgettext_lazy("disclosure status", "published")
 
+    class ApprovalSource(models.TextChoices):
+        BUDGET_APPROVAL = "budget_approval", _("the budget approval (批复) in the ledger")
+        ENTERED = "entered", _("entered by hand")
+
+    class Confidentiality(models.TextChoices):
+        CLEARED = "cleared", _("no state secrets: may be published")
+        WITHHELD = "withheld", _("contains state secrets: may not be published")
+
     department = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     year = models.PositiveSmallIntegerField()
     kind = models.CharField(max_length=10, choices=Kind.choices)
     approved_on = models.DateField(help_text=_("date of 批复; publication is due 20 days later"))
+    approved_on_source = models.CharField(
+        _("source of the approval date"), max_length=20, choices=ApprovalSource.choices, default=ApprovalSource.ENTERED,
+        help_text=_("where the date of 批复 comes from"))
+    # 保密审查: who, when, the conclusion and a note
+    confidentiality_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                           on_delete=models.PROTECT, related_name="+",
+                                           verbose_name=_("confidentiality reviewed by"))
+    confidentiality_at = models.DateTimeField(_("confidentiality reviewed at"), null=True,
+                                              blank=True)
+    confidentiality_conclusion = models.CharField(_("confidentiality conclusion"),
+                                                  max_length=10, blank=True,
+                                                  choices=Confidentiality.choices)
+    confidentiality_note = models.TextField(_("confidentiality note"), blank=True)
+    # 主要负责人审签: the department head, who and when
+    head_signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                       on_delete=models.PROTECT, related_name="+",
+                                       verbose_name=_("signed by the department head"))
+    head_signed_at = models.DateTimeField(_("signed by the department head at"), null=True,
+                                          blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT,
                                    related_name="+")
@@ -118,7 +146,9 @@ class DisclosureSet(LoadedValues, models.Model):
                 name="disclosureset_published_has_manifest"),
         ]
         permissions = [("approve_disclosure", "Can approve a disclosure set"),
-                       ("publish_disclosure", "Can publish a disclosure set")]
+                       ("publish_disclosure", "Can publish a disclosure set"),
+                       ("review_disclosure_confidentiality",
+                        "Can record the confidentiality review (保密审查) of a disclosure set")]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.year} {self.department_id} {self.kind} {self.status}"

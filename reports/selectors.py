@@ -356,28 +356,41 @@ class Deadline:
     state: str  # published | published_late | due_soon | overdue | open
 
 
-def disclosure_deadlines(*, today: date) -> list[Deadline]:
-    """Every disclosure set with its legal deadline (批复 + 20 days) and an alert state:
-    `due_soon` within 5 days, `overdue` after it, unless published."""
+def disclosure_due(approved_on: date) -> date:
+    """The legal deadline of a set: 20 days after the 批复 (2027-03-10 → 2027-03-30)."""
     from datetime import timedelta
 
+    return approved_on + timedelta(days=DISCLOSURE_DAYS)
+
+
+def deadline_state(ds: object, today: date) -> str:
+    """`published` (on or before the deadline), `published_late` (after it), else
+    `overdue` (unpublished past it), `due_soon` (within 5 days) or `open`."""
+    from reports.models import DisclosureSet
+
+    due = disclosure_due(ds.approved_on)  # type: ignore[attr-defined]
+    if ds.status == DisclosureSet.Status.PUBLISHED:  # type: ignore[attr-defined]
+        published = timezone.localdate(ds.published_at)  # type: ignore[attr-defined]
+        return "published" if published <= due else "published_late"
+    if today > due:
+        return "overdue"
+    if (due - today).days <= ALERT_DAYS:
+        return "due_soon"
+    return "open"
+
+
+def disclosure_deadlines(*, today: date) -> list[Deadline]:
+    """Every disclosure set with its legal deadline (批复 + 20 days) and an alert state:
+    `due_soon` within 5 days, `overdue` after it, unless published (then `published` or
+    `published_late`)."""
     from reports.models import DisclosureSet
 
     out = []
-    for ds in DisclosureSet.objects.select_related("department").order_by("approved_on", "id"):
-        due = ds.approved_on + timedelta(days=DISCLOSURE_DAYS)
-        if ds.status == DisclosureSet.Status.PUBLISHED:
-            published = timezone.localdate(ds.published_at)
-            state = "published" if published <= due else "published_late"
-        elif today > due:
-            state = "overdue"
-        elif (due - today).days <= ALERT_DAYS:
-            state = "due_soon"
-        else:
-            state = "open"
-        out.append(Deadline(ds, due, (due - today).days, state))
+    for ds in DisclosureSet.objects.select_related(
+            "department", "confidentiality_by", "head_signed_by").order_by("approved_on", "id"):
+        due = disclosure_due(ds.approved_on)
+        out.append(Deadline(ds, due, (due - today).days, deadline_state(ds, today)))
     return out
-
 
 
 def published_sets(*, year: str = "", department: str = "") -> QuerySet:

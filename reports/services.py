@@ -20,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from budgets import services as budgets_services
-from finance import chart
+from finance import chart, roles
 from finance import selectors as finance_selectors
 from finance import services as fin
 from finance.chart import EntryKind
@@ -36,6 +36,7 @@ from finance.models import (
     fen_to_decimal,
 )
 from reports import errors
+from reports import selectors as report_selectors
 from reports.checks import tables_check
 from reports.models import DisclosureFile, DisclosureSet, FundSourcePolicy, YearEndClose
 from reports.selectors import MasterData
@@ -332,19 +333,44 @@ def _row_name(row: Any, column: Any) -> str:
     return f"{code} {name}".strip() if isinstance(code, str) else str(name)
 
 
+def manifest_canonical(doc: dict[str, Any]) -> str:
+    """The manifest as published (sorted keys, no spaces): its SHA-256 is the set's."""
+    return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
 def _canonical_sha(doc: dict[str, Any]) -> str:
-    text = json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(manifest_canonical(doc).encode("utf-8")).hexdigest()
+
+
+def budget_approved_on(*, department: Organization, year: int) -> dt.date | None:
+    """The date of the bureau's 批复 of a department's budget: the latest date of its units'
+    approved budget plans' approval entries (None when none is approved)."""
+    from budgets.models import BudgetPlan
+
+    return (Entry.objects.filter(pk__in=BudgetPlan.objects.filter(
+        unit__parent=department, year=year, status=BudgetPlan.Status.APPROVED)
+        .values("approval_entry")).order_by("-date").values_list("date", flat=True).first())
 
 
 def disclosure_set_create(*, department_code: str, year: int, kind: str,
-                          approved_on: dt.date, user: Any,
+                          approved_on: dt.date | None = None, user: Any,
                           as_of: datetime | None = None) -> DisclosureSet:
-    """A draft set for a department (idempotent while it is a draft)."""
+    """A draft set for a department (idempotent while it is a draft). `approved_on`, the
+    date of 批复, is entered; without it a budget set takes it from the ledger (the
+    department's budget approval) and a final-accounts set is refused
+    (`ApprovalDateMissing`: the ledger holds no final-accounts approval)."""
     as_of = as_of or timezone.now()
     dept = Organization.objects.filter(code=department_code).first()
     if dept is None or dept.kind != Organization.Kind.DEPARTMENT:  # unknown codes too
         raise errors.NotDepartment(code=department_code)
+    source = DisclosureSet.ApprovalSource.ENTERED
+    if approved_on is None:
+        if kind == DisclosureSet.Kind.BUDGET:
+            approved_on = budget_approved_on(department=dept, year=year)
+            source = DisclosureSet.ApprovalSource.BUDGET_APPROVAL
+        if approved_on is None:
+            raise errors.ApprovalDateMissing(kind=DisclosureSet.Kind(kind).label,
+                                             department=dept.code, year=year)
     with transaction.atomic():
         ds = (DisclosureSet.objects.select_for_update()
               .filter(department=dept, year=year, kind=kind).first())
@@ -353,7 +379,7 @@ def disclosure_set_create(*, department_code: str, year: int, kind: str,
                 raise errors.PublishedImmutable(id=ds.pk)
             return ds
         ds = DisclosureSet(department=dept, year=year, kind=kind, approved_on=approved_on,
-                           created_by=user if getattr(user, "pk", None) else None,
+                           approved_on_source=source, created_by=user if getattr(user, "pk", None) else None,
                            created_at=as_of)
         fin.save_with_history(ds, user=user, reason="draft")
         fin.workflow_record(document=ds, from_state="", to_state="draft", action="create",
@@ -393,10 +419,91 @@ def disclosure_set_return(*, disclosure_id: int, user: Any, reason: str,
         _expect(ds, DisclosureSet.Status.APPROVED, "return to draft")
         ds.status, ds.approved_by, ds.approved_at = DisclosureSet.Status.DRAFT, None, None
         ds.approved_figures_sha256 = ""
+        ds.head_signed_by, ds.head_signed_at = None, None  # the head signs the approved set
         fin.save_with_history(ds, user=user, reason=reason)
         fin.workflow_record(document=ds, from_state="approved", to_state="draft",
                             action="return", user=user, comment=reason, as_of=as_of)
     return ds
+
+
+def disclosure_set_confidentiality(*, disclosure_id: int, user: Any, conclusion: str,
+                                   note: str = "",
+                                   as_of: datetime | None = None) -> DisclosureSet:
+    """保密审查 of a draft or approved set, by someone with
+    reports.review_disclosure_confidentiality: the conclusion (`cleared` or `withheld`,
+    which needs a note saying why) and a note. Recorded again replaces the earlier
+    review (the history keeps it)."""
+    _require(user, "reports.review_disclosure_confidentiality",
+             "record the confidentiality review of a disclosure set")
+    if conclusion not in DisclosureSet.Confidentiality.values:
+        raise errors.ConclusionUnknown(conclusion=conclusion)
+    if conclusion == DisclosureSet.Confidentiality.WITHHELD and not note.strip():
+        raise errors.ReasonRequired(action="withhold a disclosure set")
+    as_of = as_of or timezone.now()
+    with transaction.atomic():
+        ds = DisclosureSet.objects.select_for_update().get(pk=disclosure_id)
+        if ds.status == DisclosureSet.Status.PUBLISHED:
+            raise errors.PublishedImmutable(id=ds.pk)
+        ds.confidentiality_by, ds.confidentiality_at = user, as_of
+        ds.confidentiality_conclusion, ds.confidentiality_note = conclusion, note.strip()
+        fin.save_with_history(ds, user=user, reason="confidentiality review")
+        fin.workflow_record(document=ds, from_state=ds.status, to_state=ds.status,
+                            action="confidentiality review", user=user,
+                            comment=f"{conclusion}: {note.strip()}".rstrip(": "), as_of=as_of)
+    return ds
+
+
+def disclosure_set_sign(*, disclosure_id: int, user: Any,
+                        as_of: datetime | None = None) -> DisclosureSet:
+    """主要负责人审签 of an approved set by the department's head (the unit head of the
+    department itself: `finance.roles.may_approve_unit`). Returning the set to draft
+    clears it: the head signs the figures as approved."""
+    as_of = as_of or timezone.now()
+    with transaction.atomic():
+        ds = DisclosureSet.objects.select_for_update().select_related("department").get(
+            pk=disclosure_id)
+        roles.require(roles.may_approve_unit(user, ds.department.code), user=user,
+                      role=roles.UNIT_HEAD, unit=ds.department.code)
+        _expect(ds, DisclosureSet.Status.APPROVED, "sign")
+        ds.head_signed_by, ds.head_signed_at = user, as_of
+        fin.save_with_history(ds, user=user, reason="head sign-off")
+        fin.workflow_record(document=ds, from_state=ds.status, to_state=ds.status,
+                            action="head sign-off", user=user, as_of=as_of)
+    return ds
+
+
+def department_headed_by(user: Any) -> Organization | None:
+    """The department whose head (主要负责人: its unit head, `roles.may_approve_unit`) the
+    user is, if any: who may sign that department's sets."""
+    dept = roles.department_of(user)
+    return dept if dept is not None and roles.may_approve_unit(user, dept.code) else None
+
+
+def _require_sign_offs(ds: DisclosureSet) -> None:
+    if not ds.confidentiality_conclusion:
+        raise errors.ConfidentialityReviewMissing(id=ds.pk)
+    if ds.confidentiality_conclusion != DisclosureSet.Confidentiality.CLEARED:
+        raise errors.ConfidentialityWithheld(id=ds.pk, note=ds.confidentiality_note)
+    if ds.head_signed_at is None:
+        raise errors.HeadSignOffMissing(id=ds.pk, department=ds.department.name)
+
+
+def sign_offs_json(ds: DisclosureSet) -> dict[str, Any]:
+    """Both sign-offs and the deadline as the manifest carries them."""
+    due = report_selectors.disclosure_due(ds.approved_on)
+    return {
+        "approved_on": ds.approved_on.isoformat(),
+        "approved_on_source": ds.approved_on_source,
+        "deadline": due.isoformat(),
+        "confidentiality_review": {
+            "by": str(ds.confidentiality_by) if ds.confidentiality_by_id else "",
+            "at": (timezone.localtime(ds.confidentiality_at).isoformat()
+                   if ds.confidentiality_at else ""),
+            "conclusion": ds.confidentiality_conclusion, "note": ds.confidentiality_note},
+        "head_sign_off": {
+            "by": str(ds.head_signed_by) if ds.head_signed_by_id else "",
+            "at": timezone.localtime(ds.head_signed_at).isoformat() if ds.head_signed_at else ""},
+    }
 
 
 _UPTO = re.compile(r";upto=\d+")
@@ -435,7 +542,8 @@ def _expect(ds: DisclosureSet, status: str, action: str) -> None:
 
 def disclosure_set_publish(*, disclosure_id: int, user: Any,
                            as_of: datetime | None = None) -> DisclosureSet:
-    """approved → published: rebuild the tables from the ledger, run the cross-table
+    """approved → published, once the confidentiality review cleared the set and the
+    department head signed it (else `SignOffMissing`): rebuild the tables from the ledger, run the cross-table
     checks (any failure blocks), write the files and the manifest (SHA-256 of each
     file, trace reference of each figure). The set is immutable from then on."""
     _require(user, "reports.publish_disclosure", "publish a disclosure set")
@@ -444,6 +552,7 @@ def disclosure_set_publish(*, disclosure_id: int, user: Any,
         ds = DisclosureSet.objects.select_for_update().select_related("department").get(
             pk=disclosure_id)
         _expect(ds, DisclosureSet.Status.APPROVED, "publish")
+        _require_sign_offs(ds)
         # the figures as the ledger stands now, each reference stamped with this position
         # so that it resolves to the published amount whatever is posted later
         tables = disclosure_tables(disclosure=ds, upto=ledger_head(ds.year))
@@ -452,11 +561,14 @@ def disclosure_set_publish(*, disclosure_id: int, user: Any,
             raise errors.FiguresChanged(id=ds.pk)
         files = disclosure_files(tables=tables, department=ds.department.code,
                                  name=ds.department.name, year=ds.year, kind=ds.kind)
+        published_on = timezone.localdate(as_of)
         manifest = manifest_build(files=files, tables=tables, meta={
             "department": ds.department.code, "department_name": ds.department.name,
-            "year": ds.year, "kind": ds.kind, "approved_on": ds.approved_on.isoformat(),
+            "year": ds.year, "kind": ds.kind, **sign_offs_json(ds),
             "approved_by": str(ds.approved_by), "approved_at": ds.approved_at.isoformat(),
             "published_by": str(user), "published_at": as_of.isoformat(),
+            "published_on": published_on.isoformat(),
+            "late": published_on > report_selectors.disclosure_due(ds.approved_on),
             # the ledger's chain heads, anchored outside the database in every published
             # manifest: `verify_ledger --anchors manifest.json` checks them
             "ledger_anchors": [a.as_dict() for a in finance_selectors.chain_heads()]})

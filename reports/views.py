@@ -127,13 +127,26 @@ def disclosure_list_view(request: HttpRequest) -> HttpResponse:
     """Sets with their deadlines; `?set=<id>` shows a set's tables below, built from the
     ledger now for a draft or approved set (each amount links to its figure page), as
     published for a published one (its public page)."""
+    from finance import roles
     from reports import services
+    from web import scoping
 
-    context: dict = {"deadlines": selectors.disclosure_deadlines(today=timezone.localdate())}
+    deadlines = selectors.disclosure_deadlines(today=timezone.localdate())
+    headed = services.department_headed_by(request.user)
+    city = headed is None or scoping.is_city_level(request.user)
+    if not city:  # a department's head: the department's own sets, to sign
+        deadlines = [d for d in deadlines if d.disclosure.department_id == headed.pk]
+    context: dict = {
+        "deadlines": deadlines,
+        "may_review": request.user.has_perm("reports.review_disclosure_confidentiality"),
+        # the sets whose department head this user is (主要负责人审签)
+        "may_sign": {d.disclosure.pk for d in deadlines
+                     if roles.may_approve_unit(request.user, d.disclosure.department.code)},
+        "conclusions": DisclosureSet.Confidentiality.choices, "city": city}
     chosen = request.GET.get("set", "")
     if chosen.isdigit():
         ds = get_object_or_404(DisclosureSet.objects.select_related("department"),
-                               pk=int(chosen))
+                               pk=int(chosen), pk__in=[d.disclosure.pk for d in deadlines])
         context["chosen"] = ds
         if ds.status != DisclosureSet.Status.PUBLISHED:
             context["tables"] = services.disclosure_tables(disclosure=ds)
@@ -143,7 +156,8 @@ def disclosure_list_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def disclosure_action_view(request: HttpRequest, action: str) -> HttpResponse:
-    """Create (draft), approve or publish a set from the page; errors shown as messages."""
+    """Create (draft), approve, record the confidentiality review, sign (the department
+    head) or publish a set from the page; errors shown as messages."""
     import datetime as dt
 
     from django.contrib import messages
@@ -156,11 +170,20 @@ def disclosure_action_view(request: HttpRequest, action: str) -> HttpResponse:
             services.disclosure_set_create(
                 department_code=request.POST["department"], year=int(request.POST["year"]),
                 kind=request.POST["kind"],
-                approved_on=dt.date.fromisoformat(request.POST["approved_on"]),
+                approved_on=(dt.date.fromisoformat(request.POST["approved_on"])
+                             if request.POST.get("approved_on") else None),
                 user=request.user)
         elif action == "approve":
             services.disclosure_set_approve(disclosure_id=int(request.POST["id"]),
                                             user=request.user)
+        elif action == "confidentiality":
+            services.disclosure_set_confidentiality(
+                disclosure_id=int(request.POST["id"]), user=request.user,
+                conclusion=request.POST.get("conclusion", ""),
+                note=request.POST.get("note", ""))
+        elif action == "sign":
+            services.disclosure_set_sign(disclosure_id=int(request.POST["id"]),
+                                         user=request.user)
         elif action == "publish":
             services.disclosure_set_publish(disclosure_id=int(request.POST["id"]),
                                             user=request.user)
@@ -186,25 +209,38 @@ def disclosure_export_view(request: HttpRequest) -> HttpResponse:
     return redirect("finance:job", pk=job.pk)
 
 
+MANIFEST_NAME = "manifest.json"
+
+
 def public_list_view(request: HttpRequest) -> HttpResponse:
     sets = DisclosureSet.objects.filter(status="published").select_related("department")
     return render(request, "reports/public_list.html", {"sets": sets})
 
 
 def public_set_view(request: HttpRequest, pk: int) -> HttpResponse:
-    ds = get_object_or_404(DisclosureSet.objects.select_related("department"), pk=pk,
-                           status="published")
+    ds = get_object_or_404(DisclosureSet.objects.select_related(
+        "department", "confidentiality_by", "head_signed_by"), pk=pk, status="published")
     figures: dict[str, list[dict]] = {}
     for f in ds.manifest.get("figures", []):
         figures.setdefault(f["table"], []).append(f)
     titles = {t["code"]: t["title"] for t in ds.manifest.get("tables", [])}
     return render(request, "reports/public_set.html", {
-        "ds": ds, "files": ds.files.all(),
+        "ds": ds, "files": ds.files.all(), "due": selectors.disclosure_due(ds.approved_on),
+        "state": selectors.deadline_state(ds, timezone.localdate()),
         "tables": [(code, titles.get(code, ""), rows) for code, rows in figures.items()]})
 
 
-def public_file_view(request: HttpRequest, pk: int, name: str) -> FileResponse:
+def public_file_view(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+    """A published file, or `manifest.json`: the manifest in its canonical form (sorted
+    keys, no spaces), whose SHA-256 is the one the set page shows."""
     ds = get_object_or_404(DisclosureSet, pk=pk, status="published")
+    if name == MANIFEST_NAME:
+        from reports.services import manifest_canonical
+
+        response = HttpResponse(manifest_canonical(ds.manifest).encode("utf-8"),
+                                content_type="application/json; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{MANIFEST_NAME}"'
+        return response
     f = ds.files.filter(name=name).first()
     if f is None:
         raise Http404(name)
@@ -273,8 +309,8 @@ def figure_view(request: HttpRequest) -> HttpResponse:
 def public_figure_view(request: HttpRequest, pk: int) -> HttpResponse:
     """A figure of a published set, for the public: only references the set published,
     summed by unit, function, economic class and month (no personal data)."""
-    ds = get_object_or_404(DisclosureSet.objects.select_related("department"), pk=pk,
-                           status="published")
+    ds = get_object_or_404(DisclosureSet.objects.select_related(
+        "department", "confidentiality_by", "head_signed_by"), pk=pk, status="published")
     ref = request.GET.get("ref", "")
     published = next((f for f in ds.manifest.get("figures", []) if f["trace"] == ref), None)
     if published is None:

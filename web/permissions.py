@@ -102,6 +102,14 @@ def is_budgets_job(user: Any, job: Any) -> bool:  # noqa: ARG001
     return job.kind == "import_projects" or job.kind.startswith("budgets.")
 
 
+@rules.predicate
+def heads_a_department(user: Any) -> bool:
+    """A department's head (主要负责人), who signs its disclosure sets."""
+    from reports.services import department_headed_by
+
+    return _signed_in(user) and department_headed_by(user) is not None
+
+
 everyone = rules.always_allow
 legacy = is_staff | is_unassigned
 
@@ -130,6 +138,8 @@ PERMISSIONS: dict[str, rules.Predicate] = {
     # reports: the city's figures; publishing rights are checked again by the services
     "reports.view": is_city | legacy,
     "reports.write": is_city | legacy,
+    # 主要负责人审签: a department's head (the service checks it is the set's department)
+    "reports.sign_disclosure": is_city | heads_a_department | legacy,
     "reports.view_public": everyone,  # published sets only (the queryset)
 }
 

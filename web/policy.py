@@ -25,6 +25,14 @@ def _city(request: HttpRequest, kwargs: dict[str, Any]) -> bool:  # noqa: ARG001
     return scoping.is_city_level(request.user)
 
 
+def _disclosure(request: HttpRequest, kwargs: dict[str, Any]) -> bool:  # noqa: ARG001
+    """The disclosure sets: the city level, and a department's head (主要负责人), who signs
+    the department's sets (the page lists only those; the services check again)."""
+    from reports.services import department_headed_by
+
+    return scoping.is_city_level(request.user) or department_headed_by(request.user) is not None
+
+
 def _auditor(request: HttpRequest, kwargs: dict[str, Any]) -> bool:  # noqa: ARG001
     u = request.user
     return bool(u.is_staff or u.is_superuser or roles.has_role(u, roles.AUDITOR))
@@ -95,9 +103,9 @@ POLICY: dict[str, str | Check] = {
     "reports:execution": _city,
     "reports:final_accounts": _city,
     "reports:figure": _city,
-    "reports:disclosure": _city,
+    "reports:disclosure": _disclosure,
     "reports:disclosure_export": _city,
-    "reports:disclosure_action": _city,
+    "reports:disclosure_action": _disclosure,
     # treasury screens (web/views_treasury.py; the views check the role again)
     "web:treasury_vouchers": _treasury_only,
     "web:treasury_batch": _treasury_only,

@@ -53,6 +53,25 @@ def test_last_year_closed_this_year_open_with_work_waiting_for_every_login(demo,
                  .values_list("month", flat=True))
     assert closed == {1, 2}
     assert DisclosureSet.objects.filter(year=LAST, status="published").count() == 2 * UNITS
+    # issue 22: every published set was reviewed (保密审查), signed by its department's head
+    # (主要负责人审签) and published within 20 days of its 批复; last year's final accounts
+    # approved (2026-03-10) and published (2026-03-20) in this year, the budget's 批复 taken
+    # from the budget approval (2025-01-15) and published on 2025-02-03 (2 Feb a Sunday)
+    from reports.selectors import deadline_state
+    published = DisclosureSet.objects.filter(status="published")
+    for ds in published:
+        assert deadline_state(ds, dt.date(YEAR, 12, 31)) == "published", ds
+        assert ds.manifest["late"] is False
+        assert ds.manifest["confidentiality_review"]["conclusion"] == "cleared"
+        assert ds.manifest["head_sign_off"]["by"] == f"dept-head-{ds.department.code}"
+    finals = {(ds.approved_on, ds.manifest["published_on"]) for ds in published.filter(
+        year=LAST, kind="final")}
+    assert finals == {(dt.date(LAST + 1, 3, 10), f"{LAST + 1}-03-20")}
+    budgets = {(ds.approved_on, ds.approved_on_source, ds.manifest["published_on"])
+               for ds in published.filter(year=LAST, kind="budget")}
+    assert budgets == {(dt.date(LAST, 1, 15), "budget_approval", f"{LAST}-02-03")}
+    draft = DisclosureSet.objects.get(year=YEAR, kind="budget", status="draft")
+    assert draft.confidentiality_conclusion == "" and draft.head_signed_at is None
     assert selectors.ledger_verify().ok
     # the second run reused the first one's city: its agent accounts, people, units
     assert AgentAccount.objects.count() == 9

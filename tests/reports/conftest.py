@@ -105,10 +105,43 @@ def expected(measure: str, names: list[str] | None = None) -> Decimal:
 
 @pytest.fixture
 def approver(django_user_model):  # noqa: ANN001
-    """The department head who approves and publishes disclosure sets."""
+    """The discloser who approves, reviews the confidentiality of and publishes
+    disclosure sets."""
     from django.contrib.auth.models import Permission
 
     u = django_user_model.objects.create_user(username="head", password="x-Secret-789")
     u.user_permissions.add(*Permission.objects.filter(
-        codename__in=["approve_disclosure", "publish_disclosure"]))
+        codename__in=DISCLOSER_PERMISSIONS))
     return django_user_model.objects.get(pk=u.pk)
+
+
+DISCLOSER_PERMISSIONS = ["approve_disclosure", "publish_disclosure",
+                         "review_disclosure_confidentiality"]
+
+
+def make_department_head(django_user_model, code: str = "440300100",  # noqa: ANN001
+                         username: str = "dept-head"):  # noqa: ANN201
+    """The department's head (主要负责人): the unit head of the department itself."""
+    from django.contrib.auth.models import Group
+
+    from finance import roles
+    from finance.models import Membership, Organization
+
+    u = django_user_model.objects.create_user(username=username, password="x-Secret-789")
+    u.groups.add(Group.objects.get_or_create(name=roles.UNIT_HEAD)[0])
+    Membership.objects.create(user=u, organization=Organization.objects.get(code=code))
+    return django_user_model.objects.get(pk=u.pk)
+
+
+@pytest.fixture
+def dept_head(django_user_model, city):  # noqa: ANN001, ARG001
+    return make_department_head(django_user_model)
+
+
+def sign_off(ds, *, reviewer, head, as_of=None):  # noqa: ANN001, ANN201
+    """保密审查 (cleared) and 主要负责人审签 of an approved set."""
+    from reports import services
+
+    services.disclosure_set_confidentiality(disclosure_id=ds.pk, user=reviewer,
+                                            conclusion="cleared", note="不涉密", as_of=as_of)
+    return services.disclosure_set_sign(disclosure_id=ds.pk, user=head, as_of=as_of)

@@ -5,14 +5,15 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from finance import selectors as fin
-from tests.reports.conftest import YEAR
+from tests.reports.conftest import YEAR, make_department_head
 
 
 @pytest.fixture
 def head(django_user_model):
     u = django_user_model.objects.create_user(username="head", password="x-Secret-789")
     u.user_permissions.add(*Permission.objects.filter(
-        codename__in=["approve_disclosure", "publish_disclosure", "reopen_year"]))
+        codename__in=["approve_disclosure", "publish_disclosure", "reopen_year",
+                      "review_disclosure_confidentiality"]))
     return django_user_model.objects.get(pk=u.pk)
 
 
@@ -40,7 +41,8 @@ class TestCloseAPI:
 
 
 class TestDisclosureAPI:
-    def test_draft_approve_publish_over_http(self, city, user, head, client):
+    def test_draft_approve_publish_over_http(self, city, user, head, client,
+                                             django_user_model):  # noqa: ANN001
         client.force_login(user)
         ds = client.post("/api/reports/disclosure-sets/", {
             "department": "440300100", "year": YEAR, "kind": "budget",
@@ -51,6 +53,19 @@ class TestDisclosureAPI:
         client.force_login(head)
         assert client.post(f"/api/reports/disclosure-sets/{ds['id']}/approve/").json()[
             "status"] == "approved"
+        r = client.post(f"/api/reports/disclosure-sets/{ds['id']}/publish/")
+        assert r.status_code == 400 and r.json()["code"] == "confidentiality_review_missing"
+        body = client.post(f"/api/reports/disclosure-sets/{ds['id']}/confidentiality/",
+                           {"conclusion": "cleared", "note": "不涉密"}).json()
+        assert body["confidentiality_review"]["by"] == "head"
+        r = client.post(f"/api/reports/disclosure-sets/{ds['id']}/sign/")
+        assert r.status_code == 400 and r.json()["code"] == "not_permitted"  # not its head
+        r = client.post(f"/api/reports/disclosure-sets/{ds['id']}/publish/")
+        assert r.status_code == 400 and r.json()["code"] == "head_sign_off_missing"
+        client.force_login(make_department_head(django_user_model))
+        body = client.post(f"/api/reports/disclosure-sets/{ds['id']}/sign/").json()
+        assert body["head_sign_off"]["by"] == "dept-head"
+        client.force_login(head)
         body = client.post(f"/api/reports/disclosure-sets/{ds['id']}/publish/").json()
         assert body["status"] == "published" and len(body["manifest_sha256"]) == 64
         r = client.post(f"/api/reports/disclosure-sets/{ds['id']}/publish/")
@@ -84,8 +99,8 @@ class TestDeadlineCommand:
 
 
 class TestDisclosurePage:
-    def test_clerk_drafts_head_approves_and_publishes_from_the_page(self, city, user, head,
-                                                                      client):
+    def test_clerk_drafts_head_approves_and_publishes_from_the_page(
+            self, city, user, head, client, django_user_model):  # noqa: ANN001
         client.force_login(user)
         client.post("/reports/disclosure/create/", {"department": "440300100", "year": YEAR,
                                                     "kind": "final", "approved_on": "2026-03-01"})
@@ -96,6 +111,17 @@ class TestDisclosurePage:
         assert "需要角色 reports.approve_disclosure" in page.content.decode()
         client.force_login(head)
         client.post("/reports/disclosure/approve/", {"id": ds.pk})
+        html = client.post("/reports/disclosure/publish/", {"id": ds.pk},
+                           follow=True).content.decode()
+        assert "保密审查" in html and 'name="conclusion"' in html  # refused, with the form
+        client.post("/reports/disclosure/confidentiality/",
+                    {"id": ds.pk, "conclusion": "cleared", "note": "不涉密"})
+        dept_head = make_department_head(django_user_model)
+        client.force_login(dept_head)  # the department's head sees its sets, to sign
+        html = client.get("/reports/disclosure/").content.decode()
+        assert "/reports/disclosure/sign/" in html and "Create" not in html
+        client.post("/reports/disclosure/sign/", {"id": ds.pk})
+        client.force_login(head)
         html = client.post("/reports/disclosure/publish/", {"id": ds.pk},
                            follow=True).content.decode()
         assert f'href="/reports/public/{ds.pk}/"' in html

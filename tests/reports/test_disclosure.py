@@ -23,7 +23,7 @@ from reports import errors, render, services, tables
 from reports.checks import tables_check
 from reports.models import DisclosureSet
 from reports.selectors import Figure, Scope, disclosure_deadlines
-from tests.reports.conftest import YEAR
+from tests.reports.conftest import YEAR, make_department_head, sign_off
 
 D = Decimal
 EDU = "440300100"
@@ -90,10 +90,18 @@ class TestCrossTableChecks:
         assert "tables tie at F7.total[hosting] = F6.economic:30217[total]: expected 12040.00, found 12039.00" in messages
 
 
+def department_head():  # noqa: ANN201
+    from django.contrib.auth import get_user_model
+
+    found = get_user_model().objects.filter(username="dept-head").first()
+    return found or make_department_head(get_user_model())
+
+
 def publish(user, approver, kind="final"):
     ds = services.disclosure_set_create(department_code=EDU, year=YEAR, kind=kind,
                                         approved_on=dt.date(YEAR, 3, 1), user=user)
     services.disclosure_set_approve(disclosure_id=ds.pk, user=approver)
+    sign_off(ds, reviewer=approver, head=department_head())
     return services.disclosure_set_publish(disclosure_id=ds.pk, user=approver)
 
 
@@ -101,8 +109,11 @@ class TestPublishing:
     def test_draft_approved_published_with_who_and_when(self, city, user, approver):
         ds = publish(user, approver)
         assert (ds.status, ds.approved_by, ds.published_by) == ("published", approver, approver)
-        steps = list(ds.__class__.objects.get(pk=ds.pk).history.values_list("status", flat=True))
-        assert steps[:3] == ["published", "approved", "draft"]
+        steps = list(ds.__class__.objects.get(pk=ds.pk).history.order_by(
+            "history_id").values_list("status", "history_change_reason"))
+        assert steps == [("draft", "draft"), ("approved", "approve"),
+                         ("approved", "confidentiality review"), ("approved", "head sign-off"),
+                         ("published", "publish")]
 
     def test_the_creator_cannot_approve(self, city, approver):
         ds = services.disclosure_set_create(department_code=EDU, year=YEAR, kind="budget",
@@ -114,6 +125,7 @@ class TestPublishing:
         ds = services.disclosure_set_create(department_code=EDU, year=YEAR, kind="final",
                                             approved_on=dt.date(YEAR, 3, 1), user=user)
         services.disclosure_set_approve(disclosure_id=ds.pk, user=approver)
+        sign_off(ds, reviewer=approver, head=department_head())
         real = services.disclosure_tables
 
         def broken(**kw):
@@ -317,6 +329,7 @@ class TestApprovedFigures:
         ds = services.disclosure_set_create(department_code=EDU, year=YEAR, kind="budget",
                                             approved_on=dt.date(YEAR, 3, 1), user=user)
         services.disclosure_set_approve(disclosure_id=ds.pk, user=approver)
+        sign_off(ds, reviewer=approver, head=department_head())
         entry_post(lines=approve_lines(D("10.00"), LINES["edu_office"][0]), description="追加",
                    user=user, on=dt.date(YEAR, 5, 1), kind="adjustment")
         with pytest.raises(errors.FiguresChanged) as exc:
@@ -325,6 +338,9 @@ class TestApprovedFigures:
                                   "it was approved; approve it again.")
         services.disclosure_set_return(disclosure_id=ds.pk, user=approver, reason="追加预算")
         ds = services.disclosure_set_approve(disclosure_id=ds.pk, user=approver)
+        # returning to draft cleared the head's sign-off: the head signs the figures again
+        assert ds.head_signed_at is None and ds.confidentiality_conclusion == "cleared"
+        services.disclosure_set_sign(disclosure_id=ds.pk, user=department_head())
         ds = services.disclosure_set_publish(disclosure_id=ds.pk, user=approver)
         b1 = next(f for f in ds.manifest["figures"] if f["table"] == "B1"
                   and f["row"] == "r0" and f["column"] == "in_amount")

@@ -87,6 +87,22 @@ def treasury(world, user, django_user_model):  # noqa: ANN001
                                                       password="x-Secret-123")
     publisher.groups.add(Group.objects.get_or_create(name="budget_office")[0])
     publisher.user_permissions.add(*Permission.objects.filter(
-        codename__in=["approve_disclosure", "publish_disclosure"]))
+        codename__in=["approve_disclosure", "publish_disclosure",
+                      "review_disclosure_confidentiality"]))
+    # the department's head (主要负责人) signs its disclosure sets before publication
+    dept_head = django_user_model.objects.create_user(username="dept-head",
+                                                      password="x-Secret-123")
+    dept_head.groups.add(Group.objects.get_or_create(name="unit_head")[0])
+    pay.membership_set(member=dept_head, organization=world.orgs["dept"], user=user)
     return SimpleNamespace(agent=agent, director=director,
-                           publisher=django_user_model.objects.get(pk=publisher.pk))
+                           publisher=django_user_model.objects.get(pk=publisher.pk),
+                           dept_head=django_user_model.objects.get(pk=dept_head.pk))
+
+
+def disclosure_sign_off(ds, treasury):  # noqa: ANN001, ANN201
+    """保密审查 (the publisher) and 主要负责人审签 (the department's head) of an approved set."""
+    from reports import services as rep
+
+    rep.disclosure_set_confidentiality(disclosure_id=ds.pk, user=treasury.publisher,
+                                       conclusion="cleared", note="不涉密")
+    return rep.disclosure_set_sign(disclosure_id=ds.pk, user=treasury.dept_head)

@@ -24,7 +24,7 @@ from reports import services as rep
 from tests.helpers import YEAR
 from tests.payments.statement_files import Booked, camt053
 from tests.web.bank_files import result_csv
-from tests.web.conftest import U1
+from tests.web.conftest import U1, disclosure_sign_off
 from tests.web.test_browser import ARGS, ARTIFACTS, CHROMIUM, sign_in, sign_out
 
 pytestmark = [
@@ -121,6 +121,7 @@ class TestTreasuryBrowserFlow:
                 ds = rep.disclosure_set_create(department_code="440300100", year=YEAR, kind=kind,
                                                approved_on=dt.date(YEAR, 3, 1), user=user)
                 rep.disclosure_set_approve(disclosure_id=ds.pk, user=treasury.publisher)
+                disclosure_sign_off(ds, treasury)
                 rep.disclosure_set_publish(disclosure_id=ds.pk, user=treasury.publisher)
             anon = browser.new_context(locale="en-US").new_page()
             anon.goto(f"{base}/web/public/")

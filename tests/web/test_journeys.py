@@ -44,7 +44,7 @@ from payments import services as pay
 from payments.models import PaymentRequest, Voucher
 from tests.finance.test_catalogues import ALLOWED, CATALOGUES, PROJECT_APPS, po_entries
 from tests.helpers import YEAR
-from tests.web.conftest import U1
+from tests.web.conftest import U1, disclosure_sign_off
 from tests.web.test_bank_profiles import ensure_profiles
 from tests.web.test_browser import ARGS, CHROMIUM
 
@@ -517,6 +517,7 @@ class TestJourneys:
         ds = rep.disclosure_set_create(department_code="440300100", year=YEAR, kind="budget",
                                        approved_on=dt.date(YEAR, 3, 1), user=user)
         rep.disclosure_set_approve(disclosure_id=ds.pk, user=treasury.publisher)
+        disclosure_sign_off(ds, treasury)
         rep.disclosure_set_publish(disclosure_id=ds.pk, user=treasury.publisher)
         w = walk("6-citizen-download")
         page = w.page

@@ -108,6 +108,8 @@ API = {
     "/api/reports/disclosure-sets/":                        API_CITY,
     "/api/reports/disclosure-sets/999999/approve/":         API_CITY_POST,
     "/api/reports/disclosure-sets/999999/publish/":         API_CITY_POST,
+    "/api/reports/disclosure-sets/999999/confidentiality/": API_CITY_POST,
+    "/api/reports/disclosure-sets/999999/sign/":            API_CITY_POST,
     "/api/reports/public-sets/":                            [A] * 8,
 }
 UNIT_ROLES = {"filer": "u1", "head": "u1", "other_filer": "u2"}

@@ -21,7 +21,7 @@ from reports.models import DisclosureSet
 from tests.helpers import YEAR
 from tests.payments.statement_files import Booked, camt053
 from tests.web.bank_files import result_csv, vouchers_of
-from tests.web.conftest import U1
+from tests.web.conftest import U1, disclosure_sign_off
 
 ROLES = ["anonymous", "filer", "head", "other_filer", "dept", "reviewer", "director", "office",
          "auditor", "roleless"]
@@ -353,6 +353,7 @@ def publish(world, treasury, user, kind: str) -> DisclosureSet:  # noqa: ANN001
     ds = rep.disclosure_set_create(department_code=world.orgs["dept"].code, year=YEAR, kind=kind,
                                    approved_on=dt.date(YEAR, 3, 1), user=user)
     rep.disclosure_set_approve(disclosure_id=ds.pk, user=treasury.publisher)
+    disclosure_sign_off(ds, treasury)
     return rep.disclosure_set_publish(disclosure_id=ds.pk, user=treasury.publisher)
 
 
