@@ -286,6 +286,10 @@ class PaymentRequest(IndicatorFields):
     def __str__(self) -> str:
         return f"{self.tracking_id} {self.amount} {self.get_status_display()}"
 
+    def audit_related_documents(self) -> list[models.Model]:
+        """The audit trace's next document: the contract a payment under one draws on."""
+        return [self.contract] if self.contract_id else []
+
 
 class Attachment(models.Model):
     """A file filed with a request (contract, invoice …), stored under MEDIA_ROOT and
@@ -413,6 +417,11 @@ class Voucher(LoadedValues, models.Model):
 
     def __str__(self) -> str:
         return f"{self.number} {self.amount} {self.get_status_display()}"
+
+    def audit_related_documents(self) -> list[models.Model]:
+        """The audit trace's next document: a payment under a contract names its request
+        (and through it the contract); other vouchers name nothing more."""
+        return [self.request] if self.request.contract_id else []
 
 
 class ClearingNotice(models.Model):

@@ -227,3 +227,19 @@ class TestClosing:
         services.contract_close(contract=signed, user=ready.people.head, reason="结束",
                                 as_of=AS_OF)
         assert selectors.ledger_verify().ok
+
+
+class TestTrail:
+    def test_the_audit_trace_leads_from_a_payment_to_the_contract(self, ready, signed):  # noqa: ANN001
+        from audit.trace import documents
+
+        req = pay_under(ready, signed, "250.00")
+        v = bank(ready, req, ref="B1")
+        payment = Entry.objects.get(kind="payment", tracking_id=req.tracking_id)
+        assert payment.source_id == str(v.pk)
+        [voucher] = documents([f"payments.voucher:{v.pk}"])
+        [request] = voucher.related
+        assert request.pk == str(req.pk)
+        [contract] = request.related
+        assert (contract.label, contract.pk) == ("payments.contract", str(signed.pk))
+        assert [s.action for s in contract.steps] == ["create", "sign"]
