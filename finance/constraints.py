@@ -3,11 +3,12 @@
 Django validates a `CheckConstraint` by sending `SELECT 1 WHERE COALESCE(<condition>, true)`
 with the instance's values, inside a savepoint: three statements per constraint and save.
 Every check constraint of this project is a tree of `Q` leaves over the row's own fields
-with the lookups exact / gt / gte / lt / lte / isnull and literal values, which Python
+with the lookups exact / gt / gte / lt / lte / isnull and literal values (or F() of another
+field of the same row, as in end >= start), which Python
 decides the same way (SQL's three-valued logic: a comparison with NULL is unknown, and an
 unknown condition passes, as in Django's COALESCE(…, true) and in the database's CHECK).
 
-Anything else — another lookup, an expression or F() on either side, a string compared by
+Anything else — another lookup, any other expression, a string compared by
 order (collations differ), mixed types — is handed to Django's own `constraint.validate`,
 and so are unique constraints. The database constraints still guard every write; this
 only decides which `ValidationError` a caller sees first, and
@@ -37,12 +38,9 @@ class Excluded(Exception):
     """The condition names a field excluded from validation (Django skips it too)."""
 
 
-def _leaf(model: type[models.Model], obj: models.Model, key: str, rhs: Any,
-          exclude: set[str]) -> bool | None:
-    name, _, lookup = key.partition(LOOKUP_SEP)
-    lookup = lookup or "exact"
-    if LOOKUP_SEP in lookup or hasattr(rhs, "resolve_expression"):
-        raise Unsupported(key)
+def _value(model: type[models.Model], obj: models.Model, name: str, key: str,
+           exclude: set[str]) -> Any:
+    """The row's own value of field `name` (a local concrete field, or pk)."""
     if name == "pk":
         field = model._meta.pk
     else:
@@ -58,6 +56,23 @@ def _leaf(model: type[models.Model], obj: models.Model, key: str, rhs: Any,
         raise Excluded(key)
     value = getattr(obj, field.attname)
     if hasattr(value, "resolve_expression"):
+        raise Unsupported(key)
+    return value
+
+
+def _leaf(model: type[models.Model], obj: models.Model, key: str, rhs: Any,
+          exclude: set[str]) -> bool | None:
+    name, _, lookup = key.partition(LOOKUP_SEP)
+    lookup = lookup or "exact"
+    if LOOKUP_SEP in lookup:
+        raise Unsupported(key)
+    value = _value(model, obj, name, key, exclude)
+    if isinstance(rhs, models.F) and LOOKUP_SEP not in rhs.name and lookup != "isnull":
+        # another field of the same row (end >= start): NULL on either side is unknown
+        rhs = _value(model, obj, rhs.name, key, exclude)
+        if rhs is None:
+            return None
+    elif hasattr(rhs, "resolve_expression"):
         raise Unsupported(key)
     if lookup == "exact" and rhs is None:
         lookup, rhs = "isnull", True
