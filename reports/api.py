@@ -2,6 +2,7 @@
 the trace-reference resolver."""
 from __future__ import annotations
 
+from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -88,6 +89,8 @@ class _Write(APIView):
             return _error(exc)
         except (KeyError, ValueError, TypeError) as exc:
             return Response({"detail": f"bad input: {exc}"}, status=400)
+        except ObjectDoesNotExist:  # a set (or month, department) that is not there
+            return Response({"code": "not_found", "detail": "not found"}, status=404)
         return Response(result, status=200)
 
 

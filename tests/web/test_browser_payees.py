@@ -116,8 +116,12 @@ def test_payee_then_a_request_with_an_attachment_then_withdrawn(
                           (f"/web/requests/{req.tracking_id}/", "withdrawn")):
             page.goto(f"{live_server.url}{url}")
             width = page.evaluate("document.documentElement.scrollWidth")
-            if width > 390:
-                wide.append(f"{url}: {width}px")
+            if width > 390:  # say which elements stick out, innermost first
+                offenders = page.evaluate(
+                    "[...document.querySelectorAll('main *')].filter(e => "
+                    "e.getBoundingClientRect().right > 390 && !e.querySelector('*'))"
+                    ".slice(0, 3).map(e => e.tagName + ' ' + e.textContent.slice(0, 40))")
+                wide.append(f"{url}: {width}px {offenders}")
             page.screenshot(path=str(shots / f"payees-390-{name}.png"), full_page=True)
         assert not [e for e in errors if "Content Security Policy" in e], errors
         browser.close()
