@@ -66,7 +66,9 @@ def test_each_unit_pays_n_times_a_month_by_season_and_the_parts_add_up(city):  #
 
 def test_every_part_is_paid_through_the_bank_and_booked(city):  # noqa: ANN001, ARG001
     reqs = PaymentRequest.objects.filter(year=YEAR, contract_ref__startswith="CS-")
-    assert reqs.count() == sum(1 for _ in reqs)
+    # 3 units × (3 in January + 4 in February), less 2 or 3 for each month a unit buys
+    # its car in one payment: never more than 21, at least 3 × 2
+    assert 6 <= reqs.count() <= 21
     paid = reqs.filter(status=PaymentRequest.Status.PAID)
     returned = reqs.filter(status=PaymentRequest.Status.RETURNED)
     # every request ends paid or returned by the bank (nothing left in between)
