@@ -638,3 +638,116 @@ class ReconException(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_kind_display()} {self.get_status_display()}"
+
+
+class PayrollBatch(IndicatorFields):
+    """工资统发: one unit's payroll for one month, imported from the file its HR system
+    writes (`payments.services.payroll`). The tuple is the 人员类 indicator it is paid
+    from; submitted, its lines become payment requests (one per person, one per withheld
+    kind) that go the ordinary way: commitment, approvals, vouchers, bank results.
+    `sha256` is the imported file's: the same file again changes nothing."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", pgettext_lazy("payroll status", "imported")
+        SUBMITTED = "submitted", pgettext_lazy("payroll status", "submitted for payment")
+
+    organization = models.ForeignKey("finance.Organization", on_delete=models.PROTECT,
+                                     related_name="payrolls", verbose_name=_("unit"))
+    month = models.PositiveSmallIntegerField(_("month"))
+    filename = models.CharField(_("file name"), max_length=255)
+    sha256 = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    gross = models.DecimalField(_("gross pay (应发)"), **MONEY)
+    tax = models.DecimalField(_("income tax withheld (代扣个税)"), **MONEY)
+    social = models.DecimalField(_("social insurance withheld (代扣社保)"), **MONEY)
+    housing = models.DecimalField(_("housing fund withheld (代扣公积金)"), **MONEY)
+    net = models.DecimalField(_("net pay (实发)"), **MONEY)
+    staff = models.PositiveIntegerField(_("staff"))
+    issues = models.JSONField(default=list, blank=True)
+    filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                 related_name="+")
+    filed_at = models.DateTimeField()
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("payroll batch")
+        verbose_name_plural = _("payroll batches")
+        ordering = ["-year", "-month", "organization"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "year", "month"],
+                                    name="payroll_one_per_unit_month"),
+            models.CheckConstraint(
+                condition=Q(gross=models.F("net") + models.F("tax") + models.F("social")
+                            + models.F("housing")), name="payroll_gross_is_net_plus_withheld"),
+            models.CheckConstraint(condition=Q(month__gte=1, month__lte=12),
+                                   name="payroll_month_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.unit} {self.year}-{self.month:02d}"
+
+
+class PayrollLine(models.Model):
+    """One person's line of a payroll batch. The ID number and bank account are kept in
+    full (the payment needs the account) and masked (`*_masked`) for display; only
+    `finance.roles.may_see_personal_data` sees the full values. Deliberately without
+    history rows: personal data is not copied into history. `request` is the payment
+    request that pays the net now (a returned one's new request after a re-payment)."""
+
+    batch = models.ForeignKey(PayrollBatch, on_delete=models.CASCADE, related_name="lines")
+    line_no = models.PositiveIntegerField(_("line"))
+    staff_no = models.CharField(_("staff number (工号)"), max_length=40)
+    name = models.CharField(_("name"), max_length=100)
+    id_number = models.CharField(max_length=18)
+    id_masked = models.CharField(_("ID number (身份证号)"), max_length=18)
+    bank_name = models.CharField(_("bank (开户银行)"), max_length=200)
+    account = models.CharField(max_length=40)
+    account_masked = models.CharField(_("bank account (银行账号)"), max_length=40)
+    gross = models.DecimalField(_("gross pay (应发)"), **MONEY)
+    tax = models.DecimalField(_("income tax withheld (代扣个税)"), **MONEY)
+    social = models.DecimalField(_("social insurance withheld (代扣社保)"), **MONEY)
+    housing = models.DecimalField(_("housing fund withheld (代扣公积金)"), **MONEY)
+    net = models.DecimalField(_("net pay (实发)"), **MONEY)
+    request = models.ForeignKey(PaymentRequest, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="payroll_lines")
+
+    class Meta:
+        verbose_name = _("payroll line")
+        verbose_name_plural = _("payroll lines")
+        ordering = ["batch", "line_no"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "staff_no"], name="payroll_line_staff"),
+            models.CheckConstraint(
+                condition=Q(gross=models.F("net") + models.F("tax") + models.F("social")
+                            + models.F("housing")), name="payroll_line_net"),
+            models.CheckConstraint(condition=Q(net__gt=0), name="payroll_line_net_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}:{self.line_no} {self.staff_no} {self.id_masked}"
+
+
+class PayrollWithholding(models.Model):
+    """代扣代缴: a batch's withheld total of one kind (个税, 社保, 公积金), paid to the
+    collecting payee by its own request in the batch."""
+
+    class Kind(models.TextChoices):
+        TAX = "tax", _("income tax (个税)")
+        SOCIAL = "social", _("social insurance (社保)")
+        HOUSING = "housing", _("housing fund (公积金)")
+
+    batch = models.ForeignKey(PayrollBatch, on_delete=models.CASCADE,
+                              related_name="withholdings")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    amount = models.DecimalField(**MONEY)
+    request = models.ForeignKey(PaymentRequest, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("payroll withholding")
+        verbose_name_plural = _("payroll withholdings")
+        constraints = [models.UniqueConstraint(fields=["batch", "kind"],
+                                               name="payroll_withholding_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id} {self.kind} {self.amount}"
