@@ -154,6 +154,13 @@ def may_sign_contract(user: Any, unit_code: str) -> bool:
     return may_approve_unit(user, unit_code)
 
 
+def may_see_personal_data(user: Any, unit_code: str) -> bool:
+    """工资统发: the full ID numbers and bank accounts of a unit's staff are seen by the
+    unit's filer (who files its payroll) and the treasury (who pays it); everyone else
+    sees them masked (440***********1234)."""
+    return may_file(user, unit_code) or has_role(user, *TREASURY_ROLES)
+
+
 def department_of(user: Any) -> Organization | None:
     """The supervising department the user works for, if any."""
     org = organization_of(user)
