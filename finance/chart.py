@@ -30,6 +30,7 @@ APPROPRIATION_SURPLUS = "8102"  # 财政拨款结余
 NON_APPROPRIATION_CARRYOVER = "8201"  # 非财政拨款结转
 
 # ---------------------------------------------------- financial accounting (财务会计)
+FISCAL_RECEIVABLE = "1201"  # 财政应返还额度 (an appropriation carried into next year)
 ACCUMULATED_SURPLUS = "3001"  # 累计盈余
 CURRENT_SURPLUS = "3301"  # 本期盈余
 SURPLUS_DISTRIBUTION = "3302"  # 本年盈余分配
