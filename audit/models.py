@@ -135,3 +135,59 @@ class AccessLog(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.user_id} {self.action} {self.target}"
+
+
+class PaceAlert(models.Model):
+    """执行进度预警: spending of a department or a project lagging the time elapsed in
+    the year (序时进度), graded yellow or red by the rule `execution_pace`; one per subject
+    and month, upgraded when it worsens; the loop notified → explained → rectified (or
+    closed), each step in the workflow log (finance.services.workflow_record)."""
+
+    class Scope(models.TextChoices):
+        DEPARTMENT = "department", _("department")
+        PROJECT = "project", _("project")
+
+    class Grade(models.TextChoices):
+        YELLOW = "yellow", _("yellow")
+        RED = "red", _("red")
+
+    class Status(models.TextChoices):
+        NOTIFIED = "notified", _("notified")
+        EXPLAINED = "explained", _("explained")
+        RECTIFIED = "rectified", _("rectified")
+        CLOSED = "closed", _("closed")
+
+    rule = models.ForeignKey(MonitoringRule, on_delete=models.PROTECT, related_name="pace_alerts")
+    scope = models.CharField(max_length=10, choices=Scope.choices)
+    subject_code = models.CharField(max_length=40)  # the department's or the project's code
+    subject_name = models.CharField(max_length=200, blank=True)
+    # who answers: the department, or the project's unit (finance.roles.may_explain_pace)
+    organization = models.ForeignKey("finance.Organization", on_delete=models.PROTECT,
+                                     related_name="+")
+    year = models.PositiveSmallIntegerField()
+    month = models.PositiveSmallIntegerField()  # the period: one alert per subject and month
+    measured_on = models.DateField()  # the last day counted (inclusive)
+    grade = models.CharField(max_length=6, choices=Grade.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.NOTIFIED)
+    # percentages with 2 places: time elapsed, spent (paid / indicator), lag in points
+    time_pct = models.DecimalField(max_digits=7, decimal_places=2)
+    execution_pct = models.DecimalField(max_digits=9, decimal_places=2)
+    lag_points = models.DecimalField(max_digits=9, decimal_places=2)
+    budget_fen = models.BigIntegerField()
+    paid_fen = models.BigIntegerField()
+    raised_at = models.DateTimeField()
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("execution pace alert")
+        verbose_name_plural = _("execution pace alerts")
+        ordering = ["-year", "-month", "-lag_points", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "subject_code", "year", "month"],
+                                    name="pacealert_one_per_subject_and_month"),
+            models.CheckConstraint(condition=Q(month__gte=1, month__lte=12),
+                                   name="pacealert_month_1_12"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.scope} {self.subject_code} {self.year}-{self.month:02d} {self.grade}"

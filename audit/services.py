@@ -14,7 +14,8 @@ from django.utils import timezone
 from audit import seals
 from audit.access import ensure_not_auditor
 from audit.errors import AlertTransitionRefused, BadRuleParam, CommentRequired, UnknownRule
-from audit.models import Alert, AlertComment, MonitoringRule
+from audit.models import Alert, AlertComment, MonitoringRule, PaceAlert
+from finance import roles
 from finance.models import Entry
 from finance.selectors import VerifyResult, ledger_verify
 from finance.services import save_with_history, workflow_record
@@ -32,12 +33,16 @@ DEFAULT_RULES: dict[str, tuple[str, str, dict[str, Any]]] = {
                          {"threshold": "50000.00"}),
     "execution_lag": ("预算执行进度滞后 execution rate lagging the calendar", "warning",
                       {"tolerance": "0.15", "min_authority": "10000.00"}),
+    # graded 序时进度 of departments and projects (audit.pace): lag in percentage points
+    "execution_pace": ("序时进度预警 execution pace behind time elapsed", "warning",
+                       {"yellow_points": "10", "red_points": "20", "min_budget": "10000.00"}),
     "december_spike": ("年底突击花钱 December spending spike", "warning", {"share": "0.30"}),
     "outside_hours": ("非工作时间记账 posting outside working hours", "info",
                       {"start": "08:00", "end": "20:00", "weekends": True}),
     "ledger_verify": ("账簿校验失败 ledger verification failed", "high", {}),
 }
-_DECIMAL_PARAMS = {"threshold", "tolerance", "min_authority", "share"}
+_DECIMAL_PARAMS = {"threshold", "tolerance", "min_authority", "share", "yellow_points",
+                   "red_points", "min_budget"}
 _INT_PARAMS = {"window_days", "min_count"}
 _TIME_PARAMS = {"start", "end"}
 
@@ -210,6 +215,62 @@ def alert_comment_add(*, alert_id: int, user: Any, text: str,
     comment = AlertComment(alert=alert, author=user, text=text, at=as_of or timezone.now())
     save_with_history(comment, user=user, reason="comment")
     return comment
+
+
+# ------------------------------------------------- execution pace (序时进度) loop
+def _pace_step(alert_id: int, *, user: Any, action: str, allowed: set[str], to_state: str,
+               text: str, as_of: dt.datetime | None, bureau: bool) -> PaceAlert:
+    """One step of the loop notified → explained → rectified (or closed): who may take it
+    (finance.roles), in which state, with the person's words, kept in history and in the
+    workflow log (who, when, text)."""
+    ensure_not_auditor(user)
+    if not text.strip():
+        raise CommentRequired(action=action)
+    alert = PaceAlert.objects.select_for_update().select_related("organization").get(pk=alert_id)
+    if bureau:
+        roles.require(roles.may_supervise_pace(user), user=user,
+                      role=[roles.BUDGET_OFFICE, *roles.TREASURY_ROLES])
+    else:
+        roles.require(roles.may_explain_pace(user, alert.organization), user=user,
+                      role=[*roles.UNIT_ROLES, roles.DEPARTMENT_REVIEWER],
+                      unit=alert.organization)
+    if alert.status not in allowed:
+        raise AlertTransitionRefused(alert=alert.pk, status=alert.get_status_display(),
+                                     action=action)
+    previous = alert.status
+    alert.status = to_state
+    save_with_history(alert, user=user, reason=f"{action}: {text}"[:100])
+    workflow_record(document=alert, from_state=previous, to_state=to_state, action=action,
+                    user=user, comment=text, as_of=as_of or timezone.now())
+    return alert
+
+
+@transaction.atomic
+def pace_alert_explain(*, alert_id: int, user: Any, text: str,
+                       as_of: dt.datetime | None = None) -> PaceAlert:
+    """The department or unit explains the lag (情况说明): notified → explained."""
+    S = PaceAlert.Status  # noqa: N806
+    return _pace_step(alert_id, user=user, action="explain", allowed={S.NOTIFIED},
+                      to_state=S.EXPLAINED, text=text, as_of=as_of, bureau=False)
+
+
+@transaction.atomic
+def pace_alert_rectify(*, alert_id: int, user: Any, text: str,
+                       as_of: dt.datetime | None = None) -> PaceAlert:
+    """The bureau confirms the rectification (确认整改): explained → rectified."""
+    S = PaceAlert.Status  # noqa: N806
+    return _pace_step(alert_id, user=user, action="rectify", allowed={S.EXPLAINED},
+                      to_state=S.RECTIFIED, text=text, as_of=as_of, bureau=True)
+
+
+@transaction.atomic
+def pace_alert_close(*, alert_id: int, user: Any, text: str,
+                     as_of: dt.datetime | None = None) -> PaceAlert:
+    """The bureau closes an alert without rectification (e.g. the explanation is
+    accepted as it is): notified or explained → closed."""
+    S = PaceAlert.Status  # noqa: N806
+    return _pace_step(alert_id, user=user, action="close", allowed={S.NOTIFIED, S.EXPLAINED},
+                      to_state=S.CLOSED, text=text, as_of=as_of, bureau=True)
 
 
 # ----------------------------------------------------------- seal and verify

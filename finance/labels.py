@@ -44,6 +44,10 @@ ACTIONS = {
     "assign": pgettext_lazy("workflow action", "assign"),
     "explain": pgettext_lazy("workflow action", "explain"),
     "comment": pgettext_lazy("workflow action", "comment"),
+    # 执行进度预警 (audit.pace): raised as notified, upgraded yellow → red, rectified
+    "notify": pgettext_lazy("workflow action", "notify (下发预警)"),
+    "upgrade": pgettext_lazy("workflow action", "upgrade the alert"),
+    "rectify": pgettext_lazy("workflow action", "confirm rectification (确认整改)"),
     # 合同 (payments.services.contracts)
     "sign": pgettext_lazy("workflow action", "sign"),
     "complete": pgettext_lazy("workflow action", "complete"),

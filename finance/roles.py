@@ -188,6 +188,24 @@ def may_review_for_unit(user: Any, unit: Organization) -> bool:
             or may_act_as_budget_office(user))
 
 
+def may_explain_pace(user: Any, organization: Organization) -> bool:
+    """执行进度预警: the organization an alert names explains its lag — a unit's filer or
+    head for the unit (a project's alert names its unit), a member of a department for
+    the department and for each of its units."""
+    own = organization_of(user)
+    if own is None or organization is None:
+        return False
+    if own.kind == Organization.Kind.DEPARTMENT:
+        return own.pk in (organization.pk, organization.parent_id)
+    return own.pk == organization.pk and has_role(user, *UNIT_ROLES)
+
+
+def may_supervise_pace(user: Any) -> bool:
+    """执行进度预警: the bureau (budget office, treasury) confirms a rectification (整改)
+    or closes an alert."""
+    return has_role(user, BUDGET_OFFICE, *TREASURY_ROLES)
+
+
 def is_auditor(user: Any) -> bool:
     return has_role(user, AUDITOR)
 
