@@ -26,6 +26,16 @@ MSG_PROJECT_EXISTS = _("Project %(code)s already exists.")
 MSG_PROJECT_INVALID = _("Project %(code)s: %(problems)s")
 MSG_NO_INDICATOR = _("There is no indicator on %(dims)s.")
 MSG_ADJUSTMENT_INVALID = _("Adjustment refused: %(problem)s")
+# 绩效 (budgets.performance)
+MSG_WEIGHTS = _("The weights of the targets of project %(code)s sum to %(total)s; they must "
+                "sum to 90 (预算执行率 takes the other 10).")
+MSG_TARGET_NO_VALUE = _("Target “%(name)s” has no numeric target value.")
+MSG_TARGET_MISSING = _("No value given for target “%(name)s”.")
+MSG_NOT_IN_LIBRARY = _("Project %(code)s is not in the project library.")
+MSG_EVALUATION_EXISTS = _("Project %(code)s already has a self-evaluation for %(year)s (%(status)s).")
+MSG_DEVIATION_LAG = _("“%(name)s”: %(progress)s%% done, %(time)s%% of the year gone")
+MSG_DEVIATION_GAP = _("execution %(execution)s%% and output progress %(output)s%% are "
+                      "%(gap)s points apart")
 
 # Reasons used in line-by-line and cell-by-cell problems (after "Sheet!C12: ").
 MSG_CODE_MISSING = _("%(kind)s code is missing")
@@ -145,3 +155,8 @@ class NoIndicator(BudgetError):
 class AdjustmentInvalid(BudgetError):
     message = MSG_ADJUSTMENT_INVALID
     code = "adjustment_invalid"
+
+
+class PerformanceInvalid(BudgetError):
+    message = _("Performance: %(problem)s")
+    code = "performance_invalid"

@@ -101,21 +101,61 @@ class ProjectAnnualPlan(models.Model):
 
 
 class PerformanceTarget(models.Model):
-    """绩效目标: a named target with its value and unit of measure."""
+    """绩效目标: one indicator of a project, reviewed with the project. Its class (一级/二级
+    指标), the comparison with the target value, the unit of measure and its weight (分值):
+    a project's weights sum to 90 for the self-evaluation (预算执行率 takes the other 10;
+    budgets.performance). `target_text` keeps the value as first written when it was
+    free text (targets filed before issue 22); `target_value` is None when no number could
+    be read from it (the target cannot be scored until the unit gives one)."""
+
+    class IndicatorClass(models.TextChoices):
+        OUTPUT_QUANTITY = "output_quantity", _("output: quantity (数量指标)")
+        OUTPUT_QUALITY = "output_quality", _("output: quality (质量指标)")
+        OUTPUT_TIMELINESS = "output_timeliness", _("output: timeliness (时效指标)")
+        OUTPUT_COST = "output_cost", _("output: cost (成本指标)")
+        BENEFIT_ECONOMIC = "benefit_economic", _("benefit: economic (经济效益指标)")
+        BENEFIT_SOCIAL = "benefit_social", _("benefit: social (社会效益指标)")
+        BENEFIT_ECOLOGICAL = "benefit_ecological", _("benefit: ecological (生态效益指标)")
+        BENEFIT_SUSTAINABLE = "benefit_sustainable", _("benefit: sustainable (可持续影响指标)")
+        SATISFACTION = "satisfaction", _("satisfaction (满意度指标)")
+
+    class Comparison(models.TextChoices):
+        GE = "ge", "≥"
+        LE = "le", "≤"
+        EQ = "eq", "="
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="targets")
     name = models.CharField(max_length=200)
-    target_value = models.CharField(max_length=60)
+    indicator_class = models.CharField(_("indicator class"), max_length=24,
+                                       choices=IndicatorClass.choices,
+                                       default=IndicatorClass.OUTPUT_QUANTITY)
+    comparison = models.CharField(_("comparison"), max_length=2, choices=Comparison.choices,
+                                  default=Comparison.GE)
+    target_value = models.DecimalField(_("target value"), max_digits=18, decimal_places=4,
+                                       null=True, blank=True)
+    target_text = models.CharField(_("target as first written"), max_length=60, blank=True)
     measure_unit = models.CharField(max_length=30, blank=True)
+    weight = models.DecimalField(_("weight (分值)"), max_digits=5, decimal_places=2, default=0)
     history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("performance target")
         verbose_name_plural = _("performance targets")
         ordering = ["project_id", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(weight__gte=0) & Q(weight__lte=90),
+                                   name="target_weight_0_to_90"),
+            models.CheckConstraint(condition=Q(target_value__isnull=True) | Q(target_value__gte=0),
+                                   name="target_value_not_negative"),
+        ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.name} {self.target_value}{self.measure_unit}"
+        value = self.target_text if self.target_value is None else f"{self.target_value.normalize():f}"
+        return f"#{self.pk} {self.name} {self.get_comparison_display()}{value}{self.measure_unit}"
+
+    @property
+    def is_output(self) -> bool:
+        return self.indicator_class.startswith("output_")
 
 
 class BudgetPlan(LoadedValues, models.Model):
@@ -294,3 +334,117 @@ class Adjustment(LoadedValues, models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind} {self.batch_no} {self.amount}"
+
+
+class PerformanceReport(models.Model):
+    """运行监控: a unit's mid-year report on a project's targets as of a date; spending
+    (执行率) is read from the ledger for the same date, never stored here."""
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="performance_reports")
+    year = models.PositiveSmallIntegerField()
+    as_of = models.DateField(_("as of"))
+    note = models.TextField(blank=True)
+    filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="+")
+    filed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("performance monitoring report")
+        verbose_name_plural = _("performance monitoring reports")
+        ordering = ["project_id", "year", "as_of"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "year", "as_of"], name="perf_report_unique_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.project_id} {self.as_of}"
+
+
+class PerformanceProgress(models.Model):
+    """One target's value achieved so far in a monitoring report."""
+
+    report = models.ForeignKey(PerformanceReport, on_delete=models.CASCADE, related_name="progress")
+    target = models.ForeignKey(PerformanceTarget, on_delete=models.PROTECT, related_name="+")
+    achieved = models.DecimalField(_("achieved so far"), max_digits=18, decimal_places=4)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("target progress")
+        verbose_name_plural = _("target progress")
+        ordering = ["report_id", "target_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["report", "target"], name="perf_progress_unique_target"),
+            models.CheckConstraint(condition=Q(achieved__gte=0), name="perf_progress_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} target {self.target_id}: {self.achieved}"
+
+
+class SelfEvaluation(models.Model):
+    """项目支出绩效自评: a project's year-end self-evaluation, scored when the unit submits
+    it (targets 90 + 预算执行率 10) and reviewed by the bureau."""
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", _("submitted to the bureau")
+        APPROVED = "approved", _("approved")
+        RETURNED = "returned", _("returned")
+
+    class Grade(models.TextChoices):
+        EXCELLENT = "优", _("excellent (优)")
+        GOOD = "良", _("good (良)")
+        FAIR = "中", _("fair (中)")
+        POOR = "差", _("poor (差)")
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="self_evaluations")
+    year = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUBMITTED)
+    budget = models.DecimalField(_("budget (全年预算数)"), **MONEY)
+    spent = models.DecimalField(_("spent (全年执行数)"), **MONEY)
+    execution_score = models.DecimalField(max_digits=5, decimal_places=2)
+    total_score = models.DecimalField(max_digits=5, decimal_places=2)
+    grade = models.CharField(max_length=1, choices=Grade.choices)
+    summary = models.TextField(_("summary (总体目标完成情况)"), blank=True)
+    return_reason = models.TextField(blank=True)
+    filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("performance self-evaluation")
+        verbose_name_plural = _("performance self-evaluations")
+        ordering = ["year", "project__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "year"], name="self_evaluation_unique_year"),
+            models.CheckConstraint(condition=Q(total_score__gte=0) & Q(total_score__lte=100),
+                                   name="self_evaluation_score_0_to_100"),
+            models.CheckConstraint(condition=~Q(status="returned") | ~Q(return_reason=""),
+                                   name="self_evaluation_returned_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.project_id}/{self.year} {self.total_score} {self.grade}"
+
+
+class SelfEvaluationLine(models.Model):
+    """One target's actual value (实际完成值) and score in a self-evaluation."""
+
+    evaluation = models.ForeignKey(SelfEvaluation, on_delete=models.CASCADE, related_name="lines")
+    target = models.ForeignKey(PerformanceTarget, on_delete=models.PROTECT, related_name="+")
+    actual = models.DecimalField(_("actual value"), max_digits=18, decimal_places=4)
+    score = models.DecimalField(max_digits=5, decimal_places=2)
+    note = models.CharField(_("reason for a deviation"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("self-evaluation line")
+        verbose_name_plural = _("self-evaluation lines")
+        ordering = ["evaluation_id", "target_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["evaluation", "target"], name="self_eval_line_unique"),
+            models.CheckConstraint(condition=Q(actual__gte=0), name="self_eval_line_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} target {self.target_id}: {self.actual} → {self.score}"

@@ -146,11 +146,17 @@ def _unit(code: str) -> Organization:
 # ------------------------------------------------------------- project library
 @dataclass(frozen=True)
 class TargetInput:
-    """绩效目标 as entered."""
+    """绩效目标 as entered: the value as written ("≥95", "不超过30天" or a number; its
+    comparison and number are read from it by budgets.performance.target_parse, unless
+    `comparison` is given); the class guessed from the name unless given; without a
+    weight on any target, the 90 points are split evenly (budgets.performance)."""
 
     name: str
     target_value: str
     measure_unit: str = ""
+    indicator_class: str = ""
+    comparison: str = ""
+    weight: Decimal | None = None
 
 
 @transaction.atomic
@@ -186,17 +192,35 @@ def project_create(*, unit_code: str, code: str, name: str, category: str, indus
         save_with_history(ProjectAnnualPlan(project=project, year=year, amount=value,
                                             fund_source=funds[fund].row),
                           user=user, reason="project filed")
-    for target in targets:
-        save_with_history(PerformanceTarget(project=project, name=target.name,
-                                            target_value=target.target_value,
-                                            measure_unit=target.measure_unit),
-                          user=user, reason="project filed")
+    for row in _target_rows(project, list(targets)):
+        save_with_history(row, user=user, reason="project filed")
     workflow_record(document=project, from_state="", to_state=project.status, action="file",
                     user=user, as_of=_now(as_of))
     if submit:
         remember_stored(project)  # its code was looked up above: no second look-up
         _move(project, to=Project.Status.SUBMITTED, action="submit", user=user, as_of=as_of)
     return project
+
+
+def _target_rows(project: Project, targets: list[TargetInput]) -> list[PerformanceTarget]:
+    from budgets import performance
+
+    given = [t.weight for t in targets if t.weight is not None]
+    if given and len(given) != len(targets):
+        raise errors.ProjectInvalid(code=project.code, problems="give every target a weight or none")
+    weights = given or performance.weights_split(len(targets))
+    if targets and sum(weights, Decimal(0)) != performance.TARGET_POINTS:
+        raise errors.ProjectInvalid(code=project.code, problems=str(errors.MSG_WEIGHTS % {
+            "code": project.code, "total": sum(weights, Decimal(0))}))
+    rows = []
+    for t, weight in zip(targets, weights, strict=True):
+        comparison, value, unit = performance.target_parse(str(t.target_value))
+        rows.append(PerformanceTarget(
+            project=project, name=t.name, target_text=str(t.target_value)[:60],
+            target_value=value, comparison=t.comparison or comparison,
+            measure_unit=t.measure_unit or unit,
+            indicator_class=t.indicator_class or performance.class_guess(t.name), weight=weight))
+    return rows
 
 
 def _locked_project(project: Project) -> Project:

@@ -55,6 +55,13 @@ ACTIONS = {
     "confidentiality review": pgettext_lazy("workflow action",
                                             "confidentiality review (保密审查)"),
     "head sign-off": pgettext_lazy("workflow action", "head's sign-off (主要负责人审签)"),
+    # 绩效 (budgets.performance)
+    "set targets": pgettext_lazy("workflow action", "set performance targets"),
+    "report progress": pgettext_lazy("workflow action", "report performance progress (运行监控)"),
+    "submit self-evaluation": pgettext_lazy("workflow action",
+                                            "submit the self-evaluation (绩效自评)"),
+    "approve self-evaluation": pgettext_lazy("workflow action", "approve the self-evaluation"),
+    "return self-evaluation": pgettext_lazy("workflow action", "return the self-evaluation"),
 }
 
 # the reasons the services write on history rows, whole or before ": <the person's words>"
@@ -99,6 +106,8 @@ REASONS = {
     "contract signed": pgettext_lazy("history reason", "contract signed"),
     "contract completed": pgettext_lazy("history reason", "contract completed"),
     "contract closed": pgettext_lazy("history reason", "contract closed early"),
+    # 绩效 (budgets.performance)
+    "targets set": pgettext_lazy("history reason", "performance targets set"),
 }
 _PREFIXES = sorted({*REASONS, *ACTIONS}, key=len, reverse=True)
 _OPENED_BY_CLOSE = re.compile(r"^opened by year-end close (\d{4})$")

@@ -180,6 +180,12 @@ def may_act_as_budget_office(user: Any) -> bool:
     return has_role(user, BUDGET_OFFICE)
 
 
+def may_review_performance(user: Any) -> bool:
+    """The bureau reviews (approves or returns) the units' performance self-evaluations
+    (项目支出绩效自评): its budget office, which holds the performance desk (绩效管理)."""
+    return has_role(user, BUDGET_OFFICE)
+
+
 def may_review_for_unit(user: Any, unit: Organization) -> bool:
     """Reviews a unit's projects and plans: its supervising department (the unit's
     parent, compared by id: no query), or the budget office."""

@@ -46,8 +46,11 @@ class TestProjectLibrary:
         assert [(s.to_state, s.actor.username) for s in selectors.plan_steps(document=p)] == [
             ("draft", "clerk"), ("submitted", "clerk"), ("reviewed", "dept-reviewer"),
             ("in_library", "dept-reviewer")]
-        assert list(p.targets.values_list("name", "target_value", "measure_unit")) == [
-            ("受益学生", "1200", "人")]
+        # the text "1200" read as ≥ 1200 人, a quantity target with all 90 points (issue 22)
+        assert list(p.targets.values_list("name", "target_text", "comparison", "target_value",
+                                          "measure_unit", "indicator_class", "weight")) == [
+            ("受益学生", "1200", "ge", Decimal("1200.0000"), "人", "output_quantity",
+             Decimal("90.00"))]
         assert list(selectors.library_projects(unit_code="440300101")) == [p]
 
     def test_a_returned_project_carries_its_reason_and_can_be_resubmitted(self, city, user,
