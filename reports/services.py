@@ -294,7 +294,7 @@ def _titled(fs: FactSet, kind: str, name: str, year: int) -> list[Table]:
 def disclosure_files(*, tables: list[Table], department: str, name: str, year: int,
                      kind: str) -> dict[str, bytes]:
     """xlsx, pdf, one CSV per table and datapackage.json."""
-    from reports import render
+    from reports import opendata, render
 
     label = "部门预算公开表" if kind == "budget" else "部门决算公开表"
     title = f"{name} {year}年{label}"
@@ -306,8 +306,10 @@ def disclosure_files(*, tables: list[Table], department: str, name: str, year: i
         path = f"{stem}_{t.code}.csv"
         files[path] = render.tables_csv(t)
         resources.append((path, t))
-    files["datapackage.json"] = render.datapackage(name=stem.lower(), title=title, year=year,
-                                                   resources=resources)
+    # the fiscal CSV (phases side by side, COFOG/GFS) and datapackage.json: reports.opendata
+    files.update(opendata.open_data_files(tables=tables, department=department, name=name,
+                                          year=year, stem=stem, title=title,
+                                          resources=resources))
     return files
 
 

@@ -1,7 +1,7 @@
 """Pages of the reports app (mounted under /reports/)."""
 from django.urls import path
 
-from reports import views
+from reports import views, views_open
 
 app_name = "reports"
 urlpatterns = [
@@ -14,5 +14,7 @@ urlpatterns = [
     path("figure/", views.figure_view, name="figure"),
     path("public/<int:pk>/", views.public_set_view, name="public_set"),
     path("public/<int:pk>/figure/", views.public_figure_view, name="public_figure"),
+    path("public/<int:pk>/citizens/", views_open.citizens_view, name="public_citizens"),
+    path("public/open-data/<int:year>.zip", views_open.bulk_view, name="public_bulk"),
     path("public/<int:pk>/<str:name>", views.public_file_view, name="public_file"),
 ]

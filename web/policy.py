@@ -96,6 +96,8 @@ POLICY: dict[str, str | Check] = {
     "reports:public_set": PUBLIC,
     "reports:public_file": PUBLIC,
     "reports:public_figure": PUBLIC,
+    "reports:public_citizens": PUBLIC,
+    "reports:public_bulk": PUBLIC,
     "finance:trial_balance": _city,
     "budgets:unit_indicators": _unit_code,
     "payments:trace": _tracking_id,

@@ -236,7 +236,7 @@ class TestFiles:
                                           kind="final")
         package = json.loads(files["datapackage.json"])
         assert package["profile"] == "fiscal-data-package"
-        assert [r["path"] for r in package["resources"]] == [f"2026_{EDU}_final_F{i}.csv"
+        assert [r["path"] for r in package["resources"]] == [f"2026_{EDU}_final_fiscal.csv"] + [f"2026_{EDU}_final_F{i}.csv"
                                                              for i in range(1, 10)]
         lines = files[f"2026_{EDU}_final_F7.csv"].decode("utf-8-sig").splitlines()
         assert lines[0].startswith("table,title,row,row_code")
