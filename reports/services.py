@@ -35,7 +35,7 @@ from finance.models import (
     VoucherSequence,
     fen_to_decimal,
 )
-from reports import errors
+from reports import commitments, errors
 from reports import selectors as report_selectors
 from reports.checks import tables_check
 from reports.models import DisclosureFile, DisclosureSet, FundSourcePolicy, YearEndClose
@@ -144,6 +144,9 @@ def year_end_close(*, year: int, user: Any, as_of: datetime | None = None) -> Ye
     2. financial accounting: 4xxx/5xxx into 3301 本期盈余 → 3302 本年盈余分配 → 3001 累计盈余;
     3. indicators: unspent available (9101) is closed against 9001, and carried forward
        into next year (Dr 9101 / Cr 9001 on Jan 1) where the fund source's policy says so;
+       open commitments (9201) of payment requests and contracts are, by the same policy,
+       carried into next year's indicator and committed there, or released and their
+       documents withdrawn (reports.commitments);
     4. next year is opened and the balance-sheet and 8xxx balances opened in it;
     5. December is closed and the year marked closed."""
     as_of = as_of or timezone.now()
@@ -161,6 +164,10 @@ def year_end_close(*, year: int, user: Any, as_of: datetime | None = None) -> Ye
         master = MasterData.load()
         policy = {**DEFAULT_POLICY, **{p.fund_source.code: p.action for p in
                                        FundSourcePolicy.objects.select_related("fund_source")}}
+        # open commitments first: released (and, carried, closed and their appropriation
+        # carried) before the balances below are read
+        open_commitments = commitments.commitments_close(year=year, policy=policy, user=user,
+                                                         as_of=as_of)
         budget, financial, indicator, carry = [], [], [], []
         surplus: dict[Dims, int] = defaultdict(int)
         moved: dict[str, int] = defaultdict(int)
@@ -192,7 +199,7 @@ def year_end_close(*, year: int, user: Any, as_of: datetime | None = None) -> Ye
                              dims, "financial")
                     + _zeroing(chart.SURPLUS_DISTRIBUTION, "credit", fen,
                                chart.ACCUMULATED_SURPLUS, dims, "financial"))
-        entries: list[Entry] = []
+        entries: list[Entry] = list(open_commitments.old_entries)
         for groups, text in ((budget, "年终结账 预算会计"), (financial, "年终结账 财务会计"),
                              (indicator, "年终结账 指标")):
             entries += _post_chunks(groups, description=f"{text} {year}", on=on,
@@ -200,15 +207,19 @@ def year_end_close(*, year: int, user: Any, as_of: datetime | None = None) -> Ye
         fin.fiscal_year_open(year=year + 1, user=user, reason=f"opened by year-end close {year}")
         carried = _post_chunks(carry, description=f"上年指标结转 {year}", on=next_on,
                                kind=EntryKind.CARRY_FORWARD, user=user, as_of=as_of)
+        commitments.commitments_open(done=open_commitments, year=year, user=user, as_of=as_of)
         # the carried tuples join the new year's indicator register: units file on them
-        budgets_services.indicators_carry_register(entries=carried)
-        entries += carried
+        budgets_services.indicators_carry_register(
+            entries=carried + open_commitments.carry_entries)
+        entries += carried + open_commitments.new_entries
         entries += _opening(year, master, user, as_of, next_on)
         fin.period_close(year=year, month=12, user=user, reason="year-end close")
         fy.is_closed = True
         fin.save_with_history(fy, user=user, reason="year-end close")
-        close = YearEndClose(year=year, entry_ids=[e.pk for e in entries],
-                             summary={k: str(fen_to_decimal(v)) for k, v in sorted(moved.items())},
+        summary: dict[str, Any] = {k: str(fen_to_decimal(v)) for k, v in sorted(moved.items())}
+        if open_commitments.documents:
+            summary["commitments"] = open_commitments.summary()
+        close = YearEndClose(year=year, entry_ids=[e.pk for e in entries], summary=summary,
                              closed_by=user if getattr(user, "pk", None) else None,
                              closed_at=as_of)
         fin.save_with_history(close, user=user, reason="year-end close")
@@ -263,6 +274,8 @@ def year_end_reopen(*, year: int, user: Any, reason: str,
         for entry in Entry.objects.filter(pk__in=close.entry_ids).order_by("-fiscal_year",
                                                                            "-number"):
             entry_reverse(entry=entry, user=user, reason=reason, on=entry.date, as_of=as_of)
+        commitments.commitments_reopen(summary=close.summary, year=year, user=user,
+                                       reason=reason, as_of=as_of)
         fy = FiscalYear.objects.select_for_update().get(year=year)
         fy.is_closed = False
         fin.save_with_history(fy, user=user, reason=reason)
@@ -285,7 +298,10 @@ def disclosure_tables(*, disclosure: DisclosureSet, fact_set: FactSet | None = N
 
 
 def _titled(fs: FactSet, kind: str, name: str, year: int) -> list[Table]:
-    tables = budget_tables(fs) if kind == DisclosureSet.Kind.BUDGET else final_tables(fs)
+    from reports.performance import self_evaluation_tables  # 项目支出绩效自评表 (issue 22)
+
+    tables = (budget_tables(fs) if kind == DisclosureSet.Kind.BUDGET
+              else final_tables(fs) + self_evaluation_tables(fs))
     for t in tables:
         t.subtitle = f"编制单位：{name}　　{year}年{'预算' if kind == 'budget' else '决算'}"
     return tables

@@ -12,13 +12,10 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from finance import chart
 from finance import errors as ledger_errors
 from finance.chart import EntryKind
 from finance.ledger import (
     EntryInput,
-    cr,
-    dr,
     entries_post,
     reversal_inputs,
 )
@@ -45,7 +42,7 @@ from payments.services._common import (
 )
 from payments.services.contracts import contracts_settle
 from payments.services.reconciliation import statement_reconcile
-from payments.services.requests import _requests_locked
+from payments.services.requests import _requests_locked, carried_years, payment_lines
 
 
 @dataclass
@@ -282,6 +279,8 @@ def bank_results_apply(*, rows: list[ResultRow], bank_file: BankFile, user: Any,
                 "traded_at", "id"):
             last[res.voucher_id] = res
         refused: list[tuple[ResultRow, errors.PaymentError]] = []
+        # commitments the year-end close carried into a year: paid from the funds carried
+        carried = carried_years(list(reqs.values()))
         applied: list[tuple[ResultRow, Voucher, PaymentRequest, str, int]] = []
         postings: list[EntryInput | tuple] = []  # a payment, or a reversal to build
         for row in rows:
@@ -296,11 +295,9 @@ def bank_results_apply(*, rows: list[ResultRow], bank_file: BankFile, user: Any,
             req = reqs[voucher.request_id]
             on = timezone.localdate(row.traded_at)
             if row.success and voucher.status == Voucher.Status.ISSUED:
-                d, a = req.dims, req.amount
                 postings.append(EntryInput(
-                    lines=[dr("indicator", chart.EXPENDED, a, d), cr("indicator", chart.COMMITTED, a, d),
-                           dr("budget", chart.ADMINISTRATIVE_EXPENDITURE, a, d), cr("budget", chart.FISCAL_APPROPRIATION_REVENUE, a, d),
-                           dr("financial", chart.OPERATING_EXPENSE, a, d), cr("financial", chart.FISCAL_APPROPRIATION_INCOME, a, d)],
+                    lines=payment_lines(req.amount, req.dims,
+                                        carried=on.year in carried.get(req.pk, ())),
                     description=f"国库集中支付 {voucher.number}", on=on, source=voucher,
                     kind=EntryKind.PAYMENT, tracking_id=req.tracking_id,
                     idempotency_key=f"{req.tracking_id}:pay"))

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
@@ -33,6 +34,7 @@ from finance.services import (
 from payments import errors
 from payments.models import (
     Attachment,
+    Contract,
     FundSourceSetting,
     Payee,
     PaymentPlan,
@@ -53,6 +55,7 @@ from payments.services._common import (
     _unit_of,
     director_threshold,
 )
+from payments.services.control import control_hits
 
 LEVELS = {  # status → (role, next status, level name)
     S.UNIT_REVIEW: (UNIT_HEAD, S.TREASURY_REVIEW, "unit head"),
@@ -331,7 +334,7 @@ def _submit(req: PaymentRequest, user: Any, as_of: dt.datetime, *,
     plan = _plan_check(req, on)
     if not fresh:
         RuleHit.objects.filter(request=req).delete()
-    hits = rules_run(req)
+    hits = rules_run(req) + control_hits(req, on, as_of)  # 控制方式 (finance.control)
     RuleHit.objects.bulk_create([RuleHit(request=req, rule_code=h.rule_code, action=h.action,
                                          reason=h.reason, created_at=as_of) for h in hits])
     old = req.status
@@ -366,19 +369,61 @@ def _submit(req: PaymentRequest, user: Any, as_of: dt.datetime, *,
 
 def commitment_post(*, dims: Dims, amount: Decimal, document: Any, tracking_id: str,
                     description: str, user: Any, on: dt.date, as_of: dt.datetime,
-                    short: Any) -> Entry:
+                    short: Any, once: bool = True) -> Entry:
     """The one commitment posting of payments (Dr 9201 / Cr 9101 on the tuple, `document`
-    its source): a request's on submission, a contract's on signing. The ledger's guarded
-    update refuses a short indicator; `short(exc)` makes the caller's error of it."""
+    its source): a request's on submission, a contract's on signing, and the re-commitment
+    of either in the next year by the year-end close (`once=False`: no idempotency key, as
+    a close reversed by a reopening may post it again). The ledger's guarded update
+    refuses a short indicator; `short(exc)` makes the caller's error of it."""
     try:
         return entry_post(
             lines=[dr("indicator", chart.COMMITTED, amount, dims),
                    cr("indicator", chart.AVAILABLE, amount, dims)],
             description=description, user=user, on=on, as_of=as_of, source=document,
             kind=EntryKind.COMMIT, tracking_id=tracking_id,
-            idempotency_key=f"{tracking_id}:commit")
+            idempotency_key=f"{tracking_id}:commit" if once else None)
     except ledger_errors.IndicatorInsufficient as exc:
         raise short(exc) from None
+
+
+def carried_years(reqs: list[PaymentRequest]) -> dict[int, set[int]]:
+    """Request id → the fiscal years into which the year-end close carried its commitment
+    (its own, or its contract's): years of a carry-forward entry of that document that
+    carries indicator authority (9001) and is not reversed. A payment dated in such a year
+    spends the appropriation carried at year end (budget Cr 8001 资金结存, financial
+    Cr 1201 财政应返还额度), not new revenue (reports.commitments)."""
+    if not reqs:
+        return {}
+    req_ct = ContentType.objects.get_for_model(PaymentRequest)
+    contract_ct = ContentType.objects.get_for_model(Contract)
+    rows = (Entry.objects.filter(
+        Q(source_type=req_ct, source_id__in=[str(r.pk) for r in reqs])
+        | Q(source_type=contract_ct,
+            source_id__in=[str(r.contract_id) for r in reqs if r.contract_id]),
+        kind=EntryKind.CARRY_FORWARD, reversed_by__isnull=True,
+        lines__account__code=chart.AUTHORITY)
+        .values_list("source_type_id", "source_id", "fiscal_year").distinct())
+    years: dict[tuple[int, str], set[int]] = defaultdict(set)
+    for ct, pk, year in rows:
+        years[(ct, pk)].add(year)
+    return {r.pk: years[(req_ct.pk, str(r.pk))]
+            | (years[(contract_ct.pk, str(r.contract_id))] if r.contract_id else set())
+            for r in reqs}
+
+
+def payment_lines(amount: Decimal, dims: Dims, *, carried: bool) -> list[Any]:
+    """A treasury payment in the three books: the control book consumes the commitment,
+    budget accounting records the expenditure against new appropriation revenue — or,
+    for a commitment carried from last year, against the funds carried (资金结存) — and
+    financial accounting the expense against revenue or the carried receivable."""
+    a, d = amount, dims
+    return [dr("indicator", chart.EXPENDED, a, d), cr("indicator", chart.COMMITTED, a, d),
+            dr("budget", chart.ADMINISTRATIVE_EXPENDITURE, a, d),
+            cr("budget", chart.FUNDS_BALANCE if carried else chart.FISCAL_APPROPRIATION_REVENUE,
+               a, d),
+            dr("financial", chart.OPERATING_EXPENSE, a, d),
+            cr("financial", chart.FISCAL_RECEIVABLE if carried
+               else chart.FISCAL_APPROPRIATION_INCOME, a, d)]
 
 
 def _plan_check(req: PaymentRequest, on: dt.date) -> PaymentPlan | None:
