@@ -30,6 +30,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, Permission
 from django.db import connection, connections, transaction
+from django.db.models import Q
 
 from budgets import services as budgets
 from budgets.importers.projects import parse_projects
@@ -49,6 +50,7 @@ from payments import rules as payment_rules
 from payments import services as payments
 from payments.models import (
     AgentAccount,
+    Contract,
     Membership,
     Payee,
     PaymentPlan,
@@ -355,6 +357,7 @@ class CityYear:
             ("project library", self.projects),
             ("investment projects (发改委 feed)", self.investment_projects),
             ("budget plans 一上 → 一下 → 二上 → 批复", self.plans),
+            ("contracts signed (合同, paid in instalments)", self.contracts),
         ]
         last = self.months if self.open_through is None else self.open_through
         for month in range(1, last + 1):
@@ -755,6 +758,7 @@ class CityYear:
         if month == min(6, self.months):
             self.adjustments(month)
         self.requests(month)
+        self.contract_payments(month)
         self.vouchers(month)
         self.bank_files(month)
         if month < 12:  # December is closed by the year-end close, which posts into it
@@ -854,10 +858,16 @@ class CityYear:
     def plan_unit(self, u: UnitSpec, months: list[int]) -> None:
         if u.code in self._plans_applied:
             return
-        lines = []
+        wanted: dict[tuple[Dims, int], Decimal] = defaultdict(Decimal)
         for m in months:
             d, amount, _payee, _purpose = self.request_plan(u, m)
-            lines.append(payments.PlanApplyLine(dims=d, month=m, amount=amount + Decimal("1000.00")))
+            wanted[d, m] += amount + Decimal("1000.00")
+        if u in self.contract_units():  # the contract's instalments due in these months
+            d, _total, parts = self.contract_plan(u)
+            for m, amount in parts:
+                if m in months:
+                    wanted[d, m] += amount
+        lines = [payments.PlanApplyLine(dims=d, month=m, amount=a) for (d, m), a in wanted.items()]
         payments.plans_apply(lines=lines, year=self.year, user=self.filers[u.code],
                              as_of=_at(_workday(dt.date(self.year, months[0], 3)), 9))
 
@@ -946,8 +956,10 @@ class CityYear:
         day = _workday(dt.date(self.year, month, 14))
         by_agent: dict[int, list[PaymentRequest]] = defaultdict(list)
         agent_of = {u.code: u.agent for u in self.units}
-        for req in PaymentRequest.objects.filter(status=S.APPROVED, year=self.year,
-                                                 contract_ref__startswith=f"CS-{self.year}{month:02d}-"):
+        for req in PaymentRequest.objects.filter(
+                Q(contract_ref__startswith=f"CS-{self.year}{month:02d}-")
+                | Q(contract__isnull=False, purpose__in=self.contract_purposes(month)),
+                status=S.APPROVED, year=self.year):
             by_agent[agent_of[req.unit]].append(req)
         for i, reqs in sorted(by_agent.items()):
             payments.voucher_batch_create(agent_account=self.agents[i], user=self.users["reviewer"],
@@ -1061,6 +1073,122 @@ class CityYear:
         if adj.status == Adjustment.Status.SUBMITTED:
             budgets.adjustment_approve(adjustment=adj, user=bureau, as_of=_at(on, 15), on=on)
 
+    # ------------------------------------------------------------------ 合同
+    # a third of the units sign a service contract (委托业务费, 30 % of that specific-purpose
+    # line) in January, paid in three instalments: (month due, per cent of the contract)
+    CONTRACT_SCHEDULE = ((2, 30), (6, 40), (12, 30))
+
+    def contract_units(self) -> list[UnitSpec]:
+        if not hasattr(self, "_contract_units"):
+            self._contract_units = self.units[::3]
+        return self._contract_units
+
+    def contract_plan(self, u: UnitSpec) -> tuple[Dims, Decimal, list[tuple[int, Decimal]]]:
+        """The unit's contract: its indicator, amount and instalments (month, amount) that
+        add up to it to the cent (the last takes the rounding)."""
+        line = next(x for x in self.budget_lines(u) if x.kind == "specific"
+                    and x.economic == "30227")
+        total = (line.amount * Decimal("0.30")).quantize(CENT)
+        parts = [(m, (total * p / 100).quantize(CENT)) for m, p in self.CONTRACT_SCHEDULE]
+        parts[-1] = (parts[-1][0], total - sum((a for _m, a in parts[:-1]), Decimal(0)))
+        return self.dims(u, line.economic, line.project), total, parts
+
+    def contract_number(self, u: UnitSpec, suffix: str = "") -> str:
+        return f"HT{self.year}-{u.code}{suffix}"
+
+    def contract_purposes(self, month: int) -> list[str]:
+        """The purposes of the month's instalment payments (how the month's vouchers find
+        them: their contract_ref is the contract's number)."""
+        return [f"委托业务服务合同 第{n}期（{month}月）"
+                for n, (m, _p) in enumerate(self.CONTRACT_SCHEDULE, start=1) if m == month]
+
+    def contracts(self) -> None:
+        """Each contract unit's filer registers its service contract after 批复 and the
+        unit head signs it (its amount committed against the indicator)."""
+        on = _workday(dt.date(self.year, 1, 20))
+        payees = self.payees
+
+        def one(u: UnitSpec) -> None:
+            number = self.contract_number(u)
+            c = Contract.objects.filter(unit=u.code, number=number).first()
+            if c is None:
+                d, total, parts = self.contract_plan(u)
+                rng = _rng(self.seed, "contract", u.code)
+                c = payments.contract_create(
+                    dims=d, year=self.year, number=number,
+                    counterparty=payees[rng.randrange(len(payees))],
+                    title="委托业务服务合同", amount=total, start=on,
+                    end=dt.date(self.year, 12, 31),
+                    schedule=[(dt.date(self.year, m, 15), a) for m, a in parts],
+                    user=self.filers[u.code], as_of=_at(on, 10))
+            if c.status == Contract.Status.DRAFT:
+                payments.contract_sign(contract=c, user=self.heads[u.code], as_of=_at(on, 15))
+
+        self.each("contracts signed", self.contract_units(), one, atomic=False)
+
+    def contract_payments(self, month: int) -> None:
+        """The instalments due in the month: filed against the contract and submitted by
+        the filer on the 10th, approved by the head on the 11th, then by the treasury (and
+        the director above the threshold); the month's vouchers take them."""
+        S = PaymentRequest.Status  # noqa: N806
+        purposes = self.contract_purposes(month)
+        if not purposes:
+            return
+        day = dt.date(self.year, month, 11)
+        filed = set(PaymentRequest.objects.filter(contract__isnull=False, purpose__in=purposes,
+                                                  year=self.year).values_list("unit", flat=True))
+
+        def one(u: UnitSpec) -> None:
+            if u.code in filed:
+                return
+            c = Contract.objects.get(unit=u.code, number=self.contract_number(u))
+            if c.status != Contract.Status.SIGNED:
+                return
+            _d, _total, parts = self.contract_plan(u)
+            amount = next(a for m, a in parts if m == month)
+            payments.payment_request_create(
+                dims=c.dims, year=self.year, amount=amount, payee=c.counterparty,
+                purpose=purposes[0], contract=c, user=self.filers[u.code],
+                as_of=_at(dt.date(self.year, month, 10), 15), submit=True)
+
+        self.each(f"contract instalments {month:02d} filed", self.contract_units(), one,
+                  atomic=False)
+        mine = PaymentRequest.objects.filter(contract__isnull=False, purpose__in=purposes,
+                                             year=self.year).order_by("id")
+        for req in mine.filter(status=S.UNIT_REVIEW):
+            payments.payment_request_approve(request=req, user=self.heads[req.unit],
+                                             comment="同意", as_of=_at(day, 11, 30))
+        for who, status, hour in (("reviewer", S.TREASURY_REVIEW, 14),
+                                  ("director", S.DIRECTOR_REVIEW, 16)):
+            todo = list(mine.filter(status=status))
+            if todo:
+                out = payments.payment_requests_approve(requests=todo, user=self.users[who],
+                                                        comment="同意", as_of=_at(day, hour, 30))
+                if out.refused:
+                    raise RuntimeError(f"{who} refused {out.refused[0][0].tracking_id}: "
+                                       f"{out.refused[0][1]}")
+
+    def stage_contract(self, month: int) -> None:
+        """The first unit's second contract (equipment maintenance, 5 % of the line, paid
+        next month and in December), registered by its filer and waiting for its head's
+        signature."""
+        u = self.units[0]
+        number = self.contract_number(u, "-B")
+        if Contract.objects.filter(unit=u.code, number=number).exists():
+            return
+        d, _total, _parts = self.contract_plan(u)
+        line = next(x for x in self.budget_lines(u) if x.kind == "specific"
+                    and x.economic == "30227")
+        total = (line.amount * Decimal("0.05")).quantize(CENT)
+        first = (total * Decimal("0.6")).quantize(CENT)
+        on = dt.date(self.year, month, 1)
+        due = [dt.date(self.year, min(month + 1, 12), 15), dt.date(self.year, 12, 20)]
+        payments.contract_create(
+            dims=d, year=self.year, number=number, counterparty=self.payees[0],
+            title="设备维护服务合同", amount=total, start=on, end=dt.date(self.year, 12, 31),
+            schedule=[(due[0], first), (due[1], total - first)],
+            user=self.filers[u.code], as_of=_at(on, 16))
+
     # ------------------------------------------------------------------ the open month
     def stage_of(self, month: int) -> dict[str, str]:
         """Where each unit's request of the open month is left. The first unit's request
@@ -1152,6 +1280,7 @@ class CityYear:
         for i in sorted(agents):  # the fee line of the statement is left open
             self.bank_agent(i, month)
         self.stage_adjustment(month)
+        self.stage_contract(month)
 
     def unit_spec(self, code: str) -> UnitSpec:
         if not hasattr(self, "_spec"):
@@ -1317,12 +1446,16 @@ class CityYear:
         if self.units:
             u = self.units[0]
             available = finance_selectors.balance(account=chart.AVAILABLE, year=y, unit=u.code)
+            contracts = Contract.objects.filter(unit=u.code, year=y)
             text[f"filer-{u.code}"] = self._work_text([
                 ("草稿用款申请（待送审）", reqs.filter(unit=u.code, status=S.DRAFT).count(), "笔")
-            ]) + f"；可用指标 {available:,.2f} 元"
+            ]) + f"；可用指标 {available:,.2f} 元" + "".join(
+                f"；履行中合同 {n} 份" for n in [contracts.filter(
+                    status=Contract.Status.SIGNED).count()] if n)
             text[f"head-{u.code}"] = self._work_text([
                 ("待单位负责人审核用款申请", reqs.filter(unit=u.code, status=S.UNIT_REVIEW).count(),
-                 "笔")])
+                 "笔"),
+                ("待签署合同", contracts.filter(status=Contract.Status.DRAFT).count(), "份")])
             text[f"dept-{u.department}"] = self._work_text([
                 (f"待审核的{y + 1}年预算（一上）", plans_next.filter(
                     unit__parent__code=u.department,

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from audit import pace_views
 from budgets import selectors as budget_selectors
 from budgets.models import Adjustment, BudgetPlan, Project
 from finance import dimensions
@@ -25,7 +26,14 @@ from finance.errors import LedgerError
 from finance.models import Entry, Job, Organization, WorkflowStep
 from payments import errors as pay_errors
 from payments import services as pay
-from payments.models import Attachment, PaymentPlan, PaymentRequest, ReconException, Voucher
+from payments.models import (
+    Attachment,
+    Contract,
+    PaymentPlan,
+    PaymentRequest,
+    ReconException,
+    Voucher,
+)
 from reports.models import DisclosureSet
 from web import budget_access, scoping, views_contracts, views_payees
 from web.forms import DecideForm, dims_parse, indicator_labels
@@ -91,6 +99,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             status=BudgetPlan.Status.APPROVED))
     ctx["auditor"] = finance_roles.AUDITOR in roles
     ctx["waiting"] = _waiting(user, roles, org, year)
+    ctx["pace"] = pace_views.pace_panel(user, year)  # 序时进度: chart (bureau) or waiting
     ctx["names"] = _names_of(ctx)
     return render(request, "web/dashboard.html", ctx)
 
@@ -124,6 +133,10 @@ def _waiting(user: Any, roles: set[str], org: Any, year: int) -> list[tuple[str,
              _("Requests awaiting the treasury director"))):
         if role in roles:
             out.append((label, reqs.filter(status=status).count(), "#queues"))
+    if finance_roles.UNIT_HEAD in roles and org is not None:
+        out.append((_("Contracts awaiting the unit head's signature"), Contract.objects.filter(
+            unit=org.code, status=Contract.Status.DRAFT).count(),
+            f"{reverse('web:contracts')}?status=draft"))
     if finance_roles.UNIT_FILER in roles and org is not None:
         out.append((_("Payment plans awaiting the treasury"), PaymentPlan.objects.filter(
             year=year, unit=org.code, status=PaymentPlan.Status.APPLIED).count(),

@@ -92,9 +92,12 @@ class TestCityYear:
 
     def test_payments_are_posted_in_the_three_books_and_returns_released(self, city_year):  # noqa: ANN001, ARG002
         reqs = PaymentRequest.objects.filter(year=YEAR)
-        assert reqs.count() == 12  # one per unit and month
+        # one per unit and month, and the February instalments of the contracts that
+        # units 1 and 4 (every third) signed in January
+        assert reqs.count() == 12 + 2
+        assert reqs.filter(contract__isnull=False, purpose__endswith="第1期（2月）").count() == 2
         paid = reqs.filter(status="paid")
-        assert paid.count() >= 9 and all(r.pay_entry_id for r in paid)
+        assert paid.count() >= 11 and all(r.pay_entry_id for r in paid)
         expended = selectors.balance(account="9301", year=YEAR)
         assert expended == paid.aggregate(s=Sum("amount"))["s"]
         assert selectors.balance(account="9201", year=YEAR) == Decimal("0.00")

@@ -95,7 +95,21 @@ def test_last_year_closed_this_year_open_with_work_waiting_for_every_login(demo,
                                                   status="draft").count(),
         "auditor": DisclosureSet.objects.filter(status="published").count(),
     }
+    # 合同 (issue 21 item 7): units 1 and 4 of the six sign a service contract on 20 January,
+    # paid 30 % in February (month 2, closed: paid), 40 % in June and 30 % in December (not
+    # yet); the first unit's second contract waits for its head's signature
+    from payments.models import Contract
+    from payments.services import contract_figures
+    signed = Contract.objects.filter(year=YEAR, status="signed").order_by("unit")
+    assert signed.count() == 2 and signed[0].unit == unit
+    for c in signed:
+        f = contract_figures(c)
+        first = (c.amount * Decimal("0.30")).quantize(Decimal("0.01"))
+        assert f.paid in (first, Decimal(0)), (c.number, f)  # the bank returns ~4 %
+        assert f.committed + f.paid == c.amount and f.released == 0
+    waiting["head contract"] = Contract.objects.filter(unit=unit, status="draft").count()
     assert all(waiting.values()), waiting
+    assert "待签署合同 1 份" in printed and "履行中合同 1 份" in printed
     # the printed logins say what waits, from these counts
     assert "待审核用款申请 1 笔" in printed and "待处长审批用款申请" in printed
     assert f"草稿用款申请（待送审） {waiting['filer']} 笔" in printed
@@ -128,3 +142,6 @@ def test_last_year_closed_this_year_open_with_work_waiting_for_every_login(demo,
         client.force_login(get_user_model().objects.get(username=username))
         page = client.get(f"/web/?year={YEAR}", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
         assert "待办事项" in page and text in page, username
+    client.force_login(get_user_model().objects.get(username="head-" + unit))
+    page = client.get(f"/web/?year={YEAR}", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "待单位负责人签署的合同" in page

@@ -15,6 +15,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import Sum
+from django.db.models.functions import Coalesce
 
 from finance import chart, selectors
 from payments.models import BankResult, PaymentPlan, PaymentRequest
@@ -76,8 +77,12 @@ def test_every_part_is_paid_through_the_bank_and_booked(city):  # noqa: ANN001, 
     # one bank result line per request, as the banks' files carry them
     assert BankResult.objects.filter(voucher__request__in=reqs).count() == reqs.count()
     # the ledger's paid-out indicator before the year-end close is the sum of the paid
-    # requests (returned ones were reversed)
-    total = paid.aggregate(s=Sum("amount"))["s"]
+    # requests (returned ones were reversed), with the first unit's contract instalment of
+    # February (30 % of its contract) when the bank paid it
+    instalments = PaymentRequest.objects.filter(year=YEAR, contract__isnull=False)
+    assert instalments.count() == 1 and instalments[0].purpose.endswith("第1期（2月）")
+    total = (paid.aggregate(s=Sum("amount"))["s"] + instalments.filter(
+        status=PaymentRequest.Status.PAID).aggregate(s=Coalesce(Sum("amount"), Decimal(0)))["s"])
     assert selectors.balance(account=chart.EXPENDED, year=YEAR,
                              as_of=dt.date(YEAR, 3, 1)) == total
 
