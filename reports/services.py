@@ -298,7 +298,10 @@ def disclosure_tables(*, disclosure: DisclosureSet, fact_set: FactSet | None = N
 
 
 def _titled(fs: FactSet, kind: str, name: str, year: int) -> list[Table]:
-    tables = budget_tables(fs) if kind == DisclosureSet.Kind.BUDGET else final_tables(fs)
+    from reports.performance import self_evaluation_tables  # 项目支出绩效自评表 (issue 22)
+
+    tables = (budget_tables(fs) if kind == DisclosureSet.Kind.BUDGET
+              else final_tables(fs) + self_evaluation_tables(fs))
     for t in tables:
         t.subtitle = f"编制单位：{name}　　{year}年{'预算' if kind == 'budget' else '决算'}"
     return tables
