@@ -39,7 +39,8 @@ class Group:
 MENU: tuple[tuple[Any, tuple[tuple[str, Any], ...]], ...] = (
     (_("Work"), (("web:home", _("My work")), ("web:plans", _("Payment plans")),
                  ("web:payees", _("Payees")),
-                 ("web:contracts", _("Contracts")))),
+                 ("web:contracts", _("Contracts")),
+                 ("web:payrolls", _("Payroll (工资统发)")))),
     (_("Budget"), (
         ("web:budget_projects", _("Projects")),
         ("web:budget_plans", _("Budget plans")),
@@ -55,6 +56,7 @@ MENU: tuple[tuple[Any, tuple[tuple[str, Any], ...]], ...] = (
     )),
     (_("Finance bureau"), (
         ("web:bureau_periods", _("Month and year-end close")),
+        ("web:bureau_control_rules", _("Control rules (控制方式)")),
     )),
     (_("Reports"), (
         ("reports:execution", _("Execution report")),

@@ -140,6 +140,11 @@ POLICY: dict[str, str | Check] = {
     "web:contract_new": _unit_filer,
     "web:contract_sign": _payee_reader,
     "web:contract_close": _payee_reader,
+    # 工资统发: a unit's payroll batches (web/views_payroll.py; scoped in the views: 404;
+    # the services check who uploads, submits, approves and issues vouchers)
+    "web:payrolls": _payee_reader,
+    "web:payroll": _payee_reader,
+    "web:payroll_act": _payee_reader,
     # budget screens (web/views_budget.py; objects are scoped in the views' queries: 404)
     "web:budget_projects": budget.page_reader,
     "web:budget_project": budget.page_reader,
