@@ -747,3 +747,75 @@ class PayrollWithholding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch_id} {self.kind} {self.amount}"
+
+
+class OfficialCard(models.Model):
+    """公务卡: a credit card the issuing bank gives a unit's staff member for official
+    expenses (personal liability). The unit repays its transactions from an indicator
+    within the interest-free period (`payments.services.cards`). The number is kept in
+    full (the repayment is paid to it) and masked for display (6222 **** **** 1234)."""
+
+    organization = models.ForeignKey("finance.Organization", on_delete=models.PROTECT,
+                                     related_name="official_cards", verbose_name=_("unit"))
+    holder = models.CharField(_("cardholder"), max_length=100)
+    number = models.CharField(_("card number"), max_length=19, unique=True)
+    number_masked = models.CharField(_("card number"), max_length=25)
+    bank_cnaps = models.CharField(_("issuing bank (CNAPS code)"), max_length=12)
+    active = models.BooleanField(_("active"), default=True)
+    history = HistoricalRecords(excluded_fields=["number"])
+
+    class Meta:
+        verbose_name = _("official card")
+        verbose_name_plural = _("official cards")
+        ordering = ["organization", "holder", "id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.number_masked} {self.holder}"
+
+
+class CardTransaction(models.Model):
+    """One transaction of an official card as the issuing bank's file gives it (a refund,
+    退货, is negative). open → matched (a repayment request filed for it) → repaid (that
+    request paid); a returned (退票), rejected or withdrawn request puts it back to open.
+    The bank's reference is unique per issuing bank; `sha256` and `line_no` name the file
+    and line it came from."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", pgettext_lazy("card transaction", "open")
+        MATCHED = "matched", pgettext_lazy("card transaction", "repayment filed")
+        REPAID = "repaid", pgettext_lazy("card transaction", "repaid")
+
+    card = models.ForeignKey(OfficialCard, on_delete=models.PROTECT,
+                             related_name="transactions", verbose_name=_("official card"))
+    bank_cnaps = models.CharField(_("issuing bank (CNAPS code)"), max_length=12)
+    reference = models.CharField(_("bank reference"), max_length=60)
+    traded_on = models.DateField(_("transaction date"))
+    posted_on = models.DateField(_("posting date"))
+    merchant = models.CharField(_("merchant"), max_length=200)
+    mcc = models.CharField(_("merchant category code (MCC)"), max_length=4, blank=True)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    request = models.ForeignKey(PaymentRequest, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="card_transactions",
+                                verbose_name=_("repayment request"))
+    filename = models.CharField(_("file name"), max_length=255)
+    sha256 = models.CharField(max_length=64)
+    line_no = models.PositiveIntegerField(_("line"))
+    imported_at = models.DateTimeField()
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("card transaction")
+        verbose_name_plural = _("card transactions")
+        ordering = ["card", "posted_on", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["bank_cnaps", "reference"],
+                                    name="card_transaction_bank_ref"),
+            models.CheckConstraint(condition=~Q(amount=0), name="card_transaction_not_zero"),
+            models.CheckConstraint(condition=Q(status="open") | Q(request__isnull=False),
+                                   name="card_transaction_request_when_matched"),
+        ]
+        indexes = [models.Index(fields=["status", "posted_on"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.reference} {self.amount} {self.status}"
