@@ -2,6 +2,8 @@
 rules and alerts (预警), and the log of what auditors view and export."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -191,3 +193,11 @@ class PaceAlert(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.scope} {self.subject_code} {self.year}-{self.month:02d} {self.grade}"
+
+    @property
+    def budget(self) -> Decimal:
+        return Decimal(self.budget_fen) / 100
+
+    @property
+    def paid(self) -> Decimal:
+        return Decimal(self.paid_fen) / 100

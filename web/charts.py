@@ -52,13 +52,21 @@ class Chart:
     chart_id: str = ""
     kind: str = MONEY
     top: int = TOP
+    # a reference line (e.g. 序时进度, the share of the year elapsed) and a mark per
+    # label ("" or a class suffix such as "yellow"/"red", with its words in `mark_names`)
+    marker: Decimal | None = None
+    marker_label: str = ""
+    marks: Sequence[str] = ()
+    mark_names: dict[str, str] | None = None
 
     @property
     def svg(self) -> SafeString:
         labels, series = (fold(self.labels, self.series, top=self.top)
                           if self.kind == MONEY else (self.labels, self.series))
         return bar_chart(title=self.title, labels=labels, series=series, kind=self.kind,
-                         chart_id=self.chart_id)
+                         chart_id=self.chart_id, marker=self.marker,
+                         marker_label=self.marker_label, marks=self.marks,
+                         mark_names=self.mark_names)
 
     @property
     def rows(self) -> list[tuple[str, list[str]]]:
@@ -141,21 +149,30 @@ def _fit(text: str, room: int) -> str:
 
 
 def bar_chart(*, title: str, labels: Sequence[str], series: Sequence[Series],
-              kind: str = MONEY, chart_id: str = "") -> SafeString:
+              kind: str = MONEY, chart_id: str = "", marker: Decimal | None = None,
+              marker_label: str = "", marks: Sequence[str] = (),
+              mark_names: dict[str, str] | None = None) -> SafeString:
     """Horizontal bars, one group per label and one bar per series (two series: budget
     vs final), on a scale with round ticks. Returns an <svg> element with a <title> for
-    screen readers; each bar's tooltip has the whole label and the exact figure."""
+    screen readers; each bar's tooltip has the whole label and the exact figure.
+    `marker`: a vertical reference line at that value, labelled; `marks`: per label, a
+    class `mark-<m>` on its bars and the words `mark_names[m]` after its figure."""
     percent = kind == PERCENT
     shown = [[v if percent else to_wan(v) for v in s.values] for s in series]
     unit = "%" if percent else _("10,000 yuan")
     span = WIDTH - LABEL_W - VALUE_W
     peak = max((v for vs in shown for v in vs), default=Decimal("0"))
+    if marker is not None:
+        marker = marker if percent else to_wan(marker)
+        peak = max(peak, marker)
     step = _nice_step(peak)
     scale_top = (peak / step).to_integral_value(rounding=ROUND_CEILING) * step if peak > 0 \
         else step
     group_h = len(series) * (BAR_H + 2) + GAP
     legend_h = 22 if len(series) > 1 else 0
     height = 30 + legend_h + AXIS_H + max(len(labels), 1) * group_h + 10
+    marker_h = 16 if marker is not None else 0
+    height += marker_h
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
            f'viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}"'
            + (f' id="{escape(chart_id)}"' if chart_id else "")
@@ -190,14 +207,26 @@ def bar_chart(*, title: str, labels: Sequence[str], series: Sequence[Series],
             value, drawn = s.values[i], shown[n][i]
             exact = _percent(value) if percent else _money(value)  # in 元, as in the table
             text = _percent(value) if percent else _money(drawn)
+            mark = marks[i] if i < len(marks) else ""
+            if mark:
+                text += f" {(mark_names or {}).get(mark, mark)}"
             w = _len(drawn, scale_top, span)
             by = y + n * (BAR_H + 2)
             out.append(f'<g class="bar-row"><title>{escape(label)} · {escape(s.name)}: '
                        f'{escape(exact)}</title>'
-                       f'<rect class="bar s{n}" x="{LABEL_W}" y="{by}" width="{w}" '
+                       f'<rect class="bar s{n}{f" mark-{escape(mark)}" if mark else ""}" '
+                       f'x="{LABEL_W}" y="{by}" width="{w}" '
                        f'height="{BAR_H}"/>'
                        f'<text class="value" x="{LABEL_W + w + 4}" y="{by + BAR_H - 3}">'
                        f"{escape(text)}</text></g>")
         y += group_h
+    if marker is not None:
+        x = LABEL_W + _len(marker, scale_top, span)
+        out.append(f'<line class="marker" x1="{x}" y1="{bars_top - 4}" x2="{x}" '
+                   f'y2="{bars_bottom - GAP + 4}" stroke="#222" stroke-width="2" '
+                   f'stroke-dasharray="5 3"/>'
+                   f'<text class="marker-label" x="{x}" y="{bars_bottom - GAP + 16}" '
+                   f'text-anchor="middle" font-size="11" fill="#222">'
+                   f"{escape(marker_label)} {escape(_tick_text(marker, kind) if not percent else _percent(marker))}</text>")
     out.append("</svg>")
     return mark_safe("".join(out))  # noqa: S308 - every text above is escaped
