@@ -48,6 +48,8 @@ ACTIONS = {
     "notify": pgettext_lazy("workflow action", "notify (下发预警)"),
     "upgrade": pgettext_lazy("workflow action", "upgrade the alert"),
     "rectify": pgettext_lazy("workflow action", "confirm rectification (确认整改)"),
+    # 控制方式 (finance.control): a blocking control rule overridden, with the reason
+    "control_override": pgettext_lazy("workflow action", "override the control rule"),
     # 合同 (payments.services.contracts)
     "sign": pgettext_lazy("workflow action", "sign"),
     "complete": pgettext_lazy("workflow action", "complete"),

@@ -17,6 +17,7 @@ from stdnum.cn import uscc
 
 from finance import labels
 from finance.chart import EntryKind
+from finance.dimensions import code_field
 from finance.errors import LedgerImmutable
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
@@ -534,3 +535,112 @@ class IdempotentRequest(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.key} {self.method} {self.path} {self.status}"
+
+
+# ------------------------------------------------------------ control strength (控制方式)
+class ControlRule(models.Model):
+    """控制方式: how strongly spending against an indicator is controlled, per fund source,
+    economic class (a code prefix: '302' or '30201') and unit — blank means any. Data
+    with history, changed only through `finance.control.control_rule_save` with a reason;
+    `finance.control.rule_for` picks the one that applies. Whatever the mode, the ledger
+    never lets an indicator go below zero (finance.ledger)."""
+
+    class Mode(models.TextChoices):
+        BLOCK = "block", _("block (刚性控制)")
+        WARN = "warn", _("warn (预警控制)")
+        RECORD = "record", _("record only (仅记录)")
+
+    fund_source = code_field("fund_source", blank=True)
+    economic_prefix = code_field("economic", blank=True)
+    unit = code_field("unit", blank=True)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.BLOCK)
+    threshold_percent = models.DecimalField(max_digits=5, decimal_places=2,
+                                            default=Decimal("100.00"))
+    effective_from = models.DateField()
+    active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("control rule")
+        verbose_name_plural = _("control rules")
+        ordering = ["fund_source", "economic_prefix", "unit", "effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["fund_source", "economic_prefix", "unit",
+                                            "effective_from"], name="control_rule_unique_scope"),
+            models.CheckConstraint(condition=Q(threshold_percent__gt=0,
+                                               threshold_percent__lte=100),
+                                   name="control_rule_threshold_0_100"),
+        ]
+
+    def __str__(self) -> str:
+        scope = "/".join(v or "*" for v in (self.fund_source, self.economic_prefix, self.unit))
+        return f"#{self.pk} {scope} {self.mode} {self.threshold_percent}% from {self.effective_from}"
+
+
+class ControlCheck(models.Model):
+    """One control check of a document (a payment request on submission): the rule that
+    applied (None: the default, block at 100 %), its mode and threshold as they were, the
+    usage with the document's amount, and the outcome. Written once, never changed."""
+
+    class Outcome(models.TextChoices):
+        WITHIN = "within", _("within the threshold")
+        RECORDED = "recorded", _("recorded (record only)")
+        WARNED = "warned", _("warning")
+        BLOCKED = "blocked", _("blocked")
+        OVERRIDDEN = "overridden", _("allowed by override")
+
+    doc_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    doc_id = models.CharField(max_length=64)
+    document = GenericForeignKey("doc_type", "doc_id")
+    rule = models.ForeignKey(ControlRule, null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="checks")
+    mode = models.CharField(max_length=10, choices=ControlRule.Mode.choices)
+    threshold_percent = models.DecimalField(max_digits=5, decimal_places=2)
+    indicator_amount = models.DecimalField(**MONEY)
+    used_amount = models.DecimalField(**MONEY)  # spent + committed before this document
+    amount = models.DecimalField(**MONEY)
+    usage_percent = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    override = models.ForeignKey("ControlOverride", null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="checks")
+    at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("control check")
+        verbose_name_plural = _("control checks")
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["doc_type", "doc_id"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.doc_type_id}:{self.doc_id} {self.outcome} {self.usage_percent}%"
+
+
+class ControlOverride(models.Model):
+    """An authorised approver's override of a blocking control rule for one document and
+    amount (finance.roles.may_override_control): who, when, why, which rule, the usage it
+    allowed. Never above 100 %: the ledger refuses that anyway."""
+
+    doc_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    doc_id = models.CharField(max_length=64)
+    document = GenericForeignKey("doc_type", "doc_id")
+    rule = models.ForeignKey(ControlRule, null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="overrides")
+    mode = models.CharField(max_length=10, choices=ControlRule.Mode.choices)
+    threshold_percent = models.DecimalField(max_digits=5, decimal_places=2)
+    amount = models.DecimalField(**MONEY)
+    usage_percent = models.DecimalField(max_digits=9, decimal_places=2)
+    reason = models.TextField()
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="+")
+    granted_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("control override")
+        verbose_name_plural = _("control overrides")
+        ordering = ["granted_at", "id"]
+        indexes = [models.Index(fields=["doc_type", "doc_id"])]
+        constraints = [models.CheckConstraint(condition=~Q(reason=""),
+                                              name="control_override_has_reason")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.doc_type_id}:{self.doc_id} {self.amount} by {self.granted_by_id}"

@@ -180,6 +180,12 @@ def may_act_as_budget_office(user: Any) -> bool:
     return has_role(user, BUDGET_OFFICE)
 
 
+def may_override_control(user: Any) -> bool:
+    """控制方式: the treasury director (国库负责人) overrides a blocking control rule for one
+    payment request, with a reason (finance.control); never above 100 %, never the filer."""
+    return has_role(user, TREASURY_DIRECTOR)
+
+
 def may_review_performance(user: Any) -> bool:
     """The bureau reviews (approves or returns) the units' performance self-evaluations
     (项目支出绩效自评): its budget office, which holds the performance desk (绩效管理)."""

@@ -56,6 +56,7 @@ MENU: tuple[tuple[Any, tuple[tuple[str, Any], ...]], ...] = (
     )),
     (_("Finance bureau"), (
         ("web:bureau_periods", _("Month and year-end close")),
+        ("web:bureau_control_rules", _("Control rules (控制方式)")),
     )),
     (_("Reports"), (
         ("reports:execution", _("Execution report")),

@@ -171,6 +171,11 @@ POLICY: dict[str, str | Check] = {
     "web:bureau_year_end": _city,
     "web:bureau_year_close": _city,
     "web:bureau_year_reopen": _city,
+    # 控制方式 (web/views_control.py): the city level reads the rules, the budget office
+    # changes them, the treasury director overrides (finance.control asks again)
+    "web:bureau_control_rules": _city,
+    "web:bureau_control_rule": _city,
+    "web:request_control_override": _treasury_only,
     # 序时进度 alerts (audit/pace_views.py): the people of an organization (their own,
     # scoped in the views: 404) and the city level; services check who may act
     "audit:pace_alerts": _payee_reader,

@@ -123,3 +123,14 @@ urlpatterns += [
     path("web/payroll/<int:pk>/", views_payroll.payroll_detail, name="payroll"),
     path("web/payroll/<int:pk>/act/", views_payroll.payroll_act, name="payroll_act"),
 ]
+
+# 控制方式: the bureau's control rules and the director's override (web/views_control.py)
+from web import views_control  # noqa: E402
+
+urlpatterns += [
+    path("web/bureau/control-rules/", views_control.control_rules, name="bureau_control_rules"),
+    path("web/bureau/control-rules/<int:pk>/", views_control.control_rule,
+         name="bureau_control_rule"),
+    path("web/requests/<str:tracking_id>/control-override/",
+         views_control.request_control_override, name="request_control_override"),
+]

@@ -55,6 +55,7 @@ from payments.services._common import (
     _unit_of,
     director_threshold,
 )
+from payments.services.control import control_hits
 
 LEVELS = {  # status → (role, next status, level name)
     S.UNIT_REVIEW: (UNIT_HEAD, S.TREASURY_REVIEW, "unit head"),
@@ -333,7 +334,7 @@ def _submit(req: PaymentRequest, user: Any, as_of: dt.datetime, *,
     plan = _plan_check(req, on)
     if not fresh:
         RuleHit.objects.filter(request=req).delete()
-    hits = rules_run(req)
+    hits = rules_run(req) + control_hits(req, on, as_of)  # 控制方式 (finance.control)
     RuleHit.objects.bulk_create([RuleHit(request=req, rule_code=h.rule_code, action=h.action,
                                          reason=h.reason, created_at=as_of) for h in hits])
     old = req.status

@@ -1,0 +1,76 @@
+"""控制方式 on payment requests: the control check a submission runs (finance.control's
+rule and usage, recorded as a check and shown as a rule hit) and the override of a
+blocking rule by an authorised approver."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from finance import control
+from finance.models import ControlOverride
+from finance.services import workflow_record
+from payments import errors
+from payments.models import PaymentRequest, Rule
+from payments.rules import Hit
+from payments.services._common import S
+
+RULE_CODE = "control"  # the code of the hits a control check adds to a request
+OVERRIDE_ACTION = "control_override"  # the workflow step of an override
+OVERRIDABLE = (S.DRAFT, S.REFUSED)
+
+
+def control_hits(req: PaymentRequest, on: dt.date, as_of: dt.datetime) -> list[Hit]:
+    """The control check of a submission (in the caller's transaction): records it
+    (finance ControlCheck) and returns what the request carries — a refusal (block, no
+    override), a warning (warn from the threshold), the override that let it pass — or
+    nothing. Above 100 % it adds nothing: the ledger refuses the commitment in every mode.
+    A payment under a contract draws on the contract's commitment (usage unchanged) and
+    is not checked again."""
+    if req.contract_id is not None:
+        return []
+    decision = control.decide(dims=req.dims, year=req.year, amount=req.amount, on=on)
+    if decision.over_limit:
+        return []
+    override = control.override_for(req, req.amount) if decision.blocked else None
+    control.check_record(document=req, decision=decision, as_of=as_of, override=override)
+    if decision.blocked and override is None:
+        return [Hit(RULE_CODE, Rule.Action.REFUSE, decision.message()[:500])]
+    if override is not None:
+        text = control.MSG_OVERRIDDEN % {**decision.params(), "user": override.granted_by.username,
+                                         "usage": f"{override.usage_percent:.2f}",
+                                         "reason": override.reason}
+        return [Hit(RULE_CODE, Rule.Action.FLAG, str(text)[:500])]
+    if decision.warned:
+        return [Hit(RULE_CODE, Rule.Action.FLAG, decision.message()[:500])]
+    return []
+
+
+def payment_request_control_override(*, request: PaymentRequest, user: Any, reason: str,
+                                     as_of: dt.datetime | None = None) -> ControlOverride:
+    """The treasury director (finance.roles.may_override_control) lets a draft or a request
+    refused by a blocking control rule pass it at its amount, with a reason; the filer then
+    submits it again. Never the filer; never above 100 % (finance.control refuses it, and
+    the ledger would). The override is kept (who, when, reason, rule, usage) and the
+    request gets a workflow step naming it."""
+    as_of = as_of or timezone.now()
+    with transaction.atomic():
+        req = PaymentRequest.objects.select_for_update(of=("self",)).get(pk=request.pk)
+        if req.status not in OVERRIDABLE:
+            raise errors.WrongState(tracking_id=req.tracking_id,
+                                    status=req.get_status_display(), action="overridden")
+        if user.pk == req.filed_by_id:
+            raise errors.NotAllowed(user=user, action="override",
+                                    why=errors.MSG_FILER_CANNOT_APPROVE)
+        decision = control.decide(dims=req.dims, year=req.year, amount=req.amount,
+                                  on=timezone.localdate(as_of))
+        override = control.override_grant(document=req, decision=decision, user=user,
+                                          reason=reason, as_of=as_of)
+        workflow_record(document=req, from_state=req.status, to_state=req.status,
+                        action=OVERRIDE_ACTION, user=user, as_of=as_of,
+                        comment=f"{control.rule_name(decision.rule)} "
+                                f"{decision.threshold:.2f}% → {override.usage_percent:.2f}%: "
+                                f"{override.reason}")
+        return override
