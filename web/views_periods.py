@@ -145,6 +145,8 @@ def _summary_rows(close: YearEndClose) -> list[dict[str, Any]]:
                "carry_forward": _("unspent indicators carried forward (结转)")}
     rows = []
     for key, amount in close.summary.items():
+        if not isinstance(amount, str):  # the open commitments: _commitment_rows
+            continue
         book, _sep, code = key.partition(" ")
         if book == "indicator":
             label = actions.get(code, code)
@@ -153,6 +155,16 @@ def _summary_rows(close: YearEndClose) -> list[dict[str, Any]]:
         rows.append({"book": books.get(book, book), "label": label,
                      "amount": Decimal(str(amount))})
     return rows
+
+
+def _commitment_rows(close: YearEndClose) -> list[dict[str, Any]]:
+    """Open commitments (unpaid requests and contracts) the close carried into next year
+    or released, with their count and total (reports.commitments)."""
+    done = close.summary.get("commitments") or {}
+    labels = {"carried": _("carried into %(year)s (结转)") % {"year": close.year + 1},
+              "released": _("released, requests withdrawn (收回)")}
+    return [{"label": labels[k], "count": done.get(k, {}).get("count", 0),
+             "total": Decimal(done.get(k, {}).get("total", "0.00"))} for k in labels]
 
 
 def _policies() -> list[dict[str, Any]]:
@@ -270,6 +282,7 @@ def year_end(request: HttpRequest, year: int, refused: dict[str, Any] | None = N
     ctx = {
         "year": year, "fy": fy, "checks": checks, "ready": all(c["ok"] for c in checks),
         "close": close, "summary": _summary_rows(close) if close else [],
+        "commitments": _commitment_rows(close) if close else [],
         "entries": entries, "policies": _policies(), "past": past,
         "history": sorted(_year_changes(year), key=lambda c: c.at, reverse=True),
         "may_close": may_close(request.user), "may_reopen": may_reopen(request.user),

@@ -6,7 +6,9 @@ reopening; only the roles the existing rules allow.
 Figures by hand: the world's indicators are 1,000.00 (440300101) and 500.00 (440300102),
 fund source 1 (一般公共预算, taken back at year end by default); the two submitted
 requests commit 120.50 and 80.00, so 1,500.00 − 200.50 = 1,299.50 is unspent and
-available (9101) when the year closes: the close takes back 1,299.50."""
+available (9101) when the year closes. Fund source 1 takes back its open commitments too:
+the close releases the two (120.50 + 80.00 = 200.50, requests withdrawn) and takes back
+1,299.50 + 200.50 = 1,500.00."""
 from __future__ import annotations
 
 import datetime as dt
@@ -19,6 +21,7 @@ from django.test import Client
 from finance import errors as ferr
 from finance.ledger import Dims, cr, dr, entry_post
 from finance.models import FiscalYear, Period
+from payments.models import PaymentRequest
 from reports.models import YearEndClose
 from tests.helpers import YEAR
 
@@ -193,7 +196,14 @@ class TestYearEnd:
         page = text(c.get(r["Location"]))
         assert "Year-end close of 2026 done" in page
         summary = page.split('id="summary"')[1].split("</table>")[0]
-        assert "unspent indicators taken back" in summary and "1,299.50" in summary
+        assert "unspent indicators taken back" in summary and "1,500.00" in summary
+        held = page.split('id="commitments"')[1].split("</table>")[0]
+        assert "released, requests withdrawn" in held and ">2<" in held and "200.50" in held
+        assert "carried into 2027" in held and ">0<" in held
+        zh = text(sign_in(chief, "zh-hans").get(f"{PAGE}{YEAR}/year-end/"))
+        held = zh.split('id="commitments"')[1].split("</table>")[0]
+        assert "年末未支付承诺" in held and "收回（承诺已释放，申请作废）" in held
+        assert "结转至 2027 年度" in held
         assert "office" in page.split('id="close-status"')[1].split("</p>")[0]
         assert FiscalYear.objects.get(year=YEAR).is_closed and status(12) == "closed"
         assert FiscalYear.objects.filter(year=YEAR + 1).exists()
@@ -205,6 +215,8 @@ class TestYearEnd:
         r = c.post(f"{PAGE}{YEAR}/year-end/reopen/", {"reason": "决算审计调整"})
         assert r.status_code == 302
         assert YearEndClose.objects.get(year=YEAR).status == "reopened"
+        assert sorted(PaymentRequest.objects.values_list("status", flat=True)) == [
+            "unit_review", "unit_review"]  # the withdrawn requests back as they were
         assert not FiscalYear.objects.get(year=YEAR).is_closed and status(12) == "open"
         page = text(c.get(r["Location"]))
         history = page.split('id="history"')[1]
