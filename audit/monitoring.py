@@ -401,6 +401,9 @@ def monitoring_sweep(*, on: dt.date | None = None, as_of: dt.datetime | None = N
     from audit.pace import execution_pace_sweep  # graded 序时进度 (its own alerts)
 
     execution_pace_sweep(on=on, as_of=as_of, rule=rules["execution_pace"])
+    from audit.cards import card_overdue_sweep  # 公务卡 unrepaid past the limit
+
+    raised += card_overdue_sweep(on=on, as_of=as_of, rule=rules["card_overdue"])
     if on.month == 12:
         for unit_id in _per_unit(on.year, PAID, Q(entry__month=12)):
             alert = december_spike(year=on.year, unit_id=unit_id, as_of=as_of, rules=rules)

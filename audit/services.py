@@ -40,10 +40,13 @@ DEFAULT_RULES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "outside_hours": ("非工作时间记账 posting outside working hours", "info",
                       {"start": "08:00", "end": "20:00", "weekends": True}),
     "ledger_verify": ("账簿校验失败 ledger verification failed", "high", {}),
+    # 公务卡 charges still open more than `days` after posting (audit.cards, nightly)
+    "card_overdue": ("公务卡逾期未还款 official card transactions overdue", "warning",
+                     {"days": 30}),
 }
 _DECIMAL_PARAMS = {"threshold", "tolerance", "min_authority", "share", "yellow_points",
                    "red_points", "min_budget"}
-_INT_PARAMS = {"window_days", "min_count"}
+_INT_PARAMS = {"window_days", "min_count", "days"}
 _TIME_PARAMS = {"start", "end"}
 
 

@@ -161,6 +161,13 @@ def may_see_personal_data(user: Any, unit_code: str) -> bool:
     return may_file(user, unit_code) or has_role(user, *TREASURY_ROLES)
 
 
+def may_manage_cards(user: Any, unit_code: str = "") -> bool:
+    """公务卡: the treasury imports the issuing banks' card files and registers any unit's
+    cards; a unit's filer registers its own unit's cards (`unit_code`). Repaying a card
+    is filing a payment request: `may_file`."""
+    return has_role(user, *TREASURY_ROLES) or may_file(user, unit_code)
+
+
 def department_of(user: Any) -> Organization | None:
     """The supervising department the user works for, if any."""
     org = organization_of(user)

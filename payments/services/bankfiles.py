@@ -40,6 +40,7 @@ from payments.rules import fmt
 from payments.services._common import (
     S,
 )
+from payments.services.cards import card_transactions_settle
 from payments.services.contracts import contracts_settle
 from payments.services.reconciliation import statement_reconcile
 from payments.services.requests import _requests_locked, carried_years, payment_lines
@@ -361,6 +362,7 @@ def bank_results_apply(*, rows: list[ResultRow], bank_file: BankFile, user: Any,
                                fields=["status", "pay_entry", "return_reason"])
         if under := [q.contract_id for _r, _v, q, *_x in applied if q.contract_id]:
             contracts_settle(under, user=user, as_of=as_of)
+        card_transactions_settle([q.pk for _r, _v, q, *_x in applied], user=user)  # 公务卡
         return refused
 
 

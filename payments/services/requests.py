@@ -189,6 +189,7 @@ def payment_request_withdraw(*, request: PaymentRequest, user: Any, reason: str,
         _release_held(req, user, as_of, f"withdrawn: {reason}")
         old, req.status = req.status, S.WITHDRAWN
         save_with_history(req, user=user, reason=f"withdrawn: {reason}")
+        _cards_follow(req, user)
         workflow_record(document=req, from_state=old, to_state=req.status, action="withdraw",
                         user=user, comment=reason, as_of=as_of)
         return req
@@ -543,9 +544,17 @@ def payment_request_reject(*, request: PaymentRequest, user: Any, comment: str,
         _release(req, user, as_of, f"rejected: {comment}")
         old, req.status = req.status, S.REJECTED
         save_with_history(req, user=user, reason=comment)
+        _cards_follow(req, user)
         workflow_record(document=req, from_state=old, to_state=req.status, action="reject",
                         user=user, comment=comment, as_of=as_of)
         return req
+
+
+def _cards_follow(req: PaymentRequest, user: Any) -> None:
+    """公务卡: a rejected or withdrawn repayment's card transactions are open again."""
+    from payments.services.cards import card_transactions_settle  # noqa: PLC0415 - cycle
+
+    card_transactions_settle([req.pk], user=user)
 
 
 def _release(req: PaymentRequest, user: Any, as_of: dt.datetime, reason: str) -> None:
