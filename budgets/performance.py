@@ -29,6 +29,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from budgets import errors
 from budgets.models import (
@@ -50,6 +51,16 @@ EXECUTION_POINTS = Decimal(10)  # 预算执行率 10 分
 PROGRESS_LAG = Decimal(20)  # points a target's progress may lag the time gone by
 SPEND_OUTPUT_GAP = Decimal(20)  # points execution and output progress may be apart
 CENT = Decimal("0.01")
+# what the 绩效 pages (web/views_performance.py) tell people
+MSG_ONLY_FILER = _("Only the unit's filer reports on its project's performance.")
+MSG_ONLY_BUREAU = _("Only the finance bureau approves or returns a self-evaluation.")
+MSG_TARGETS_SAVED = _("Performance targets saved.")
+MSG_TARGET_NUMBERS = _("Target “%(name)s”: give a class, a comparison, a target value and a "
+                       "weight as numbers.")
+MSG_DATE = _("Give the date of the report (YYYY-MM-DD).")
+MSG_PROGRESS_SAVED = _("Monitoring report saved.")
+MSG_EVALUATION_SUBMITTED = _("Self-evaluation submitted: %(score)s points, %(grade)s.")
+MSG_EVALUATION_DECIDED = _("Self-evaluation of %(code)s is now: %(status)s.")
 HUNDRED = Decimal(100)
 Cmp = PerformanceTarget.Comparison
 Klass = PerformanceTarget.IndicatorClass
@@ -423,7 +434,8 @@ def last_year_results(*, project_ids: Iterable[int], year: int) -> dict[int, Sel
     """The approved self-evaluations of `year − 1` of these projects, by project id: shown
     beside the filing of `year` (评价结果应用)."""
     return {e.project_id: e for e in SelfEvaluation.objects.filter(
-        project_id__in=list(project_ids), year=year - 1, status=ES.APPROVED)}
+        project_id__in=list(project_ids), year=year - 1, status=ES.APPROVED)
+        .select_related("project")}
 
 
 def approved_evaluations(*, department_code: str, year: int) -> QuerySet[SelfEvaluation]:

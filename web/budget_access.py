@@ -84,3 +84,8 @@ def page_reviewer(request: HttpRequest, kwargs: dict[str, Any]) -> bool:  # noqa
 
 def page_adjustment_filer(request: HttpRequest, kwargs: dict[str, Any]) -> bool:  # noqa: ARG001
     return can_file_adjustment(request.user)
+
+
+def page_performance_reviewer(request: HttpRequest, kwargs: dict[str, Any]) -> bool:  # noqa: ARG001
+    """The bureau's decision on a self-evaluation (finance.roles.may_review_performance)."""
+    return roles.may_review_performance(request.user)

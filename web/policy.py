@@ -181,6 +181,14 @@ POLICY: dict[str, str | Check] = {
     "audit:pace_alerts": _payee_reader,
     "audit:pace_alert": _payee_reader,
     "audit:pace_alert_act": _payee_reader,
+    # 绩效 (web/views_performance.py; projects and self-evaluations scoped in the views:
+    # 404; the services ask finance.roles again)
+    "web:performance_targets": budget.page_filer,
+    "web:performance_monitoring": budget.page_filer,
+    "web:performance_evaluate": budget.page_filer,
+    "web:performance_evaluations": budget.page_reader,
+    "web:performance_evaluation": budget.page_reader,
+    "web:performance_evaluation_act": budget.page_performance_reviewer,
     # API endpoints that name a unit: the caller is authenticated here as DRF would.
     "budgets-unit-indicators": _unit_code,
     "budgets-plan-transition": _plan_unit,

@@ -134,3 +134,20 @@ urlpatterns += [
     path("web/requests/<str:tracking_id>/control-override/",
          views_control.request_control_override, name="request_control_override"),
 ]
+
+# 绩效: targets, monitoring, self-evaluation and the bureau's review (web/views_performance.py)
+from web import views_performance  # noqa: E402
+
+urlpatterns += [
+    path("web/budget/projects/<int:pk>/targets/", views_performance.targets,
+         name="performance_targets"),
+    path("web/budget/projects/<int:pk>/monitoring/", views_performance.monitoring,
+         name="performance_monitoring"),
+    path("web/budget/projects/<int:pk>/self-evaluation/", views_performance.evaluate,
+         name="performance_evaluate"),
+    path("web/budget/performance/", views_performance.evaluations, name="performance_evaluations"),
+    path("web/budget/performance/<int:pk>/", views_performance.evaluation_detail,
+         name="performance_evaluation"),
+    path("web/budget/performance/<int:pk>/act/", views_performance.evaluation_act,
+         name="performance_evaluation_act"),
+]

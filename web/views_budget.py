@@ -35,7 +35,7 @@ from finance.errors import LedgerError
 from finance.ledger import Dims
 from finance.models import FunctionCode, Organization
 from web import budget_access as access
-from web import scoping
+from web import scoping, views_performance
 from web.forms_budget import (
     AdjustmentForm,
     ControlForm,
@@ -142,7 +142,11 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "web/budget/project_detail.html", {
         "project": project, "steps": _steps(project),
         "annual_plans": project.annual_plans.select_related("fund_source"),
-        "targets": project.targets.all(),
+        "perf": views_performance.project_panel(project),
+        "can_perf_targets": _own_unit(user, project.unit) and access.is_unit_filer(user)
+        and project.status in (st.DRAFT, st.RETURNED),
+        "can_perf_report": _own_unit(user, project.unit) and access.is_unit_filer(user)
+        and project.status == st.IN_LIBRARY,
         "can_submit": _own_unit(user, project.unit) and access.is_unit_filer(user)
         and project.status in (st.DRAFT, st.RETURNED),
         "can_review": reviewer and project.status == st.SUBMITTED,
@@ -244,6 +248,7 @@ def _plan_context(request: HttpRequest, plan: BudgetPlan) -> dict[str, Any]:
         "control_form": ControlForm(funds=funds, initial={
             f"fund_{c.fund_source}": controls.get(c.fund_source, c.total) for c in checks}),
         "reason_form": ReasonForm(),
+        "perf": views_performance.plan_panel(plan, lines),  # last year's 绩效自评 (issue 22)
     }
 
 

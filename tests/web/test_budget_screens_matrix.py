@@ -35,6 +35,11 @@ PAGES = {
     "/web/budget/adjustments/":                   [LOGIN, A, A, A, A, A, A, A],
     "/web/budget/adjustments/new/?year=2026":     [LOGIN, A, D, A, A, D, A, D],
     "/web/budget/adjustments/{adjustment1}/":     [LOGIN, A, A, N, A, A, A, A],
+    # 绩效 (web/views_performance.py): the unit's filer on its own project only
+    "/web/budget/projects/{project1}/targets/":         [LOGIN, A, D, N, D, D, D, D],
+    "/web/budget/projects/{project1}/monitoring/":      [LOGIN, A, D, N, D, D, D, D],
+    "/web/budget/projects/{project1}/self-evaluation/": [LOGIN, A, D, N, D, D, D, D],
+    "/web/budget/performance/":                         [LOGIN, A, A, A, A, A, A, A],
 }
 # POST actions: (url, data) → expected per role. A refused role gets 403 (or 404 outside
 # its scope); an allowed one reaches the service, whose refusal is a message (302).
@@ -48,13 +53,18 @@ ACTIONS = {
     ("/web/budget/review/department/", "year=2026"):            [LOGIN, D, D, D, R, D, D, D],
     ("/web/budget/adjustments/{adjustment1}/act/", "action=reject&reason=x"):
                                                                 [LOGIN, D, D, N, D, D, R, D],
+    # the bureau's decision on a self-evaluation (finance.roles.may_review_performance);
+    # no such evaluation: the budget office reaches the view and gets 404
+    ("/web/budget/performance/999999/act/", "action=approve"):  [LOGIN, D, D, D, D, D, N, D],
 }
 BUDGET_URL_NAMES = {
     "budget_projects", "budget_project_new", "budget_project", "budget_project_act",
     "budget_plans", "budget_plan_new", "budget_plan", "budget_plan_lines",
     "budget_plan_template", "budget_plan_upload", "budget_plan_act", "budget_review",
     "budget_department_review", "budget_adjustments", "budget_adjustment_new",
-    "budget_adjustment", "budget_adjustment_act"}
+    "budget_adjustment", "budget_adjustment_act",
+    "performance_targets", "performance_monitoring", "performance_evaluate",
+    "performance_evaluations", "performance_evaluation", "performance_evaluation_act"}
 
 
 @pytest.fixture
