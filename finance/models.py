@@ -546,9 +546,9 @@ class ControlRule(models.Model):
     never lets an indicator go below zero (finance.ledger)."""
 
     class Mode(models.TextChoices):
-        BLOCK = "block", _("block (刚性控制)")
-        WARN = "warn", _("warn (预警控制)")
-        RECORD = "record", _("record only (仅记录)")
+        BLOCK = "block", pgettext_lazy("control mode", "block (刚性控制)")
+        WARN = "warn", pgettext_lazy("control mode", "warn (预警控制)")
+        RECORD = "record", pgettext_lazy("control mode", "record only (仅记录)")
 
     fund_source = code_field("fund_source", blank=True)
     economic_prefix = code_field("economic", blank=True)
@@ -583,11 +583,11 @@ class ControlCheck(models.Model):
     usage with the document's amount, and the outcome. Written once, never changed."""
 
     class Outcome(models.TextChoices):
-        WITHIN = "within", _("within the threshold")
-        RECORDED = "recorded", _("recorded (record only)")
-        WARNED = "warned", _("warning")
-        BLOCKED = "blocked", _("blocked")
-        OVERRIDDEN = "overridden", _("allowed by override")
+        WITHIN = "within", pgettext_lazy("control outcome", "within the threshold")
+        RECORDED = "recorded", pgettext_lazy("control outcome", "recorded (record only)")
+        WARNED = "warned", pgettext_lazy("control outcome", "warning")
+        BLOCKED = "blocked", pgettext_lazy("control outcome", "blocked")
+        OVERRIDDEN = "overridden", pgettext_lazy("control outcome", "allowed by override")
 
     doc_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
     doc_id = models.CharField(max_length=64)

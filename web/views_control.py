@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from finance import control, roles
@@ -41,7 +42,7 @@ class ControlRuleForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["fund_source"].choices = [("", _("any"))] + [
+        self.fields["fund_source"].choices = [("", pgettext_lazy("control scope", "any"))] + [
             (f.code, f"{f.code} {f.name}") for f in FundSource.objects.order_by("code")]
 
 
