@@ -589,7 +589,7 @@ def payroll_line_repay(*, line: PayrollLine, account: str, bank_name: str, user:
     line names the new request and shows the new account masked."""
     as_of = as_of or timezone.now()
     with transaction.atomic():
-        line = PayrollLine.objects.select_for_update().select_related(
+        line = PayrollLine.objects.select_for_update(of=("self",)).select_related(
             "batch__organization", "request").get(pk=line.pk)
         batch = line.batch
         roles.require(roles.may_file(user, batch.unit), user=user, role=roles.UNIT_FILER,
