@@ -94,7 +94,8 @@ def test_weights_not_summing_to_90_are_refused(city, user):  # noqa: ANN001, ARG
                      services.TargetInput("b", "1", weight=D(40))], user=user)
 
 
-def test_monitoring_flags_a_lagging_target_and_spending_apart_from_output(project, user):  # noqa: ANN001
+def test_monitoring_flags_a_lagging_target_and_spending_apart_from_output(project, user,
+                                                                         client):  # noqa: ANN001
     t1, t2, t3 = _targets(project)
     report = performance.progress_report(
         project=project, year=2026, on=dt.date(2026, 6, 30), user=user, as_of=MID,
@@ -112,6 +113,11 @@ def test_monitoring_flags_a_lagging_target_and_spending_apart_from_output(projec
     assert m.deviations == [
         "“新增设备台数”: 20.00% done, 49.59% of the year gone",
         "execution 20.00% and output progress 52.03% are 32.03 points apart"]  # 52.03 − 20.00
+    client.force_login(user)  # the project page shows them, in Chinese
+    with translation.override("zh-hans"):
+        page = client.get(reverse("web:budget_project", args=[project.pk]),
+                          HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "预算执行率 20.00% 与产出进度 52.03% 相差 32.03 个百分点" in page
 
 
 def _evaluate(project, user, t1_actual="100", hour=0):  # noqa: ANN001, ANN202
@@ -179,7 +185,13 @@ def test_the_self_evaluation_table_is_published_with_the_final_accounts(project,
 
 
 def test_next_years_filing_shows_last_years_grade(project, user, approver, client):  # noqa: ANN001
-    performance.self_evaluation_approve(evaluation=_evaluate(project, user), user=approver)
+    t1, t2, t3 = _targets(project)
+    client.force_login(user)  # the unit's self-evaluation form
+    response = client.post(reverse("web:performance_evaluate", args=[project.pk]), {
+        "year": "2026", f"value_{t1.pk}": "100", f"value_{t2.pk}": "76", f"value_{t3.pk}": "1.8"})
+    e = performance.evaluation_of(project=project, year=2026)
+    assert response.status_code == 302 and e.total_score == D("93.50")  # 40 + 24 + 20 + 9.5
+    performance.self_evaluation_approve(evaluation=e, user=approver)
     plan = services.plan_create(unit_code="440300101", year=2027, user=user)
     services.plan_lines_save(plan=plan, user=user, lines=[
         PlanLineInput(CODE, "2050203", "31002", "1", D("180000.00"), D("200000.00"))])
