@@ -55,11 +55,11 @@ def figure(measure: str, year: int) -> Decimal:
     return D(fin.figure_of(f"tr:v1:measure={measure};year={year};unit={UNIT}")) / 100
 
 
-def request(people, payee_, amount: str, as_of: dt.datetime):  # noqa: ANN001, ANN201
+def request(staff, payee_, amount: str, as_of: dt.datetime):  # noqa: ANN001, ANN201
     req = pay.payment_request_create(dims=dims(), year=as_of.year, amount=D(amount),
-                                     payee=payee_, purpose="办公费", user=people.filer,
+                                     payee=payee_, purpose="办公费", user=staff.filer,
                                      as_of=as_of, submit=True)
-    return approve_all(people, req, as_of=as_of)
+    return approve_all(staff, req, as_of=as_of)
 
 
 def paid(ready, req, as_of: dt.datetime):  # noqa: ANN001, ANN201
@@ -205,13 +205,13 @@ class TestContract:
     def test_a_signed_contracts_remaining_commitment_is_carried_and_drawn_in_january(
             self, ready):  # noqa: ANN001
         carry_policy(ready.user)
-        people = ready.people
+        staff = ready.people
         c = pay.contract_create(
             dims=dims(), year=YEAR, number="HT-2026-12", counterparty=ready.payee,
             title="机房维护", amount=D("800.00"), start=dt.date(YEAR, 12, 1),
             end=dt.date(NEXT, 3, 31), schedule=[(dt.date(NEXT, 1, 15), D("800.00"))],
-            user=people.filer, as_of=DECEMBER)
-        c = pay.contract_sign(contract=c, user=people.head, as_of=DECEMBER)
+            user=staff.filer, as_of=DECEMBER)
+        c = pay.contract_sign(contract=c, user=staff.head, as_of=DECEMBER)
         # 5,765.44 − 800.00 = 4,965.44 available; 1,234.56 + 800.00 = 2,034.56 committed
         assert control(YEAR) == (D("4965.44"), D("2034.56"), D("3000.00"))
         close = services.year_end_close(year=YEAR, user=ready.user)
@@ -221,8 +221,8 @@ class TestContract:
         assert (c.status, c.year) == ("signed", NEXT)
         req = pay.payment_request_create(
             dims=dims(), year=NEXT, amount=D("800.00"), payee=ready.payee, purpose="合同付款",
-            user=people.filer, as_of=JANUARY, contract=c, submit=True)
-        paid(ready, approve_all(people, req, as_of=JANUARY), JANUARY)
+            user=staff.filer, as_of=JANUARY, contract=c, submit=True)
+        paid(ready, approve_all(staff, req, as_of=JANUARY), JANUARY)
         # 2027: 2,034.56 − 800.00 = 1,234.56 still committed (the carried request), 800 paid
         assert control(NEXT) == (D("4965.44"), D("1234.56"), D("800.00"))
         # the 800.00 came from the funds carried: 8001 holds 2,034.56 − 800.00 = 1,234.56
