@@ -15,7 +15,7 @@ from audit import seals
 from audit.access import ensure_not_auditor
 from audit.errors import AlertTransitionRefused, BadRuleParam, CommentRequired, UnknownRule
 from audit.models import Alert, AlertComment, MonitoringRule, PaceAlert
-from finance import roles
+from finance import labels, roles
 from finance.models import Entry
 from finance.selectors import VerifyResult, ledger_verify
 from finance.services import save_with_history, workflow_record
@@ -239,7 +239,7 @@ def _pace_step(alert_id: int, *, user: Any, action: str, allowed: set[str], to_s
                       unit=alert.organization)
     if alert.status not in allowed:
         raise AlertTransitionRefused(alert=alert.pk, status=alert.get_status_display(),
-                                     action=action)
+                                     action=labels.action_label(action))
     previous = alert.status
     alert.status = to_state
     save_with_history(alert, user=user, reason=f"{action}: {text}"[:100])

@@ -70,8 +70,9 @@ class TestPacePages:
         dept, office = sign_in(world.people.dept), sign_in(world.people.office)
         assert 'id="explain-form"' in dept.get(url).content.decode()
         assert 'id="bureau-form"' in office.get(url).content.decode()
-        refused = office.post(f"{url}act/", {"action": "rectify", "text": "ok"}, follow=True)
-        assert "cannot be rectify" in refused.content.decode()  # nothing explained yet
+        refused = sign_in(world.people.office, "zh-hans").post(
+            f"{url}act/", {"action": "rectify", "text": "ok"}, follow=True)
+        assert f"预警 #{red.pk} 当前为已通知，不能确认整改。" in refused.content.decode()
         dept.post(f"{url}act/", {"action": "explain", "text": "招标延后，7月支付"})
         office.post(f"{url}act/", {"action": "rectify", "text": "已整改"})
         page = sign_in(world.people.office, "zh-hans").get(url).content.decode()
@@ -134,4 +135,9 @@ def test_browser_home_chart_screenshot(live_server, world, monkeypatch):  # noqa
         chart = page.locator("#chart-pace")
         assert chart.count() == 1 and "序时进度" in page.inner_text("#pace")
         page.locator("#pace").screenshot(path=str(shots / "pace-home-1440.png"))
+        page.click("#pace a:has-text('红色预警 · 待单位说明')")  # the list, red and notified
+        assert page.locator("#pace-alerts tbody tr").count() == 8
+        page.click("#pace-alerts tbody tr >> nth=0 >> a")
+        assert "红色预警" in page.inner_text("h1") and "下发预警" in page.inner_text("#pace-steps")
+        page.screenshot(path=str(shots / "pace-alert-1440.png"), full_page=True)
         browser.close()
