@@ -36,7 +36,8 @@ class ControlRuleForm(forms.Form):
                                            decimal_places=2, min_value=Decimal("0.01"),
                                            max_value=Decimal("100"))
     effective_from = forms.DateField(label=_("Effective from"),
-                                     widget=forms.DateInput(attrs={"type": "date"}))
+                                     widget=forms.DateInput(attrs={"type": "date"},
+                                                            format="%Y-%m-%d"))
     active = forms.BooleanField(label=_("In force"), required=False, initial=True)
     reason = forms.CharField(label=_("Reason"), max_length=500)
 

@@ -19,8 +19,11 @@ def control_panel(context: dict[str, Any], req: Any) -> dict[str, Any]:
     checks = control.checks_of(req)
     for c in checks:
         c.name = control.rule_name(c.rule)  # type: ignore[attr-defined]
-    blocked = bool(checks) and checks[-1].outcome == ControlCheck.Outcome.BLOCKED
-    return {"req": req, "checks": checks, "overrides": control.overrides_of(req),
+    overrides = control.overrides_of(req)
+    # the last check blocked it and no override covers its amount yet
+    blocked = (bool(checks) and checks[-1].outcome == ControlCheck.Outcome.BLOCKED
+               and not any(o.amount >= req.amount for o in overrides))
+    return {"req": req, "checks": checks, "overrides": overrides,
             "can_override": bool(blocked and req.status in request_control.OVERRIDABLE
                                  and roles.may_override_control(user)
                                  and user.pk != req.filed_by_id),
