@@ -38,6 +38,10 @@ ACTIONS = {
     "publish": pgettext_lazy("workflow action", "publish"),
     "close": pgettext_lazy("workflow action", "close"),
     "reopen": pgettext_lazy("workflow action", "reopen"),
+    # open commitments at year end (reports.commitments)
+    "year_end_carry": pgettext_lazy("workflow action", "carried into next year (年终结转)"),
+    "year_end_release": pgettext_lazy("workflow action", "released at year end (年终收回)"),
+    "year_end_reopen": pgettext_lazy("workflow action", "restored: year-end close reopened"),
     "month_close": pgettext_lazy("workflow action", "close the month"),
     "month_reopen": pgettext_lazy("workflow action", "reopen the month"),
     "raise": pgettext_lazy("workflow action", "raise"),
