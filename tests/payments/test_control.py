@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from audit import trace as audit_trace
 from finance import control, roles
 from finance.errors import NotPermitted
 from finance.models import ControlCheck, ControlOverride, WorkflowStep
@@ -74,6 +75,11 @@ class TestControlOnSubmission:
         assert "overridden by director at usage 91.00%" in req.hits.get().reason
         assert outcomes(req) == [("blocked", "91.00"), ("overridden", "91.00")]
         assert control.checks_of(req)[-1].override == ov
+        # the auditor's trace of the committed figure reaches the request and its override
+        traced = audit_trace.trace(measure="committed", year=2026, unit="440300101")
+        src = next(s for s in traced.sources if s.pk == str(req.pk))
+        assert [(s.action, s.actor) for s in src.steps if s.action == "control_override"] == [
+            ("control_override", "director")]
 
     def test_warn_at_80_allows_600_with_a_warning_and_record_without(self, spent, people, acme):
         spent("warn", "80.00")
