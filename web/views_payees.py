@@ -182,7 +182,7 @@ def payee_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "web/payees_detail.html", {
         "payee": payee, "form": form, "can_edit": can_edit, "can_block": can_block,
         "block_form": PayeeBlockForm() if can_block else None,
-        "history": _history(payee),
+        "history": _history(payee, request.user),
         "requests": list(scoping.visible_requests(request.user).filter(payee=payee)[:20])})
 
 
@@ -223,7 +223,16 @@ def payee_bank(request: HttpRequest) -> JsonResponse:
 
 
 # ------------------------------------------------------------------ history
-def _history(payee: Payee) -> list[dict[str, Any]]:
+def _history(payee: Payee, user: Any) -> list[dict[str, Any]]:
+    """The payee's history; an individual's account numbers as `user` may see them."""
+    from web.templatetags.web_tags import payee_account_shown  # noqa: PLC0415
+
+    def shown(field: str, v: Any) -> str:
+        if field == "account_number" and v:
+            return payee_account_shown(Payee(account_number=v, is_individual=payee.is_individual,
+                                             unit=payee.unit), user)
+        return _value(v)
+
     records = list(payee.history.select_related("history_user")
                    .order_by("-history_date", "-history_id")[:100])
     out = []
@@ -233,7 +242,7 @@ def _history(payee: Payee) -> list[dict[str, Any]]:
         if prev is not None:
             for c in rec.diff_against(prev).changes:
                 changes.append(f"{FIELD_LABELS.get(c.field, c.field)}: "
-                               f"{_value(c.old)} → {_value(c.new)}")
+                               f"{shown(c.field, c.old)} → {shown(c.field, c.new)}")
         reason = rec.history_change_reason or ""
         out.append({"when": rec.history_date, "who": rec.history_user, "type": rec.history_type,
                     "reason": str(SYSTEM_REASONS.get(reason, reason)), "changes": changes})

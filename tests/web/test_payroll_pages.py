@@ -12,7 +12,7 @@ from django.test import Client
 from budgets.models import Project
 from finance import selectors as ledger
 from payments import services as pay
-from payments.models import PaymentRequest, PayrollBatch
+from payments.models import Payee, PaymentRequest, PayrollBatch
 from tests.helpers import YEAR, indicator_approve
 from tests.payments.test_payroll import PAYROLL, PROJECT, WAGES
 
@@ -101,6 +101,14 @@ def test_upload_mask_submit_and_approve_through_the_pages(payroll_world):  # noq
     assert batch.status == "submitted"
     assert ledger.balance(account="9201", year=YEAR, unit=WAGES.unit, economic="30101",
                           project=PROJECT) == Decimal("30796.17")
+    # the person, now an individual payee of U1's book: masked for the head on the payee
+    # book and the request page, in full for the filer
+    wang = Payee.objects.get(account_number="6214830000555566")
+    req = PaymentRequest.objects.get(payee=wang)
+    for url in ("/web/payees/", f"/web/payees/{wang.pk}/", f"/web/requests/{req.tracking_id}/"):
+        seen = head.get(url).content.decode()
+        assert "6214********5566" in seen and "6214830000555566" not in seen, url
+        assert "6214830000555566" in c.get(url).content.decode(), url
     head.post(f"/web/payroll/{batch.pk}/act/", {"action": "approve"})
     # 3 people + 3 withholdings, each now awaiting the treasury reviewer
     assert sorted(PaymentRequest.objects.filter(unit=WAGES.unit, economic="30101")

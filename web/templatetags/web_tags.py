@@ -15,6 +15,25 @@ from django.utils.html import format_html
 register = template.Library()
 
 
+def payee_account_shown(payee: Any, user: Any) -> str:
+    """A payee's account as `user` may see it: an individual's (a person's salary card,
+    工资统发) in full only for `finance.roles.may_see_personal_data` of the payee's unit
+    (its filer, the treasury), masked (6214********5566) for everyone else."""
+    from finance import roles
+    from payments.services.payroll import mask_account
+
+    account = getattr(payee, "account_number", "") or ""
+    if not getattr(payee, "is_individual", False):
+        return account
+    unit = payee.unit.code if getattr(payee, "unit_id", None) else ""
+    return account if roles.may_see_personal_data(user, unit) else mask_account(account)
+
+
+@register.filter
+def payee_account(payee: Any, user: Any) -> str:
+    return payee_account_shown(payee, user)
+
+
 @register.filter
 def money(value: object) -> str:
     if value is None or value == "":
