@@ -164,6 +164,11 @@ class TestCitizensPage:
         # (485,373 / 585,373 = 0.8292); 城乡社区 212: 100,000 = 10.00 万元, 17.1 %
         assert "58.54" in page and "585,373.00" in page
         assert "48.54" in page and "82.9%" in page and "10.00" in page and "17.1%" in page
+        # basic 585,373 − project (150,000 + 100,000) = 335,373 = 33.54 万元, 57.3 %;
+        # personnel 250,000 = 25.00 万元 (74.5 % of 335,373); running 12,040 + 33,333
+        # + 40,000 = 85,373 = 8.54 万元 (25.5 %)
+        assert "33.54" in page and "57.3%" in page and "42.7%" in page
+        assert "8.54" in page and "74.5%" in page and "25.5%" in page
         assert "学校、教师和学生资助" in page
         assert f"/reports/public/{ds.pk}/figure/?ref=tr%3Av1%3Ameasure%3Dexpenditure" in page
         assert 'id="chart-citizens"' in page
