@@ -150,6 +150,7 @@ def _mark_released(doc: Any, entry: Entry, amount: Decimal, year: int, user: Any
     record["release_entry"] = doc.release_entry_id
     old, doc.status = doc.status, Contract.Status.CLOSED
     doc.release_entry, doc.closed_at, doc.close_reason = entry, as_of, reason[:300]
+    doc.closed_by = user if getattr(user, "pk", None) else None
     save_with_history(doc, user=user, reason=reason)
     workflow_record(document=doc, from_state=old, to_state=doc.status, action="year_end_release",
                     user=user, comment=reason, as_of=as_of)
@@ -221,7 +222,7 @@ def commitments_reopen(*, summary: dict[str, Any], year: int, user: Any, reason:
             doc.commit_entry_id = record["commit_entry"]
         if record["model"] == "contract" and record["action"] == "released":
             doc.release_entry_id = record.get("release_entry")
-            doc.closed_at, doc.close_reason = None, ""
+            doc.closed_by, doc.closed_at, doc.close_reason = None, None, ""
         save_with_history(doc, user=user, reason=reason)
         workflow_record(document=doc, from_state=old, to_state=doc.status,
                         action="year_end_reopen", user=user, comment=reason, as_of=as_of)

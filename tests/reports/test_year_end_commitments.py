@@ -229,3 +229,26 @@ class TestContract:
         assert bal(chart.FUNDS_BALANCE, NEXT) == D("1234.56")
         c.refresh_from_db()
         assert c.status == "completed"
+
+    def test_a_take_back_fund_closes_the_contract_and_a_reopening_signs_it_again(
+            self, ready, manager):  # noqa: ANN001
+        staff = ready.people
+        c = pay.contract_create(
+            dims=dims(), year=YEAR, number="HT-2026-13", counterparty=ready.payee,
+            title="机房维护", amount=D("800.00"), start=dt.date(YEAR, 12, 1),
+            end=dt.date(NEXT, 3, 31), schedule=[(dt.date(NEXT, 1, 15), D("800.00"))],
+            user=staff.filer, as_of=DECEMBER)
+        c = pay.contract_sign(contract=c, user=staff.head, as_of=DECEMBER)
+        close = services.year_end_close(year=YEAR, user=ready.user)
+        # released: 1,234.56 + 800.00 = 2,034.56; all taken back, nothing in 2027
+        assert close.summary["commitments"]["released"] == {"count": 2, "total": "2034.56"}
+        assert control(YEAR) == (0, 0, D("3000.00"))
+        c.refresh_from_db()
+        assert c.status == "closed" and "收回" in c.close_reason
+        assert pay.contract_figures(c).released == D("800.00")
+        services.year_end_reopen(year=YEAR, user=manager, reason="合同继续履行")
+        c.refresh_from_db()
+        assert (c.status, c.release_entry_id, c.close_reason) == ("signed", None, "")
+        # 5,765.44 − 800.00 = 4,965.44 available; 1,234.56 + 800.00 committed again
+        assert control(YEAR) == (D("4965.44"), D("2034.56"), D("3000.00"))
+        assert pay.contract_figures(c).remaining == D("800.00")
