@@ -799,9 +799,9 @@ class CardTransaction(models.Model):
                                 related_name="card_transactions",
                                 verbose_name=_("repayment request"))
     filename = models.CharField(_("file name"), max_length=255)
-    sha256 = models.CharField(max_length=64)
+    sha256 = models.CharField(_("file hash (SHA-256)"), max_length=64)
     line_no = models.PositiveIntegerField(_("line"))
-    imported_at = models.DateTimeField()
+    imported_at = models.DateTimeField(_("imported at"))
     history = HistoricalRecords()
 
     class Meta:

@@ -40,7 +40,8 @@ MENU: tuple[tuple[Any, tuple[tuple[str, Any], ...]], ...] = (
     (_("Work"), (("web:home", _("My work")), ("web:plans", _("Payment plans")),
                  ("web:payees", _("Payees")),
                  ("web:contracts", _("Contracts")),
-                 ("web:payrolls", _("Payroll (工资统发)")))),
+                 ("web:payrolls", _("Payroll (工资统发)")),
+                 ("web:official_cards", _("Official cards (公务卡)")))),
     (_("Budget"), (
         ("web:budget_projects", _("Projects")),
         ("web:budget_plans", _("Budget plans")),

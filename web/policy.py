@@ -145,6 +145,9 @@ POLICY: dict[str, str | Check] = {
     "web:payrolls": _payee_reader,
     "web:payroll": _payee_reader,
     "web:payroll_act": _payee_reader,
+    # 公务卡: a unit's cards and transactions (web/views_cards.py: scoped in the view; the
+    # services ask finance.roles who repays, registers and imports)
+    "web:official_cards": _payee_reader,
     # budget screens (web/views_budget.py; objects are scoped in the views' queries: 404)
     "web:budget_projects": budget.page_reader,
     "web:budget_project": budget.page_reader,

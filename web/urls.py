@@ -151,3 +151,10 @@ urlpatterns += [
     path("web/budget/performance/<int:pk>/act/", views_performance.evaluation_act,
          name="performance_evaluation_act"),
 ]
+
+# 公务卡: official cards, their transactions and repayments (web/views_cards.py)
+from web import views_cards  # noqa: E402
+
+urlpatterns += [
+    path("web/cards/", views_cards.official_cards, name="official_cards"),
+]
