@@ -107,6 +107,11 @@ def class_guess(name: str) -> str:
         return Klass.OUTPUT_TIMELINESS
     if any(w in name for w in ("合格", "达标", "完好", "质量")):
         return Klass.OUTPUT_QUALITY
+    for words, klass in ((("可持续", "长效"), Klass.BENEFIT_SUSTAINABLE),
+                         (("生态", "环境"), Klass.BENEFIT_ECOLOGICAL),
+                         (("经济",), Klass.BENEFIT_ECONOMIC), (("社会",), Klass.BENEFIT_SOCIAL)):
+        if any(w in name for w in words):
+            return klass
     return Klass.OUTPUT_QUANTITY
 
 

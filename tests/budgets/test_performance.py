@@ -48,6 +48,8 @@ def test_free_text_targets_are_read():
     assert performance.target_parse("≥95%") == ("ge", D("95"), "%")
     assert performance.target_parse("不超过30天") == ("le", D("30"), "天")
     assert performance.target_parse("显著提升") == ("ge", None, "")
+    assert [performance.class_guess(n) for n in ("服务对象满意度", "社会影响", "受益人数")] == [
+        "satisfaction", "benefit_social", "output_quantity"]
 
 
 @pytest.fixture
@@ -200,3 +202,13 @@ def test_next_years_filing_shows_last_years_grade(project, user, approver, clien
         page = client.get(reverse("web:budget_plan", args=[plan.pk]),
                           HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "2026年绩效自评" in page and "93.5" in page and "优" in page
+
+
+def test_demo_fill_reports_evaluates_and_approves_once(project, user, approver):  # noqa: ANN001
+    filers = {"440300101": user}
+    assert performance.performance_demo_fill(year=2026, filers=filers, reviewer=approver) == {
+        "reports": 1, "evaluations": 1, "approved": 1}
+    e = performance.evaluation_of(project=project, year=2026, approved=True)
+    assert e is not None and e.execution_score == D("9.50")  # 190,000 of 200,000 paid
+    assert performance.performance_demo_fill(year=2026, filers=filers, reviewer=approver) == {
+        "reports": 0, "evaluations": 0, "approved": 0}
