@@ -1,12 +1,11 @@
 """Output formats of report tables: Excel (openpyxl: merged Chinese headers, #,##0.00,
 frozen header, print setup), PDF (reportlab with the embedded WenQuanYi Micro Hei font,
-so Chinese renders anywhere; charts as PNG), open data (CSV + datapackage.json in the
-Fiscal Data Package style) and charts (matplotlib, Agg backend)."""
+so Chinese renders anywhere; charts as PNG), open data (the tables' CSV; the fiscal
+CSV and datapackage.json are reports.opendata's) and charts (matplotlib, Agg backend)."""
 from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -208,40 +207,6 @@ def tables_csv(t: Table) -> bytes:
         w.writerow([t.code, t.title, row.key, code, name, column.key, column.label,
                     f"{fig.yuan}", f"{t.display(fig.fen)}", fig.trace])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
-
-
-def datapackage(*, name: str, title: str, year: int, resources: list[tuple[str, Table]]) -> bytes:
-    """datapackage.json (Frictionless / Fiscal Data Package style): one resource per
-    CSV with its schema and the fiscal model (amount measure, dimensions)."""
-    doc = {
-        "name": name, "title": title, "profile": "fiscal-data-package",
-        "fiscalPeriod": {"start": f"{year}-01-01", "end": f"{year}-12-31"},
-        "countryCode": "CN", "currency": "CNY",
-        "resources": [{
-            "name": path.rsplit(".", 1)[0].lower(), "path": path, "title": t.title,
-            "format": "csv", "encoding": "utf-8-sig", "mediatype": "text/csv",
-            "schema": {"fields": [
-                {"name": "table", "type": "string"}, {"name": "title", "type": "string"},
-                {"name": "row", "type": "string"}, {"name": "row_code", "type": "string"},
-                {"name": "row_name", "type": "string"}, {"name": "column", "type": "string"},
-                {"name": "column_label", "type": "string"},
-                {"name": "amount_yuan", "type": "number", "decimalChar": "."},
-                {"name": "amount_wan", "type": "number", "decimalChar": "."},
-                {"name": "trace", "type": "string"}]},
-        } for path, t in resources],
-        "model": {
-            "measures": {"amount": {"source": "amount_yuan", "currency": "CNY"}},
-            "dimensions": {
-                "classification": {"attributes": {"code": {"source": "row_code"},
-                                                  "label": {"source": "row_name"}},
-                                   "primaryKey": "code"},
-                "column": {"attributes": {"code": {"source": "column"},
-                                          "label": {"source": "column_label"}},
-                           "primaryKey": "code"},
-            },
-        },
-    }
-    return json.dumps(doc, ensure_ascii=False, indent=2).encode("utf-8")
 
 
 # ------------------------------------------------------------------ charts
