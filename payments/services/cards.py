@@ -421,7 +421,7 @@ def card_transactions_settle(request_ids: list[int], *, user: Any = None,
     call again. Returns the number of transactions changed."""
     if not request_ids:
         return 0
-    rows = list(CardTransaction.objects.select_for_update()
+    rows = list(CardTransaction.objects.select_for_update(of=("self",))
                 .filter(request_id__in=request_ids).exclude(status=T.OPEN)
                 .select_related("request").order_by("id"))
     changed: list[CardTransaction] = []
