@@ -40,6 +40,8 @@ PAGES = {
     "/web/budget/projects/{project1}/monitoring/":      [LOGIN, A, D, N, D, D, D, D],
     "/web/budget/projects/{project1}/self-evaluation/": [LOGIN, A, D, N, D, D, D, D],
     "/web/budget/performance/":                         [LOGIN, A, A, A, A, A, A, A],
+    # a reader reaches the view (the page policy lets every budget reader in); no such one
+    "/web/budget/performance/999999/":                  [LOGIN, N, N, N, N, N, N, N],
 }
 # POST actions: (url, data) → expected per role. A refused role gets 403 (or 404 outside
 # its scope); an allowed one reaches the service, whose refusal is a message (302).
