@@ -212,3 +212,20 @@ def test_demo_fill_reports_evaluates_and_approves_once(project, user, approver):
     assert e is not None and e.execution_score == D("9.50")  # 190,000 of 200,000 paid
     assert performance.performance_demo_fill(year=2026, filers=filers, reviewer=approver) == {
         "reports": 0, "evaluations": 0, "approved": 0}
+
+
+def test_the_targets_form_saves_90_points_and_refuses_80(city, user, client):  # noqa: ANN001, ARG001
+    p = services.project_create(unit_code="440300101", code="D-1", name="草稿", category="specific",
+                                total_amount=D("1.00"), user=user)
+    url = reverse("web:performance_targets", args=[p.pk])
+    row = {"name_0": "受益学生", "indicator_class_0": "output_quantity", "comparison_0": "ge",
+           "target_value_0": "1200", "measure_unit_0": "人", "weight_0": "50",
+           "name_1": "家长满意度", "indicator_class_1": "satisfaction", "comparison_1": "ge",
+           "target_value_1": "90", "measure_unit_1": "%", "weight_1": "30", "rows": "8"}
+    client.force_login(user)
+    with translation.override("zh-hans"):
+        page = client.post(url, row, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "分值合计为 80" in page and not p.targets.exists()  # 50 + 30 = 80, nothing saved
+    assert client.post(url, {**row, "weight_1": "40"}).status_code == 302  # 50 + 40 = 90
+    assert list(p.targets.values_list("name", "weight")) == [("受益学生", D("50")),
+                                                             ("家长满意度", D("40"))]
