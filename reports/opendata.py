@@ -370,3 +370,25 @@ def bulk_zip(year: int) -> bytes:
             zf.writestr(zipfile.ZipInfo(f"{folder}/manifest.json", ZIP_DATE),
                         manifest_canonical(ds.manifest).encode("utf-8"))
     return buf.getvalue()
+
+
+def published_fiscal_figure(ds: Any, ref: str) -> dict[str, str] | None:
+    """A figure of the set's published fiscal CSV whose reference is `ref` (in the
+    manifest's figure shape), so the public figure page follows the open data's
+    references as it follows the tables'; None when the CSV has no such reference."""
+    f = ds.files.filter(name__endswith=FISCAL_SUFFIX).first()
+    if f is None or not ref:
+        return None
+    with f.file.open("rb") as fh:
+        text = fh.read().decode("utf-8-sig")
+    labels = {p: label for p, _m, label in PHASES}
+    for row in csv.DictReader(io.StringIO(text)):
+        for phase in labels:
+            if row.get(f"trace_{phase}") == ref:
+                return {"table": f.name, "row": "/".join((row["function_code"],
+                                                          row["economic_code"],
+                                                          row["fund_source"])),
+                        "column": phase, "column_label": labels[phase],
+                        "row_name": f"{row['function_name']} · {row['economic_name']}",
+                        "amount_yuan": row[phase], "trace": ref}
+    return None

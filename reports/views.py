@@ -307,12 +307,17 @@ def figure_view(request: HttpRequest) -> HttpResponse:
 
 
 def public_figure_view(request: HttpRequest, pk: int) -> HttpResponse:
-    """A figure of a published set, for the public: only references the set published,
+    """A figure of a published set, for the public: only references the set published
+    (its tables' figures in the manifest, or a phase of its fiscal CSV),
     summed by unit, function, economic class and month (no personal data)."""
     ds = get_object_or_404(DisclosureSet.objects.select_related(
         "department", "confidentiality_by", "head_signed_by"), pk=pk, status="published")
     ref = request.GET.get("ref", "")
     published = next((f for f in ds.manifest.get("figures", []) if f["trace"] == ref), None)
+    if published is None:  # a reference of the set's fiscal CSV (open data)
+        from reports.opendata import published_fiscal_figure
+
+        published = published_fiscal_figure(ds, ref)
     if published is None:
         raise Http404("not a figure of this set")
     context = _figure_context(ref)

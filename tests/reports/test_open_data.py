@@ -73,7 +73,8 @@ EXPECTED = [
 
 
 class TestPublishedOpenData:
-    def test_fiscal_csv_and_descriptor_read_back_and_validate(self, city, user, approver):
+    def test_fiscal_csv_and_descriptor_read_back_and_validate(self, city, user, approver,
+                                                              client):
         from finance.selectors import figure_of
 
         ds = publish(user, approver)
@@ -99,6 +100,12 @@ class TestPublishedOpenData:
         salary = rows[0]
         assert figure_of(salary["trace_adjusted"]) == 52_500_000
         assert "upto=" in salary["trace_executed"]
+        # the public figure page follows the fiscal CSV's references too (only the set's)
+        page = client.get(f"/reports/public/{ds.pk}/figure/",
+                          {"ref": salary["trace_adjusted"]})
+        assert page.status_code == 200 and "525,000.00" in page.content.decode()
+        assert client.get(f"/reports/public/{ds.pk}/figure/", {
+            "ref": salary["trace_adjusted"].replace("30101", "30299")}).status_code == 404
         package = json.loads(files["datapackage.json"])
         assert package["profile"] == "fiscal-data-package"
         assert package["resources"][0]["path"] == f"{YEAR}_{EDU}_final_fiscal.csv"
@@ -172,6 +179,15 @@ class TestCitizensPage:
         assert "学校、教师和学生资助" in page
         assert f"/reports/public/{ds.pk}/figure/?ref=tr%3Av1%3Ameasure%3Dexpenditure" in page
         assert 'id="chart-citizens"' in page
+
+    def test_budget_set_reads_the_budget_tables(self, city, user, approver, client):
+        ds = publish(user, approver, kind="budget")
+        page = client.get(f"/reports/public/{ds.pk}/citizens/").content.decode()
+        # budget = approved + adjusted: 1,310,000 + 25,000 = 1,335,000 = 133.50 万元;
+        # 教育 205: 1,335,000 − 400,000 (212) = 935,000 = 93.50 万元, 70.0 %
+        assert "133.50" in page and "1,335,000.00" in page
+        assert "93.50" in page and "70.0%" in page and "40.00" in page and "30.0%" in page
+        assert "今年本部门计划支出" in page
 
 
 @pytest.mark.django_db(transaction=True)
