@@ -401,9 +401,10 @@ class SelfEvaluation(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUBMITTED)
     budget = models.DecimalField(_("budget (全年预算数)"), **MONEY)
     spent = models.DecimalField(_("spent (全年执行数)"), **MONEY)
-    execution_score = models.DecimalField(max_digits=5, decimal_places=2)
-    total_score = models.DecimalField(max_digits=5, decimal_places=2)
-    grade = models.CharField(max_length=1, choices=Grade.choices)
+    execution_score = models.DecimalField(_("execution score (预算执行率得分)"), max_digits=5,
+                                          decimal_places=2)
+    total_score = models.DecimalField(_("total score (总分)"), max_digits=5, decimal_places=2)
+    grade = models.CharField(_("grade (评价等级)"), max_length=1, choices=Grade.choices)
     summary = models.TextField(_("summary (总体目标完成情况)"), blank=True)
     return_reason = models.TextField(blank=True)
     filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
