@@ -160,23 +160,23 @@ class PaceAlert(models.Model):
         CLOSED = "closed", _("closed")
 
     rule = models.ForeignKey(MonitoringRule, on_delete=models.PROTECT, related_name="pace_alerts")
-    scope = models.CharField(max_length=10, choices=Scope.choices)
-    subject_code = models.CharField(max_length=40)  # the department's or the project's code
-    subject_name = models.CharField(max_length=200, blank=True)
+    scope = models.CharField(_("scope"), max_length=10, choices=Scope.choices)
+    subject_code = models.CharField(_("subject code"), max_length=40)  # the department's or the project's code
+    subject_name = models.CharField(_("subject name"), max_length=200, blank=True)
     # who answers: the department, or the project's unit (finance.roles.may_explain_pace)
     organization = models.ForeignKey("finance.Organization", on_delete=models.PROTECT,
                                      related_name="+")
     year = models.PositiveSmallIntegerField()
     month = models.PositiveSmallIntegerField()  # the period: one alert per subject and month
-    measured_on = models.DateField()  # the last day counted (inclusive)
-    grade = models.CharField(max_length=6, choices=Grade.choices)
+    measured_on = models.DateField(_("measured on"))  # the last day counted (inclusive)
+    grade = models.CharField(_("alert grade"), max_length=6, choices=Grade.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NOTIFIED)
     # percentages with 2 places: time elapsed, spent (paid / indicator), lag in points
-    time_pct = models.DecimalField(max_digits=7, decimal_places=2)
-    execution_pct = models.DecimalField(max_digits=9, decimal_places=2)
-    lag_points = models.DecimalField(max_digits=9, decimal_places=2)
-    budget_fen = models.BigIntegerField()
-    paid_fen = models.BigIntegerField()
+    time_pct = models.DecimalField(_("time elapsed (%)"), max_digits=7, decimal_places=2)
+    execution_pct = models.DecimalField(_("execution (%)"), max_digits=9, decimal_places=2)
+    lag_points = models.DecimalField(_("lag (points)"), max_digits=9, decimal_places=2)
+    budget_fen = models.BigIntegerField(_("indicator (fen)"))
+    paid_fen = models.BigIntegerField(_("paid (fen)"))
     raised_at = models.DateTimeField()
     history = HistoricalRecords()
 

@@ -68,6 +68,11 @@ ACTIONS = {
                                             "submit the self-evaluation (绩效自评)"),
     "approve self-evaluation": pgettext_lazy("workflow action", "approve the self-evaluation"),
     "return self-evaluation": pgettext_lazy("workflow action", "return the self-evaluation"),
+    # 工资统发 (payments.services.payroll): the bank's file imported, a returned salary paid again
+    "import": pgettext_lazy("workflow action", "import the file"),
+    "repay": pgettext_lazy("workflow action", "pay again after a return (退票重付)"),
+    # 公务卡 (payments.services.cards): card transactions matched to their repayment request
+    "card_match": pgettext_lazy("workflow action", "match card transactions (公务卡报销)"),
 }
 
 # the reasons the services write on history rows, whole or before ": <the person's words>"
@@ -114,6 +119,8 @@ REASONS = {
     "contract closed": pgettext_lazy("history reason", "contract closed early"),
     # 绩效 (budgets.performance)
     "targets set": pgettext_lazy("history reason", "performance targets set"),
+    # 公务卡 (payments.services.cards): transactions matched to / settled by a repayment
+    "repayment": pgettext_lazy("history reason", "official card repayment"),
 }
 _PREFIXES = sorted({*REASONS, *ACTIONS}, key=len, reverse=True)
 _OPENED_BY_CLOSE = re.compile(r"^opened by year-end close (\d{4})$")

@@ -551,12 +551,14 @@ class ControlRule(models.Model):
         RECORD = "record", pgettext_lazy("control mode", "record only (仅记录)")
 
     fund_source = code_field("fund_source", blank=True)
-    economic_prefix = code_field("economic", blank=True)
+    economic_prefix = code_field("economic", blank=True,
+                                 verbose_name=_("economic class (code prefix)"))
     unit = code_field("unit", blank=True)
-    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.BLOCK)
-    threshold_percent = models.DecimalField(max_digits=5, decimal_places=2,
-                                            default=Decimal("100.00"))
-    effective_from = models.DateField()
+    mode = models.CharField(_("control mode"), max_length=10, choices=Mode.choices,
+                            default=Mode.BLOCK)
+    threshold_percent = models.DecimalField(_("threshold (%)"), max_digits=5,
+                                            decimal_places=2, default=Decimal("100.00"))
+    effective_from = models.DateField(_("effective from"))
     active = models.BooleanField(default=True)
     history = HistoricalRecords()
 

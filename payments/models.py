@@ -655,7 +655,7 @@ class PayrollBatch(IndicatorFields):
                                      related_name="payrolls", verbose_name=_("unit"))
     month = models.PositiveSmallIntegerField(_("month"))
     filename = models.CharField(_("file name"), max_length=255)
-    sha256 = models.CharField(max_length=64)
+    sha256 = models.CharField(_("file hash (SHA-256)"), max_length=64)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     gross = models.DecimalField(_("gross pay (应发)"), **MONEY)
     tax = models.DecimalField(_("income tax withheld (代扣个税)"), **MONEY)
@@ -663,7 +663,7 @@ class PayrollBatch(IndicatorFields):
     housing = models.DecimalField(_("housing fund withheld (代扣公积金)"), **MONEY)
     net = models.DecimalField(_("net pay (实发)"), **MONEY)
     staff = models.PositiveIntegerField(_("staff"))
-    issues = models.JSONField(default=list, blank=True)
+    issues = models.JSONField(_("problems found"), default=list, blank=True)
     filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                  related_name="+")
     filed_at = models.DateTimeField()

@@ -523,7 +523,7 @@ class TestJourneys:
         page = w.page
 
         # the set's file names (2026_440300100_budget.pdf, datapackage.json)
-        w.data |= {"budget", "datapackage", "json", "pdf", "xlsx", "csv"}
+        w.data |= {"budget", "datapackage", "json", "pdf", "xlsx", "csv", "fiscal"}
         w.menu("预决算公开")
         assert "深圳市教育局" in w.text("main")
         w.step("public-home")
