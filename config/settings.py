@@ -201,13 +201,17 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
     "global_keyprefix": os.environ.get("CELERY_KEY_PREFIX", ""),
 }
 CELERY_TIMEZONE = TIME_ZONE
-# Queues (issue 8): workers on many machines each take some of them (see Procfile).
+# Queues (issues 8, 23): imports, exports and monitoring scale on separate worker machines,
+# each started with `celery -A config worker -Q <queue>` (docs/OPERATIONS.md); a task no
+# route names goes to the default queue "celery". tests/scaleout/test_celery_queues.py
+# checks that every task of the project has its queue.
 CELERY_TASK_ROUTES = {
     "budgets.project_import_run": {"queue": "imports"},
     "payments.tasks.*": {"queue": "imports"},
-    "reports.tasks.*": {"queue": "reports"},
+    "reports.tasks.*": {"queue": "exports"},  # the disclosure set's zip of every department
     "audit.tasks.*": {"queue": "monitoring"},
 }
+CELERY_TASK_DEFAULT_QUEUE = "celery"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
