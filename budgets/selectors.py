@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -72,21 +73,28 @@ def _dims_of(row: dict) -> Dims:
 
 def unit_indicators(*, unit_code: str, year: int) -> list[IndicatorRow]:
     """Every indicator tuple of a unit with approved / adjusted / used / available."""
-    rows = (Line.objects.filter(year=year, unit__code=unit_code, account__code=chart.AVAILABLE)
+    return units_indicators(unit_codes=[unit_code], year=year).get(unit_code, [])
+
+
+def units_indicators(*, unit_codes: Iterable[str], year: int) -> dict[str, list[IndicatorRow]]:
+    """`unit_indicators` of many units in one query (a department's home): unit code →
+    its rows; a unit without indicators is left out."""
+    rows = (Line.objects.filter(year=year, unit__code__in=list(unit_codes),
+                                account__code=chart.AVAILABLE)
             .values(*_LINE_DIMS, "entry__kind")
             .annotate(d=Sum("debit_fen"), c=Sum("credit_fen")).order_by())
     totals: dict[Dims, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for r in rows:
         bucket = BUDGET_KINDS.get(r["entry__kind"], "used")
         totals[_dims_of(r)][bucket] += r["d"] - r["c"]
-    result = []
+    result: dict[str, list[IndicatorRow]] = defaultdict(list)
     for d in sorted(totals, key=lambda x: x.key(year)):
         t = totals[d]
-        result.append(IndicatorRow(
+        result[d.unit].append(IndicatorRow(
             dims=d, approved=fen_to_decimal(t["approved"]), adjusted=fen_to_decimal(t["adjusted"]),
             used=fen_to_decimal(-t["used"]),
             available=fen_to_decimal(t["approved"] + t["adjusted"] + t["used"])))
-    return result
+    return dict(result)
 
 
 @dataclass(frozen=True)

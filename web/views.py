@@ -85,8 +85,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if org is not None and not scoping.is_city_level(user):
         units = list(scoping.visible_organizations(user).filter(
             kind__in=["budget_unit", "nontax_unit"]))
-        ctx["indicators"] = {u: budget_selectors.unit_indicators(unit_code=u.code, year=year)
-                             for u in units}
+        rows = budget_selectors.units_indicators(unit_codes=[u.code for u in units], year=year)
+        ctx["indicators"] = {u: rows.get(u.code, []) for u in units}
         ctx["requests"] = _with_reasons(list(scoping.visible_requests(user).filter(year=year)[:200]))
         ctx["can_file"] = finance_roles.UNIT_FILER in roles
     for role, status in QUEUE_OF.items():
