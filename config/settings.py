@@ -54,6 +54,9 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     "web.policy.PagePolicyMiddleware",
     "axes.middleware.AxesMiddleware",
+    # reads of report, trace and public pages from DATABASE_REPLICA_URL, read-your-writes
+    # for the user who just wrote (a no-op without a replica; config/routers.py)
+    "config.routers.ReplicaReadsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -92,15 +95,19 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = (
         os.environ.get("DB_SERVER_SIDE_BINDING", "1") == "1")
 
-# Read replicas (citysim issue 8): reports and the public portal read from 'replica'
-# when DATABASE_REPLICA_URL is set (streaming replica of default); see config/routers.py.
+# Read replicas (citysim issue 8, issue 23): reports, the trace and the public portal read
+# from 'replica' when DATABASE_REPLICA_URL is set (a streaming replica of default), the
+# user who just wrote from the primary until the replica has replayed the write; see
+# config/routers.py and docs/OPERATIONS.md. Under tests 'replica' mirrors the test
+# database (tests/scaleout/ points it at a real hot standby instead).
 DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
 DATABASE_ROUTERS = ["config.routers.ReplicaRouter"]
+# where a database is not PostgreSQL (no WAL positions): the writer's window on the primary
+REPLICA_READ_YOUR_WRITES_SECONDS = float(os.environ.get("REPLICA_READ_YOUR_WRITES_SECONDS", 10))
 if DATABASE_REPLICA_URL:
     DATABASES["replica"] = dj_database_url.parse(
         DATABASE_REPLICA_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")))
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
-    MIDDLEWARE = [*MIDDLEWARE, "config.routers.ReplicaReadsMiddleware"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
