@@ -4,6 +4,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from config.pooling import pooled
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SMART_FINANCE_VAR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -39,6 +41,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # first: role, scope and token look-ups cached for the request, dropped at its end
+    "finance.request_cache.RequestCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.upload_limit.UploadLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -108,6 +112,10 @@ if DATABASE_REPLICA_URL:
     DATABASES["replica"] = dj_database_url.parse(
         DATABASE_REPLICA_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")))
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+# Behind PgBouncer in transaction mode (DATABASE_POOLER=pgbouncer-transaction): no
+# server-side cursors, no prepared statements (config/pooling.py, docs/OPERATIONS.md).
+DATABASE_POOLER = os.environ.get("DATABASE_POOLER", "")
+DATABASES = {alias: pooled(db, DATABASE_POOLER) for alias, db in DATABASES.items()}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -222,7 +230,7 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "finance.request_cache.CachedTokenAuthentication",  # the token read once per request
         "rest_framework.authentication.SessionAuthentication",
     ],
     # RulePermission: the view's rule in the django-rules table of web/permissions.py

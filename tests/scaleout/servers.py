@@ -167,6 +167,7 @@ listen_addr = 127.0.0.1
 listen_port = {port}
 unix_socket_dir =
 auth_type = trust
+admin_users = postgres
 auth_file = {work}/userlist.txt
 pool_mode = transaction
 max_client_conn = 200
