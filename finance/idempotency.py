@@ -99,12 +99,13 @@ def _caller(request: HttpRequest) -> Any:
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return user
-    from rest_framework.authentication import TokenAuthentication
     from rest_framework.exceptions import APIException
     from rest_framework.request import Request
 
+    from finance.request_cache import CachedTokenAuthentication
+
     try:
-        found = TokenAuthentication().authenticate(Request(request))
+        found = CachedTokenAuthentication().authenticate(Request(request))
     except APIException:
         return None
     return found[0] if found else None

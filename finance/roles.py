@@ -16,6 +16,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
+from finance import request_cache
 from finance.errors import NotPermitted
 from finance.models import Membership, Organization
 
@@ -54,8 +55,10 @@ def label(role: str) -> str:
 
 # ------------------------------------------------------- the user's roles and unit
 # Read once per user object and cached on it (as Django's ModelBackend caches
-# permissions): a web request loads its user afresh, so a change takes effect with the
-# next request; `forget` drops the caches of a user object whose roles just changed.
+# permissions), and once per web request for every object of the same user (the
+# middleware, DRF and the views may each load one: finance.request_cache). A web
+# request loads its user afresh and opens a new request cache, so a change takes effect
+# with the next request; `forget` drops the caches of a user whose roles just changed.
 _ROLES = "_finance_roles"
 _ORG = "_finance_organization"
 
@@ -71,8 +74,8 @@ def roles_of(user: Any) -> frozenset[str]:
         return frozenset()
     cached = user.__dict__.get(_ROLES)
     if cached is None:
-        cached = frozenset(user.groups.filter(name__in=GROUP_ROLES)
-                           .values_list("name", flat=True))
+        cached = request_cache.cached((_ROLES, user.pk), lambda: frozenset(
+            user.groups.filter(name__in=GROUP_ROLES).values_list("name", flat=True)))
         user.__dict__[_ROLES] = cached
     return cached
 
@@ -87,10 +90,13 @@ def organization_of(user: Any) -> Organization | None:
     if not _known(user):
         return None
     if _ORG not in user.__dict__:
-        m = (Membership.objects.filter(user_id=user.pk)
-             .select_related("organization__region").first())
-        user.__dict__[_ORG] = m.organization if m else None
+        user.__dict__[_ORG] = request_cache.cached((_ORG, user.pk), lambda: _membership(user))
     return user.__dict__[_ORG]
+
+
+def _membership(user: Any) -> Organization | None:
+    m = Membership.objects.filter(user_id=user.pk).select_related("organization__region").first()
+    return m.organization if m else None
 
 
 def unit_of(user: Any) -> str:
@@ -121,6 +127,8 @@ def remember_organization(user: Any, organization: Organization | None) -> None:
     """Set the cached organization of a user object whose membership was just written."""
     if user is not None:
         user.__dict__[_ORG] = organization
+        request_cache.put((_ORG, user.pk), organization)
+        request_cache.drop(lambda k: _about(k, user.pk, "scope"))
 
 
 def forget(user: Any) -> None:
@@ -128,6 +136,14 @@ def forget(user: Any) -> None:
     if user is not None:
         user.__dict__.pop(_ROLES, None)
         user.__dict__.pop(_ORG, None)
+        request_cache.drop(lambda k: _about(k, user.pk))
+
+
+def _about(key: Any, user_pk: Any, *kinds: str) -> bool:
+    """A request-cache key of this user's look-ups: (kind, user pk, ...); all kinds, or
+    only `kinds`."""
+    return (isinstance(key, tuple) and len(key) >= 2 and key[1] == user_pk  # noqa: PLR2004
+            and (not kinds or key[0] in kinds))
 
 
 # ------------------------------------------------------------- who may act

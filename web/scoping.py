@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from finance import roles
+from finance import request_cache, roles
 from finance.models import Organization, Region
 from payments.models import PaymentRequest
 
@@ -37,6 +37,11 @@ def is_city_level(user: Any) -> bool:
 
 
 def _region_codes(region: Region) -> set[str]:
+    """The codes of a region and its sub-regions (read once per request)."""
+    return request_cache.cached(("region_codes", region.pk), lambda: _region_tree(region))
+
+
+def _region_tree(region: Region) -> set[str]:
     codes, frontier = {region.code}, [region.pk]
     while frontier:
         kids = list(Region.objects.filter(parent_id__in=frontier).values_list("pk", "code"))
@@ -61,7 +66,10 @@ def visible_organizations(user: Any) -> QuerySet[Organization]:
 
 
 def can_see_unit(user: Any, unit_code: str) -> bool:
-    return visible_organizations(user).filter(code=unit_code).exists()
+    """Whether the organization `unit_code` is one the user may see (answered once per
+    user, code and request: the page policy, the rules and the view all ask)."""
+    return request_cache.cached(("scope", getattr(user, "pk", None), unit_code), lambda: (
+        visible_organizations(user).filter(code=unit_code).exists()))
 
 
 def visible_requests(user: Any) -> QuerySet[PaymentRequest]:
