@@ -170,6 +170,9 @@ auth_type = trust
 admin_users = postgres
 auth_file = {work}/userlist.txt
 pool_mode = transaction
+; each transaction takes the server connection idle longest: a client's consecutive
+; transactions land on different server connections, as under load
+server_round_robin = 1
 max_client_conn = 200
 default_pool_size = 10
 logfile = {work}/pgbouncer.log

@@ -24,6 +24,12 @@ def through_pgbouncer(pooler, transactional_db, codes, fiscal_year, orgs):  # no
     """'default' swapped for a connection to the same test database through PgBouncer,
     with the pooler's options; the direct one is put back after the test."""
     direct = connections["default"]
+    # two server connections in the pool (two clients in a transaction at once), so
+    # that one Django connection's transactions alternate between them
+    with psycopg.connect(_dsn(pooler.port, direct.settings_dict["NAME"])) as a, \
+            psycopg.connect(_dsn(pooler.port, direct.settings_dict["NAME"])) as b:
+        a.execute("SELECT 1")
+        b.execute("SELECT 1")
     db = pooled({**direct.settings_dict, "HOST": "127.0.0.1", "PORT": str(pooler.port)},
                 "pgbouncer-transaction")
     connections["default"] = type(direct)(db, alias="default")
@@ -34,9 +40,12 @@ def through_pgbouncer(pooler, transactional_db, codes, fiscal_year, orgs):  # no
         connections["default"] = direct
 
 
+def _dsn(port: int, dbname: str) -> str:
+    return f"host=127.0.0.1 port={port} user=postgres dbname={dbname}"
+
+
 def pgbouncer_clients(port: int, dbname: str) -> int:
-    with psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname=pgbouncer",
-                         autocommit=True) as admin:
+    with psycopg.connect(_dsn(port, "pgbouncer"), autocommit=True) as admin:
         cur = admin.execute("SHOW CLIENTS")
         cols = [c.name for c in cur.description]
         return sum(1 for row in cur.fetchall() if dict(zip(cols, row, strict=True))["database"] == dbname)
@@ -62,7 +71,9 @@ def test_posting_and_the_execution_report_through_pgbouncer(through_pgbouncer, u
     assert total["paid"].yuan == D("600.00")
     assert total["committed"].yuan == D("0.00")  # each commitment paid in full
     assert total["available"].yuan == D("400.00")
-    # a queryset iterated in chunks: a plain cursor, not a server-side one
+    # a queryset iterated in chunks outside a transaction: with a server-side cursor
+    # (DECLARE … WITH HOLD, then a FETCH per chunk, each its own transaction) the second
+    # chunk would be fetched on the other server connection, where no such cursor exists
     paid = sum(line.debit_fen for line in Line.objects.filter(
         entry__kind="payment", account__code="9301").iterator(chunk_size=2))
     assert paid == 60000
