@@ -15,6 +15,13 @@ the same run: a bare GET through the same gunicorn and middleware (/i18n/setlang
 Exits non-zero on any lost, mismatched or overspent request, or a verify failure.
 
     .venv/bin/python bench/reliability_http_load.py --requests 10000 --clients 8
+    .venv/bin/python bench/reliability_http_load.py --requests 3200 --clients 16 --compare-runserver
+
+With --compare-runserver the same load then runs against `manage.py runserver` (the
+development server, one process with a thread per connection) on 3 hot indicators of its
+own, in the same run; gunicorn is started with config/gunicorn.py (WEB_CONCURRENCY
+workers unless --gunicorn-workers) and its access log gives the server's own time per
+kind of call (create, submit, approve), printed as a profile of where the time goes.
 """
 from __future__ import annotations
 
@@ -142,7 +149,7 @@ def client_run(w: int, count: int, port: int, people: list, run: str, start_at: 
     lat: list[float] = []
     start_at.wait()
     for n in range(count):
-        purpose = f"load {w}-{n}"
+        purpose = f"load {run.rsplit(':', 1)[-1]}{w}-{n}"  # the phase's letter: g, r
         amount = Decimal(100 + (w * 7 + n) % 50) + Decimal("0.37")
         body = {"year": 2026, "region": "440300", "unit": p["unit"], "function": "2050203",
                 "economic": "30202", "fund_source": "1", "amount": str(amount),
@@ -234,18 +241,75 @@ def start(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def main() -> int:  # noqa: PLR0915
+def server_times(log: Path) -> dict[str, dict[str, float]]:
+    """The server's own time per kind of call, from gunicorn's access log (`%(D)s`, µs):
+    where a request's time goes without the clients' and the network's share."""
+    kinds: dict[str, list[float]] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        parts = line.split()
+        if len(parts) != 4 or not parts[3].isdigit():  # noqa: PLR2004
+            continue
+        method, path, status, micros = parts
+        kind = ("create" if path.endswith("/requests/") else path.rstrip("/").rsplit("/", 1)[-1])
+        kinds.setdefault(f"{method} {kind} {status}", []).append(int(micros) / 1000)
+    return {k: {"n": len(v), "p50_ms": round(statistics.median(v), 1),
+                "p95_ms": round(pct(v, 95) / 1000, 1)}  # pct() takes seconds
+            for k, v in sorted(kinds.items())}
+
+
+def phase(name: str, port: int, people: list, run: str, clients: int, per: int) -> dict:
+    """A bare-GET baseline, then the load, against the server on `port`."""
+    for _ in range(300):
+        try:
+            if Client(port).call("GET", "/i18n/setlang/")[0] < 500:  # noqa: PLR2004
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        raise SystemExit(f"{name} did not answer in 60 s")
+    before = uptime()
+    _, base_lat, base_s = drive(baseline_run, clients, max(per // 4, 25), port, people, run)
+    outcome, lat, elapsed = drive(client_run, clients, per, port, people, run)
+    return {"server": name, "outcome": outcome, "sent": per * clients,
+            "requests_per_s": round(per * clients / elapsed, 1), "seconds": round(elapsed, 1),
+            "p50_ms": round(pct(lat, 50)), "p95_ms": round(pct(lat, 95)),
+            "p99_ms": round(pct(lat, 99)),
+            "baseline_get_per_s": round(len(base_lat) / base_s, 1),
+            "baseline_p50_ms": round(pct(base_lat, 50), 1),
+            "baseline_p95_ms": round(pct(base_lat, 95), 1),
+            "uptime_before": before, "uptime_after": uptime()}
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def main() -> int:  # noqa: PLR0915, C901, PLR0912
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--requests", type=int, default=10_000)
     ap.add_argument("--clients", type=int, default=8)
-    ap.add_argument("--gunicorn-workers", type=int, default=4)
+    ap.add_argument("--gunicorn-workers", type=int, default=0,
+                    help="default: WEB_CONCURRENCY, else config/gunicorn.py's 2 × cores + 1")
+    ap.add_argument("--compare-runserver", action="store_true",
+                    help="then the same load against `manage.py runserver` (the old way), "
+                         "on 3 hot indicators of its own")
     ap.add_argument("--authority", default="40000.00", help="per hot indicator, yuan")
     ap.add_argument("--db", default="sf_r9_http")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON line")
     ap.add_argument("--keep-db", action="store_true")
     args = ap.parse_args()
     per = max(args.requests // args.clients, 1)
+    workers = args.gunicorn_workers or int(os.environ.get("WEB_CONCURRENCY", "0") or 0) or (
+        os.cpu_count() or 1) * 2 + 1
     pl.DB = args.db
+    hot = rl.HOT
+    if args.compare_runserver:
+        rl.HOT = 2 * hot  # units 0..2 for gunicorn, 3..5 for runserver
     ensure_redis()
     load_before = uptime()
     setup = prepare(Decimal(args.authority))
@@ -258,29 +322,32 @@ def main() -> int:  # noqa: PLR0915
            "SECURE_SSL_REDIRECT": "0", "DB_CONN_MAX_AGE": "600"}
     logs = ROOT / "var" / "bench"
     logs.mkdir(parents=True, exist_ok=True)
+    access_log = logs / f"http_load_access_{run}.log"
     worker = start([str(ROOT / ".venv/bin/celery"), "-A", "config", "worker", "-Q",
-                    "celery,imports,reports,monitoring", "--pool=solo", "--without-gossip",
-                    "--without-mingle", "-n", f"r9load-{run}@%h", "--loglevel=INFO"], env,
-                   logs / f"http_load_worker_{run}.log")
-    web = start([str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "--bind",
-                 f"127.0.0.1:{port}", "--workers", str(args.gunicorn_workers),
-                 "--timeout", "120", "--keep-alive", "30"], env,
+                    "celery,imports,exports,reports,monitoring", "--pool=solo",
+                    "--without-gossip", "--without-mingle", "-n", f"r9load-{run}@%h",
+                    "--loglevel=INFO"], env, logs / f"http_load_worker_{run}.log")
+    web = start([str(ROOT / ".venv/bin/gunicorn"), "-c", str(ROOT / "config/gunicorn.py"),
+                 "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "120",
+                 "--keep-alive", "30", "--max-requests", "0", "--access-logfile",
+                 str(access_log), "--access-logformat", "%(m)s %(U)s %(s)s %(D)s"], env,
                 logs / f"http_load_gunicorn_{run}.log")
     failures: list[str] = []
+    phases: list[dict] = []
     try:
-        for _ in range(300):
-            try:
-                if Client(port).call("GET", "/i18n/setlang/")[0] < 500:
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise SystemExit("gunicorn did not answer in 60 s")
         people = setup["people"]
-        _, base_lat, base_s = drive(baseline_run, args.clients, max(per // 4, 25), port,
-                                    people, run)
-        outcome, lat, elapsed = drive(client_run, args.clients, per, port, people, run)
-        load_after = uptime()
+        phases.append(phase(f"gunicorn × {workers}", port, people[:hot], f"{run}:g",
+                            args.clients, per))
+        stop(web)
+        profile = server_times(access_log)
+        if args.compare_runserver:
+            rport = free_port()
+            web = start([str(ROOT / ".venv/bin/python"), "manage.py", "runserver",
+                         f"127.0.0.1:{rport}", "--noreload"], env,
+                        logs / f"http_load_runserver_{run}.log")
+            phases.append(phase("runserver", rport, people[hot:2 * hot], f"{run}:r",
+                                args.clients, per))
+            stop(web)
 
         # the monitoring tasks every posting queued: let the worker drain them
         import redis
@@ -299,22 +366,28 @@ def main() -> int:  # noqa: PLR0915
         from finance import selectors
         from payments.models import PaymentRequest
 
-        sent = per * args.clients
         stored = {r.purpose: r for r in PaymentRequest.objects.filter(purpose__startswith="load ")}
-        unanswered = [k for k, v in outcome.items() if v == "unanswered"]
-        lost = sum(1 for k in unanswered if k not in stored)
-        answered = sent - len(unanswered)
-        odd = {k: v for k, v in outcome.items()
-               if v != "unanswered" and v != "refused" and not v.startswith("approved ")}
-        mismatch = [k for k, v in outcome.items() if v == "refused" and k in stored
-                    and stored[k].status not in ("draft", "refused")
-                    or v.startswith("approved ") and stored[k].status != "approved"]
-        if lost:
-            failures.append(f"{lost} lost requests")
-        if odd:
-            failures.append(f"{len(odd)} unexpected answers, e.g. {list(odd.items())[:3]}")
-        if mismatch:
-            failures.append(f"{len(mismatch)} stored states differ from the answer")
+        for ph in phases:
+            outcome = ph.pop("outcome")
+            unanswered = [k for k, v in outcome.items() if v == "unanswered"]
+            lost = sum(1 for k in unanswered if k not in stored)
+            odd = {k: v for k, v in outcome.items()
+                   if v != "unanswered" and v != "refused" and not v.startswith("approved ")}
+            mismatch = [k for k, v in outcome.items() if v == "refused" and k in stored
+                        and stored[k].status not in ("draft", "refused")
+                        or v.startswith("approved ") and stored[k].status != "approved"]
+            ph |= {"answered": ph["sent"] - len(unanswered), "lost": lost,
+                   "unanswered_but_stored": len(unanswered) - lost, "unexpected": len(odd),
+                   "mismatch": len(mismatch),
+                   "approved": sum(1 for v in outcome.values() if v.startswith("approved ")),
+                   "refused_short": sum(1 for v in outcome.values() if v == "refused")}
+            if lost:
+                failures.append(f"{ph['server']}: {lost} lost requests")
+            if odd:
+                failures.append(f"{ph['server']}: {len(odd)} unexpected answers, e.g. "
+                                f"{list(odd.items())[:3]}")
+            if mismatch:
+                failures.append(f"{ph['server']}: {len(mismatch)} stored states differ")
         overspends = 0
         for i in range(rl.HOT):
             kw = {"unit": pl.unit(i), "economic": "30202"}
@@ -329,36 +402,21 @@ def main() -> int:  # noqa: PLR0915
         verify = selectors.ledger_verify()
         if not verify.ok:
             failures.append(f"verify_ledger: {verify.first_broken}")
-        approved = sum(1 for v in outcome.values() if v.startswith("approved "))
-        refused = sum(1 for v in outcome.values() if v == "refused")
         figures = {
-            "sent": sent, "answered": answered, "approved": approved, "refused_short": refused,
-            "lost": lost, "unanswered_but_stored": len(unanswered) - lost,
-            "unexpected": len(odd), "mismatch": len(mismatch), "overspends": overspends,
+            "phases": phases, "overspends": overspends,
             "verify_ledger": "OK" if verify.ok else "FAILED",
-            "entries_checked": verify.entries_checked,
-            "requests_per_s": round(sent / elapsed, 1), "seconds": round(elapsed, 1),
-            "p50_ms": round(pct(lat, 50)), "p95_ms": round(pct(lat, 95)),
-            "p99_ms": round(pct(lat, 99)),
-            "baseline_get_per_s": round(len(base_lat) / base_s, 1),
-            "baseline_p50_ms": round(pct(base_lat, 50), 1),
-            "baseline_p95_ms": round(pct(base_lat, 95), 1),
+            "entries_checked": verify.entries_checked, "server_times": profile,
             "monitoring_tasks_succeeded": tasks_done,
             "queue_drained_s": None if drained_at is None else round(drained_at, 1),
-            "clients": args.clients, "gunicorn_workers": args.gunicorn_workers,
-            "hot_indicators": rl.HOT, "authority": str(rl.AUTHORITY),
-            "uptime_before": load_before, "uptime_after": load_after,
+            "clients": args.clients, "gunicorn_workers": workers, "hot_indicators": hot,
+            "authority": str(rl.AUTHORITY), "uptime_before": load_before,
+            "uptime_after": uptime(),
         }
         if drained_at is None:
             failures.append("the Celery worker did not drain the monitoring queue in 300 s")
     finally:
         for proc in (web, worker):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
+            stop(proc)
         from django.db import connections
 
         connections.close_all()
@@ -368,18 +426,22 @@ def main() -> int:  # noqa: PLR0915
         print(json.dumps(figures | {"failures": failures}, ensure_ascii=False))
     else:
         f = figures
-        print(f"HTTP load: {f['sent']} requests from {f['clients']} client processes, gunicorn "
-              f"× {f['gunicorn_workers']}, {f['hot_indicators']} hot indicators × "
-              f"{f['authority']}")
-        print(f"approved {f['approved']}, refused (indicator short) {f['refused_short']}, "
-              f"lost {f['lost']} (unanswered but stored {f['unanswered_but_stored']}), "
-              f"unexpected {f['unexpected']}, mismatch {f['mismatch']}, "
-              f"overspends {f['overspends']}, verify_ledger {f['verify_ledger']} "
+        print(f"HTTP load: {per * args.clients} requests per server from {f['clients']} client "
+              f"processes, {f['hot_indicators']} hot indicators × {f['authority']} each")
+        for ph in f["phases"]:
+            print(f"{ph['server']}: {ph['requests_per_s']} requests/s ({ph['seconds']} s), p50 "
+                  f"{ph['p50_ms']} ms, p95 {ph['p95_ms']} ms, p99 {ph['p99_ms']} ms; approved "
+                  f"{ph['approved']}, refused (short) {ph['refused_short']}, lost {ph['lost']} "
+                  f"(unanswered but stored {ph['unanswered_but_stored']}), unexpected "
+                  f"{ph['unexpected']}, mismatch {ph['mismatch']}")
+            print(f"  baseline bare GET {ph['baseline_get_per_s']}/s, p50 "
+                  f"{ph['baseline_p50_ms']} ms, p95 {ph['baseline_p95_ms']} ms")
+            print(f"  uptime before: {ph['uptime_before']}\n  uptime after:  {ph['uptime_after']}")
+        print(f"overspends {f['overspends']}, verify_ledger {f['verify_ledger']} "
               f"({f['entries_checked']} entries)")
-        print(f"throughput {f['requests_per_s']} requests/s ({f['seconds']} s), p50 "
-              f"{f['p50_ms']} ms, p95 {f['p95_ms']} ms, p99 {f['p99_ms']} ms")
-        print(f"baseline GET: {f['baseline_get_per_s']}/s, p50 {f['baseline_p50_ms']} ms, p95 "
-              f"{f['baseline_p95_ms']} ms")
+        print("gunicorn's own time per call (access log):")
+        for kind, t in f["server_times"].items():
+            print(f"  {kind:32} {t['n']:6}  p50 {t['p50_ms']:8.1f} ms  p95 {t['p95_ms']:8.1f} ms")
         print(f"celery: {f['monitoring_tasks_succeeded']} tasks succeeded, queue drained "
               f"{f['queue_drained_s']} s after the load")
         print(f"uptime before: {f['uptime_before']}\nuptime after:  {f['uptime_after']}")
