@@ -32,6 +32,7 @@ import json
 import multiprocessing as mp
 import os
 import queue
+import runpy
 import signal
 import socket
 import statistics
@@ -294,7 +295,8 @@ def main() -> int:  # noqa: PLR0915, C901, PLR0912
     ap.add_argument("--requests", type=int, default=10_000)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--gunicorn-workers", type=int, default=0,
-                    help="default: WEB_CONCURRENCY, else config/gunicorn.py's 2 × cores + 1")
+                    help="default: config/gunicorn.py's (WEB_CONCURRENCY, else cores + 1); "
+                         "threads: GUNICORN_THREADS, else 4")
     ap.add_argument("--compare-runserver", action="store_true",
                     help="then the same load against `manage.py runserver` (the old way), "
                          "on 3 hot indicators of its own")
@@ -304,8 +306,8 @@ def main() -> int:  # noqa: PLR0915, C901, PLR0912
     ap.add_argument("--keep-db", action="store_true")
     args = ap.parse_args()
     per = max(args.requests // args.clients, 1)
-    workers = args.gunicorn_workers or int(os.environ.get("WEB_CONCURRENCY", "0") or 0) or (
-        os.cpu_count() or 1) * 2 + 1
+    conf = runpy.run_path(str(ROOT / "config/gunicorn.py"))  # what gunicorn will read
+    workers = args.gunicorn_workers or conf["workers"]
     pl.DB = args.db
     hot = rl.HOT
     if args.compare_runserver:
@@ -336,7 +338,7 @@ def main() -> int:  # noqa: PLR0915, C901, PLR0912
     phases: list[dict] = []
     try:
         people = setup["people"]
-        phases.append(phase(f"gunicorn × {workers}", port, people[:hot], f"{run}:g",
+        phases.append(phase(f"gunicorn {workers} × {conf['threads']} threads", port, people[:hot], f"{run}:g",
                             args.clients, per))
         stop(web)
         profile = server_times(access_log)
@@ -408,7 +410,8 @@ def main() -> int:  # noqa: PLR0915, C901, PLR0912
             "entries_checked": verify.entries_checked, "server_times": profile,
             "monitoring_tasks_succeeded": tasks_done,
             "queue_drained_s": None if drained_at is None else round(drained_at, 1),
-            "clients": args.clients, "gunicorn_workers": workers, "hot_indicators": hot,
+            "clients": args.clients, "gunicorn_workers": workers,
+            "gunicorn_threads": conf["threads"], "hot_indicators": hot,
             "authority": str(rl.AUTHORITY), "uptime_before": load_before,
             "uptime_after": uptime(),
         }
