@@ -405,6 +405,7 @@ def main() -> int:  # noqa: PLR0915, C901, PLR0912
         if not verify.ok:
             failures.append(f"verify_ledger: {verify.first_broken}")
         figures = {
+            **{k: v for k, v in phases[0].items() if k != "server"},  # gunicorn's, as before
             "phases": phases, "overspends": overspends,
             "verify_ledger": "OK" if verify.ok else "FAILED",
             "entries_checked": verify.entries_checked, "server_times": profile,
