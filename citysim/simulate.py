@@ -32,6 +32,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import connection, connections, transaction
 from django.db.models import Q
 
+from audit.models import PaceAlert
 from budgets import services as budgets
 from budgets.importers.projects import parse_projects
 from budgets.models import Adjustment, BudgetPlan, Project
@@ -50,11 +51,13 @@ from payments import rules as payment_rules
 from payments import services as payments
 from payments.models import (
     AgentAccount,
+    CardTransaction,
     Contract,
     Membership,
     Payee,
     PaymentPlan,
     PaymentRequest,
+    PayrollBatch,
     ReconException,
     Voucher,
 )
@@ -110,6 +113,16 @@ MONTH_WEIGHT = (Decimal("0.6"), Decimal("0.7"), Decimal("0.9"), Decimal("1.0"), 
                 Decimal("1.1"), Decimal("1.8"))
 REALISTIC_PAYMENTS = 20  # a city unit pays about 20 times a month (the command's default)
 RETURN_REASON = "收款账号户名不符"
+# 工资统发 and 公务卡 (issue 21): every eighth unit (the first among them, so the printed
+# filer has both) pays its staff through the payroll file and repays its official cards
+PAYROLL_STAFF = 2  # people on a unit's payroll file (the rest of its pay goes by request)
+PAYROLL_SHARE = Decimal("0.02")  # a month's gross pay: 2 % of the unit's 30101 line
+CARD_LINE = "30211"  # 差旅费: what the cards pay (repaid from the running project's line)
+# the collecting bodies of the amounts withheld from pay (kind: name, account, bank index)
+WITHHOLDING_PAYEES = {"tax": ("国家税务总局深圳市税务局", "44030000000000001", 0),
+                      "social": ("深圳市社会保险基金管理局", "44030000000000002", 1),
+                      "housing": ("深圳市住房公积金管理中心", "44030000000000003", 5)}
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 FEE_REASON = "银行手续费，经核实与支付无关"
 ROLE_USERS = {  # username: (role description, groups, permissions)
     "admin": ("超级管理员：所有页面和后台", [], []),
@@ -354,6 +367,7 @@ class CityYear:
             ("people and roles", self.people),
             ("city, districts, departments, units", self.organizations),
             ("banks and payees", self.banks),
+            ("control rules (控制方式), year-end policy, official cards", self.policies),
             ("project library", self.projects),
             ("investment projects (发改委 feed)", self.investment_projects),
             ("budget plans 一上 → 一下 → 二上 → 批复", self.plans),
@@ -365,10 +379,12 @@ class CityYear:
                           lambda m=month: self.month(m)))
         if self.open_through is None:
             steps += [("remaining month closes", self.month_closes),
-                      ("year-end close", self.year_close),
+                      ("year-end close (open commitments carried)", self.year_close),
+                      ("performance self-evaluations (绩效自评)", self.performance),
                       ("disclosure sets published", self.disclosure)]
         else:
-            steps += [(f"month {last + 1:02d}: work left waiting at each stage", self.stage),
+            steps += [(f"execution pace alerts (序时进度) at the end of month {last:02d}", self.pace),
+                      (f"month {last + 1:02d}: work left waiting at each stage", self.stage),
                       (f"{self.year + 1} budget 一上 filed, in review", self.next_year_plans),
                       (f"{self.year} budget disclosure (one department in draft)",
                        self.budget_disclosure)]
@@ -759,6 +775,10 @@ class CityYear:
             self.adjustments(month)
         self.requests(month)
         self.contract_payments(month)
+        self.payroll(month)
+        self.card_repayments(month)
+        if month == 12:
+            self.year_end_payables()
         self.vouchers(month)
         self.bank_files(month)
         if month < 12:  # December is closed by the year-end close, which posts into it
@@ -867,6 +887,16 @@ class CityYear:
             for m, amount in parts:
                 if m in months:
                     wanted[d, m] += amount
+        if u in self.payroll_units():  # the month's payroll (and room for a 退票 paid again)
+            d, staff = self.payroll_dims(u), self.payroll_staff(u)
+            gross = sum((x["gross"] for x in staff), Decimal(0))
+            for m in months:
+                wanted[d, m] += gross + (gross / 2).quantize(CENT)
+            d = self.card_dims(u)
+            for m in months:  # last month's card spending, and what a 退票 left open
+                wanted[d, m] += 2 * sum(self.card_spending(u, m - 1), Decimal(0)) + 1000
+                if m == 12 and self.open_through is None:
+                    wanted[self.payable_dims(u), m] += self.payable_amount(u)
         lines = [payments.PlanApplyLine(dims=d, month=m, amount=a) for (d, m), a in wanted.items()]
         payments.plans_apply(lines=lines, year=self.year, user=self.filers[u.code],
                              as_of=_at(_workday(dt.date(self.year, months[0], 3)), 9))
@@ -958,8 +988,12 @@ class CityYear:
         agent_of = {u.code: u.agent for u in self.units}
         for req in PaymentRequest.objects.filter(
                 Q(contract_ref__startswith=f"CS-{self.year}{month:02d}-")
-                | Q(contract__isnull=False, purpose__in=self.contract_purposes(month)),
-                status=S.APPROVED, year=self.year):
+                | Q(contract__isnull=False, purpose__in=self.contract_purposes(month))
+                | Q(purpose__startswith="工资统发 ") | Q(purpose__startswith="公务卡还款 ")
+                # approved in December, carried into this year by the year-end close
+                | Q(contract_ref__startswith=f"CS-{self.year - 1}12-"),
+                status=S.APPROVED, year=self.year).exclude(  # December's late bills wait
+                contract_ref__startswith=f"CS-{self.year}12-", contract_ref__endswith="-carry"):
             by_agent[agent_of[req.unit]].append(req)
         for i, reqs in sorted(by_agent.items()):
             payments.voucher_batch_create(agent_account=self.agents[i], user=self.users["reviewer"],
@@ -1168,6 +1202,290 @@ class CityYear:
                     raise RuntimeError(f"{who} refused {out.refused[0][0].tracking_id}: "
                                        f"{out.refused[0][1]}")
 
+    # ------------------------------------------------------------------ payroll, cards
+    def payroll_units(self) -> list[UnitSpec]:
+        """The units that pay their staff by payroll file (工资统发) and repay official
+        cards (公务卡): every eighth, from the first (the printed filer's unit)."""
+        if not hasattr(self, "_payroll_units"):
+            self._payroll_units = self.units[::8]
+        return self._payroll_units
+
+    def payroll_dims(self, u: UnitSpec) -> Dims:
+        """The 人员类 indicator the payroll is paid from: the unit's 30101 基本工资 line."""
+        line = next(x for x in self.budget_lines(u) if x.kind == "personnel"
+                    and x.economic == "30101")
+        return self.dims(u, line.economic, line.project)
+
+    @staticmethod
+    def id_number(u: UnitSpec, k: int) -> str:
+        """A 居民身份证号码 of GB 11643 (Shenzhen's 440304 region, the check digit of ISO
+        7064 MOD 11-2), one per unit and person."""
+        body = f"440304{1970 + int(u.code[-2:]) % 30:04d}{1 + k % 12:02d}{10 + k:02d}{int(u.code[-3:]) % 1000:03d}"
+        total = sum(int(c) * w for c, w in zip(body, _ID_WEIGHTS, strict=True))
+        return body + "10X98765432"[total % 11]
+
+    def payroll_staff(self, u: UnitSpec) -> list[dict[str, Any]]:
+        """The unit's people on the payroll file: the month's gross is PAYROLL_SHARE of
+        the 30101 line, split evenly (the last takes the rounding); withheld: social
+        insurance 10.5 %, housing fund 5 %, income tax 3 % of what exceeds 5,000 after
+        them (a simple rate: the file carries what the HR system computed)."""
+        line = next(x for x in self.budget_lines(u) if x.kind == "personnel"
+                    and x.economic == "30101")
+        month = (line.amount * PAYROLL_SHARE).quantize(CENT)
+        each = (month / PAYROLL_STAFF).quantize(CENT)
+        staff = []
+        for k in range(PAYROLL_STAFF):
+            gross = each if k < PAYROLL_STAFF - 1 else month - each * (PAYROLL_STAFF - 1)
+            social = (gross * Decimal("0.105")).quantize(CENT)
+            housing = (gross * Decimal("0.05")).quantize(CENT)
+            tax = max(Decimal(0), ((gross - social - housing - 5000) * Decimal("0.03"))
+                      .quantize(CENT))
+            staff.append({"staff_no": f"{u.code[-3:]}{k + 1:03d}",
+                          "name": f"{'王李张刘陈杨'[k % 6]}{'建国秀英志强丽华'[int(u.code[-2:]) % 8]}"
+                                  f"{'明芳'[k % 2]}",
+                          "id_number": self.id_number(u, k),
+                          "bank_name": AGENT_BANKS[u.agent][1],
+                          "account": f"6217{u.code[-9:]}{k + 1:06d}",
+                          "gross": gross, "social": social, "housing": housing, "tax": tax})
+        return staff
+
+    def withholding_payees(self) -> dict[str, Payee]:
+        if not hasattr(self, "_withholding"):
+            admin, self._withholding = self.users["admin"], {}
+            for kind, (name, account, i) in WITHHOLDING_PAYEES.items():
+                cnaps, bank_name = AGENT_BANKS[i]
+                self._withholding[kind] = (
+                    Payee.objects.filter(account_number=account, unit__isnull=True).first()
+                    or payments.payee_save(name=name, account_number=account,
+                                           bank_name=bank_name[:6], branch_name=bank_name,
+                                           cnaps=cnaps, user=admin, reason="city set-up"))
+        return self._withholding
+
+    def payroll_import(self, u: UnitSpec, month: int, *, submit: bool) -> Any:
+        """The unit's filer imports the month's payroll file as its HR system writes it
+        (UTF-8 with BOM, as Excel saves), and submits it (a request per person and per
+        withheld kind, each committed on the 人员类 indicator)."""
+        from payments.models import PayrollBatch
+        from payments.services import payroll
+
+        filer = self.filers[u.code]
+        when = _at(_workday(dt.date(self.year, month, 8)), 10)
+        name = payroll.payroll_filename(u.code, self.year, month)
+        text = payroll.payroll_file_text(u.code, self.year, month, self.payroll_staff(u))
+        content = text.encode("utf-8-sig")
+        folder = self.out / "payroll" / f"{self.year}{month:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(content)
+        report = payroll.payroll_import(content=content, filename=name, dims=self.payroll_dims(u),
+                                        year=self.year, month=month, user=filer, as_of=when)
+        if report.issues:
+            raise RuntimeError(f"{name}: {report.issues[0]}")
+        batch = report.batch
+        if submit and batch.status == PayrollBatch.Status.DRAFT:
+            payroll.payroll_submit(batch=batch, user=filer, as_of=when,
+                                   withholding_payees=self.withholding_payees())
+        return batch
+
+    def payroll(self, month: int) -> None:
+        """工资统发: each payroll unit imports and submits its file on the 8th; a salary the
+        bank returned (退票) last month is paid again to the same account (the name was
+        corrected at the bank); the unit head and the treasury approve on the 8th and the
+        11th; the month's vouchers take them."""
+        from payments.models import PayrollLine
+        from payments.services import payroll
+
+        units = self.payroll_units()
+        if not units:
+            return
+        when = _at(_workday(dt.date(self.year, month, 8)), 11)
+        for line in (PayrollLine.objects.filter(batch__year=self.year, batch__month__lt=month,
+                                                request__status=PaymentRequest.Status.RETURNED)
+                     .select_related("batch__organization").order_by("id")):
+            payroll.payroll_line_repay(line=line, account=line.account, bank_name=line.bank_name,
+                                       user=self.filers[line.batch.organization.code],
+                                       as_of=when)
+        self.each(f"payroll {month:02d} (工资统发)", units,
+                  lambda u: self.payroll_import(u, month, submit=True), atomic=False)
+        self.approve_through(PaymentRequest.objects.filter(
+            year=self.year, purpose__startswith="工资统发 "), month)
+
+    def approve_through(self, mine: Any, month: int) -> None:
+        """Every request of `mine` waiting for an approval gets it: the unit head on the
+        8th, the treasury reviewer on the 11th, the director above the threshold."""
+        S = PaymentRequest.Status  # noqa: N806
+        head_day = _workday(dt.date(self.year, month, 8))
+        for req in mine.filter(status=S.UNIT_REVIEW).order_by("id"):
+            payments.payment_request_approve(request=req, user=self.heads[req.unit],
+                                             comment="同意", as_of=_at(head_day, 16))
+        day = dt.date(self.year, month, 11)
+        for who, status, hour in (("reviewer", S.TREASURY_REVIEW, 14),
+                                  ("director", S.DIRECTOR_REVIEW, 16)):
+            todo = list(mine.filter(status=status).order_by("id"))
+            if todo:
+                out = payments.payment_requests_approve(requests=todo, user=self.users[who],
+                                                        comment="同意", as_of=_at(day, hour, 45))
+                if out.refused:
+                    raise RuntimeError(f"{who} refused {out.refused[0][0].tracking_id}: "
+                                       f"{out.refused[0][1]}")
+
+    def card_number(self, u: UnitSpec) -> str:
+        return f"6259{u.code[-9:]}001"
+
+    def card_dims(self, u: UnitSpec) -> Dims:
+        return self.dims(u, CARD_LINE, u.running)
+
+    def card_spending(self, u: UnitSpec, month: int) -> list[Decimal]:
+        """What the unit's card paid in a month (two trips: train, hotel); none before
+        January."""
+        if month < 1:
+            return []
+        rng = _rng(self.seed, "card", u.code, month)
+        return [_money(rng, 300, 1200), _money(rng, 400, 1800)]
+
+    def policies(self) -> None:
+        """The bureau's rules before the year begins: the city's control rules (控制方式,
+        finance/data/control_rules.json, effective from this year's first day at the
+        latest); unspent and committed money of 一般公共预算 carried into next year (结转,
+        the city's year-end policy); each payroll unit's official card registered."""
+        from finance import control
+        from payments.models import OfficialCard
+        from payments.services import cards
+
+        bureau = self.users["bureau"]
+        rows = json.loads((Path(chart.__file__).parent / "data" / "control_rules.json")
+                          .read_text("utf-8"))
+        first = dt.date(self.year, 1, 1).isoformat()
+        control.rules_load([{**r, "effective_from": min(r["effective_from"], first)}
+                            for r in rows], user=bureau, reason="本市预算执行控制方式")
+        reports.fund_source_policy_set(fund_source="1", action="carry_forward", user=bureau,
+                                       reason="一般公共预算年末未支付资金按规定结转下年使用")
+        for u in self.payroll_units():
+            if not OfficialCard.objects.filter(number=self.card_number(u)).exists():
+                cards.official_card_save(
+                    unit=Organization.objects.get(code=u.code), number=self.card_number(u),
+                    holder=self.payroll_staff(u)[0]["name"], cnaps=AGENT_BANKS[u.agent][0],
+                    user=self.filers[u.code], reason="办卡登记")
+
+    def card_file(self, month: int) -> None:
+        """The issuing banks' file of last month's card spending (GBK CSV, as the banks
+        write it), imported by the treasury on the 5th; the same file again changes
+        nothing."""
+        from payments.models import OfficialCard
+        from payments.services import cards
+
+        spent = month - 1
+        units = self.payroll_units()
+        if spent < 1 or not units:
+            return
+        found = {c.number: c for c in OfficialCard.objects.filter(
+            number__in=[self.card_number(u) for u in units])}
+        txs = []
+        for u in units:
+            number = self.card_number(u)
+            for j, amount in enumerate(self.card_spending(u, spent)):
+                day = dt.date(self.year, spent, 6 + 9 * j)
+                txs.append({"card": number, "traded_on": day,
+                            "posted_on": day + dt.timedelta(days=1),
+                            "reference": f"GWK{self.year}{spent:02d}{u.code}{j}",
+                            "merchant": ("中国铁路12306", "深圳某酒店有限公司")[j],
+                            "mcc": ("4112", "7011")[j], "amount": amount})
+        content = cards.card_file_text(cards=list(found.values()), transactions=txs)
+        name = f"公务卡消费明细_{self.year}{spent:02d}.csv"
+        folder = self.out / "cards"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(content)
+        report = cards.card_file_import(content, name, self.users["reviewer"],
+                                        as_of=_at(_workday(dt.date(self.year, month, 5)), 9))
+        if report.issues:
+            raise RuntimeError(f"{name}: {report.issues[0]}")
+
+    def card_repay(self, u: UnitSpec, month: int) -> None:
+        """The unit's filer repays its card's open transactions (last month's, and any a
+        退票 left open) from the 差旅费 line on the 8th (报销还款)."""
+        from payments.models import CardTransaction
+        from payments.services import cards
+
+        open_ = list(CardTransaction.objects.filter(
+            card__number=self.card_number(u), status=CardTransaction.Status.OPEN).order_by("id"))
+        if not open_:
+            return
+        cards.card_repayment_file(
+            transactions=open_, dims=self.card_dims(u), year=self.year, user=self.filers[u.code],
+            purpose=f"公务卡还款 {self.year}年{month}月 {open_[0].card.holder} {len(open_)}笔",
+            as_of=_at(_workday(dt.date(self.year, month, 8)), 14))
+
+    def card_repayments(self, month: int) -> None:
+        self.card_file(month)
+        self.each(f"card repayments {month:02d} (公务卡)", self.payroll_units(),
+                  lambda u: self.card_repay(u, month), atomic=False)
+        self.approve_through(PaymentRequest.objects.filter(
+            year=self.year, purpose__startswith="公务卡还款 "), month)
+
+    # ------------------------------------------------------------------ December, carried
+    def payable_dims(self, u: UnitSpec) -> Dims:
+        return self.dims(u, "30201", u.running)
+
+    def payable_amount(self, u: UnitSpec) -> Decimal:
+        line = next(x for x in self.budget_lines(u) if x.economic == "30201")
+        return (line.amount * Decimal("0.05")).quantize(CENT)
+
+    def year_end_payables(self) -> None:
+        """December's bills that arrive late: each payroll unit files one on the 28th
+        (the office's last supplies), approved by the head and the treasury on the 30th
+        but not yet paid on Dec 31 — an open commitment the year-end close carries into
+        next year (结转, the city's policy for 一般公共预算), paid in January."""
+        if self.open_through is not None or self.months < 12:
+            return
+        filed_on, approved_on = _workday(dt.date(self.year, 12, 28)), _workday(
+            dt.date(self.year, 12, 30))
+        for u in self.payroll_units():
+            key = f"CS-{self.year}12-{u.code}-carry"
+            if PaymentRequest.objects.filter(contract_ref=key).exists():
+                continue
+            rng = _rng(self.seed, "payable", u.code)
+            req = payments.payment_request_create(
+                dims=self.payable_dims(u), year=self.year, amount=self.payable_amount(u),
+                payee=self.payees[rng.randrange(len(self.payees))], contract_ref=key,
+                purpose="12月办公费（年末已批准，次年1月支付）", user=self.filers[u.code],
+                as_of=_at(filed_on, 10), submit=True)
+            payments.payment_request_approve(request=req, user=self.heads[u.code],
+                                             comment="同意", as_of=_at(filed_on, 15))
+        S = PaymentRequest.Status  # noqa: N806
+        mine = PaymentRequest.objects.filter(year=self.year,
+                                             contract_ref__endswith="-carry").order_by("id")
+        for who, status, hour in (("reviewer", S.TREASURY_REVIEW, 10),
+                                  ("director", S.DIRECTOR_REVIEW, 15)):
+            todo = list(mine.filter(status=status))
+            if todo:
+                payments.payment_requests_approve(requests=todo, user=self.users[who],
+                                                  comment="同意", as_of=_at(approved_on, hour))
+
+    # ------------------------------------------------------------------ performance, pace
+    def performance(self) -> None:
+        """绩效: each specific-purpose project's mid-year monitoring and its self-evaluation
+        (submitted in January, approved by the budget office), so the final-account sets
+        carry the self-evaluation table (F10)."""
+        from budgets.performance import performance_demo_fill
+
+        done = performance_demo_fill(year=self.year, filers=self.filers,
+                                     reviewer=self.users["bureau"], seed=self.seed)
+        self.say(f"  {done['reports']} monitoring reports, {done['evaluations']} "
+                 f"self-evaluations, {done['approved']} approved")
+
+    def pace(self) -> None:
+        """序时进度: the bureau's sweep at the end of the last closed month raises graded
+        alerts per department and project; three are explained by their units (waiting
+        for the bureau's confirmation), the rest wait for an explanation."""
+        from audit.pace import execution_pace_demo
+
+        last = self.open_through or 0
+        if last < 1:
+            return
+        on = dt.date(self.year, last, 1) + dt.timedelta(days=31)
+        on = on.replace(day=1) - dt.timedelta(days=1)  # the month's last day
+        execution_pace_demo(on=on, as_of=_at(on, 18), explain=3)
+
+
     def stage_contract(self, month: int) -> None:
         """The first unit's second contract (equipment maintenance, 5 % of the line, paid
         next month and in December), registered by its filer and waiting for its head's
@@ -1281,6 +1599,11 @@ class CityYear:
             self.bank_agent(i, month)
         self.stage_adjustment(month)
         self.stage_contract(month)
+        # the month's payroll files imported, waiting for their filers to submit them; the
+        # banks' file of last month's card spending imported, waiting to be repaid
+        self.each(f"payroll {month:02d} imported", self.payroll_units(),
+                  lambda u: self.payroll_import(u, month, submit=False), atomic=False)
+        self.card_file(month)
 
     def unit_spec(self, code: str) -> UnitSpec:
         if not hasattr(self, "_spec"):
@@ -1425,6 +1748,8 @@ class CityYear:
                     status=ReconException.Status.OPEN).count(), "笔")],
             "director": [("待处长审批用款申请", reqs.filter(status=S.DIRECTOR_REVIEW).count(), "笔")],
             "bureau": [
+                ("待确认整改的执行进度预警", PaceAlert.objects.filter(
+                    year=y, status=PaceAlert.Status.EXPLAINED).count(), "条"),
                 ("待批复预算调整", Adjustment.objects.filter(
                     year=y, status=Adjustment.Status.SUBMITTED).count(), "笔"),
                 (f"待下达控制数（一下）的{y + 1}年预算", plans_next.filter(
@@ -1448,8 +1773,16 @@ class CityYear:
             available = finance_selectors.balance(account=chart.AVAILABLE, year=y, unit=u.code)
             contracts = Contract.objects.filter(unit=u.code, year=y)
             text[f"filer-{u.code}"] = self._work_text([
-                ("草稿用款申请（待送审）", reqs.filter(unit=u.code, status=S.DRAFT).count(), "笔")
-            ]) + f"；可用指标 {available:,.2f} 元" + "".join(
+                ("草稿用款申请（待送审）", reqs.filter(unit=u.code, status=S.DRAFT).count(), "笔"),
+                ("待提交的工资表", PayrollBatch.objects.filter(
+                    organization__code=u.code, year=y,
+                    status=PayrollBatch.Status.DRAFT).count(), "份"),
+                ("待报销还款的公务卡消费", CardTransaction.objects.filter(
+                    card__organization__code=u.code,
+                    status=CardTransaction.Status.OPEN).count(), "笔"),
+                ("待说明的执行进度预警", PaceAlert.objects.filter(
+                    organization__code=u.code, year=y,
+                    status=PaceAlert.Status.NOTIFIED).count(), "条")]) + f"；可用指标 {available:,.2f} 元" + "".join(
                 f"；履行中合同 {n} 份" for n in [contracts.filter(
                     status=Contract.Status.SIGNED).count()] if n)
             text[f"head-{u.code}"] = self._work_text([
@@ -1463,7 +1796,10 @@ class CityYear:
                                 BudgetPlan.Status.SECOND_SUBMITTED]).count(), "份"),
                 ("待审核项目", Project.objects.filter(
                     unit__parent__code=u.department,
-                    status=Project.Status.SUBMITTED).count(), "个")])
+                    status=Project.Status.SUBMITTED).count(), "个"),
+                ("待说明的执行进度预警", PaceAlert.objects.filter(
+                    organization__code=u.department, year=y,
+                    status=PaceAlert.Status.NOTIFIED).count(), "条")])
         return text
 
     @staticmethod

@@ -28,9 +28,11 @@ from payments import errors as pay_errors
 from payments import services as pay
 from payments.models import (
     Attachment,
+    CardTransaction,
     Contract,
     PaymentPlan,
     PaymentRequest,
+    PayrollBatch,
     ReconException,
     Voucher,
 )
@@ -138,6 +140,11 @@ def _waiting(user: Any, roles: set[str], org: Any, year: int) -> list[tuple[str,
             unit=org.code, status=Contract.Status.DRAFT).count(),
             f"{reverse('web:contracts')}?status=draft"))
     if finance_roles.UNIT_FILER in roles and org is not None:
+        out.append((_("Payroll files to submit"), PayrollBatch.objects.filter(
+            organization=org, status=PayrollBatch.Status.DRAFT).count(), reverse("web:payrolls")))
+        out.append((_("Card payments to repay"), CardTransaction.objects.filter(
+            card__organization=org, status=CardTransaction.Status.OPEN).count(),
+            f"{reverse('web:official_cards')}?status=open"))
         out.append((_("Payment plans awaiting the treasury"), PaymentPlan.objects.filter(
             year=year, unit=org.code, status=PaymentPlan.Status.APPLIED).count(),
             reverse("web:plans")))

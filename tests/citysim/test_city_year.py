@@ -18,7 +18,13 @@ from budgets import selectors as budget_selectors
 from budgets.models import BudgetPlan, PlanLine, Project
 from finance import selectors
 from finance.models import Book, Entry, FiscalYear, WorkflowStep
-from payments.models import BankFile, PaymentRequest, ReconException
+from payments.models import (
+    BankFile,
+    CardTransaction,
+    PaymentRequest,
+    PayrollBatch,
+    ReconException,
+)
 from reports.models import DisclosureSet
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -92,9 +98,35 @@ class TestCityYear:
 
     def test_payments_are_posted_in_the_three_books_and_returns_released(self, city_year):  # noqa: ANN001, ARG002
         reqs = PaymentRequest.objects.filter(year=YEAR)
+        payroll = reqs.filter(purpose__startswith="工资统发 ")
+        cards = reqs.filter(purpose__startswith="公务卡还款 ")
         # one per unit and month, and the February instalments of the contracts that
         # units 1 and 4 (every third) signed in January
-        assert reqs.count() == 12 + 2
+        assert reqs.exclude(pk__in=payroll).exclude(pk__in=cards).count() == 12 + 2
+        # 工资统发 of unit 1 (every eighth unit): each month's file, 2 people, paid as one
+        # request per person (net) and one per withheld kind that is not zero; the gross is
+        # 2 % of the unit's 30101 基本工资 indicator as approved, all of it charged to it
+        batches = PayrollBatch.objects.filter(year=YEAR).order_by("month")
+        assert [b.month for b in batches] == [1, 2]
+        first_unit = batches[0].unit
+        approved = next(r.approved for r in budget_selectors.unit_indicators(
+            unit_code=first_unit, year=YEAR) if r.dims.economic == "30101")
+        for b in batches:
+            kinds = [k for k in ("tax", "social", "housing") if getattr(b, k) > 0]
+            assert b.status == "submitted" and b.lines.count() == 2
+            assert sorted(b.withholdings.values_list("kind", flat=True)) == sorted(kinds)
+            assert b.gross == (approved * Decimal("0.02")).quantize(Decimal("0.01"))
+            assert b.net + b.tax + b.social + b.housing == b.gross
+            mine = payroll.filter(purpose__startswith=f"工资统发 {YEAR}年{b.month}月 ")
+            assert mine.count() == 2 + len(kinds)
+            assert mine.aggregate(s=Sum("amount"))["s"] == b.gross
+        # 公务卡: January's two card payments (the issuing bank's file imported on 5 Feb)
+        # repaid by one request in February, and repaid once it was paid
+        assert cards.count() == 1 and cards[0].unit == first_unit
+        txs = CardTransaction.objects.filter(card__organization__code=first_unit)
+        assert txs.count() == 2 and {t.traded_on.month for t in txs} == {1}
+        assert txs.aggregate(s=Sum("amount"))["s"] == cards[0].amount
+        assert {t.status for t in txs} == ({"repaid"} if cards[0].status == "paid" else {"open"})
         assert reqs.filter(contract__isnull=False, purpose__endswith="第1期（2月）").count() == 2
         paid = reqs.filter(status="paid")
         assert paid.count() >= 11 and all(r.pay_entry_id for r in paid)
@@ -127,7 +159,17 @@ class TestCityYear:
         budget = next((out / "disclosure" / dept / "budget").glob("*.xlsx"))
         assert len(openpyxl.load_workbook(budget).sheetnames) == 8
         final = next((out / "disclosure" / dept / "final").glob("*.xlsx"))
-        assert len(openpyxl.load_workbook(final).sheetnames) == 9
+        book = openpyxl.load_workbook(final)
+        # F1–F9, and F10 项目支出绩效自评表: every specific-purpose project of the
+        # department's units with performance targets (the units' own 专项业务经费; the
+        # 发改委 feed's investment projects come without) was self-evaluated in January
+        # and approved by the bureau
+        assert book.sheetnames == [f"F{n}" for n in range(1, 11)]
+        f10 = " ".join(str(c) for row in book["F10"].iter_rows(values_only=True)
+                       for c in row if c is not None)
+        projects = Project.objects.filter(unit__parent__code=dept, category="specific",
+                                          targets__isnull=False).distinct()
+        assert projects and all(p.code in f10 for p in projects)
         manifest = json.loads((out / "disclosure" / dept / "budget" / "manifest.json").read_text())
         assert manifest["department"] == dept
         wb = openpyxl.load_workbook(out / f"final_accounts_{YEAR}.xlsx")
@@ -162,6 +204,25 @@ class TestTwelveMonths:
                                              status="paid").exists()
         assert selectors.ledger_verify().ok
 
+        # unit 1's late December bill (filed on the 28th, approved on the 30th, unpaid on
+        # Dec 31) was carried into next year by the close (结转: the city's policy for
+        # 一般公共预算): nothing stays committed in the old year, the new year's indicator
+        # of its tuple has the amount, committed to it, and the request is payable there
+        late = PaymentRequest.objects.get(contract_ref__endswith="-carry")
+        assert (late.year, late.status) == (YEAR + 1, "approved")
+        assert selectors.balance(account="9201", year=YEAR) == Decimal("0.00")
+        assert selectors.balance(account="9201", year=YEAR + 1, unit=late.unit) == late.amount
+        # January of the next year: the treasury's first vouchers pay it (the bank's file
+        # of the 14th), from the carried funds
+        call_command("city_year", units=2, months=1, year=YEAR + 1, out=str(tmp_path),
+                     payments=1, stdout=io.StringIO())
+        late.refresh_from_db()
+        assert late.status == "paid"
+        assert late.pay_entry.posted_at.astimezone(SH).date().month == 1
+        assert late.pay_entry.fiscal_year == YEAR + 1
+        assert selectors.balance(account="9201", year=YEAR + 1, unit=late.unit) == Decimal("0.00")
+        assert selectors.ledger_verify().ok
+
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
@@ -187,7 +248,14 @@ class TestWorkers:
             rows = budget_selectors.unit_indicators(unit_code=plan.unit.code, year=YEAR)
             assert sum((r.approved for r in rows), Decimal(0)) == lines
         reqs = PaymentRequest.objects.filter(year=YEAR)
-        assert reqs.count() == 12
+        # one per unit, and the January payroll of units 1 and 9 (every eighth): 2 people
+        # and each withheld kind that is not zero
+        payroll = reqs.filter(purpose__startswith="工资统发 ")
+        assert reqs.exclude(pk__in=payroll).count() == 12
+        assert payroll.count() == sum(2 + sum(1 for k in ("tax", "social", "housing")
+                                              if getattr(b, k) > 0)
+                                      for b in PayrollBatch.objects.filter(year=YEAR))
+        assert PayrollBatch.objects.filter(year=YEAR).count() == 2
         paid = reqs.filter(status="paid")
         assert selectors.balance(account="9301", year=YEAR) == paid.aggregate(s=Sum("amount"))["s"]
         assert set(reqs.values_list("status", flat=True)) <= {"paid", "returned", "rejected"}

@@ -100,8 +100,16 @@ def test_last_year_closed_this_year_open_with_work_waiting_for_every_login(demo,
     # yet); the first unit's second contract waits for its head's signature
     from payments.models import Contract
     from payments.services import contract_figures
-    signed = Contract.objects.filter(year=YEAR, status="signed").order_by("unit")
+    signed = Contract.objects.filter(year=YEAR, status="signed",
+                                     number__startswith=f"HT{YEAR}-").order_by("unit")
     assert signed.count() == 2 and signed[0].unit == unit
+    # last year's contracts (one month run: nothing paid yet, the first instalment falls
+    # due in February) were carried into this year whole by the year-end close (结转)
+    carried = Contract.objects.filter(number__startswith=f"HT{LAST}-").order_by("unit")
+    assert [c.year for c in carried] == [YEAR, YEAR]
+    for c in carried:
+        f = contract_figures(c)
+        assert f.committed == c.amount and f.paid == 0 and f.released == 0
     for c in signed:
         f = contract_figures(c)
         first = (c.amount * Decimal("0.30")).quantize(Decimal("0.01"))
@@ -109,7 +117,14 @@ def test_last_year_closed_this_year_open_with_work_waiting_for_every_login(demo,
         assert f.committed + f.paid == c.amount and f.released == 0
     waiting["head contract"] = Contract.objects.filter(unit=unit, status="draft").count()
     assert all(waiting.values()), waiting
-    assert "待签署合同 1 份" in printed and "履行中合同 1 份" in printed
+    # the first unit's contracts in performance: this year's and last year's carried one
+    assert "待签署合同 1 份" in printed and "履行中合同 2 份" in printed
+    # 工资统发 and 公务卡 (every eighth unit, the first among them): the open month's payroll
+    # file imported and waiting to be submitted, last month's two card payments imported
+    # from the issuing bank's file and waiting to be repaid; 序时进度: the bureau's sweep at
+    # the end of February raised alerts, three explained and waiting for the bureau
+    assert "待提交的工资表 1 份" in printed and "待报销还款的公务卡消费 2 笔" in printed
+    assert "待确认整改的执行进度预警 3 条" in printed
     # the printed logins say what waits, from these counts
     assert "待审核用款申请 1 笔" in printed and "待处长审批用款申请" in printed
     assert f"草稿用款申请（待送审） {waiting['filer']} 笔" in printed
@@ -133,6 +148,7 @@ def test_last_year_closed_this_year_open_with_work_waiting_for_every_login(demo,
     client.force_login(filer)
     page = client.get(f"/web/?year={YEAR}", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert new.tracking_id in page and "可用" in page and "待送审的草稿申请" in page
+    assert "待提交的工资表" in page and "待报销还款的公务卡消费" in page
     # every printed login's home lists what waits for it (counted, in Chinese)
     homes = {"head-" + unit: "待单位负责人审核的支付申请", "reviewer": "待国库审核的支付申请",
              "director": "待国库负责人审批的支付申请", "bureau": "待审批的指标调整",

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 
 from finance import chart, selectors
@@ -81,8 +81,15 @@ def test_every_part_is_paid_through_the_bank_and_booked(city):  # noqa: ANN001, 
     # February (30 % of its contract) when the bank paid it
     instalments = PaymentRequest.objects.filter(year=YEAR, contract__isnull=False)
     assert instalments.count() == 1 and instalments[0].purpose.endswith("第1期（2月）")
+    # and the first unit's payroll (工资统发, January and February) and card repayment
+    # (公务卡, in February for January's spending) requests the bank paid
+    channels = PaymentRequest.objects.filter(
+        Q(purpose__startswith="工资统发 ") | Q(purpose__startswith="公务卡还款 "), year=YEAR,
+        unit=instalments[0].unit, status=PaymentRequest.Status.PAID)
+    assert channels.exists()
     total = (paid.aggregate(s=Sum("amount"))["s"] + instalments.filter(
-        status=PaymentRequest.Status.PAID).aggregate(s=Coalesce(Sum("amount"), Decimal(0)))["s"])
+        status=PaymentRequest.Status.PAID).aggregate(s=Coalesce(Sum("amount"), Decimal(0)))["s"]
+        + channels.aggregate(s=Sum("amount"))["s"])
     assert selectors.balance(account=chart.EXPENDED, year=YEAR,
                              as_of=dt.date(YEAR, 3, 1)) == total
 
