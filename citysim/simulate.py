@@ -8,6 +8,7 @@ their status, and random figures come from a generator seeded per key, never fro
 stream whose position would depend on what was already done."""
 from __future__ import annotations
 
+import calendar
 import contextlib
 import datetime as dt
 import hashlib
@@ -61,6 +62,8 @@ from payments.models import (
     ReconException,
     Voucher,
 )
+from payments.services.cards import REPAYMENT_PURPOSE as CARD_PURPOSE
+from payments.services.payroll import PURPOSE as PAYROLL_PURPOSE
 from reports import render as report_render
 from reports import selectors as report_selectors
 from reports import services as reports
@@ -122,7 +125,6 @@ CARD_LINE = "30211"  # 差旅费: what the cards pay (repaid from the running pr
 WITHHOLDING_PAYEES = {"tax": ("国家税务总局深圳市税务局", "44030000000000001", 0),
                       "social": ("深圳市社会保险基金管理局", "44030000000000002", 1),
                       "housing": ("深圳市住房公积金管理中心", "44030000000000003", 5)}
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 FEE_REASON = "银行手续费，经核实与支付无关"
 ROLE_USERS = {  # username: (role description, groups, permissions)
     "admin": ("超级管理员：所有页面和后台", [], []),
@@ -887,15 +889,15 @@ class CityYear:
             for m, amount in parts:
                 if m in months:
                     wanted[d, m] += amount
-        if u in self.payroll_units():  # the month's payroll (and room for a 退票 paid again)
-            d, staff = self.payroll_dims(u), self.payroll_staff(u)
-            gross = sum((x["gross"] for x in staff), Decimal(0))
+        if u in self.payroll_units():
+            gross = sum((x["gross"] for x in self.payroll_staff(u)), Decimal(0))
             for m in months:
-                wanted[d, m] += gross + (gross / 2).quantize(CENT)
-            d = self.card_dims(u)
-            for m in months:  # last month's card spending, and what a 退票 left open
-                wanted[d, m] += 2 * sum(self.card_spending(u, m - 1), Decimal(0)) + 1000
-                if m == 12 and self.open_through is None:
+                # the month's payroll, and room for a 退票 paid again
+                wanted[self.payroll_dims(u), m] += gross + (gross / 2).quantize(CENT)
+                # last month's card spending, and what a 退票 left open
+                wanted[self.card_dims(u), m] += 2 * sum(self.card_spending(u, m - 1),
+                                                        Decimal(0)) + 1000
+                if m == 12 and self.open_through is None:  # December's late bill
                     wanted[self.payable_dims(u), m] += self.payable_amount(u)
         lines = [payments.PlanApplyLine(dims=d, month=m, amount=a) for (d, m), a in wanted.items()]
         payments.plans_apply(lines=lines, year=self.year, user=self.filers[u.code],
@@ -989,7 +991,8 @@ class CityYear:
         for req in PaymentRequest.objects.filter(
                 Q(contract_ref__startswith=f"CS-{self.year}{month:02d}-")
                 | Q(contract__isnull=False, purpose__in=self.contract_purposes(month))
-                | Q(purpose__startswith="工资统发 ") | Q(purpose__startswith="公务卡还款 ")
+                | Q(purpose__startswith=f"{PAYROLL_PURPOSE} ")
+                | Q(purpose__startswith=f"{CARD_PURPOSE} ")
                 # approved in December, carried into this year by the year-end close
                 | Q(contract_ref__startswith=f"CS-{self.year - 1}12-"),
                 status=S.APPROVED, year=self.year).exclude(  # December's late bills wait
@@ -1164,7 +1167,6 @@ class CityYear:
         """The instalments due in the month: filed against the contract and submitted by
         the filer on the 10th, approved by the head on the 11th, then by the treasury (and
         the director above the threshold); the month's vouchers take them."""
-        S = PaymentRequest.Status  # noqa: N806
         purposes = self.contract_purposes(month)
         if not purposes:
             return
@@ -1187,51 +1189,41 @@ class CityYear:
 
         self.each(f"contract instalments {month:02d} filed", self.contract_units(), one,
                   atomic=False)
-        mine = PaymentRequest.objects.filter(contract__isnull=False, purpose__in=purposes,
-                                             year=self.year).order_by("id")
-        for req in mine.filter(status=S.UNIT_REVIEW):
-            payments.payment_request_approve(request=req, user=self.heads[req.unit],
-                                             comment="同意", as_of=_at(day, 11, 30))
-        for who, status, hour in (("reviewer", S.TREASURY_REVIEW, 14),
-                                  ("director", S.DIRECTOR_REVIEW, 16)):
-            todo = list(mine.filter(status=status))
-            if todo:
-                out = payments.payment_requests_approve(requests=todo, user=self.users[who],
-                                                        comment="同意", as_of=_at(day, hour, 30))
-                if out.refused:
-                    raise RuntimeError(f"{who} refused {out.refused[0][0].tracking_id}: "
-                                       f"{out.refused[0][1]}")
+        self.approve_through(PaymentRequest.objects.filter(
+            contract__isnull=False, purpose__in=purposes, year=self.year),
+            head_at=_at(day, 11, 30), reviewer_at=_at(day, 14, 30), director_at=_at(day, 16, 30))
 
     # ------------------------------------------------------------------ payroll, cards
     def payroll_units(self) -> list[UnitSpec]:
         """The units that pay their staff by payroll file (工资统发) and repay official
         cards (公务卡): every eighth, from the first (the printed filer's unit)."""
-        if not hasattr(self, "_payroll_units"):
-            self._payroll_units = self.units[::8]
-        return self._payroll_units
+        return self.units[::8]
+
+    def pay_line(self, u: UnitSpec) -> BudgetLine:
+        """The 人员类 line the payroll is paid from: the unit's 30101 基本工资."""
+        return next(x for x in self.budget_lines(u) if x.kind == "personnel"
+                    and x.economic == "30101")
 
     def payroll_dims(self, u: UnitSpec) -> Dims:
-        """The 人员类 indicator the payroll is paid from: the unit's 30101 基本工资 line."""
-        line = next(x for x in self.budget_lines(u) if x.kind == "personnel"
-                    and x.economic == "30101")
+        line = self.pay_line(u)
         return self.dims(u, line.economic, line.project)
 
     @staticmethod
     def id_number(u: UnitSpec, k: int) -> str:
         """A 居民身份证号码 of GB 11643 (Shenzhen's 440304 region, the check digit of ISO
         7064 MOD 11-2), one per unit and person."""
-        body = f"440304{1970 + int(u.code[-2:]) % 30:04d}{1 + k % 12:02d}{10 + k:02d}{int(u.code[-3:]) % 1000:03d}"
-        total = sum(int(c) * w for c, w in zip(body, _ID_WEIGHTS, strict=True))
-        return body + "10X98765432"[total % 11]
+        from payments.services.payroll import id_check_digit
+
+        born = f"{1970 + int(u.code[-2:]) % 30:04d}{1 + k % 12:02d}{10 + k:02d}"
+        body = f"440304{born}{int(u.code[-3:]):03d}"
+        return body + id_check_digit(body)
 
     def payroll_staff(self, u: UnitSpec) -> list[dict[str, Any]]:
         """The unit's people on the payroll file: the month's gross is PAYROLL_SHARE of
         the 30101 line, split evenly (the last takes the rounding); withheld: social
         insurance 10.5 %, housing fund 5 %, income tax 3 % of what exceeds 5,000 after
         them (a simple rate: the file carries what the HR system computed)."""
-        line = next(x for x in self.budget_lines(u) if x.kind == "personnel"
-                    and x.economic == "30101")
-        month = (line.amount * PAYROLL_SHARE).quantize(CENT)
+        month = (self.pay_line(u).amount * PAYROLL_SHARE).quantize(CENT)
         each = (month / PAYROLL_STAFF).quantize(CENT)
         staff = []
         for k in range(PAYROLL_STAFF):
@@ -1265,7 +1257,6 @@ class CityYear:
         """The unit's filer imports the month's payroll file as its HR system writes it
         (UTF-8 with BOM, as Excel saves), and submits it (a request per person and per
         withheld kind, each committed on the 人员类 indicator)."""
-        from payments.models import PayrollBatch
         from payments.services import payroll
 
         filer = self.filers[u.code]
@@ -1306,24 +1297,31 @@ class CityYear:
                                        as_of=when)
         self.each(f"payroll {month:02d} (工资统发)", units,
                   lambda u: self.payroll_import(u, month, submit=True), atomic=False)
-        self.approve_through(PaymentRequest.objects.filter(
-            year=self.year, purpose__startswith="工资统发 "), month)
+        self.approve_in_month(PaymentRequest.objects.filter(
+            year=self.year, purpose__startswith=f"{PAYROLL_PURPOSE} "), month)
 
-    def approve_through(self, mine: Any, month: int) -> None:
-        """Every request of `mine` waiting for an approval gets it: the unit head on the
-        8th, the treasury reviewer on the 11th, the director above the threshold."""
+    def approve_in_month(self, mine: Any, month: int) -> None:
+        """`approve_through` at the month's usual times: the unit head on the 8th (the day
+        payroll and card repayments are filed), the treasury on the 11th."""
+        head_day, day = _workday(dt.date(self.year, month, 8)), dt.date(self.year, month, 11)
+        self.approve_through(mine, head_at=_at(head_day, 16), reviewer_at=_at(day, 14, 45),
+                             director_at=_at(day, 16, 45))
+
+    def approve_through(self, mine: Any, *, head_at: dt.datetime, reviewer_at: dt.datetime,
+                        director_at: dt.datetime) -> None:
+        """Every request of `mine` waiting for an approval gets it: its unit head, then the
+        treasury reviewer (in one call), then the director above the threshold; a refusal
+        stops the run with its reason."""
         S = PaymentRequest.Status  # noqa: N806
-        head_day = _workday(dt.date(self.year, month, 8))
         for req in mine.filter(status=S.UNIT_REVIEW).order_by("id"):
             payments.payment_request_approve(request=req, user=self.heads[req.unit],
-                                             comment="同意", as_of=_at(head_day, 16))
-        day = dt.date(self.year, month, 11)
-        for who, status, hour in (("reviewer", S.TREASURY_REVIEW, 14),
-                                  ("director", S.DIRECTOR_REVIEW, 16)):
+                                             comment="同意", as_of=head_at)
+        for who, status, at in (("reviewer", S.TREASURY_REVIEW, reviewer_at),
+                                ("director", S.DIRECTOR_REVIEW, director_at)):
             todo = list(mine.filter(status=status).order_by("id"))
             if todo:
                 out = payments.payment_requests_approve(requests=todo, user=self.users[who],
-                                                        comment="同意", as_of=_at(day, hour, 45))
+                                                        comment="同意", as_of=at)
                 if out.refused:
                     raise RuntimeError(f"{who} refused {out.refused[0][0].tracking_id}: "
                                        f"{out.refused[0][1]}")
@@ -1411,15 +1409,15 @@ class CityYear:
             return
         cards.card_repayment_file(
             transactions=open_, dims=self.card_dims(u), year=self.year, user=self.filers[u.code],
-            purpose=f"公务卡还款 {self.year}年{month}月 {open_[0].card.holder} {len(open_)}笔",
+            purpose=f"{CARD_PURPOSE} {self.year}年{month}月 {open_[0].card.holder} {len(open_)}笔",
             as_of=_at(_workday(dt.date(self.year, month, 8)), 14))
 
     def card_repayments(self, month: int) -> None:
         self.card_file(month)
         self.each(f"card repayments {month:02d} (公务卡)", self.payroll_units(),
                   lambda u: self.card_repay(u, month), atomic=False)
-        self.approve_through(PaymentRequest.objects.filter(
-            year=self.year, purpose__startswith="公务卡还款 "), month)
+        self.approve_in_month(PaymentRequest.objects.filter(
+            year=self.year, purpose__startswith=f"{CARD_PURPOSE} "), month)
 
     # ------------------------------------------------------------------ December, carried
     def payable_dims(self, u: UnitSpec) -> Dims:
@@ -1443,22 +1441,15 @@ class CityYear:
             if PaymentRequest.objects.filter(contract_ref=key).exists():
                 continue
             rng = _rng(self.seed, "payable", u.code)
-            req = payments.payment_request_create(
+            payments.payment_request_create(
                 dims=self.payable_dims(u), year=self.year, amount=self.payable_amount(u),
                 payee=self.payees[rng.randrange(len(self.payees))], contract_ref=key,
                 purpose="12月办公费（年末已批准，次年1月支付）", user=self.filers[u.code],
                 as_of=_at(filed_on, 10), submit=True)
-            payments.payment_request_approve(request=req, user=self.heads[u.code],
-                                             comment="同意", as_of=_at(filed_on, 15))
-        S = PaymentRequest.Status  # noqa: N806
-        mine = PaymentRequest.objects.filter(year=self.year,
-                                             contract_ref__endswith="-carry").order_by("id")
-        for who, status, hour in (("reviewer", S.TREASURY_REVIEW, 10),
-                                  ("director", S.DIRECTOR_REVIEW, 15)):
-            todo = list(mine.filter(status=status))
-            if todo:
-                payments.payment_requests_approve(requests=todo, user=self.users[who],
-                                                  comment="同意", as_of=_at(approved_on, hour))
+        self.approve_through(
+            PaymentRequest.objects.filter(year=self.year, contract_ref__endswith="-carry"),
+            head_at=_at(filed_on, 15), reviewer_at=_at(approved_on, 10),
+            director_at=_at(approved_on, 15))
 
     # ------------------------------------------------------------------ performance, pace
     def performance(self) -> None:
@@ -1481,8 +1472,7 @@ class CityYear:
         last = self.open_through or 0
         if last < 1:
             return
-        on = dt.date(self.year, last, 1) + dt.timedelta(days=31)
-        on = on.replace(day=1) - dt.timedelta(days=1)  # the month's last day
+        on = dt.date(self.year, last, calendar.monthrange(self.year, last)[1])
         execution_pace_demo(on=on, as_of=_at(on, 18), explain=3)
 
 

@@ -367,6 +367,10 @@ def _card_payee(card: OfficialCard, *, user: Any, as_of: dt.datetime) -> Payee:
                       unit=card.organization, reason="公务卡还款", as_of=as_of)
 
 
+# the purpose a repayment request starts with (how the treasury's lists find them)
+REPAYMENT_PURPOSE = "公务卡还款"
+
+
 def card_repayment_file(*, transactions: list[CardTransaction], dims: Dims, year: int,
                         user: Any, purpose: str = "",
                         as_of: dt.datetime | None = None) -> PaymentRequest:
@@ -394,7 +398,8 @@ def card_repayment_file(*, transactions: list[CardTransaction], dims: Dims, year
         payee = _card_payee(card, user=user, as_of=as_of)
         req = payment_request_create(
             dims=dims, year=year, amount=total, payee=payee, user=user, as_of=as_of,
-            purpose=(purpose or f"公务卡还款 {card.number_masked} {card.holder} {len(rows)}笔")[:300],
+            purpose=(purpose or f"{REPAYMENT_PURPOSE} {card.number_masked} {card.holder} "
+                              f"{len(rows)}笔")[:300],
             submit=True)
         if req.status == S.REFUSED:
             why = "; ".join(req.hits.filter(action="refuse").values_list("reason", flat=True))

@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from budgets import selectors as budget_selectors
@@ -217,14 +218,21 @@ class PayrollParse:
 
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+# the purpose every payroll request starts with (how the treasury's lists find them)
+PURPOSE = "工资统发"
+
+
+def id_check_digit(body: str) -> str:
+    """The check digit of a GB 11643 ID number's first 17 digits (ISO 7064 MOD 11-2)."""
+    total = sum(int(c) * w for c, w in zip(body, _ID_WEIGHTS, strict=True))
+    return "10X98765432"[total % 11]
 
 
 def id_number_valid(value: str) -> bool:
     """GB 11643: 17 digits and a check digit (0-9 or X) of ISO 7064 MOD 11-2."""
     if not re.fullmatch(r"\d{17}[\dX]", value):
         return False
-    total = sum(int(c) * w for c, w in zip(value[:17], _ID_WEIGHTS, strict=True))
-    return "10X98765432"[total % 11] == value[17]
+    return id_check_digit(value[:17]) == value[17]
 
 
 def _decode(content: bytes) -> str | None:
@@ -528,16 +536,18 @@ def payroll_submit(*, batch: PayrollBatch, user: Any, withholding_payees: dict[s
                                  bank_name=line.bank_name, user=user, as_of=as_of)
             req = payment_request_create(
                 dims=batch.dims, year=batch.year, amount=line.net, payee=payee,
-                purpose=f"工资统发 {period} {line.staff_no}", user=user, as_of=as_of,
+                purpose=f"{PURPOSE} {period} {line.staff_no}", user=user, as_of=as_of,
                 submit=True)
             _refused(req, line.name)
             line.request = req
             line.save(update_fields=["request"])
         for kind, amount in withheld.items():
+            with translation.override(settings.LANGUAGE_CODE):  # stored text: not the UI's
+                label = str(PayrollWithholding.Kind(kind).label)
             req = payment_request_create(
                 dims=batch.dims, year=batch.year, amount=amount,
                 payee=withholding_payees[kind],
-                purpose=f"工资统发 {period} {PayrollWithholding.Kind(kind).label}",
+                purpose=f"{PURPOSE} {period} {label}",
                 user=user, as_of=as_of, submit=True)
             _refused(req, withholding_payees[kind].name)
             PayrollWithholding.objects.create(batch=batch, kind=kind, amount=amount, request=req)
