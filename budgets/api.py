@@ -142,8 +142,9 @@ class UnitIndicators(APIView):
         if not rules.has_perm("budgets.view_unit", request.user, code):
             return Response(OUT_OF_SCOPE, status=status.HTTP_403_FORBIDDEN)
         rows = selectors.unit_indicators(unit_code=code, year=year)
-        return Response([{**r.dims.__dict__, "approved": str(r.approved), "adjusted": str(r.adjusted),
-                          "used": str(r.used), "available": str(r.available)} for r in rows])
+        return Response([{**r.dims.__dict__, "approved": str(r.approved), "carried": str(r.carried),
+                          "adjusted": str(r.adjusted), "used": str(r.used),
+                          "available": str(r.available)} for r in rows])
 
 
 class IndicatorHistory(APIView):

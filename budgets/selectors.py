@@ -17,7 +17,10 @@ from finance.ledger import Dims
 from finance.models import Line, WorkflowStep, fen_to_decimal
 
 ZERO = Decimal("0.00")
-BUDGET_KINDS = {"approval": "approved", "adjustment": "adjusted", "virement": "adjusted"}
+# the entry kinds that set an indicator (the rest — commitments, payments, releases — use it);
+# carry_forward: last year's money carried in on Jan 1 by the year-end close (年初结转)
+BUDGET_KINDS = {"approval": "approved", "adjustment": "adjusted", "virement": "adjusted",
+                "carry_forward": "carried"}
 
 
 def _cents(value: Decimal | None) -> Decimal:
@@ -50,17 +53,20 @@ def indicator_for(*, dims: Dims, year: int) -> Indicator | None:
 @dataclass(frozen=True)
 class IndicatorRow:
     """One indicator of a unit: approved (批复), adjusted (调整/调剂, signed), used (moved
-    by other documents, e.g. payment commitments) and available, all from the ledger."""
+    by other documents, e.g. payment commitments), available, and carried in from last
+    year by the year-end close (年初结转), all from the ledger:
+    available = approved + carried + adjusted − used."""
 
     dims: Dims
     approved: Decimal
     adjusted: Decimal
     used: Decimal
     available: Decimal
+    carried: Decimal = Decimal("0.00")
 
     @property
     def current(self) -> Decimal:
-        return self.approved + self.adjusted
+        return self.approved + self.carried + self.adjusted
 
 
 _LINE_DIMS = ("region__code", "unit__code", "function__code", "economic__code",
@@ -92,8 +98,8 @@ def units_indicators(*, unit_codes: Iterable[str], year: int) -> dict[str, list[
         t = totals[d]
         result[d.unit].append(IndicatorRow(
             dims=d, approved=fen_to_decimal(t["approved"]), adjusted=fen_to_decimal(t["adjusted"]),
-            used=fen_to_decimal(-t["used"]),
-            available=fen_to_decimal(t["approved"] + t["adjusted"] + t["used"])))
+            used=fen_to_decimal(-t["used"]), carried=fen_to_decimal(t["carried"]),
+            available=fen_to_decimal(t["approved"] + t["carried"] + t["adjusted"] + t["used"])))
     return dict(result)
 
 

@@ -182,6 +182,7 @@ class TestIndicatorPage:
                                     user=approver)
         client.force_login(user)
         html = client.get("/budgets/units/440300101/indicators/?year=2026").content.decode()
+        # approved, carried in from last year (年初结转: none), adjusted, used, available
         assert ('<td>30201</td><td>1</td><td>440300101-JB01</td><td class="num">8000.25</td>'
-                '<td class="num">1000.00</td><td class="num">0.00</td><td class="num">9000.25</td>'
+                '<td class="num">0.00</td><td class="num">1000.00</td><td class="num">0.00</td><td class="num">9000.25</td>'
                 in html.replace(",", ""))

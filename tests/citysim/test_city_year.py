@@ -212,6 +212,13 @@ class TestTwelveMonths:
         assert (late.year, late.status) == (YEAR + 1, "approved")
         assert selectors.balance(account="9201", year=YEAR) == Decimal("0.00")
         assert selectors.balance(account="9201", year=YEAR + 1, unit=late.unit) == late.amount
+        # the unit's register in the new year shows the tuple's carried money as 年初结转
+        # (not as negative use): all of it carried, the late bill committed against it
+        row = next(r for r in budget_selectors.unit_indicators(unit_code=late.unit,
+                                                               year=YEAR + 1)
+                   if r.dims.economic == "30201")
+        assert row.carried >= late.amount and row.used == late.amount
+        assert row.available == row.carried - late.amount  # no new budget in the new year yet
         # January of the next year: the treasury's first vouchers pay it (the bank's file
         # of the 14th), from the carried funds
         call_command("city_year", units=2, months=1, year=YEAR + 1, out=str(tmp_path),
