@@ -205,7 +205,8 @@ def may_act_as_budget_office(user: Any) -> bool:
 
 def may_override_control(user: Any) -> bool:
     """控制方式: the treasury director (国库负责人) overrides a blocking control rule for one
-    payment request, with a reason (finance.control); never above 100 %, never the filer."""
+    payment request or one contract's signing, with a reason (finance.control); never above
+    100 %, never the filer."""
     return has_role(user, TREASURY_DIRECTOR)
 
 

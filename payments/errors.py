@@ -241,6 +241,8 @@ MSG_CONTRACT_EXCEEDED = _(
 MSG_CONTRACT_MISMATCH = _(
     "Contract %(number)s is charged to another indicator or pays another payee "
     "(%(payee)s); a payment under it uses its indicator and its counterparty.")
+MSG_CONTRACT_CONTROL = _(
+    "Contract %(number)s cannot be signed: %(reason)s")
 MSG_CONTRACT_OPEN_REQUESTS = _(
     "Contract %(number)s has %(count)s request(s) still in payment; decide them before "
     "closing it.")
@@ -248,6 +250,7 @@ MSG_CONTRACT_OPEN_REQUESTS = _(
 ACTION_SIGNED = pgettext_lazy("contract action", "signed")
 ACTION_CLOSED = pgettext_lazy("contract action", "closed")
 ACTION_PAID_UNDER = pgettext_lazy("contract action", "paid against")
+ACTION_OVERRIDDEN = pgettext_lazy("contract action", "overridden")
 
 
 class ContractError(PaymentError):
@@ -277,6 +280,12 @@ class ContractState(ContractError):
 class ContractShort(ContractError):
     message = MSG_CONTRACT_SHORT
     code = "contract_indicator_short"
+
+
+class ContractControlBlocked(ContractError):
+    """A blocking control rule (控制方式) refused the signing; the check is kept."""
+    message = MSG_CONTRACT_CONTROL
+    code = "contract_control_blocked"
 
 
 class ContractExceeded(ContractError):

@@ -179,6 +179,7 @@ POLICY: dict[str, str | Check] = {
     "web:bureau_control_rules": _city,
     "web:bureau_control_rule": _city,
     "web:request_control_override": _treasury_only,
+    "web:contract_control_override": _treasury_only,
     # 序时进度 alerts (audit/pace_views.py): the people of an organization (their own,
     # scoped in the views: 404) and the city level; services check who may act
     "audit:pace_alerts": _payee_reader,

@@ -111,6 +111,8 @@ urlpatterns += [
     path("web/contracts/new/", views_contracts.contract_new, name="contract_new"),
     path("web/contracts/<int:pk>/", views_contracts.contract_detail, name="contract"),
     path("web/contracts/<int:pk>/sign/", views_contracts.contract_sign, name="contract_sign"),
+    path("web/contracts/<int:pk>/control-override/", views_contracts.contract_control_override,
+         name="contract_control_override"),
     path("web/contracts/<int:pk>/close/", views_contracts.contract_close,
          name="contract_close"),
 ]

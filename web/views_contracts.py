@@ -27,11 +27,12 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from budgets import selectors as budget_selectors
-from finance import labels, roles
+from finance import control, labels, roles
 from finance.errors import LedgerError
-from finance.models import WorkflowStep
+from finance.models import ControlCheck, WorkflowStep
 from payments import services as pay
 from payments.models import Contract
+from payments.services import control as contract_control
 from web import menu, scoping
 from web.forms import dims_parse, indicator_choices, indicator_labels
 from web.forms_payees import payees_for_unit
@@ -237,6 +238,29 @@ def contract_sign(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, _("Contract %(number)s is signed; %(amount)s is committed "
                                     "against its indicator.") % {
             "number": c.number, "amount": f"{c.amount:,.2f}"})
+        checks = control.checks_of(c)
+        if checks and checks[-1].outcome == ControlCheck.Outcome.WARNED:
+            messages.warning(request, _("Control rule %(rule)s warns from %(threshold)s%%: the "
+                                        "indicator's usage is now %(usage)s%%.") % {
+                "rule": control.rule_name(checks[-1].rule),
+                "threshold": checks[-1].threshold_percent, "usage": checks[-1].usage_percent})
+    return redirect("web:contract", pk=pk)
+
+
+@login_required
+@require_POST
+def contract_control_override(request: HttpRequest, pk: int) -> HttpResponse:
+    """The treasury director overrides a blocking control rule for a draft contract (a
+    reason is required); the unit head then signs it again."""
+    c = _visible(request, pk)
+    try:
+        contract_control.contract_control_override(contract=c, user=request.user,
+                                                   reason=request.POST.get("reason", ""))
+    except LedgerError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Override recorded; the unit head may sign the contract "
+                                    "again."))
     return redirect("web:contract", pk=pk)
 
 
@@ -256,6 +280,6 @@ def contract_close(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("web:contract", pk=pk)
 
 
-__all__ = ["contract_close", "contract_detail", "contract_field",
+__all__ = ["contract_close", "contract_control_override", "contract_detail", "contract_field",
            "contract_new", "contract_sign", "contracts", "signed_contracts",
            "visible_contracts"]

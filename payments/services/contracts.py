@@ -40,6 +40,7 @@ from payments import errors
 from payments.models import Contract, ContractInstalment, Payee, PaymentRequest
 from payments.rules import fmt
 from payments.services._common import CENT, UNIT_HEAD, S, _dim_kwargs
+from payments.services.control import contract_control_check
 from payments.services.requests import _draft_check, _payee_check, commitment_post
 
 C = Contract.Status
@@ -103,7 +104,12 @@ def _lock(contract: Contract | int) -> Contract:
 def contract_sign(*, contract: Contract, user: Any,
                   as_of: dt.datetime | None = None) -> Contract:
     """The unit head signs a draft contract: its amount is committed against the indicator
-    (the request's commitment posting); refused when the indicator has less available."""
+    (the request's commitment posting); refused when the indicator has less available.
+    Signing is where the contract takes the indicator, so the control rule (控制方式,
+    payments.services.control) is checked here, at the contract amount, and recorded
+    against the contract: a blocking rule refuses it (ContractControlBlocked) unless the
+    treasury director overrode it for the contract; a warning is recorded and shown. The
+    requests paid under the contract draw on this commitment and are not checked again."""
     as_of = as_of or timezone.now()
     with transaction.atomic():
         c = _lock(contract)
@@ -112,17 +118,25 @@ def contract_sign(*, contract: Contract, user: Any,
         if c.status != C.DRAFT:
             raise errors.ContractState(number=c.number, status=c.get_status_display(),
                                        action=errors.ACTION_SIGNED)
-        c.sign_entry = commitment_post(
-            dims=c.dims, amount=c.amount, document=c, tracking_id=contract_tracking_id(c),
-            description=f"合同 指标占用 {c.number}", user=user,
-            on=timezone.localdate(as_of), as_of=as_of,
-            short=lambda exc: errors.ContractShort(available=fmt(exc.available),
-                                                   number=c.number, amount=fmt(c.amount)))
-        old, c.status, c.signed_by, c.signed_at = c.status, C.SIGNED, user, as_of
-        save_with_history(c, user=user, reason="contract signed")
-        workflow_record(document=c, from_state=old, to_state=c.status, action="sign",
-                        user=user, as_of=as_of)
-        return c
+        blocked = contract_control_check(c, timezone.localdate(as_of), as_of)
+        if blocked is None:
+            _sign(c, user=user, as_of=as_of)
+    if blocked is not None:  # raised after the commit: the check that refused it is kept
+        raise errors.ContractControlBlocked(number=c.number, reason=blocked.message())
+    return c
+
+
+def _sign(c: Contract, *, user: Any, as_of: dt.datetime) -> None:
+    c.sign_entry = commitment_post(
+        dims=c.dims, amount=c.amount, document=c, tracking_id=contract_tracking_id(c),
+        description=f"合同 指标占用 {c.number}", user=user,
+        on=timezone.localdate(as_of), as_of=as_of,
+        short=lambda exc: errors.ContractShort(available=fmt(exc.available),
+                                               number=c.number, amount=fmt(c.amount)))
+    old, c.status, c.signed_by, c.signed_at = c.status, C.SIGNED, user, as_of
+    save_with_history(c, user=user, reason="contract signed")
+    workflow_record(document=c, from_state=old, to_state=c.status, action="sign",
+                    user=user, as_of=as_of)
 
 
 def contract_close(*, contract: Contract, user: Any, reason: str,

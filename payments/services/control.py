@@ -13,13 +13,14 @@ from finance import control
 from finance.models import ControlOverride
 from finance.services import workflow_record
 from payments import errors
-from payments.models import PaymentRequest, Rule
+from payments.models import Contract, PaymentRequest, Rule
 from payments.rules import Hit
 from payments.services._common import S
 
 RULE_CODE = "control"  # the code of the hits a control check adds to a request
 OVERRIDE_ACTION = "control_override"  # the workflow step of an override
 OVERRIDABLE = (S.DRAFT, S.REFUSED)
+CONTRACT_OVERRIDABLE = (Contract.Status.DRAFT,)
 
 
 def control_hits(req: PaymentRequest, on: dt.date, as_of: dt.datetime) -> list[Hit]:
@@ -48,6 +49,41 @@ def control_hits(req: PaymentRequest, on: dt.date, as_of: dt.datetime) -> list[H
     return []
 
 
+def contract_control_check(contract: Contract, on: dt.date,
+                           as_of: dt.datetime) -> control.Decision | None:
+    """The control check of a contract's signing (in the caller's transaction): signing
+    commits the whole contract amount, so the rule is asked as for a request of that
+    amount, and the check is recorded against the contract. Returns the decision when it
+    blocks without an override covering the amount (the caller refuses the signing), else
+    None. Above 100 % nothing is recorded: the ledger refuses the commitment."""
+    decision = control.decide(dims=contract.dims, year=contract.year, amount=contract.amount,
+                              on=on)
+    if decision.over_limit:
+        return None
+    override = control.override_for(contract, contract.amount) if decision.blocked else None
+    control.check_record(document=contract, decision=decision, as_of=as_of, override=override)
+    return decision if decision.blocked and override is None else None
+
+
+def _override(*, document: Any, filer_id: int | None, user: Any, reason: str,
+              as_of: dt.datetime) -> ControlOverride:
+    """An authorised approver's override of a blocking rule for a locked draft document
+    (a request or a contract), at its amount, with a reason and a workflow step. Never by
+    the document's own filer; never above 100 % (finance.control refuses it)."""
+    if user.pk == filer_id:
+        raise errors.NotAllowed(user=user, action="override", why=errors.MSG_FILER_CANNOT_APPROVE)
+    decision = control.decide(dims=document.dims, year=document.year, amount=document.amount,
+                              on=timezone.localdate(as_of))
+    override = control.override_grant(document=document, decision=decision, user=user,
+                                      reason=reason, as_of=as_of)
+    workflow_record(document=document, from_state=document.status, to_state=document.status,
+                    action=OVERRIDE_ACTION, user=user, as_of=as_of,
+                    comment=f"{control.rule_name(decision.rule)} "
+                            f"{decision.threshold:.2f}% → {override.usage_percent:.2f}%: "
+                            f"{override.reason}")
+    return override
+
+
 def payment_request_control_override(*, request: PaymentRequest, user: Any, reason: str,
                                      as_of: dt.datetime | None = None) -> ControlOverride:
     """The treasury director (finance.roles.may_override_control) lets a draft or a request
@@ -61,16 +97,20 @@ def payment_request_control_override(*, request: PaymentRequest, user: Any, reas
         if req.status not in OVERRIDABLE:
             raise errors.WrongState(tracking_id=req.tracking_id,
                                     status=req.get_status_display(), action="overridden")
-        if user.pk == req.filed_by_id:
-            raise errors.NotAllowed(user=user, action="override",
-                                    why=errors.MSG_FILER_CANNOT_APPROVE)
-        decision = control.decide(dims=req.dims, year=req.year, amount=req.amount,
-                                  on=timezone.localdate(as_of))
-        override = control.override_grant(document=req, decision=decision, user=user,
-                                          reason=reason, as_of=as_of)
-        workflow_record(document=req, from_state=req.status, to_state=req.status,
-                        action=OVERRIDE_ACTION, user=user, as_of=as_of,
-                        comment=f"{control.rule_name(decision.rule)} "
-                                f"{decision.threshold:.2f}% → {override.usage_percent:.2f}%: "
-                                f"{override.reason}")
-        return override
+        return _override(document=req, filer_id=req.filed_by_id, user=user, reason=reason,
+                         as_of=as_of)
+
+
+def contract_control_override(*, contract: Contract, user: Any, reason: str,
+                              as_of: dt.datetime | None = None) -> ControlOverride:
+    """The same override for a draft contract whose signing a blocking rule refused: the
+    treasury director lets it pass at the contract amount with a reason (never the person
+    who registered it); the unit head then signs it again."""
+    as_of = as_of or timezone.now()
+    with transaction.atomic():
+        c = Contract.objects.select_for_update(of=("self",)).get(pk=contract.pk)
+        if c.status not in CONTRACT_OVERRIDABLE:
+            raise errors.ContractState(number=c.number, status=c.get_status_display(),
+                                       action=errors.ACTION_OVERRIDDEN)
+        return _override(document=c, filer_id=c.created_by_id, user=user, reason=reason,
+                         as_of=as_of)

@@ -7,14 +7,15 @@ from decimal import Decimal
 
 import pytest
 
-from finance import chart, selectors
+from finance import chart, control, roles, selectors
 from finance.errors import NotPermitted
-from finance.models import Entry
+from finance.models import Entry, WorkflowStep
 from payments import errors, services
 from payments.importers.common import ResultRow
 from payments.models import BankFile, Contract
+from payments.services import control as contract_control
 from payments.services.contracts import contract_entries
-from tests.helpers import YEAR, dims
+from tests.helpers import YEAR, dims, grant
 from tests.payments.conftest import AS_OF, approve_all
 
 D = Decimal
@@ -243,3 +244,76 @@ class TestTrail:
         [contract] = request.related
         assert (contract.label, contract.pk) == ("payments.contract", str(signed.pk))
         assert [s.action for s in contract.steps] == ["create", "sign"]
+
+
+class TestControlOnSigning:
+    """控制方式 at signing: the 1,000.00 indicator (economic 302, fund source 1) and a
+    contract of 600.00 — signing takes the usage to 600 / 1,000 = 60 %."""
+
+    @pytest.fixture
+    def rule(self, ready, django_user_model):  # noqa: ANN001
+        office = grant(django_user_model.objects.create_user(username="yusuanchu"),
+                       roles.BUDGET_OFFICE)
+
+        def set_rule(mode: str, threshold: str) -> None:
+            control.control_rule_save(
+                user=office, reason=f"{mode} {threshold}", fund_source="1",
+                economic_prefix="302", mode=mode, threshold_percent=D(threshold),
+                effective_from=dt.date(YEAR, 1, 1))
+        return set_rule
+
+    @staticmethod
+    def outcomes(c: Contract) -> list[tuple[str, str]]:
+        return [(k.outcome, f"{k.usage_percent}") for k in control.checks_of(c)]
+
+    def test_a_block_at_50_refuses_the_signing_until_the_director_overrides_it(
+            self, ready, rule):  # noqa: ANN001
+        rule("block", "50.00")
+        c = new_contract(ready)
+        with pytest.raises(errors.ContractControlBlocked) as exc:
+            services.contract_sign(contract=c, user=ready.people.head, as_of=AS_OF)
+        assert "HT-2026-001" in str(exc.value) and "usage would be 60.00%" in str(exc.value)
+        c.refresh_from_db()
+        # nothing committed, the refusing check kept
+        assert c.status == "draft" and figures() == (D("1000.00"), 0, 0)
+        assert self.outcomes(c) == [("blocked", "60.00")]
+        # neither the person who registered it nor the unit head may override
+        for who, error in ((ready.people.filer, errors.NotAllowed),
+                           (ready.people.head, NotPermitted)):
+            with pytest.raises(error):
+                contract_control.contract_control_override(
+                    contract=c, user=who, reason="x", as_of=AS_OF)
+        ov = contract_control.contract_control_override(
+            contract=c, user=ready.people.director, reason="区政府常务会议纪要〔2026〕3号",
+            as_of=AS_OF)
+        assert (ov.amount, ov.usage_percent, ov.threshold_percent, ov.mode) == (
+            D("600.00"), D("60.00"), D("50.00"), "block")
+        c = services.contract_sign(contract=c, user=ready.people.head, as_of=AS_OF)
+        # 1,000 − 600 = 400.00 available, 600.00 committed
+        assert c.status == "signed" and figures() == (D("400.00"), D("600.00"), 0)
+        assert self.outcomes(c) == [("blocked", "60.00"), ("overridden", "60.00")]
+        assert [s.action for s in WorkflowStep.objects.filter(
+            doc_id=str(c.pk), doc_type__model="contract").order_by("at", "id")] == [
+            "create", "control_override", "sign"]
+        # a signed contract has nothing to override
+        with pytest.raises(errors.ContractState):
+            contract_control.contract_control_override(
+                contract=c, user=ready.people.director, reason="again", as_of=AS_OF)
+
+    def test_a_warning_at_50_signs_and_records_it_the_instalments_are_not_checked_again(
+            self, ready, rule):  # noqa: ANN001
+        rule("warn", "50.00")
+        c = services.contract_sign(contract=new_contract(ready), user=ready.people.head,
+                                   as_of=AS_OF)
+        assert c.status == "signed" and figures() == (D("400.00"), D("600.00"), 0)
+        assert self.outcomes(c) == [("warned", "60.00")]
+        req = pay_under(ready, c, "250.00")
+        assert req.status == "approved" and not control.checks_of(req)
+
+    def test_without_a_rule_the_default_blocks_at_100_and_60_is_within(self, ready):  # noqa: ANN001
+        c = services.contract_sign(contract=new_contract(ready), user=ready.people.head,
+                                   as_of=AS_OF)
+        [check] = control.checks_of(c)
+        assert (check.outcome, check.mode, check.threshold_percent, check.usage_percent,
+                check.indicator_amount, check.used_amount) == (
+            "within", "block", D("100.00"), D("60.00"), D("1000.00"), D("0.00"))

@@ -31,6 +31,7 @@ PAGES = {
 POSTS = {  # the override: treasury only; the reviewer is refused by the service (a message,
     # back to the page); a role-less account sees no request (web.scoping: 404)
     "/web/requests/{tracking_id}/control-override/": [LOGIN, D, D, D, R, D, D, NF],
+    "/web/contracts/{contract}/control-override/": [LOGIN, D, D, D, R, D, D, D],
 }
 
 
@@ -38,6 +39,15 @@ def sign_in(user, lang: str = "en") -> Client:  # noqa: ANN001
     c = Client(headers={"accept-language": lang})
     c.force_login(user)
     return c
+
+
+def new_contract(world) -> object:  # noqa: ANN001
+    """A draft contract of 600.00 on the unit's indicator, registered by the filer."""
+    return pay.contract_create(
+        dims=dims(), year=YEAR, number="HT-2026-009", counterparty=world.payee,
+        title="教学楼维修", amount=Decimal("600.00"), start=dt.date(YEAR, 3, 1),
+        end=dt.date(YEAR, 12, 31), schedule=[(dt.date(YEAR, 6, 30), Decimal("600.00"))],
+        user=world.people.filer, as_of=AS_OF)
 
 
 @pytest.fixture
@@ -50,6 +60,7 @@ def rule(world):  # noqa: ANN001
 
 class TestWhoSeesThePages:
     def test_every_page_for_every_role(self, world, rule, django_user_model):  # noqa: ANN001
+        contract = new_contract(world)
         p = world.people
         people = {"filer": p.filer, "head": p.head, "dept": p.dept, "reviewer": p.reviewer,
                   "office": p.office, "auditor": p.auditor,
@@ -61,7 +72,8 @@ class TestWhoSeesThePages:
                 c.force_login(people[role])
             for table, post in ((PAGES, False), (POSTS, True)):
                 for url, answers in table.items():
-                    url = url.format(id=rule.pk, tracking_id=world.r1.tracking_id)
+                    url = url.format(id=rule.pk, tracking_id=world.r1.tracking_id,
+                                     contract=contract.pk)
                     r = c.post(url, {"reason": "x"}) if post else c.get(url)
                     if r.status_code != answers[ROLES.index(role)]:
                         wrong.append(f"{role} {url}: {r.status_code}")
@@ -113,3 +125,27 @@ class TestOverrideOnTheRequestPage:
         assert "Overridden by director" in html and "专项会议纪要" in html
         req = pay.payment_request_submit(request=req, user=world.people.filer, as_of=AS_OF)
         assert req.status == "unit_review"
+
+
+class TestOverrideOnTheContractPage:
+    def test_a_blocked_signing_is_overridden_by_the_director_then_signed(
+            self, world, rule, django_user_model):  # noqa: ANN001
+        # (120.50 + 600.00) / 1,000.00 = 72.05 % > 10 %: the head's signing is refused
+        director = django_user_model.objects.create_user(username="director")
+        director.groups.add(Group.objects.get_or_create(name=roles.TREASURY_DIRECTOR)[0])
+        contract = new_contract(world)
+        page = f"/web/contracts/{contract.pk}/"
+        html = sign_in(world.people.head, "zh-hans").post(f"{page}sign/", follow=True)
+        html = html.content.decode()
+        contract.refresh_from_db()
+        assert contract.status == "draft"
+        assert "不能签订" in html and "72.05" in html and 'id="control-checks"' in html
+        assert 'id="override-form"' not in html  # the head may not override
+        html = sign_in(director).get(page).content.decode()
+        assert 'id="override-form"' in html and f'action="{page}control-override/"' in html
+        r = sign_in(director).post(f"{page}control-override/", {"reason": "区长办公会纪要"})
+        assert r.status_code == 302
+        html = sign_in(world.people.head, "zh-hans").post(f"{page}sign/", follow=True)
+        contract.refresh_from_db()
+        assert contract.status == "signed" and "区长办公会纪要" in html.content.decode()
+        assert [c.outcome for c in control.checks_of(contract)] == ["blocked", "overridden"]
