@@ -24,12 +24,18 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import os
+import threading
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from django.conf import settings
 
 from finance import classification_maps as cmaps
 from finance.measures import NONE, parts_of, trace_parse
@@ -345,15 +351,17 @@ def is_open_data(name: str) -> bool:
     return name.endswith(".csv") or name == "datapackage.json"
 
 
-def bulk_sets(year: int) -> Iterable[Any]:
+def bulk_sets(year: int, pks: Iterable[int] | None = None) -> Iterable[Any]:
     from reports.models import DisclosureSet
 
-    return (DisclosureSet.objects.filter(year=year, status=DisclosureSet.Status.PUBLISHED)
-            .select_related("department").prefetch_related("files")
+    qs = DisclosureSet.objects.filter(year=year, status=DisclosureSet.Status.PUBLISHED)
+    if pks is not None:
+        qs = qs.filter(pk__in=list(pks))
+    return (qs.select_related("department").prefetch_related("files")
             .order_by("department__code", "kind"))
 
 
-def bulk_zip(year: int) -> bytes:
+def bulk_zip(year: int, pks: Iterable[int] | None = None) -> bytes:
     """Every published set of `year`: `<department>/<kind>/` with its CSV files,
     datapackage.json and manifest.json (canonical, as /reports/public/<id>/manifest.json
     serves it). Drafts and approved sets are not there."""
@@ -361,7 +369,7 @@ def bulk_zip(year: int) -> bytes:
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for ds in bulk_sets(year):
+        for ds in bulk_sets(year, pks):
             folder = f"{ds.department.code}/{ds.kind}"
             for f in sorted(ds.files.all(), key=lambda f: f.name):
                 if is_open_data(f.name):
@@ -370,6 +378,37 @@ def bulk_zip(year: int) -> bytes:
             zf.writestr(zipfile.ZipInfo(f"{folder}/manifest.json", ZIP_DATE),
                         manifest_canonical(ds.manifest).encode("utf-8"))
     return buf.getvalue()
+
+
+def bulk_key(year: int) -> tuple[str, list[int]]:
+    """What the year's zip is made of: the published sets and their manifests' digests
+    (a published set never changes, so equal keys mean equal zips), and the sets' ids.
+    Empty key: nothing published."""
+    from reports.models import DisclosureSet
+
+    rows = list(DisclosureSet.objects.filter(year=year, status=DisclosureSet.Status.PUBLISHED)
+                .order_by("pk").values_list("pk", "manifest_sha256"))
+    parts = [f"{pk}:{digest}" for pk, digest in rows]
+    key = hashlib.sha256("|".join(parts).encode()).hexdigest() if parts else ""
+    return key, [pk for pk, _d in rows]
+
+
+def bulk_zip_file(year: int) -> tuple[Path, str] | None:
+    """The year's bulk zip as a file under MEDIA_ROOT/opendata/, built once per set of
+    published sets (`bulk_key`, also the HTTP ETag) and then served from there; None when
+    nothing of the year is published. Written to a temporary name and renamed, so a
+    reader never sees half a zip and two builders at once both end with the same file."""
+    key, pks = bulk_key(year)
+    if not key:
+        return None
+    folder = Path(settings.MEDIA_ROOT) / "opendata"
+    path = folder / f"open_data_{year}_{key[:20]}.zip"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{path.name}.{os.getpid()}.{threading.get_ident()}.part"
+        tmp.write_bytes(bulk_zip(year, pks))  # exactly the sets the key names
+        os.replace(tmp, path)
+    return path, key
 
 
 def published_fiscal_figure(ds: Any, ref: str) -> dict[str, str] | None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotModified,
+)
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -98,10 +104,19 @@ def citizens_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def bulk_view(request: HttpRequest, year: int) -> HttpResponse:
-    """A year's published open data of every department in one zip."""
-    if not DisclosureSet.objects.filter(year=year,
-                                        status=DisclosureSet.Status.PUBLISHED).exists():
+    """A year's published open data of every department in one zip, built once per set of
+    published sets and served from MEDIA_ROOT (opendata.bulk_zip_file); its key is the
+    ETag, so a client that has it gets 304 Not Modified."""
+    found = opendata.bulk_zip_file(year)
+    if found is None:
         raise Http404("nothing published for this year")
-    response = HttpResponse(opendata.bulk_zip(year), content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="open_data_{year}.zip"'
+    path, key = found
+    etag = f'"{key}"'
+    if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+        response: HttpResponse = HttpResponseNotModified()
+    else:
+        response = FileResponse(path.open("rb"), content_type="application/zip",
+                                as_attachment=True, filename=f"open_data_{year}.zip")
+    response["ETag"] = etag
+    response["Cache-Control"] = "public, max-age=300"
     return response

@@ -144,7 +144,8 @@ class TestPublishedOpenData:
                                        approved_on=dt.date(YEAR, 3, 1), user=user)  # a draft
         response = client.get(f"/reports/public/open-data/{YEAR}.zip")
         assert response.status_code == 200
-        names = sorted(zipfile.ZipFile(io.BytesIO(response.content)).namelist())
+        names = sorted(zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+                       .namelist())
         expected = sorted([f"{EDU}/final/{YEAR}_{EDU}_final_F{i}.csv" for i in range(1, 10)]
                           + [f"{EDU}/final/{YEAR}_{EDU}_final_fiscal.csv",
                              f"{EDU}/final/datapackage.json", f"{EDU}/final/manifest.json"])
@@ -152,6 +153,25 @@ class TestPublishedOpenData:
         assert client.get(f"/reports/public/open-data/{YEAR + 1}.zip").status_code == 404
         assert f"/reports/public/open-data/{YEAR}.zip" in client.get("/reports/public/").content.decode()
         assert f"/reports/public/{ds.pk}/citizens/" in client.get(f"/reports/public/{ds.pk}/").content.decode()
+
+    def test_bulk_zip_is_built_once_per_published_state_and_revalidated_by_etag(
+            self, city, user, approver, client, media_root):  # noqa: ANN001
+        publish(user, approver)
+        url = f"/reports/public/open-data/{YEAR}.zip"
+        first = client.get(url)
+        body = b"".join(first.streaming_content)
+        [built] = list((media_root / "opendata").glob("*.zip"))
+        stamp = built.stat().st_mtime_ns
+        again = client.get(url)
+        # served from the same file (not rebuilt), the same bytes, the same validator
+        assert b"".join(again.streaming_content) == body == opendata.bulk_zip(YEAR)
+        assert again["ETag"] == first["ETag"] and built.stat().st_mtime_ns == stamp
+        assert client.get(url, headers={"if-none-match": first["ETag"]}).status_code == 304
+        # a new draft changes nothing; the key is the published sets and their manifests
+        services.disclosure_set_create(department_code="440300200", year=YEAR, kind="final",
+                                       approved_on=dt.date(YEAR, 3, 1), user=user)
+        assert client.get(url)["ETag"] == first["ETag"]
+        assert client.get(url, headers={"if-none-match": '"other"'}).status_code == 200
 
     def test_bulk_command_writes_the_same_zip(self, city, user, approver, tmp_path):
         from django.core.management import call_command
