@@ -116,6 +116,10 @@ if DATABASE_REPLICA_URL:
 # server-side cursors, no prepared statements (config/pooling.py, docs/OPERATIONS.md).
 DATABASE_POOLER = os.environ.get("DATABASE_POOLER", "")
 DATABASES = {alias: pooled(db, DATABASE_POOLER) for alias, db in DATABASES.items()}
+# Ledger lines partitioned by fiscal year on PostgreSQL (issue 23, finance/partitions.py,
+# docs/OPERATIONS.md "Ledger partitions"): read by finance migration 0012 at `migrate`
+# time ("0": finance_line stays a plain table) and by fiscal_year_open. SQLite: plain.
+LEDGER_PARTITIONS = os.environ.get("LEDGER_PARTITIONS", "1") == "1"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

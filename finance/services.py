@@ -6,6 +6,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -13,7 +14,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, get_history_manager_for_model
 
-from finance import roles
+from finance import partitions, roles
 from finance.constraints import validate_constraints
 from finance.errors import PeriodMissing
 from finance.ledger import GENESIS, Dims, LineSpec, cr, dr, entry_post, entry_reverse, sha256
@@ -218,6 +219,10 @@ def fiscal_year_open(*, year: int, user: Any, reason: str = "open fiscal year") 
     VoucherSequence.objects.get_or_create(
         fiscal_year=year, defaults={"last_hash": sha256(f"{GENESIS}|smart-finance|{year}")}
     )
+    if settings.LEDGER_PARTITIONS:
+        # PostgreSQL with a partitioned finance_line: the year's own partition (rows of the
+        # year already in the DEFAULT partition move into it); elsewhere nothing
+        partitions.year_partition_ensure(year)
     return fy
 
 
