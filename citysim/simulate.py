@@ -31,7 +31,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, Permission
 from django.db import connection, connections, transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 
 from audit.models import PaceAlert
 from budgets import services as budgets
@@ -899,6 +899,9 @@ class CityYear:
                                                         Decimal(0)) + 1000
                 if m == 12 and self.open_through is None:  # December's late bill
                     wanted[self.payable_dims(u), m] += self.payable_amount(u)
+            # card spending a 退票 reopened before this quarter (last December's repayment
+            # returned by the bank is repaid in January of this year)
+            wanted[self.card_dims(u), months[0]] += self.card_open_amount(u)
         lines = [payments.PlanApplyLine(dims=d, month=m, amount=a) for (d, m), a in wanted.items()]
         payments.plans_apply(lines=lines, year=self.year, user=self.filers[u.code],
                              as_of=_at(_workday(dt.date(self.year, months[0], 3)), 9))
@@ -1331,6 +1334,15 @@ class CityYear:
 
     def card_dims(self, u: UnitSpec) -> Dims:
         return self.dims(u, CARD_LINE, u.running)
+
+    def card_open_amount(self, u: UnitSpec) -> Decimal:
+        """What the unit's card has open now (imported, not repaid, or reopened by a 退票)."""
+        from payments.models import CardTransaction
+
+        total = CardTransaction.objects.filter(
+            card__number=self.card_number(u), status=CardTransaction.Status.OPEN,
+        ).aggregate(s=Sum("amount"))["s"] or Decimal(0)
+        return Decimal(total).quantize(CENT)  # SQLite sums decimals as floats
 
     def card_spending(self, u: UnitSpec, month: int) -> list[Decimal]:
         """What the unit's card paid in a month (two trips: train, hotel); none before
