@@ -488,6 +488,28 @@ def phase_measure(args: argparse.Namespace) -> dict:
          plain("year = %s AND account_id = %s AND unit_id = ANY(%s)",
                [year, expended, dept_units])),
     ]
+    def facts_sql() -> int:
+        """The execution report's one GROUP BY (reports.selectors.ledger_facts, by month),
+        rows fetched, without the pandas labelling and pivot."""
+        from django.db.models import Sum
+        from django.db.models.functions import Coalesce
+
+        from finance.models import Line
+
+        keys = ["account_id", "kind", "region_id", "unit_id", "function_id", "economic_id",
+                "fund_source_id", "project_code", "entry__month"]
+        qs = (Line.objects.filter(year=year)
+              .annotate(kind=Coalesce("entry__reverses__kind", "entry__kind"))
+              .values(*keys).annotate(d=Sum("debit_fen"), c=Sum("credit_fen")).order_by()
+              .values_list(*keys, "d", "c"))
+        sql, params = qs.query.sql_with_params()
+        with connection.cursor() as cur:
+            cur.execute(sql, params)
+            return len(cur.fetchall())
+
+    # last, so that the rows above keep their places in older result files
+    ops.append(("  of which the report's GROUP BY alone (ledger_facts SQL, rows fetched)",
+                facts_sql, plain("year = %s", [year])))
     rows = []
     for name, app, base in ops:
         load = os.getloadavg()[0]
@@ -509,21 +531,21 @@ def _child(phase: str, args: argparse.Namespace, db: str) -> dict:
            "--lines", str(args.lines), "--units", str(args.units), "--years", str(args.years),
            "--first-year", str(args.first_year), "--repeat", str(args.repeat),
            "--baseline-rows", str(args.baseline_rows)]
-    proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                          env={**os.environ, "DATABASE_URL": f"{PG}/{db}"})
     result = None
-    for line in proc.stdout.splitlines():
-        if line.startswith(RESULT):
-            result = json.loads(line[len(RESULT):])
-        elif not args.json:
-            print(line, flush=True)
+    with subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                          env={**os.environ, "DATABASE_URL": f"{PG}/{db}"}) as proc:
+        for line in proc.stdout:
+            if line.startswith(RESULT):
+                result = json.loads(line[len(RESULT):])
+            elif not args.json:
+                print(line, end="", flush=True)
     if proc.returncode or result is None:
         raise SystemExit(f"phase {phase} failed in {db} (exit {proc.returncode})")
     return result
 
 
 def run_arm(arm: str, args: argparse.Namespace) -> dict:
-    db = f"{DB_PREFIX}{arm}"
+    db = f"{args.db_prefix}{arm}"
     env = {**os.environ, "DATABASE_URL": f"{PG}/{db}", "LEDGER_PARTITIONS": ARMS[arm]}
     say = (lambda s: None) if args.json else (lambda s: print(s, flush=True))
     say(f"== arm '{arm}' (LEDGER_PARTITIONS={ARMS[arm]}), database {db}")
@@ -588,6 +610,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--baseline-rows", type=int, default=2_000_000,
                         help="lines copied by the INSERT … SELECT baseline")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument("--db-prefix", default=DB_PREFIX, help="database names: PREFIX<arm>")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--phase", choices=["load", "measure"], help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
