@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
 from finance import partitions
+from finance.models import FiscalYear
 
 
 def _size(n: int) -> str:
@@ -64,8 +65,11 @@ class Command(BaseCommand):
                 self.stdout.write("finance_line is a plain table (not partitioned)")
                 return
             found = partitions.partitions(cur, count=count)
-        self.stdout.write(f"{'partition':<24} {'year':>7} {'rows':>12} {'size':>10}  tablespace")
+        closed = set(FiscalYear.objects.filter(is_closed=True).values_list("year", flat=True))
+        self.stdout.write(f"{'partition':<24} {'year':>7} {'rows':>12} {'size':>10}  "
+                          f"{'tablespace':<12} year")
         for p in found:
+            state = "" if p.year is None else ("closed" if p.year in closed else "open")
             self.stdout.write(f"{p.name:<24} {p.year if p.year else 'DEFAULT':>7} "
                               f"{'' if p.rows is None else p.rows:>12} {_size(p.bytes):>10}  "
-                              f"{p.tablespace or 'pg_default'}")
+                              f"{p.tablespace or 'pg_default':<12} {state}".rstrip())
