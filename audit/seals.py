@@ -90,9 +90,9 @@ def _rows(hmodel: type[models.Model], columns: list[str], after: int | None = No
         if upto is not None:
             qs = qs.filter(history_id__lte=upto)
         batch = list(qs.order_by("history_id").values_list(*columns)[:_CHUNK])
-        if not batch:
-            return
         yield from batch
+        if len(batch) < _CHUNK:  # the last chunk: no need to ask for the (empty) next one
+            return
         last = batch[-1][columns.index("history_id")]
 
 

@@ -6,7 +6,7 @@ import logging
 from decimal import Decimal
 
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
@@ -109,7 +109,10 @@ class RequestAction(APIView):
     @extend_schema(request=inline_serializer("RequestActionComment", {
         "comment": serializers.CharField(required=False)}), responses=RequestSerializer)
     def post(self, request: Request, pk: int) -> Response:
-        req = get_object_or_404(PaymentRequest, pk=pk)
+        # submit and approve read the request once, locked, first thing (a missing one is
+        # a 404 as before); reject checks the comment before that, so it is looked up here
+        req = (PaymentRequest(pk=pk) if self.action_name in ("submit", "approve")
+               else get_object_or_404(PaymentRequest, pk=pk))
         comment = str(request.data.get("comment", ""))
         try:
             if self.action_name == "submit":
@@ -120,6 +123,9 @@ class RequestAction(APIView):
             else:
                 req = services.payment_request_reject(request=req, user=request.user,
                                                       comment=comment)
+        except PaymentRequest.DoesNotExist:
+            raise Http404(f"No {PaymentRequest._meta.object_name} matches the given "
+                          "query.") from None
         except LedgerError as exc:
             if isinstance(exc, errors.NotAllowed):
                 security_log.warning("refused: %s may not %s payment request %s: %s",

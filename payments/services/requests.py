@@ -26,6 +26,7 @@ from finance.ledger import Dims, cr, dr, entry_post, entry_reverse
 from finance.models import Entry, Organization, WorkflowStep
 from finance.services import (
     bulk_save_with_history,
+    full_clean,
     remember_stored,
     save_with_history,
     workflow_record,
@@ -94,7 +95,12 @@ def payment_request_create(*, dims: Dims, year: int, amount: Decimal, payee: Pay
             amount=value, payee=payee, purpose=purpose,
             contract_ref=contract_ref, procurement_ref=procurement_ref, filed_by=user,
             filed_at=as_of, contract=contract, **_dim_kwargs(dims))
-        save_with_history(req, user=user, reason="filed")
+        # the tracking id is new and random: its unique index guards the INSERT, and
+        # full_clean does not first ask whether another request has it
+        full_clean(req, skip_unique=frozenset({"tracking_id"}))
+        req._history_user = user  # type: ignore[attr-defined]  # as save_with_history
+        req._change_reason = "filed"  # type: ignore[attr-defined]
+        req.save()
         for name, content, content_type in files:
             att = Attachment(request=req, name=name, size=len(content),
                              content_type=content_type)
@@ -105,7 +111,18 @@ def payment_request_create(*, dims: Dims, year: int, amount: Decimal, payee: Pay
             remember_stored(req)
             req.payee = Payee.objects.get(pk=req.payee_id)  # the rules read it as stored now
             return _submit(req, user, as_of, fresh=True)
+        _hits_known(req, [])  # a draft has no rule hits yet
         return req
+
+
+def _hits_known(req: PaymentRequest, hits: list[RuleHit]) -> None:
+    """Set `req.hits.all()` to the hits just written for it in this transaction (all it
+    has, in id order), as prefetch_related would, so showing the request does not read
+    them back."""
+    qs = RuleHit.objects.filter(request=req)
+    qs._result_cache = hits  # noqa: SLF001 - what prefetch_related_objects stores
+    qs._prefetch_done = True  # noqa: SLF001
+    req.__dict__.setdefault("_prefetched_objects_cache", {})["hits"] = qs
 
 
 REFILABLE = (S.REFUSED, S.RETURNED)
@@ -336,8 +353,9 @@ def _submit(req: PaymentRequest, user: Any, as_of: dt.datetime, *,
     if not fresh:
         RuleHit.objects.filter(request=req).delete()
     hits = rules_run(req) + control_hits(req, on, as_of)  # 控制方式 (finance.control)
-    RuleHit.objects.bulk_create([RuleHit(request=req, rule_code=h.rule_code, action=h.action,
-                                         reason=h.reason, created_at=as_of) for h in hits])
+    _hits_known(req, RuleHit.objects.bulk_create([
+        RuleHit(request=req, rule_code=h.rule_code, action=h.action, reason=h.reason,
+                created_at=as_of) for h in hits]))
     old = req.status
     req.plan = plan
     req.submitted_at = as_of
