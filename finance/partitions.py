@@ -242,6 +242,7 @@ def _key_columns(definition: str) -> list[str]:
 def _rebuild(cur: Any, table: str, *, partitioned: bool, years: list[int]) -> None:
     """Copy `table` into a new table (partitioned by LIST (year) or plain), swap the
     names, and put back every key, foreign key, index and trigger under its old name."""
+    cur.execute("SET CONSTRAINTS ALL IMMEDIATE")  # DROP TABLE refuses pending FK checks
     cur.execute(f"LOCK TABLE {_q(table)} IN ACCESS EXCLUSIVE MODE")
     constraints = _constraints(cur, table)
     indexes = _indexes(cur, table)

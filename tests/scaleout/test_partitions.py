@@ -22,7 +22,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 
-from finance import selectors, services
+from finance import partitions, selectors, services
 from finance.ledger import entry_post
 from finance.models import Entry, FiscalYear
 from tests.helpers import ON, approve_lines, commit_lines, dims, pay_lines
@@ -102,6 +102,40 @@ class TestTheTable:
         with pytest.raises(IntegrityError, match="immutable"), transaction.atomic(), \
                 connection.cursor() as cur:
             cur.execute("UPDATE finance_line_2026 SET debit_fen = debit_fen + 1")
+
+
+class TestConversion:
+    def test_both_ways_with_rows_keep_ids_amounts_keys_and_verify(self, posted, user):  # noqa: ANN001
+        """What migration 0012 does to a ledger that has lines (the test database is
+        migrated empty): back to a plain table and partitioned again, in this transaction."""
+        with connection.cursor() as cur:
+            cur.execute("SELECT id, entry_id, seq, debit_fen, credit_fen FROM finance_line "
+                        "ORDER BY id")
+            before = cur.fetchall()
+        assert len(before) == 12
+
+        assert partitions.line_table_unpartition(connection)
+        assert not partitions.line_table_partitioned()
+        with connection.cursor() as cur:
+            cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE "
+                        "conrelid = 'finance_line'::regclass AND contype IN ('p', 'u')")
+            assert dict(cur.fetchall()) == {"finance_line_pkey": "PRIMARY KEY (id)",
+                                            "line_unique_seq": "UNIQUE (entry_id, seq)"}
+            cur.execute("SELECT id, entry_id, seq, debit_fen, credit_fen FROM finance_line "
+                        "ORDER BY id")
+            assert cur.fetchall() == before
+
+        assert partitions.line_table_partition(connection)
+        assert partitions.line_table_partitioned()
+        assert _partition_names() == ["finance_line_2026", "finance_line_default"]
+        assert _rows("finance_line_2026") == 12
+        with connection.cursor() as cur:
+            cur.execute("SELECT id, entry_id, seq, debit_fen, credit_fen FROM finance_line "
+                        "ORDER BY id")
+            assert cur.fetchall() == before
+        assert selectors.ledger_verify().ok
+        e = entry_post(lines=approve_lines(D("1.00")), description="之后", user=user, on=ON)
+        assert min(e.lines.values_list("id", flat=True)) > before[-1][0]
 
 
 class TestPostingAndYears:
