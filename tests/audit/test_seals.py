@@ -49,7 +49,10 @@ class TestHistorySeal:
         assert services.history_seal(as_of=LATER) == {}
 
     def test_rows_inside_the_grace_period_wait_for_the_next_run(self, orgs):
-        assert services.history_seal() == {}  # everything was written just now
+        # the organizations were written just now: not sealed yet (rows a data migration
+        # wrote when the test database was made may be past the grace period by the time
+        # this test runs, and may be sealed here)
+        assert "finance.organization" not in services.history_seal()
         assert services.history_seal(as_of=LATER)["finance.organization"] == 4
 
     def test_a_clean_ledger_and_clean_history_verify(self, sealed, capsys):
