@@ -101,7 +101,7 @@ bench-city: venv
 # Issue 23: a province-shaped ledger (30,000 units, 5 years, 10 million lines, by COPY)
 # built twice, without and with partitions (LEDGER_PARTITIONS=0/1 at migrate), and the
 # trial balance, execution report, one disclosure set and a trace timed beside a plain
-# SELECT sum() (about 30 minutes on 2 cores, ~15 GB of disk at its peak). Small size:
+# SELECT sum() (about 20 minutes on 2 cores, ~6 GB of disk per arm kept). Small size:
 # make bench-province PROVINCE_ARGS="--lines 200000 --units 3000"
 PROVINCE_ARGS ?=
 bench-province: venv
