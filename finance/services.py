@@ -198,9 +198,12 @@ def remember_stored(obj: models.Model) -> None:
                           for f in obj._meta.concrete_fields}
 
 
-def save_with_history(obj: models.Model, *, user: Any, reason: str) -> None:
-    """Validate and save a master-data row; the history row carries user and reason."""
-    full_clean(obj)
+def save_with_history(obj: models.Model, *, user: Any, reason: str,
+                      skip_unique: frozenset[str] = frozenset()) -> None:
+    """Validate and save a master-data row; the history row carries user and reason.
+    `skip_unique`: single-field unique checks not sent (as for full_clean), e.g. for a
+    value just drawn at random, whose unique index guards the INSERT."""
+    full_clean(obj, skip_unique=skip_unique)
     obj._history_user = user  # type: ignore[attr-defined]  # read by simple-history
     obj._change_reason = reason  # type: ignore[attr-defined]
     obj.save()

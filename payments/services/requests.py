@@ -26,7 +26,6 @@ from finance.ledger import Dims, cr, dr, entry_post, entry_reverse
 from finance.models import Entry, Organization, WorkflowStep
 from finance.services import (
     bulk_save_with_history,
-    full_clean,
     remember_stored,
     save_with_history,
     workflow_record,
@@ -97,10 +96,7 @@ def payment_request_create(*, dims: Dims, year: int, amount: Decimal, payee: Pay
             filed_at=as_of, contract=contract, **_dim_kwargs(dims))
         # the tracking id is new and random: its unique index guards the INSERT, and
         # full_clean does not first ask whether another request has it
-        full_clean(req, skip_unique=frozenset({"tracking_id"}))
-        req._history_user = user  # type: ignore[attr-defined]  # as save_with_history
-        req._change_reason = "filed"  # type: ignore[attr-defined]
-        req.save()
+        save_with_history(req, user=user, reason="filed", skip_unique=frozenset({"tracking_id"}))
         for name, content, content_type in files:
             att = Attachment(request=req, name=name, size=len(content),
                              content_type=content_type)
