@@ -132,7 +132,10 @@ def ledger_facts(*, year: int, as_of: date | None = None, by_month: bool = False
     master = master or MasterData.load()
     if units is not None and not units:
         return _label(pd.DataFrame(), master, by_month)
-    lines = Line.objects.filter(year=year)
+    # a line's year is its entry's fiscal year (finance.ledger writes both from one
+    # value): saying so lets the database read only the year's entries for the join
+    # instead of every year's (bench/province.py, docs/PERFORMANCE.md)
+    lines = Line.objects.filter(year=year, entry__fiscal_year=year)
     if units is not None:
         lines = lines.filter(unit_id__in=sorted(units))
     if as_of is not None:
