@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 import payments_lifecycle as pl  # noqa: E402
-import reliability_load as rl  # noqa: E402
+import reliability_http_load as http_load  # noqa: E402
 
 pl.DB = "smart_finance_bench_api_profile"
 QUEUED: list[str] = []
@@ -41,17 +41,9 @@ KINDS = ("create", "submit", "approve head", "approve treasury")
 
 
 def prepare() -> list[dict]:
-    rl.AUTHORITY = Decimal("100000000.00")  # every request commits: the full path each time
-    rl.prepare()
-    from rest_framework.authtoken.models import Token
-
-    people = []
-    for i in range(rl.HOT):
-        a = pl.actors(i)
-        people.append({k: Token.objects.get_or_create(user=a[k])[0].key
-                       for k in ("filer", "head", "reviewer")} | {"payee": a["payee"].pk,
-                                                                   "unit": pl.unit(i)})
-    return people
+    """The HTTP bench's own set-up (its database, units, people, payees, hot approvals,
+    tokens), with an authority so large that every request commits: the full path."""
+    return http_load.prepare(Decimal("100000000.00"))["people"]
 
 
 def one_request(client: object, p: dict, n: int, timed: dict, sqls: dict) -> None:
