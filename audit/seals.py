@@ -6,18 +6,25 @@ finance.selectors.register_verifier).
 
 Rows are sealed as they are written: a transaction that creates history rows seals
 them right after it commits (`history_row_written`, connected in AuditConfig.ready),
-in history_id order and never past a younger gap (a lower id still committing); the
-periodic `history_seal` (every minute) picks up whatever that left, and city_year seals
-everything before it finishes."""
+in history_id order and never past a younger gap (a lower id still committing) — in
+the writing process when Celery runs in process (no broker: the demo, tests), or, with
+a broker, by a worker a few seconds later (`AUDIT_SEAL_ON_COMMIT`, `_seal_soon`), so
+the request that wrote them does not wait for their seals; the periodic `history_seal`
+(every minute) picks up whatever that left, and city_year seals everything before it
+finishes."""
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
+import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from simple_history.models import registered_models
@@ -25,6 +32,8 @@ from simple_history.models import registered_models
 from audit.models import HistorySeal
 from finance.chain import RekeyResult, check_rekey_keys, register_rekeyer, seal_mac, seal_mac_ok
 from finance.selectors import VerifyProblem, VerifyResult
+
+log = logging.getLogger(__name__)
 
 # Rows younger than this are left for the next run: a transaction that took a lower
 # history id may still be committing, and sealing past it would later look like an
@@ -145,12 +154,69 @@ def _seal_pending() -> None:
         return
     only = set(_pending)
     _pending.clear()
+    if seal_on_worker():
+        _seal_soon(only)
+        return
     try:
         history_seal(only=only, contiguous=True)
     except Exception:  # sealing must never fail a committed write; the periodic run retries
-        import logging
+        log.exception("sealing history on commit failed")
 
-        logging.getLogger(__name__).exception("sealing history on commit failed")
+
+def seal_on_worker() -> bool:
+    """Whether a commit's history rows are sealed by a Celery worker a few seconds later
+    (`AUDIT_SEAL_ON_COMMIT`: "worker", or "auto" with a broker configured) rather than
+    in the writing process right after the commit ("inline", or "auto" without one)."""
+    mode = getattr(settings, "AUDIT_SEAL_ON_COMMIT", "auto")
+    if mode == "auto":
+        return not settings.CELERY_TASK_ALWAYS_EAGER
+    return mode == "worker"
+
+
+# label of a historical model → monotonic time until which a task already sent will seal
+# whatever this process commits to it (each task runs after its countdown, so after
+# every commit made before that time)
+_soon: dict[str, float] = {}
+_soon_lock = threading.Lock()
+
+
+def _send(labels: list[str], countdown: float) -> None:
+    from audit.tasks import history_seal_soon_task
+
+    history_seal_soon_task.apply_async(kwargs={"labels": labels}, countdown=countdown)
+
+
+def _seal_soon(only: set[type[models.Model]]) -> None:
+    """Queue the sealing of these tables' new rows on a worker, `AUDIT_SEAL_SOON_SECONDS`
+    from now — at most one task per table and process in that time: the first commit
+    sends it, the ones after it until it runs ride along (they committed before it runs,
+    so it seals them too, or stops at a gap that the gap's own process's task closes).
+    A broker that cannot be reached loses nothing: the rows wait for the periodic run."""
+    delay = float(getattr(settings, "AUDIT_SEAL_SOON_SECONDS", 2.0))
+    now = time.monotonic()
+    with _soon_lock:
+        labels = sorted(m._meta.label_lower for m in only
+                        if _soon.get(m._meta.label_lower, 0.0) <= now)
+        for label in labels:
+            _soon[label] = now + delay
+    if not labels:
+        return
+    try:
+        _send(labels, delay)
+    except Exception:  # a committed write never fails for its seal; the minute run seals it
+        with _soon_lock:
+            for label in labels:
+                _soon.pop(label, None)
+        log.exception("queueing the history seal failed; the periodic run will seal")
+
+
+def history_seal_soon(labels: list[str]) -> dict[str, int]:
+    """The worker's half of `_seal_soon`: seal the new rows of these historical models
+    (labels "app.historicalmodel"), in id order, up to the first gap."""
+    from django.apps import apps
+
+    only = {apps.get_model(label) for label in labels}
+    return history_seal(only=only, contiguous=True)
 
 
 @transaction.atomic

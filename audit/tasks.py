@@ -60,6 +60,15 @@ def history_seal_task(**kwargs: Any) -> dict[str, int]:  # noqa: ARG001
     return services.history_seal()
 
 
+@shared_task(name="audit.tasks.history_seal_soon_task")
+def history_seal_soon_task(*, labels: list[str], **kwargs: Any) -> dict[str, int]:  # noqa: ARG001
+    """Seconds after a commit (with a broker): seal the new history rows of these tables
+    (audit.seals._seal_soon)."""
+    from audit import seals
+
+    return seals.history_seal_soon(labels)
+
+
 @shared_task(name="audit.tasks.ledger_anchor_task")
 def ledger_anchor_task(**kwargs: Any) -> int:  # noqa: ARG001
     """Daily after midnight: the chain heads into the append-only anchor file."""

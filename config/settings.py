@@ -212,6 +212,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # keys of one deployment (or one test run) apart from others on the same Redis
     "global_keyprefix": os.environ.get("CELERY_KEY_PREFIX", ""),
 }
+# History rows are sealed right after the writing transaction commits (issue 20): "inline"
+# in the writing process, "worker" by a Celery task AUDIT_SEAL_SOON_SECONDS later (one per
+# table and process in that time), "auto" (default): a worker when a broker is set
+AUDIT_SEAL_ON_COMMIT = os.environ.get("AUDIT_SEAL_ON_COMMIT", "auto")
+AUDIT_SEAL_SOON_SECONDS = float(os.environ.get("AUDIT_SEAL_SOON_SECONDS", 2))
 # statement lines stored per transaction by the bank import (resumable in these steps)
 PAYMENTS_STATEMENT_CHUNK = int(os.environ.get("PAYMENTS_STATEMENT_CHUNK", 2000))
 # result-file lines applied per transaction (payments.services.bank_results_apply)

@@ -15,6 +15,7 @@ EXPECTED = {
     "audit.tasks.entry_evaluate_task": "monitoring",
     "audit.tasks.entries_evaluate_task": "monitoring",
     "audit.tasks.history_seal_task": "monitoring",
+    "audit.tasks.history_seal_soon_task": "monitoring",
     "audit.tasks.ledger_anchor_task": "monitoring",
     "audit.tasks.verify_ledger_task": "monitoring",
     "audit.tasks.monitoring_sweep_task": "monitoring",
