@@ -3,6 +3,7 @@ statements that cost most, and (unless --no-cprofile) a cProfile dump sorted by 
 time. Fresh PostgreSQL database `smart_finance_profile_city`.
 
     .venv/bin/python bench/city_year_profile.py --units 100 --months 2 [--workers 2] [--no-cprofile]
+    .venv/bin/python bench/city_year_profile.py --units 30 --months 1 --payments 20
 """
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=100)
     parser.add_argument("--months", type=int, default=2)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--payments", type=int, default=1,
+                        help="payment requests per unit per month (city_year --payments)")
     parser.add_argument("--no-cprofile", action="store_true")
     parser.add_argument("--top", type=int, default=30)
     args = parser.parse_args()
@@ -84,11 +87,13 @@ def main() -> None:
             prof.enable()
         outcome = simulate.city_year_run(units=args.units, year=2026, months=args.months,
                                          out=ROOT / "var" / "profile_city_year",
-                                         workers=args.workers, stdout=io.StringIO())
+                                         workers=args.workers, payments=args.payments,
+                                         stdout=io.StringIO())
         if not args.no_cprofile:
             prof.disable()
         wall = time.perf_counter() - t0
-    print(f"{args.units} units × {args.months} months, --workers {args.workers}: {wall:.1f} s, "
+    print(f"{args.units} units × {args.months} months, --workers {args.workers}, --payments "
+          f"{args.payments}: {wall:.1f} s, "
           f"verify {'OK' if outcome.verify_ok else 'FAILED'}, load {os.getloadavg()[0]:.2f}")
     print(f"{'step':42s} {'wall s':>7s} {'SQL':>8s} {'SQL s':>7s}  (SQL of the coordinator)")
     for name, secs in outcome.seconds.items():

@@ -892,8 +892,10 @@ class CityYear:
         if u in self.payroll_units():
             gross = sum((x["gross"] for x in self.payroll_staff(u)), Decimal(0))
             for m in months:
-                # the month's payroll, and room for a 退票 paid again
-                wanted[self.payroll_dims(u), m] += gross + (gross / 2).quantize(CENT)
+                # the month's payroll, and room for last month's salaries paid again after
+                # a 退票 (at 20 payments a month the bank returned both of a unit's
+                # salaries in January: half a month's room stopped the run in February)
+                wanted[self.payroll_dims(u), m] += 2 * gross
                 # last month's card spending, and what a 退票 left open
                 wanted[self.card_dims(u), m] += 2 * sum(self.card_spending(u, m - 1),
                                                         Decimal(0)) + 1000
