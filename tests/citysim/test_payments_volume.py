@@ -18,7 +18,7 @@ from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 
 from finance import chart, selectors
-from payments.models import BankResult, PaymentPlan, PaymentRequest
+from payments.models import BankResult, PaymentPlan, PaymentRequest, PayrollBatch
 
 SH = ZoneInfo("Asia/Shanghai")
 YEAR = 2026
@@ -92,6 +92,25 @@ def test_every_part_is_paid_through_the_bank_and_booked(city):  # noqa: ANN001, 
         + channels.aggregate(s=Sum("amount"))["s"])
     assert selectors.balance(account=chart.EXPENDED, year=YEAR,
                              as_of=dt.date(YEAR, 3, 1)) == total
+
+
+def test_payroll_plan_has_room_for_all_of_last_months_salaries_paid_again(city):  # noqa: ANN001, ARG001
+    """At 20 payments a month the bank returned both of a unit's January salaries and
+    February's payroll was refused (PlanExceeded): each month's plan on the payroll
+    indicator must hold the month's gross pay and every salary of the month before
+    paid again after a 退票 — at most that month's net, which is below its gross."""
+    jan, feb = (PayrollBatch.objects.get(year=YEAR, month=m) for m in (1, 2))
+    assert jan.net < jan.gross == feb.gross  # the same two people both months
+    plan = PaymentPlan.objects.get(year=YEAR, month=2, unit=feb.unit, function=feb.function,
+                                   economic=feb.economic, project=feb.project)
+    # the month's own bill when it is paid from the same line, with its 1,000.00 headroom
+    bill = PaymentRequest.objects.filter(
+        year=YEAR, unit=feb.unit, function=feb.function, economic=feb.economic,
+        project=feb.project, contract_ref__startswith=f"CS-{YEAR}02-").aggregate(
+        s=Coalesce(Sum("amount"), Decimal(0)))["s"]
+    room = plan.approved - bill - (Decimal("1000.00") if bill else 0)
+    assert room == 2 * feb.gross
+    assert room >= feb.gross + jan.net
 
 
 def test_payments_must_be_at_least_one(codes, tmp_path):  # noqa: ANN001, ARG001
