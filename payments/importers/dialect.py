@@ -6,6 +6,7 @@ formats it sends. Plain data: the treasury keeps one per bank as a
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -97,12 +98,7 @@ class Dialect:
         raise ValueError(f"not a time in {' or '.join(self.time_formats)}: {text!r}")
 
     def date(self, text: str) -> dt.date:
-        for fmt in [*self.date_formats, *self.time_formats]:
-            try:
-                return dt.datetime.strptime(text.strip(), fmt).date()  # noqa: DTZ007 - a date
-            except ValueError:
-                continue
-        raise ValueError(f"not a date in {' or '.join(self.date_formats)}: {text!r}")
+        return _date((*self.date_formats, *self.time_formats), text, tuple(self.date_formats))
 
     def outcome(self, word: str) -> str:
         try:
@@ -111,6 +107,18 @@ class Dialect:
             raise ValueError(
                 f"unknown status {word!r}: not in bank profile {self.code!r} "
                 f"(add the word to that profile's status words)") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _date(formats: tuple[str, ...], text: str, named: tuple[str, ...]) -> dt.date:
+    """A date read with the first format that fits (cached: a statement's lines share a
+    few booking dates; a refusal is raised each time, not cached)."""
+    for fmt in formats:
+        try:
+            return dt.datetime.strptime(text.strip(), fmt).date()  # noqa: DTZ007 - a date
+        except ValueError:
+            continue
+    raise ValueError(f"not a date in {' or '.join(named)}: {text!r}")
 
 
 # The format of the first sample (../shared/samples/bank): the profile of a bank that

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 
 from django.utils import timezone
 
@@ -253,9 +252,9 @@ def _statement_row(line: int, get: dict[str, str], dialect: Dialect) -> Statemen
     except ValueError as exc:
         text = str(exc)
         raise ValueError(text if text.startswith("direction: ") else f"amount: {text}") from None
-    return replace(StatementRow(
+    return StatementRow(
         line=line, account=get["account"], bank_ref=get["bank_ref"], booking_date=day,
         amount=amount, credit=is_credit, end_to_end_id=get.get("end_to_end_id", ""),
         payee_account=get.get("payee_account", ""), payee_name=get.get("payee_name", ""),
-        info=get.get("info", "")[:300]), currency=(get.get("currency") or "CNY").upper()
+        info=get.get("info", "")[:300], currency=(get.get("currency") or "CNY").upper()
         .replace("人民币", "CNY").replace("RMB", "CNY"))

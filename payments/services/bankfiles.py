@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from finance import errors as ledger_errors
@@ -20,6 +21,7 @@ from finance.ledger import (
     reversal_inputs,
 )
 from finance.services import (
+    bulk_insert,
     bulk_save_with_history,
     workflow_record_many,
 )
@@ -38,6 +40,7 @@ from payments.models import (
 from payments.profiles import shipped, values
 from payments.rules import fmt
 from payments.services._common import (
+    AnyOf,
     S,
 )
 from payments.services.cards import card_transactions_settle
@@ -342,7 +345,7 @@ def bank_results_apply(*, rows: list[ResultRow], bank_file: BankFile, user: Any,
         workflow_record_many([(q, q.status, new, r.bank_ref if new == S.PAID else r.reason)
                               for r, _v, q, new, _n in applied],
                              action="bank_result", user=user, as_of=as_of)
-        BankResult.objects.bulk_create([
+        bulk_insert([
             BankResult(bank_ref=r.bank_ref, voucher=v, success=r.success, outcome=r.outcome,
                        status_word=r.status_word[:40],
                        amount=r.amount if r.amount is not None else v.amount,
@@ -405,10 +408,10 @@ def _store_statement(rows: list[StatementRow], bank_file: BankFile, report: Impo
     existing: dict[tuple[str, str], int] = {}
     for account in {k[0] for k in by_key}:
         refs = [k[1] for k in by_key if k[0] == account]
-        for i in range(0, len(refs), 5000):
+        for i in range(0, len(refs), 20000):
             existing.update({(account, r): f for r, f in StatementLine.objects.filter(
-                account=account, bank_ref__in=refs[i:i + 5000]).values_list("bank_ref",
-                                                                             "file_id")})
+                AnyOf(F("bank_ref"), refs[i:i + 20000]), account=account).values_list(
+                "bank_ref", "file_id")})
     # lines an earlier, killed attempt of this same import committed: stored, not skipped
     resumed = [r for k, r in by_key.items()
                if bank_file.pk and existing.get(k) == bank_file.pk]
@@ -461,6 +464,8 @@ def _not_known(rows: list[StatementRow]) -> list[StatementRow]:
                 account=account, booking_date__in=sorted(days)).values_list(
                 "booking_date", "credit", "amount", "end_to_end_id").iterator(chunk_size=5000):
             stored[fingerprint(account, day, credit, amount, e2e)] += 1
+    if not stored:  # nothing stored on those days: every row is new
+        return rows
     seen: dict[tuple, int] = defaultdict(int)
     new = []
     for r in rows:

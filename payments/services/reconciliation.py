@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -25,6 +26,7 @@ from payments.models import (
 )
 from payments.services._common import (
     CENT,
+    AnyOf,
 )
 
 
@@ -43,29 +45,33 @@ def statement_reconcile(*, account: str, dates: list[dt.date], user: Any,
     Returns (lines matched, exceptions opened). Running it again changes nothing."""
     as_of = as_of or timezone.now()
     with transaction.atomic():
+        # the lines as plain rows (a 20,000-line statement: no model instance per line)
         lines = list(StatementLine.objects.select_for_update()
-                     .filter(account=account, booking_date__in=list(set(dates))).order_by("id"))
+                     .filter(account=account, booking_date__in=list(set(dates))).order_by("id")
+                     .values_list(*_LINE_FIELDS, named=True))
         if not lines:
             return 0, 0
         days = sorted({ln.booking_date for ln in lines})
         agent = AgentAccount.objects.filter(number=account).first()
-        want: dict[str, ReconException] = {}
+        want: dict[str, Due] = {}
         match: dict[int, tuple[Voucher | None, ClearingNotice | None, str]] = {}
         for ln in lines:
-            match[ln.pk] = (None, None, "")
+            match[ln.id] = (None, None, "")
         found: list[Voucher] = []
         if agent is None:
             for ln in lines:
-                want[f"account:{ln.pk}"] = _exc("unknown_account", f"account:{ln.pk}", account,
+                want[f"account:{ln.id}"] = _exc("unknown_account", f"account:{ln.id}", account,
                                                 ln.booking_date, as_of, line=ln, actual=ln.amount)
         else:
             found = _match(agent, lines, days, match, want, as_of)
-        changed = [ln for ln in lines if (ln.voucher_id, ln.notice_id, ln.matched_by) != (
-            getattr(match[ln.pk][0], "pk", None), getattr(match[ln.pk][1], "pk", None),
-            match[ln.pk][2])]
-        for ln in changed:
-            ln.voucher, ln.notice, ln.matched_by = match[ln.pk]
-            ln.tracking_id = ln.voucher.request.tracking_id if ln.voucher else ""
+        changed = []
+        for ln in lines:
+            voucher, notice, how = match[ln.id]
+            if (ln.voucher_id, ln.notice_id, ln.matched_by) != (
+                    getattr(voucher, "pk", None), getattr(notice, "pk", None), how):
+                changed.append(StatementLine(
+                    id=ln.id, voucher=voucher, notice=notice, matched_by=how,
+                    tracking_id=voucher.request.tracking_id if voucher else ""))
         StatementLine.objects.bulk_update(changed, ["voucher", "tracking_id", "matched_by",
                                                     "notice"], batch_size=2000)
         opened = _settle(account, days, want, [f"voucher:{v.pk}" for v in found], user, as_of,
@@ -73,8 +79,28 @@ def statement_reconcile(*, account: str, dates: list[dt.date], user: Any,
     return sum(1 for m in match.values() if m[2]), opened
 
 
-def _match(agent: AgentAccount, lines: list[StatementLine], days: list[dt.date],
-           match: dict[int, tuple], want: dict[str, ReconException],
+# what reconciliation reads of a statement line
+_LINE_FIELDS = ("id", "booking_date", "amount", "credit", "end_to_end_id", "payee_account",
+                "currency", "voucher_id", "notice_id", "matched_by")
+
+
+@dataclass(slots=True)
+class Due:
+    """An exception reconciliation finds due (stored as a ReconException if new)."""
+
+    kind: str
+    key: str
+    account: str
+    date: dt.date
+    statement_line_id: int | None
+    voucher_id: int | None
+    expected: Decimal | None
+    actual: Decimal | None
+    created_at: dt.datetime
+
+
+def _match(agent: AgentAccount, lines: list[Any], days: list[dt.date],
+           match: dict[int, tuple], want: dict[str, Due],
            as_of: dt.datetime) -> list[Voucher]:
     """Fills `match` (line → voucher, notice, how) and `want` (the exceptions due);
     returns the vouchers found a debit line."""
@@ -83,25 +109,25 @@ def _match(agent: AgentAccount, lines: list[StatementLine], days: list[dt.date],
     vouchers = {v.number: v for v in Voucher.objects.filter(
         was_paid, batch__agent_account=agent, paid_on__in=days).select_related("request__payee")}
     named = sorted({ln.end_to_end_id for ln in lines if ln.end_to_end_id} - set(vouchers))
-    for i in range(0, len(named), 5000):
+    for i in range(0, len(named), 20000):
         vouchers.update({v.number: v for v in Voucher.objects.filter(
-            was_paid, number__in=named[i:i + 5000], batch__agent_account=agent,
+            was_paid, AnyOf(F("number"), named[i:i + 20000]), batch__agent_account=agent,
         ).select_related("request__payee")})
     # vouchers whose payment line was booked on a day not reconciled now
     ids = [v.pk for v in vouchers.values()]
-    here = {ln.pk for ln in lines}
+    here = {ln.id for ln in lines}
     elsewhere: set[int] = set()
-    for i in range(0, len(ids), 5000):
+    for i in range(0, len(ids), 20000):
         elsewhere |= {vid for pk, vid in StatementLine.objects.filter(
-            voucher_id__in=ids[i:i + 5000], credit=False).values_list("pk", "voucher_id")
-            if pk not in here}
+            AnyOf(F("voucher_id"), ids[i:i + 20000]), credit=False).values_list(
+            "pk", "voucher_id") if pk not in here}
     free = {n: v for n, v in vouchers.items() if v.pk not in elsewhere}
     returned = {n: v for n, v in vouchers.items() if v.status == Voucher.Status.RETURNED}
     found: list[Voucher] = []
     cny = []
     for ln in lines:
         if ln.currency != "CNY":
-            want[f"currency:{ln.pk}"] = _exc("foreign_currency", f"currency:{ln.pk}", account,
+            want[f"currency:{ln.id}"] = _exc("foreign_currency", f"currency:{ln.id}", account,
                                              ln.booking_date, as_of, line=ln, actual=ln.amount)
         else:
             cny.append(ln)
@@ -114,13 +140,13 @@ def _match(agent: AgentAccount, lines: list[StatementLine], days: list[dt.date],
             continue
         if ln.credit:
             returned.pop(v.number)
-            match[ln.pk] = (v, None, StatementLine.Match.RETURN)
+            match[ln.id] = (v, None, StatementLine.Match.RETURN)
         else:
             free.pop(v.number)
             found.append(v)
-            match[ln.pk] = (v, None, StatementLine.Match.VOUCHER)
+            match[ln.id] = (v, None, StatementLine.Match.VOUCHER)
         if v.amount != ln.amount:
-            want[f"amount:{ln.pk}"] = _exc("amount_difference", f"amount:{ln.pk}", account,
+            want[f"amount:{ln.id}"] = _exc("amount_difference", f"amount:{ln.id}", account,
                                            ln.booking_date, as_of, line=ln, voucher=v,
                                            expected=v.amount, actual=ln.amount)
     # 2) by amount + date + payee account
@@ -128,14 +154,14 @@ def _match(agent: AgentAccount, lines: list[StatementLine], days: list[dt.date],
     for v in sorted(free.values(), key=lambda v: v.number):
         index[(v.amount, v.paid_on, v.request.payee.account_number)].append(v)
     for ln in debits:
-        if match[ln.pk][2]:
+        if match[ln.id][2]:
             continue
         cands = index.get((ln.amount, ln.booking_date, ln.payee_account))
         if cands:
             v = cands.pop(0)
             free.pop(v.number)
             found.append(v)
-            match[ln.pk] = (v, None, StatementLine.Match.AMOUNT)
+            match[ln.id] = (v, None, StatementLine.Match.AMOUNT)
     # 3) the clearing credit: the day's paid vouchers and the notice (three-way)
     notices = {n.date: n for n in ClearingNotice.objects.filter(agent_account=agent,
                                                                 date__in=days)}
@@ -143,18 +169,18 @@ def _match(agent: AgentAccount, lines: list[StatementLine], days: list[dt.date],
                                               paid_on__in=days)
                        .order_by().values_list("paid_on").annotate(s=Sum("amount")))
     for ln in cny:
-        if not ln.credit or match[ln.pk][2] or ln.booking_date not in notices:
+        if not ln.credit or match[ln.id][2] or ln.booking_date not in notices:
             continue
         notice = notices[ln.booking_date]
-        match[ln.pk] = (None, notice, StatementLine.Match.CLEARING)
+        match[ln.id] = (None, notice, StatementLine.Match.CLEARING)
         paid_total = Decimal(paid_by_day.get(ln.booking_date) or 0).quantize(CENT)
         if paid_total != ln.amount or ln.amount > notice.total:
-            want[f"clearing:{ln.pk}"] = _exc("clearing_difference", f"clearing:{ln.pk}", account,
+            want[f"clearing:{ln.id}"] = _exc("clearing_difference", f"clearing:{ln.id}", account,
                                              ln.booking_date, as_of, line=ln,
                                              expected=paid_total, actual=ln.amount)
     for ln in cny:
-        if not match[ln.pk][2]:
-            want[f"line:{ln.pk}"] = _exc("line_without_voucher", f"line:{ln.pk}", account,
+        if not match[ln.id][2]:
+            want[f"line:{ln.id}"] = _exc("line_without_voucher", f"line:{ln.id}", account,
                                          ln.booking_date, as_of, line=ln, actual=ln.amount)
     for v in free.values():
         if v.paid_on in days:  # a day with a statement: its payment should be on it
@@ -163,19 +189,19 @@ def _match(agent: AgentAccount, lines: list[StatementLine], days: list[dt.date],
     return found
 
 
-def _settle(account: str, days: list[dt.date], want: dict[str, ReconException],
+def _settle(account: str, days: list[dt.date], want: dict[str, Due],
             found_keys: list[str], user: Any, as_of: dt.datetime, cause: str) -> int:
     """Stored exceptions made to agree with `want`; returns how many were opened."""
     stored: dict[str, ReconException] = {}
     keys = list(want)
-    for i in range(0, len(keys), 5000):
+    for i in range(0, len(keys), 20000):
         stored.update({e.key: e for e in ReconException.objects.select_for_update().filter(
-            key__in=keys[i:i + 5000])})
+            AnyOf(F("key"), keys[i:i + 20000]))})
     open_ = ReconException.objects.select_for_update().filter(status=ReconException.Status.OPEN)
     stale = {e.key: e for e in open_.filter(account=account, date__in=days)
              if e.key not in want}
-    for i in range(0, len(found_keys), 5000):  # a voucher found on a later day's statement
-        stale.update({e.key: e for e in open_.filter(key__in=found_keys[i:i + 5000])
+    for i in range(0, len(found_keys), 20000):  # a voucher found on a later day's statement
+        stale.update({e.key: e for e in open_.filter(AnyOf(F("key"), found_keys[i:i + 20000]))
                       if e.key not in want})
     why = cause or "重新对账"
     for exc in stale.values():
@@ -218,42 +244,52 @@ def reconcile(*, day: dt.date, account: str | None = None, user: Any,
             "open": still.count()}
 
 
-def _insert_exceptions(rows: list[ReconException], user: Any, as_of: dt.datetime) -> None:
-    """New exceptions and their history rows ("+", reason "reconciliation"). On
-    PostgreSQL ids are reserved from the sequence and both tables are COPYed."""
+def _insert_exceptions(rows: list[Due], user: Any, as_of: dt.datetime) -> None:
+    """New exceptions (open, as the model's defaults make them) and their history rows
+    ("+", reason "reconciliation"). On PostgreSQL ids are reserved from the sequence, the
+    exceptions are COPYed and their history rows INSERTed from them by one statement;
+    elsewhere bulk_create_with_history writes them."""
     if not rows:
         return
     if connection.vendor != "postgresql":
-        bulk_create_with_history(rows, ReconException, batch_size=2000, default_user=user,
+        bulk_create_with_history([ReconException(**_due_values(due)) for due in rows],
+                                 ReconException, batch_size=2000, default_user=user,
                                  default_change_reason="reconciliation")
         return
     fields = [f for f in ReconException._meta.concrete_fields]
     hist = ReconException.history.model
     user_id = getattr(user, "pk", None)
     table, htable = ReconException._meta.db_table, hist._meta.db_table
+    blank = ReconException()  # the defaults of what a due exception does not say
+    own = set(Due.__slots__)  # type: ignore[attr-defined]
+    at = [(f.attname in own, f.attname, getattr(blank, f.attname)) for f in fields
+          if not f.primary_key]
     with connection.cursor() as cur:
         cur.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
                     [table, len(rows)])
-        for row, (pk,) in zip(rows, cur.fetchall(), strict=True):
-            row.pk = pk
-        cols = ", ".join(f.column for f in fields)
+        values = [[pk, *[getattr(due, name) if mine else default for mine, name, default in at]]
+                  for due, (pk,) in zip(rows, cur.fetchall(), strict=True)]
+        cols = ", ".join(f.column for f in fields if f.primary_key) + ", " + ", ".join(
+            f.column for f in fields if not f.primary_key)
         with cur.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as cp:
-            for row in rows:
-                cp.write_row([getattr(row, f.attname) for f in fields])
+            for row in values:
+                cp.write_row(row)
+        # the history rows from the rows just stored, in the database (no second stream)
         hcols = cols + ", history_date, history_change_reason, history_type, history_user_id"
-        with cur.cursor.copy(f"COPY {htable} ({hcols}) FROM STDIN") as cp:
-            for row in rows:
-                cp.write_row([getattr(row, f.attname) for f in fields]
-                             + [as_of, "reconciliation", "+", user_id])
-    for row in rows:
-        row._state.adding = False
+        cur.execute(f"INSERT INTO {htable} ({hcols}) SELECT {cols}, %s, %s, %s, %s "  # noqa: S608 - names from the model
+                    f"FROM {table} WHERE id = ANY(%s) ORDER BY id",
+                    [as_of, "reconciliation", "+", user_id, [row[0] for row in values]])
+
+
+def _due_values(due: Due) -> dict[str, Any]:
+    return {name: getattr(due, name) for name in Due.__slots__}  # type: ignore[attr-defined]
 
 
 def _exc(kind: str, key: str, account: str, day: dt.date, as_of: dt.datetime, *,
-         line: StatementLine | None = None, voucher: Voucher | None = None,
-         expected: Decimal | None = None, actual: Decimal | None = None) -> ReconException:
-    return ReconException(kind=kind, key=key, account=account, date=day, statement_line=line,
-                          voucher=voucher, expected=expected, actual=actual, created_at=as_of)
+         line: Any = None, voucher: Voucher | None = None,
+         expected: Decimal | None = None, actual: Decimal | None = None) -> Due:
+    return Due(kind, key, account, day, line.id if line is not None else None,
+               voucher.pk if voucher is not None else None, expected, actual, as_of)
 
 
 def recon_exception_resolve(*, exception: ReconException, reason: str, user: Any,
