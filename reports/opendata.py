@@ -29,6 +29,7 @@ import io
 import json
 import os
 import threading
+import time
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -408,7 +409,21 @@ def bulk_zip_file(year: int) -> tuple[Path, str] | None:
         tmp = folder / f".{path.name}.{os.getpid()}.{threading.get_ident()}.part"
         tmp.write_bytes(bulk_zip(year, pks))  # exactly the sets the key names
         os.replace(tmp, path)
+        _prune(folder, year, keep=path)
     return path, key
+
+
+BULK_KEEP_SECONDS = 3600  # an older zip of the year outlives its replacement this long
+
+
+def _prune(folder: Path, year: int, keep: Path) -> None:
+    """Remove the year's zips that an hour-old publication replaced: a download that
+    chose one just before keeps its open file (the name goes, the bytes stay until it is
+    closed), and one started within the hour still finds it."""
+    cutoff = time.time() - BULK_KEEP_SECONDS
+    for old in folder.glob(f"open_data_{year}_*.zip"):
+        if old != keep and old.stat().st_mtime < cutoff:
+            old.unlink(missing_ok=True)
 
 
 def published_fiscal_figure(ds: Any, ref: str) -> dict[str, str] | None:

@@ -8,6 +8,8 @@ import csv
 import datetime as dt
 import io
 import json
+import os
+import time
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -172,6 +174,23 @@ class TestPublishedOpenData:
                                        approved_on=dt.date(YEAR, 3, 1), user=user)
         assert client.get(url)["ETag"] == first["ETag"]
         assert client.get(url, headers={"if-none-match": '"other"'}).status_code == 200
+
+    def test_a_new_zip_removes_the_years_zips_replaced_over_an_hour_ago(
+            self, city, user, approver, client, media_root):  # noqa: ANN001
+        folder = media_root / "opendata"
+        folder.mkdir(parents=True)
+        stale = folder / f"open_data_{YEAR}_{'0' * 20}.zip"  # replaced two hours ago
+        recent = folder / f"open_data_{YEAR}_{'1' * 20}.zip"  # replaced a minute ago
+        other_year = folder / f"open_data_{YEAR - 1}_{'2' * 20}.zip"
+        now = time.time()
+        for f, age in ((stale, 7200), (recent, 60), (other_year, 7200)):
+            f.write_bytes(b"PK old")
+            os.utime(f, (now - age, now - age))
+        publish(user, approver)
+        assert client.get(f"/reports/public/open-data/{YEAR}.zip").status_code == 200
+        left = sorted(p.name for p in folder.glob("*.zip"))
+        [built] = [n for n in left if n not in (recent.name, other_year.name)]
+        assert left == sorted([built, recent.name, other_year.name])  # the stale one went
 
     def test_bulk_command_writes_the_same_zip(self, city, user, approver, tmp_path):
         from django.core.management import call_command
