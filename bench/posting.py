@@ -19,6 +19,7 @@ be the only problem verify_ledger reports).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing as mp
 import os
 import platform
@@ -43,8 +44,8 @@ def psql(sql: str, db: str = "postgres") -> None:
     subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql, db], check=True)
 
 
-def setup_django() -> None:
-    os.environ["DATABASE_URL"] = f"{PG}/{DB}"
+def setup_django(url: str = "") -> None:
+    os.environ["DATABASE_URL"] = url or f"{PG}/{DB}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
@@ -103,8 +104,10 @@ def _dims(i: int):
 
 
 def worker(worker_id: int, seconds: float, ready: mp.Queue, go, out: mp.Queue,  # noqa: ANN001
-           hooks: bool, chain: str = "keyed") -> None:
-    setup_django()
+           hooks: bool, chain: str = "keyed", port: int = 0) -> None:
+    if port:  # through PgBouncer in transaction mode on that port (--pooled)
+        os.environ["DATABASE_POOLER"] = "pgbouncer-transaction"
+    setup_django(f"postgres://postgres@127.0.0.1:{port}/{DB}" if port else "")
     from django.db import connection
 
     from finance import ledger
@@ -158,12 +161,13 @@ def _chain_variant(ledger, chain: str) -> None:  # noqa: ANN001
         raise ValueError(chain)
 
 
-def run_posting(workers: int, seconds: float, hooks: bool = False, chain: str = "keyed") -> dict:
+def run_posting(workers: int, seconds: float, hooks: bool = False, chain: str = "keyed",
+                port: int = 0) -> dict:
     ctx = mp.get_context("spawn")
     q: mp.Queue = ctx.Queue()
     ready: mp.Queue = ctx.Queue()
     go = ctx.Event()
-    procs = [ctx.Process(target=worker, args=(w, seconds, ready, go, q, hooks, chain))
+    procs = [ctx.Process(target=worker, args=(w, seconds, ready, go, q, hooks, chain, port))
              for w in range(workers)]
     for p in procs:
         p.start()
@@ -201,6 +205,40 @@ def run_pgbench(seconds: float, clients: int = 8) -> float:
 
 def _load() -> str:
     return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def pooled_cost(pools: list[int], seconds: float, rounds: int, clients: int = 8) -> dict:
+    """`clients` posting processes straight to PostgreSQL against the same through
+    PgBouncer (transaction mode) with each of `pools` server connections: the pooler queues
+    the clients beyond its pool, so at most that many postings run in the server at once
+    and fewer lock holders wait for a CPU. Interleaved like chain_cost. {variant: [runs]}."""
+    sys.path.insert(0, str(ROOT))
+    from tests.scaleout.servers import pgbouncer
+
+    runs: dict[str, list[dict]] = {"direct": [], **{f"pool {n}": [] for n in pools}}
+    with contextlib.ExitStack() as stack:
+        ports = {f"pool {n}": stack.enter_context(pgbouncer({}, pool_size=n)).port
+                 for n in pools}
+        for r in range(rounds):
+            names = list(runs) if r % 2 == 0 else list(reversed(runs))
+            for name in names:
+                load = _load()
+                row = run_posting(clients, seconds, port=ports.get(name, 0))
+                row["load"] = load
+                runs[name].append(row)
+                print(f"  round {r + 1} {clients} workers {name:>8}: {row['eps']:8.1f} "
+                      f"entries/s (p50 {row['p50_ms']:.1f} ms, p95 {row['p95_ms']:.1f} ms, "
+                      f"load {load})", flush=True)
+    print(f"\n{clients} posting workers, direct or through PgBouncer (transaction mode), "
+          f"{seconds:.0f}s per run, {rounds} rounds interleaved, monitoring off")
+    base = statistics.median(r["eps"] for r in runs["direct"])
+    for name, rows in runs.items():
+        eps = [r["eps"] for r in rows]
+        print(f"{name:>8}: median {statistics.median(eps):8.1f} entries/s "
+              f"({min(eps):.0f}-{max(eps):.0f}), p95 median "
+              f"{statistics.median(r['p95_ms'] for r in rows):.1f} ms, "
+              f"{statistics.median(eps) / base:.3f} x direct")
+    return runs
 
 
 def chain_cost(workers: list[int], seconds: float, rounds: int,
@@ -268,6 +306,9 @@ def main() -> None:
     parser.add_argument("--workers", default="1,4,8")
     parser.add_argument("--chain-rounds", type=int, default=3,
                         help="rounds of the keyed/unkeyed comparison (0: skip it)")
+    parser.add_argument("--pooled", default="", metavar="N,M",
+                        help="only: 8 workers direct against 8 through PgBouncer with N, M "
+                             "server connections (rounds: --chain-rounds)")
     parser.add_argument("--chain-only", action="store_true",
                         help="only the keyed/unkeyed comparison")
     parser.add_argument("--chain-variants", default="unkeyed,keyed",
@@ -275,6 +316,15 @@ def main() -> None:
     args = parser.parse_args()
     workers = [int(w) for w in args.workers.split(",")]
     prepare()
+    if args.pooled:
+        pooled_cost([int(n) for n in args.pooled.split(",")], args.seconds,
+                    max(args.chain_rounds, 1))
+        from finance.selectors import ledger_verify
+
+        check = ledger_verify()
+        print(f"verify_ledger after the run: {'OK' if check.ok else check.first_broken} "
+              f"({check.entries_checked} entries)")
+        return
     if args.chain_only:
         runs = chain_cost(workers, args.seconds, args.chain_rounds,
                           tuple(args.chain_variants.split(",")))

@@ -149,9 +149,10 @@ class Pooler:
 
 
 @contextlib.contextmanager
-def pgbouncer(db: dict) -> Iterator[Pooler]:
+def pgbouncer(db: dict, pool_size: int = 10) -> Iterator[Pooler]:
     """PgBouncer in transaction mode on a free port, in front of the primary `db`, for
-    every database on it; stopped on exit."""
+    every database on it, `pool_size` server connections per database and user; stopped
+    on exit."""
     exe = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
     if not Path(exe).exists():
         raise RuntimeError("pgbouncer is not installed (Debian package pgbouncer; .ci/run "
@@ -174,7 +175,7 @@ pool_mode = transaction
 ; transactions land on different server connections, as under load
 server_round_robin = 1
 max_client_conn = 200
-default_pool_size = 10
+default_pool_size = {pool_size}
 logfile = {work}/pgbouncer.log
 pidfile = {work}/pgbouncer.pid
 ignore_startup_parameters = extra_float_digits,options
