@@ -891,19 +891,22 @@ class CityYear:
                     wanted[d, m] += amount
         if u in self.payroll_units():
             gross = sum((x["gross"] for x in self.payroll_staff(u)), Decimal(0))
+            open_now = self.card_open_amount(u)
             for m in months:
                 # the month's payroll, and room for last month's salaries paid again after
                 # a 退票 (at 20 payments a month the bank returned both of a unit's
                 # salaries in January: half a month's room stopped the run in February)
                 wanted[self.payroll_dims(u), m] += 2 * gross
-                # last month's card spending, and what a 退票 left open
-                wanted[self.card_dims(u), m] += 2 * sum(self.card_spending(u, m - 1),
-                                                        Decimal(0)) + 1000
+                # last month's card spending, and what a 退票 left open: every repayment
+                # of this quarter may come back and be repaid with the next one (at 20
+                # payments a month December's repayment carried two returned months and
+                # was refused), and so may what is open when the plan is applied
+                wanted[self.card_dims(u), m] += (
+                    2 * sum(self.card_spending(u, m - 1), Decimal(0)) + 1000 + open_now
+                    + sum((sum(self.card_spending(u, k), Decimal(0))
+                           for k in range(months[0] - 1, m - 1)), Decimal(0)))
                 if m == 12 and self.open_through is None:  # December's late bill
                     wanted[self.payable_dims(u), m] += self.payable_amount(u)
-            # card spending a 退票 reopened before this quarter (last December's repayment
-            # returned by the bank is repaid in January of this year)
-            wanted[self.card_dims(u), months[0]] += self.card_open_amount(u)
         lines = [payments.PlanApplyLine(dims=d, month=m, amount=a) for (d, m), a in wanted.items()]
         payments.plans_apply(lines=lines, year=self.year, user=self.filers[u.code],
                              as_of=_at(_workday(dt.date(self.year, months[0], 3)), 9))
