@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, Permission
-from django.db import connection, connections, transaction
+from django.db import OperationalError, connection, connections, transaction
 from django.db.models import Q, Sum
 
 from audit.models import PaceAlert
@@ -45,7 +45,7 @@ from finance import selectors as finance_selectors
 from finance import services as finance
 from finance.dimensions import ProjectCategory
 from finance.ids import make_uscc
-from finance.ledger import Dims
+from finance.ledger import Dims, retryable
 from finance.measures import SANGONG
 from finance.models import Book, Entry, FiscalYear, Line, Organization, Period, Region
 from payments import rules as payment_rules
@@ -1961,8 +1961,18 @@ def _worker_chunk(task: tuple[str, tuple, list[Any], bool]) -> tuple[int, int]:
     assert sim is not None  # noqa: S101 - set by the coordinator before the fork
     try:
         for item in items:
-            with transaction.atomic() if atomic else contextlib.nullcontext():
-                getattr(sim, method)(item, *args)
+            for attempt in range(1, 4):
+                try:
+                    with transaction.atomic() if atomic else contextlib.nullcontext():
+                        getattr(sim, method)(item, *args)
+                    break
+                except OperationalError as exc:
+                    # two workers' batches posting several entries each may deadlock on
+                    # the balance rows and the year's numbering row: PostgreSQL rolls one
+                    # back whole, and it is run again, as any client of the server would
+                    if not (atomic and retryable(exc)) or attempt == 3:
+                        raise
+                    time.sleep(0.05 * attempt)
     except Exception as exc:
         # the pool sends the exception back pickled; not every exception class can be
         # rebuilt from its pickle (the ledger's errors take keyword arguments), and one

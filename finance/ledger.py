@@ -378,9 +378,14 @@ def entry_post(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _retryable(exc: OperationalError) -> bool:
+def retryable(exc: OperationalError) -> bool:
+    """A deadlock, a serialization failure or SQLite's busy database: the transaction
+    was rolled back whole and may simply be run again."""
     code = getattr(getattr(exc, "__cause__", None), "sqlstate", None)
     return code in {"40001", "40P01"} or "database is locked" in str(exc)
+
+
+_retryable = retryable
 
 
 def _replayed(key: str, content_hash: str) -> Entry | None:
