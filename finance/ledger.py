@@ -366,7 +366,7 @@ def entry_post(
             assert found is not None  # noqa: S101 - _Replay is raised only when it exists
             return found
         except OperationalError as exc:  # deadlock / serialization: retry whole txn
-            if attempt == attempts or not _retryable(exc):
+            if attempt == attempts or not retryable(exc):
                 raise
             time.sleep(0.01 * attempt)
             continue
@@ -384,8 +384,6 @@ def retryable(exc: OperationalError) -> bool:
     code = getattr(getattr(exc, "__cause__", None), "sqlstate", None)
     return code in {"40001", "40P01"} or "database is locked" in str(exc)
 
-
-_retryable = retryable
 
 
 def _replayed(key: str, content_hash: str) -> Entry | None:
