@@ -87,6 +87,9 @@ UI_WORDS = _ui_words()
 # a figure's trace reference (tr:v1:measure=…;year=…) is a code the auditor copies; a
 # tracking id (TR2026ADD4350F875940EF) is hex whose letters may spell a word
 TRACE_REF = re.compile(r"\btr:v\d+:\S+|\bTR\d{4}[0-9A-F]{8,}\b")
+# a file's SHA-256 (or any long hex digest) is shown for the auditor to compare; its
+# letters a–f may spell "add", "bad", "fee" between digits (CI failed on one, 2026-12-03)
+DIGEST = re.compile(r"\b[0-9a-fA-F]{32,}\b")
 
 
 def english_words(text: str, data: set[str]) -> list[str]:
@@ -142,7 +145,7 @@ class Walk:
         # what a reader sees: the text, and the hints shown in empty fields
         text = self.text() + "\n" + "\n".join(self.page.eval_on_selector_all(
             "input[placeholder]:not([type=hidden])", "es => es.map(e => e.placeholder)"))
-        text = TRACE_REF.sub(" ", text)
+        text = DIGEST.sub(" ", TRACE_REF.sub(" ", text))
         lang = self.page.locator("#language")
         if lang.count():
             text = text.replace(lang.inner_text(), " ")
