@@ -64,6 +64,7 @@ class Workers:
         self.env = {**os.environ, "DATABASE_URL": database_url(), "MEDIA_ROOT": str(media_root),
                     "CELERY_BROKER_URL": self.broker, "CELERY_RESULT_BACKEND": self.broker,
                     "CELERY_KEY_PREFIX": self.prefix, "CELERY_VISIBILITY_TIMEOUT": "4",
+                    "CELERY_RESTORE_EVERY": "1",
                     "PAYMENTS_STATEMENT_CHUNK": "500", "DB_CONN_MAX_AGE": "0"}
         self.procs: list[subprocess.Popen] = []
         self.producer = Celery("sf-r9-producer", broker=self.broker, set_as_current=False)
