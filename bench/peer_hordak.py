@@ -161,11 +161,12 @@ def ours(seconds: float, workers: list[int]) -> dict[int, float]:
     """Our posting service's payments/s per worker count, from bench/posting.py's table
     (entries/s without inline monitoring; two entries per payment)."""
     res = subprocess.run([sys.executable, str(ROOT / "bench" / "posting.py"), "--seconds",
-                          str(seconds), "--workers", ",".join(map(str, workers))],
+                          str(seconds), "--workers", ",".join(map(str, workers)),
+                          "--chain-rounds", "0", "--batch", ""],
                          check=True, capture_output=True, text=True, cwd=ROOT)
     rates = {}
     for line in res.stdout.splitlines():
-        m = re.match(r"\s*(\d+)\s+off\s+\d+\s+([0-9.]+)\s", line)
+        m = re.match(r"\s*(\d+)\s+off\s+entry_post, one by one\s+\d+\s+([0-9.]+)\s", line)
         if m:
             rates[int(m.group(1))] = float(m.group(2)) / 2
     if set(rates) != set(workers):
