@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import defaultdict
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,7 @@ import openpyxl
 import pytest
 from django.core.management import call_command
 from django.db.models import Sum
+from django.db.models.functions import Coalesce
 
 from audit.models import Alert
 from budgets import selectors as budget_selectors
@@ -229,6 +231,44 @@ class TestTwelveMonths:
         assert late.pay_entry.fiscal_year == YEAR + 1
         assert selectors.balance(account="9201", year=YEAR + 1, unit=late.unit) == Decimal("0.00")
         assert selectors.ledger_verify().ok
+        card_plan_room_is_checked()  # on the same year: a 12-month city costs ~9 s
+
+
+def card_plan_room_is_checked() -> None:
+    """At 20 payments a month December's card repayment (公务卡还款) carried two months a
+    退票 had reopened and was refused (PlanExceeded). The rule, by hand: a month's plan on
+    the card line (差旅费 of the running project) holds the card spending of every month
+    from the one before the quarter to the month before this one — each earlier
+    repayment of the quarter may come back and be repaid with this month's — over and
+    above the month's own bill on that line and its 1,000.00 headroom. Card spending is
+    read from the card transactions the bank's files brought in (by transaction date)."""
+    from payments.models import CardTransaction, OfficialCard, PaymentPlan
+
+    cards = list(OfficialCard.objects.select_related("organization"))
+    assert cards, "the city registers a card for each payroll unit"
+    checked = 0
+    for card in cards:
+        unit = card.organization.code
+        spent: dict[int, Decimal] = defaultdict(Decimal)
+        for t in CardTransaction.objects.filter(card=card, traded_on__year=YEAR):
+            spent[t.traded_on.month] += t.amount
+        repay = PaymentRequest.objects.filter(year=YEAR, unit=unit,
+                                              purpose__startswith="公务卡还款 ").first()
+        assert repay is not None, unit
+        for m in range(2, 13):
+            plan = PaymentPlan.objects.filter(year=YEAR, month=m, unit=unit,
+                                              function=repay.function, economic=repay.economic,
+                                              project=repay.project).first()
+            assert plan is not None, (unit, m)
+            bill = PaymentRequest.objects.filter(
+                year=YEAR, unit=unit, function=repay.function, economic=repay.economic,
+                project=repay.project, contract_ref__startswith=f"CS-{YEAR}{m:02d}-").aggregate(
+                s=Coalesce(Sum("amount"), Decimal(0)))["s"]
+            room = plan.approved - bill - (Decimal("1000.00") if bill else 0)
+            first = (m - 1) // 3 * 3 + 1  # the quarter's first month
+            assert room >= sum((spent[k] for k in range(first - 1, m)), Decimal(0)), (unit, m)
+            checked += 1
+    assert checked >= 11
 
 
 @pytest.mark.postgres
