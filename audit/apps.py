@@ -28,12 +28,15 @@ class AuditConfig(AppConfig):
         from config.celery import app
         from finance.ledger import register_after_posting
         from finance.selectors import register_verifier
+        from finance.services import history_rows_written
 
         register_after_posting(tasks.after_posting, many=tasks.after_posting_many)
         register_payee_resolver(payments_payee, many=payments_payees)
         register_verifier(seals.history_verify)
         post_create_historical_record.connect(seals.history_row_written,
                                               dispatch_uid="audit-seal-history-on-write")
+        history_rows_written.connect(seals.history_row_written,
+                                     dispatch_uid="audit-seal-history-written-in-bulk")
         app.conf.beat_schedule = {**(app.conf.beat_schedule or {}), **BEAT_SCHEDULE}
 
 

@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import connection, models, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, get_history_manager_for_model
 
@@ -141,6 +142,20 @@ def _unique_in_batch(model: type[models.Model], objs: list[models.Model],
     return found
 
 
+# Sent (sender: the historical model) when history rows were written in bulk — simple-
+# history's bulk_create_with_history / bulk_history_create and the INSERT … SELECT paths
+# send no post_create_historical_record per row — so that audit seals them as soon as the
+# writing transaction commits, as it seals rows written one by one.
+history_rows_written = Signal()
+
+
+def history_written_in_bulk(model: type[models.Model]) -> None:
+    """Announce history rows of `model` written by a bulk path (see history_rows_written)."""
+    hist = getattr(model, "history", None)
+    if hist is not None:
+        history_rows_written.send(sender=hist.model)
+
+
 def bulk_save_with_history(objs: list[models.Model], *, user: Any, reason: str,
                            fields: list[str] | None = None,
                            reasons: list[str] | None = None,
@@ -176,9 +191,11 @@ def bulk_save_with_history(objs: list[models.Model], *, user: Any, reason: str,
         for obj, why in zip(objs, reasons or [], strict=False):
             obj._change_reason = why  # type: ignore[attr-defined]  # read by simple-history
         bulk_create_with_history(objs, model, default_user=user, default_change_reason=reason)
+        history_written_in_bulk(model)
         return
     with transaction.atomic(savepoint=False):
         bulk_update(model, objs, fields)
+        history_written_in_bulk(model)  # sealed after the commit, whichever way below
         # the history rows are made from the rows as stored (re-read), not from the objects
         # in memory, whose other fields this UPDATE did not write
         if _history_from_table(model, objs, user=user, reason=reason, reasons=reasons):

@@ -14,6 +14,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from finance.services import (
+    history_written_in_bulk,
     save_with_history,
 )
 from payments import errors
@@ -255,7 +256,9 @@ def _insert_exceptions(rows: list[Due], user: Any, as_of: dt.datetime) -> None:
         bulk_create_with_history([ReconException(**_due_values(due)) for due in rows],
                                  ReconException, batch_size=2000, default_user=user,
                                  default_change_reason="reconciliation")
+        history_written_in_bulk(ReconException)
         return
+    history_written_in_bulk(ReconException)  # the INSERT … SELECT below: sealed on commit
     fields = [f for f in ReconException._meta.concrete_fields]
     hist = ReconException.history.model
     user_id = getattr(user, "pk", None)

@@ -25,6 +25,7 @@ from tests.payments.conftest import (  # noqa: F401 - the payments fixtures, by 
     plan,
     ready,
 )
+from tests.payments.test_bank import day, paid  # noqa: F401 - the paid vouchers, by name
 
 
 def _tamper(sql: str, params: list) -> None:
@@ -76,3 +77,32 @@ class TestEditedPaymentRequestHistory:
         assert [str(p) for p in result.problems] == [
             f"history payments.paymentrequest row {row.history_id}: row content does not "
             "match its seal (changed)"]
+
+
+@pytest.mark.django_db(transaction=True)
+class TestSealedInBulk:
+    """Rows written in bulk — a statement import's reconciliation exceptions (COPY and one
+    INSERT … SELECT of their history on PostgreSQL, bulk_create_with_history elsewhere) and
+    an update of many rows (UPDATE … FROM unnest and INSERT … SELECT) — send no simple-
+    history signal per row; they are sealed as soon as they commit all the same."""
+
+    def test_history_written_in_bulk_is_sealed_as_soon_as_it_commits(self, paid, user):  # noqa: F811
+        from payments import services as pay
+        from payments.models import Bank, ReconException
+        from tests.payments.test_bank_set_based import AS_OF, odd_statement
+
+        report = pay.bank_file_import(content=odd_statement(), filename="odd.xml", user=user,
+                                      as_of=AS_OF)
+        assert report.exceptions == 2
+        assert _sealed(ReconException) == (2, 2)  # both "+" rows, sealed at the commit
+        before = Bank.history.count()  # the fixtures' banks
+        made = [pay.bank_upsert(cnaps=f"1025840077{i:02d}", name=f"旧{i}", user=user)
+                for i in range(3)]
+        for i, bank in enumerate(made):
+            bank.name = f"新{i}"
+        finance_services.bulk_save_with_history(made, user=user, reason="renamed",
+                                                fields=["name"])
+        # 3 rows created one by one, then 3 "~" rows of the update written in one statement
+        assert _sealed(Bank) == (before + 6, before + 6)
+        result = selectors.ledger_verify()
+        assert result.ok and result.checked["unsealed history rows"] == 0, result.problems
