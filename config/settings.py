@@ -231,13 +231,6 @@ PAYMENTS_RESULT_CHUNK = int(os.environ.get("PAYMENTS_RESULT_CHUNK", 500))
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
     "global_keyprefix": os.environ.get("CELERY_KEY_PREFIX", ""),
 }
-# How often a worker looks for messages whose visibility timeout has passed (a killed
-# worker's): kombu scans every 10th tick of 10 s, i.e. every ~100 s, by default. Set
-# CELERY_RESTORE_EVERY (seconds) to scan on every tick of that length instead.
-if os.environ.get("CELERY_RESTORE_EVERY"):
-    CELERY_BROKER_TRANSPORT_OPTIONS |= {
-        "unacked_restore_interval": float(os.environ["CELERY_RESTORE_EVERY"]),
-        "unacked_restore_throttle": 1}
 CELERY_TIMEZONE = TIME_ZONE
 # Queues (issues 8, 23): imports, exports and monitoring scale on separate worker machines,
 # each started with `celery -A config worker -Q <queue>` (docs/OPERATIONS.md); a task no
