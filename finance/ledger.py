@@ -385,7 +385,6 @@ def retryable(exc: OperationalError) -> bool:
     return code in {"40001", "40P01"} or "database is locked" in str(exc)
 
 
-
 def _replayed(key: str, content_hash: str) -> Entry | None:
     existing = Entry.objects.filter(idempotency_key=key).first()
     if existing is None:

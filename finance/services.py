@@ -2,6 +2,7 @@
 `finance.ledger` (the one posting service) and are re-exported here."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -33,7 +34,8 @@ __all__ = [
     "Dims", "LineSpec", "cr", "dr", "entry_post", "entry_reverse",
     "fiscal_year_open", "period_close", "period_reopen", "region_upsert",
     "organization_upsert", "membership_set", "role_grant", "workflow_record", "workflow_record_many", "save_with_history",
-    "bulk_save_with_history",
+    "bulk_save_with_history", "bulk_update", "bulk_insert", "copy_insert",
+    "history_rows_written", "history_written_in_bulk",
 ]
 
 
@@ -277,34 +279,45 @@ def _history_from_table(model: type[models.Model], objs: list[models.Model], *, 
 
 def bulk_insert(objs: list[models.Model]) -> list[models.Model]:
     """`bulk_create` of new rows of one model (ids set on the objects); on PostgreSQL the
-    ids are drawn from the table's sequence and the rows COPYed — a 500-row INSERT of 20
-    columns is 10,000 parameters for the client to bind. Like bulk_create: no save(), no
-    signals."""
+    rows are COPYed (`copy_insert`) — a 500-row INSERT of 20 columns is 10,000 parameters
+    for the client to bind. Like bulk_create: no save(), no signals."""
     if not objs:
         return objs
     model = type(objs[0])
     meta = model._meta
-    fields = meta.concrete_fields
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
     if (connection.vendor != "postgresql"
             or not isinstance(meta.pk, models.AutoField | models.BigAutoField)
             or any(o.pk is not None for o in objs)
             or any(getattr(f, "generated", False) or f.db_default is not models.NOT_PROVIDED
                    for f in fields)):
         return model._default_manager.bulk_create(objs)
+    ids = copy_insert(model, [f.column for f in fields], (
+        [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+        for obj in objs), len(objs))
+    for obj, pk in zip(objs, ids, strict=True):
+        obj.pk = pk
+        obj._state.adding, obj._state.db = False, connection.alias
+    return objs
+
+
+def copy_insert(model: type[models.Model], columns: list[str], rows: Iterable[list[Any]],
+                count: int) -> list[int]:
+    """PostgreSQL only: `count` new rows of `model`, each a list of values in the order of
+    `columns` (the primary key left out), written by one COPY with ids drawn from the
+    table's sequence first. Returns the ids in the rows' order. For writers that hold
+    plain values, not model instances (the statement import's exceptions, bulk_insert)."""
+    meta = model._meta
     qn = connection.ops.quote_name
     with connection.cursor() as cur:
         cur.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                    [meta.db_table, meta.pk.column, len(objs)])
-        for obj, (pk,) in zip(objs, cur.fetchall(), strict=True):
-            obj.pk = pk
-        cols = ", ".join(qn(f.column) for f in fields)
+                    [meta.db_table, meta.pk.column, count])
+        ids = [pk for (pk,) in cur.fetchall()]
+        cols = ", ".join(qn(c) for c in [meta.pk.column, *columns])
         with cur.cursor.copy(f"COPY {qn(meta.db_table)} ({cols}) FROM STDIN") as cp:
-            for obj in objs:
-                cp.write_row([f.get_db_prep_save(f.pre_save(obj, True), connection)
-                              for f in fields])
-    for obj in objs:
-        obj._state.adding, obj._state.db = False, connection.alias
-    return objs
+            for pk, row in zip(ids, rows, strict=True):
+                cp.write_row([pk, *row])
+    return ids
 
 
 def remember_stored(obj: models.Model) -> None:

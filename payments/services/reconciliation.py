@@ -14,6 +14,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from finance.services import (
+    copy_insert,
     history_written_in_bulk,
     save_with_history,
 )
@@ -259,29 +260,22 @@ def _insert_exceptions(rows: list[Due], user: Any, as_of: dt.datetime) -> None:
         history_written_in_bulk(ReconException)
         return
     history_written_in_bulk(ReconException)  # the INSERT … SELECT below: sealed on commit
-    fields = [f for f in ReconException._meta.concrete_fields]
-    hist = ReconException.history.model
-    user_id = getattr(user, "pk", None)
-    table, htable = ReconException._meta.db_table, hist._meta.db_table
+    fields = [f for f in ReconException._meta.concrete_fields if not f.primary_key]
+    table = ReconException._meta.db_table
+    htable = ReconException.history.model._meta.db_table
     blank = ReconException()  # the defaults of what a due exception does not say
     own = set(Due.__slots__)  # type: ignore[attr-defined]
-    at = [(f.attname in own, f.attname, getattr(blank, f.attname)) for f in fields
-          if not f.primary_key]
+    at = [(f.attname in own, f.attname, getattr(blank, f.attname)) for f in fields]
+    ids = copy_insert(ReconException, [f.column for f in fields], (
+        [getattr(due, name) if mine else default for mine, name, default in at]
+        for due in rows), len(rows))
+    # the history rows from the rows just stored, in the database (no second stream)
+    cols = ", ".join([ReconException._meta.pk.column, *[f.column for f in fields]])
+    hcols = cols + ", history_date, history_change_reason, history_type, history_user_id"
     with connection.cursor() as cur:
-        cur.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                    [table, len(rows)])
-        values = [[pk, *[getattr(due, name) if mine else default for mine, name, default in at]]
-                  for due, (pk,) in zip(rows, cur.fetchall(), strict=True)]
-        cols = ", ".join(f.column for f in fields if f.primary_key) + ", " + ", ".join(
-            f.column for f in fields if not f.primary_key)
-        with cur.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as cp:
-            for row in values:
-                cp.write_row(row)
-        # the history rows from the rows just stored, in the database (no second stream)
-        hcols = cols + ", history_date, history_change_reason, history_type, history_user_id"
         cur.execute(f"INSERT INTO {htable} ({hcols}) SELECT {cols}, %s, %s, %s, %s "  # noqa: S608 - names from the model
                     f"FROM {table} WHERE id = ANY(%s) ORDER BY id",
-                    [as_of, "reconciliation", "+", user_id, [row[0] for row in values]])
+                    [as_of, "reconciliation", "+", getattr(user, "pk", None), ids])
 
 
 def _due_values(due: Due) -> dict[str, Any]:
