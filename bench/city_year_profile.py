@@ -38,12 +38,10 @@ def main() -> None:
                        check=True)
     os.environ["DATABASE_URL"] = f"{PG}/{DB}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    # production settings (DEBUG=0): with DEBUG on, Django logs every SQL statement with
-    # its parameters interpolated, which costs 10-40 % of a month's work; BENCH_DEBUG=1
-    # measures the development settings instead
-    os.environ["DEBUG"] = os.environ.get("BENCH_DEBUG", "0")
-    os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 50)
     sys.path.insert(0, str(ROOT))
+    from bench.production import production_settings
+
+    production_settings()
     import django
 
     django.setup()

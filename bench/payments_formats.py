@@ -444,11 +444,9 @@ def main() -> None:
     psql(f"CREATE DATABASE {DB}")
     os.environ["DATABASE_URL"] = f"{PG}/{DB}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    # production settings (DEBUG=0): with DEBUG on, Django logs every SQL statement with
-    # its parameters interpolated (a 5,000-value IN list is formatted for the log);
-    # BENCH_DEBUG=1 measures the development settings instead
-    os.environ["DEBUG"] = os.environ.get("BENCH_DEBUG", "0")
-    os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 50)
+    from bench.production import production_settings
+
+    production_settings()
     import django
 
     django.setup()

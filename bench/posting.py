@@ -52,11 +52,9 @@ def psql(sql: str, db: str = "postgres") -> None:
 
 def setup_django(url: str = "") -> None:
     os.environ["DATABASE_URL"] = url or f"{PG}/{DB}"
-    # production settings (DEBUG=0), as the peer runs: with DEBUG on, Django logs every SQL
-    # statement with its parameters interpolated (about 0.3 ms of CPU per posting, measured
-    # 2026-12-04); BENCH_DEBUG=1 measures the development settings instead
-    os.environ["DEBUG"] = os.environ.get("BENCH_DEBUG", "0")
-    os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 50)
+    from bench.production import production_settings
+
+    production_settings()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
