@@ -255,6 +255,7 @@ class CityYear:
         self._budgets: dict[str, list[BudgetLine]] = {}  # per-run cache of budget_lines()
         self._month_fresh = False  # set by requests(): the month had no request yet
         self._roles_read = False  # the users' role caches are filled (requests())
+        self._started: dict[str, float] = {}  # progress label → when it began (its time)
 
     # ------------------------------------------------------------------ helpers
     def say(self, text: str) -> None:
@@ -264,12 +265,14 @@ class CityYear:
     def progress(self, label: str, done: int, total: int, *, force: bool = False) -> None:
         tty = getattr(self.stdout, "isatty", lambda: False)()
         step = max(total // 10, 1)
+        started = self._started.setdefault(label, time.perf_counter())
         if force or done == total or (tty or done % step == 0):
             width = 30
             filled = width * done // max(total, 1)
             end = "\n" if done == total or not tty else "\r"
+            took = f" {time.perf_counter() - started:.1f} s" if done == total else ""
             self.stdout.write(f"  {label:28s} [{'#' * filled}{'.' * (width - filled)}] "
-                              f"{done}/{total}{end}")
+                              f"{done}/{total}{took}{end}")
             self.stdout.flush()
 
     def each(self, label: str, items: list, fn: Callable[[Any], None], *,
@@ -277,6 +280,7 @@ class CityYear:
         """`fn(item)` for each item, one transaction per item (its steps are one unit of
         work); `atomic` False: the item is one service call, which is its own transaction
         (no savepoint inside an outer one)."""
+        self._started[label] = time.perf_counter()
         for i, item in enumerate(items, start=1):
             with transaction.atomic() if atomic else contextlib.nullcontext():
                 fn(item)
@@ -338,6 +342,7 @@ class CityYear:
         _SIM = self
         connections.close_all()  # never share a connection across fork
         done, total = 0, sum(map(len, chunks))
+        self._started[label] = time.perf_counter()
         try:
             with multiprocessing.get_context("fork").Pool(self.workers) as pool:
                 step = max(total // 10, 1)
@@ -982,14 +987,22 @@ class CityYear:
                 payments.payment_request_submit(request=req, user=filer, as_of=when)
 
     def heads_approve(self, units: list[UnitSpec], month: int) -> None:
-        """The unit heads of one department approve their units' requests of the month."""
+        """The unit heads of one department approve their units' requests of the month,
+        each head all of the unit's at once ("approve selected": the batch service, the
+        checks of a single approval for each request)."""
         day = dt.date(self.year, month, 11)
         keys = [k for u in units for k in self.request_keys(u, month)]
+        by_unit: dict[str, list[PaymentRequest]] = defaultdict(list)
         for req in PaymentRequest.objects.filter(contract_ref__in=keys,
                                                  status=PaymentRequest.Status.UNIT_REVIEW
                                                  ).order_by("id"):
-            payments.payment_request_approve(request=req, user=self.heads[req.unit],
-                                             comment="同意", as_of=_at(day, 11))
+            by_unit[req.unit].append(req)
+        for unit, reqs in by_unit.items():
+            out = payments.payment_requests_approve(requests=reqs, user=self.heads[unit],
+                                                    comment="同意", as_of=_at(day, 11))
+            if out.refused:
+                raise RuntimeError(f"unit head refused {out.refused[0][0].tracking_id}: "
+                                   f"{out.refused[0][1]}")
 
     def vouchers(self, month: int) -> None:
         S = PaymentRequest.Status  # noqa: N806

@@ -139,15 +139,27 @@ _ACCOUNTS = {name: measures.BASE_MEASURES[name].accounts
 def usage_fen(*, dims: Dims, year: int) -> tuple[int, int]:
     """(the indicator's amount, paid + committed) in fen, from the tuple's balances on the
     accounts of the measures available, committed and paid (one query)."""
+    return usage_fen_many([dims.key(year)])[dims.key(year)]
+
+
+def usage_fen_many(keys: list[str], *, lock: bool = False) -> dict[str, tuple[int, int]]:
+    """`usage_fen` of many tuples (by dimension key) in one query. `lock`: the balance rows
+    read are locked (FOR UPDATE, in account and key order) until the transaction ends, so
+    a batch that commits on these tuples decides on figures nobody else moves meanwhile."""
     by_measure = {code: name for name, codes in _ACCOUNTS.items() for code in codes}
-    rows = Balance.objects.filter(dim_key=dims.key(year), account__code__in=list(by_measure)
-                                  ).values_list("account__code", "account__normal_side",
-                                                "debit_fen", "credit_fen")
-    figures = dict.fromkeys(_ACCOUNTS, 0)
-    for code, side, d, c in rows:
-        figures[by_measure[code]] += d - c if side == "debit" else c - d
-    used = figures["committed"] + figures["paid"]
-    return figures["available"] + used, used
+    qs = Balance.objects.filter(dim_key__in=keys, account__code__in=list(by_measure))
+    if lock:
+        qs = qs.select_for_update(of=("self",)).order_by("account_id", "dim_key")
+    figures = {key: dict.fromkeys(_ACCOUNTS, 0) for key in keys}
+    for key, code, side, d, c in qs.values_list("dim_key", "account__code",
+                                                "account__normal_side", "debit_fen",
+                                                "credit_fen"):
+        figures[key][by_measure[code]] += d - c if side == "debit" else c - d
+    out = {}
+    for key, f in figures.items():
+        used = f["committed"] + f["paid"]
+        out[key] = (f["available"] + used, used)
+    return out
 
 
 @dataclass(frozen=True)
@@ -215,11 +227,17 @@ def _fen(amount: Decimal) -> int:
 
 def decide(*, dims: Dims, year: int, amount: Decimal, on: dt.date) -> Decision:
     """The rule for the tuple on `on` and what it says about `amount` more."""
-    rule = rule_for(dims=dims, on=on)
     total, used = usage_fen(dims=dims, year=year)
+    return decision(rule_for(dims=dims, on=on), total_fen=total, used_fen=used, amount=amount)
+
+
+def decision(rule: ControlRule | None, *, total_fen: int, used_fen: int,
+             amount: Decimal) -> Decision:
+    """What `rule` (None: the default) says about `amount` more on a tuple of this
+    indicator amount and usage (`decide` reads them; a batch keeps its own)."""
     return Decision(rule=rule, mode=rule.mode if rule else DEFAULT_MODE,
                     threshold=rule.threshold_percent if rule else DEFAULT_THRESHOLD,
-                    total_fen=total, used_fen=used, amount_fen=_fen(amount))
+                    total_fen=total_fen, used_fen=used_fen, amount_fen=_fen(amount))
 
 
 # ----------------------------------------------------------------- the records
@@ -245,6 +263,15 @@ def checks_of(document: Any) -> list[ControlCheck]:
 def check_record(*, document: Any, decision: Decision, as_of: dt.datetime,
                  override: ControlOverride | None = None) -> ControlCheck:
     """Record a check of `document` (in the caller's transaction) with its outcome."""
+    check = check_row(document=document, decision=decision, as_of=as_of, override=override)
+    check.save()
+    return check
+
+
+def check_row(*, document: Any, decision: Decision, as_of: dt.datetime,
+              override: ControlOverride | None = None) -> ControlCheck:
+    """The check `check_record` writes, not saved (a batch writes its checks at once once
+    its documents have ids: set `doc_id` then)."""
     if decision.blocked:
         outcome = Outcome.OVERRIDDEN if override is not None else Outcome.BLOCKED
     elif decision.warned:
@@ -253,8 +280,9 @@ def check_record(*, document: Any, decision: Decision, as_of: dt.datetime,
         outcome = Outcome.RECORDED
     else:
         outcome = Outcome.WITHIN
-    return ControlCheck.objects.create(
-        **_doc(document), rule=decision.rule, mode=decision.mode,
+    return ControlCheck(
+        doc_type=ContentType.objects.get_for_model(type(document)), doc_id=str(document.pk),
+        rule=decision.rule, mode=decision.mode,
         threshold_percent=decision.threshold,
         indicator_amount=fen_to_decimal(decision.total_fen),
         used_amount=fen_to_decimal(decision.used_fen),

@@ -597,6 +597,7 @@ class EntryInput:
     reverses: Entry | None = None
     source_type_id: int | None = None
     source_id: str = ""
+    posted_at: datetime | None = None  # when it is posted, if not the batch's `as_of`
 
     def source_ref(self) -> tuple[ContentType | None, str, str]:
         if self.source is not None or self.source_type_id is None:
@@ -681,7 +682,8 @@ def entries_post(*, entries: Sequence[EntryInput], user: Any = None,
                  source_type=srcs[i][0], source_id=srcs[i][1],
                  tracking_id=entries[i].tracking_id,
                  idempotency_key=entries[i].idempotency_key, reverses=entries[i].reverses,
-                 content_hash=preps[i].content_hash, posted_by_id=user_id, posted_at=as_of)
+                 content_hash=preps[i].content_hash, posted_by_id=user_id,
+                 posted_at=entries[i].posted_at or as_of)
            for i in todo]
     reversed_ids = [e.reverses_id for e in new if e.reverses_id]
     if len(set(reversed_ids)) != len(reversed_ids):
@@ -722,7 +724,7 @@ def _number_and_insert_many(cur: Any, new: list[Entry], preps: list[_Prepared],
         number += 1
         entry.number, entry.prev_hash = number, head
         entry.hash = chain_hash(prev_hash=head, number=number, content_hash=entry.content_hash,
-                                posted_by=user_id, posted_at=as_of)
+                                posted_by=user_id, posted_at=entry.posted_at)
         prev, head = head, entry.hash
     Entry.objects.bulk_create(new)
     if any(e.pk is None for e in new):  # backends without RETURNING on bulk insert

@@ -448,11 +448,12 @@ def workflow_record(*, document: models.Model, from_state: str, to_state: str, a
 
 def workflow_record_many(steps: list[tuple], *, action: str, user: Any, comment: str = "",
                          as_of: datetime | None = None) -> list[WorkflowStep]:
-    """workflow_record for many documents in one INSERT: (document, from, to) or
-    (document, from, to, comment) each."""
+    """workflow_record for many documents in one INSERT: (document, from, to),
+    (document, from, to, comment) or (document, from, to, comment, at) each."""
     at = as_of or timezone.now()
     actor = user if getattr(user, "pk", None) else None
     return bulk_insert([
         WorkflowStep(doc_type=ContentType.objects.get_for_model(step[0]), doc_id=str(step[0].pk),
-                     from_state=step[1], to_state=step[2], action=action, actor=actor, at=at,
+                     from_state=step[1], to_state=step[2], action=action, actor=actor,
+                     at=step[4] if len(step) > 4 else at,
                      comment=step[3] if len(step) > 3 else comment) for step in steps])

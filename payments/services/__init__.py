@@ -35,6 +35,12 @@ from payments.services.contracts import (
     contract_sign,
     contracts_for_unit,
 )
+from payments.services.filing import (
+    BATCH_LIMIT,
+    Filed,
+    RequestInput,
+    payment_requests_file,
+)
 from payments.services.masterdata import (
     PayeeBank,
     agent_account_upsert,
@@ -96,4 +102,5 @@ __all__ = [
     "payment_request_submit", "payment_requests_approve", "plan_apply", "plan_approve",
     "plans_apply", "plans_approve", "recon_exception_resolve", "reconcile", "rule_update",
     "statement_reconcile", "users_prefetch", "voucher_batch_create",
+    "BATCH_LIMIT", "Filed", "RequestInput", "payment_requests_file",
 ]

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from finance import control
-from finance.models import ControlOverride
+from finance.models import ControlCheck, ControlOverride
 from finance.services import workflow_record
 from payments import errors
 from payments.models import Contract, PaymentRequest, Rule
@@ -23,20 +23,31 @@ OVERRIDABLE = (S.DRAFT, S.REFUSED)
 CONTRACT_OVERRIDABLE = (Contract.Status.DRAFT,)
 
 
-def control_hits(req: PaymentRequest, on: dt.date, as_of: dt.datetime) -> list[Hit]:
+def control_hits(req: PaymentRequest, on: dt.date, as_of: dt.datetime, *,
+                 decision: control.Decision | None = None,
+                 checks: list[ControlCheck] | None = None) -> list[Hit]:
     """The control check of a submission (in the caller's transaction): records it
     (finance ControlCheck) and returns what the request carries — a refusal (block, no
     override), a warning (warn from the threshold), the override that let it pass — or
     nothing. Above 100 % it adds nothing: the ledger refuses the commitment in every mode.
     A payment under a contract draws on the contract's commitment (usage unchanged) and
-    is not checked again."""
+    is not checked again. A batch filing passes the `decision` (from its view of the
+    usage) and `checks`, a list to which the check is added unsaved (written with the
+    batch's requests); otherwise the rule and usage are read and the check is saved."""
     if req.contract_id is not None:
         return []
-    decision = control.decide(dims=req.dims, year=req.year, amount=req.amount, on=on)
+    if decision is None:
+        decision = control.decide(dims=req.dims, year=req.year, amount=req.amount, on=on)
     if decision.over_limit:
         return []
-    override = control.override_for(req, req.amount) if decision.blocked else None
-    control.check_record(document=req, decision=decision, as_of=as_of, override=override)
+    # a request not yet written has no override (an override names a stored document)
+    override = (control.override_for(req, req.amount)
+                if decision.blocked and req.pk is not None else None)
+    if checks is None:
+        control.check_record(document=req, decision=decision, as_of=as_of, override=override)
+    else:
+        checks.append(control.check_row(document=req, decision=decision, as_of=as_of,
+                                        override=override))
     if decision.blocked and override is None:
         return [Hit(RULE_CODE, Rule.Action.REFUSE, decision.message()[:500])]
     if override is not None:

@@ -281,7 +281,11 @@ def _codes(dims: Dims) -> dict[str, str]:
             "fund_source": dims.fund_source, "project": dims.project or "—"}
 
 
-def _draft_check(*, dims: Dims, year: int, amount: Any, user: Any) -> Decimal:
+_LOOK_UP = object()  # _draft_check: read the indicator (a batch passes what it read)
+
+
+def _draft_check(*, dims: Dims, year: int, amount: Any, user: Any,
+                 indicator: Any = _LOOK_UP) -> Decimal:
     """What a draft must be before it is written; returns its amount. The filer's role,
     then the unit (a tuple of another unit is refused naming that indicator, without
     saying whether the other unit has it), the amount (more than 2 decimal places is
@@ -299,7 +303,8 @@ def _draft_check(*, dims: Dims, year: int, amount: Any, user: Any) -> Decimal:
     value = Decimal(amount)
     if value.is_finite() and value.as_tuple().exponent < -2:  # type: ignore[operator]
         raise errors.AmountPlaces(amount=amount)
-    indicator = budget_selectors.indicator_for(dims=dims, year=year)
+    if indicator is _LOOK_UP:
+        indicator = budget_selectors.indicator_for(dims=dims, year=year)
     if indicator is None:
         raise errors.NoIndicator(year=year, **_codes(dims))
     if indicator.unit.code != own:  # the register's own unit, should it ever differ

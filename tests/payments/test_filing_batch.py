@@ -1,0 +1,189 @@
+"""Filing many requests at once (payments.services.payment_requests_file): every request
+gets the checks of 保存并送审 one by one and sees the batch's earlier requests.
+
+The batch, worked out by hand. Tuple A (economic 30201): indicator 1,000.00, March plan
+5,000.00 (the plan does not limit), control rule "warn at 50 %" on economic 302…. Tuple B
+(economic 30217, a 三公 code): indicator 900.00, March plan 420.00, 三公 cap 400.00.
+Splitting threshold 300.00 (band 10 %: 270.00–299.99 counts). Filed in this order:
+
+ #  tuple payee    amount  outcome                                          A used  B used
+ 0  A     acme     120.00  submitted, usage 12 %                            120
+ 1  A     acme     120.00  submitted, flagged duplicate of #0               240
+ 2  A     acme     290.00  submitted, 53 % ≥ 50 %: warned                   530
+ 3  A     acme     280.00  submitted, split (#2 and #3), warned 81 %        810
+ 4  A     blocked  100.00  refused by the blocked payee rule, warned 91 %   810
+ 5  A     acme     250.00  error: indicator short, 190.00 left              810
+ 6  A     acme     190.00  submitted, warned 100 %                          1,000
+ 7  30299 acme      50.00  error: no such indicator                         1,000
+ 8  B     acme     300.00  submitted, 33.33 %                                       300
+ 9  B     acme     150.00  error: plan 420.00, 120.00 left                          300
+10  B     acme     110.00  refused: 三公 300 + 110 > 400 (usage 45.56 %)            300
+11  B     acme     100.00  submitted, 三公 400 ≤ 400, 44.44 %                       400
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+from django.db import transaction
+
+from finance import control, roles
+from finance.models import ControlCheck, Entry, WorkflowStep
+from payments import errors, services
+from payments.models import PaymentRequest
+from tests.helpers import YEAR, dims, grant, indicator_approve
+from tests.payments.conftest import AS_OF, payee
+from tests.payments.test_requests import bal
+
+D0 = dt.date(2026, 1, 1)
+PLAN = [("30201", "acme", "120.00"), ("30201", "acme", "120.00"), ("30201", "acme", "290.00"),
+        ("30201", "acme", "280.00"), ("30201", "blocked", "100.00"),
+        ("30201", "acme", "250.00"), ("30201", "acme", "190.00"), ("30299", "acme", "50.00"),
+        ("30217", "acme", "300.00"), ("30217", "acme", "150.00"), ("30217", "acme", "110.00"),
+        ("30217", "acme", "100.00")]
+
+
+@pytest.fixture
+def city(ready, user, django_user_model):  # noqa: ANN001
+    services.plan_approve(plan=ready.plan, amount=Decimal("5000.00"), user=user)
+    indicator_approve(Decimal("900.00"), dims(economic="30217"), on=AS_OF.date())
+    p = services.plan_apply(dims=dims(economic="30217"), year=YEAR, month=3,
+                            amount=Decimal("420.00"), user=user, as_of=AS_OF)
+    services.plan_approve(plan=p, user=user, as_of=AS_OF)
+    services.rule_update(code="sangong_cap", params={"caps": {"30217": "400.00"}}, user=user,
+                         reason="2026 cap")
+    services.rule_update(code="splitting", params={"threshold": "300.00"}, user=user,
+                         reason="pilot")
+    office = grant(django_user_model.objects.create_user(username="yusuanchu"),
+                   roles.BUDGET_OFFICE)
+    control.control_rule_save(user=office, reason="warn at 50", rule=None, fund_source="1",
+                              economic_prefix="302", mode="warn",
+                              threshold_percent=Decimal("50.00"), effective_from=D0)
+    blocked = payee(user, name="黑名单公司", account="6217000010012345678", cnaps="105584000135")
+    services.payee_block(payee=blocked, blocked=True, reason="法院冻结", user=user)
+    payees = {"acme": ready.payee, "blocked": blocked}
+    items = [services.RequestInput(dims=dims(economic=econ), amount=Decimal(amount),
+                                   payee=payees[who], purpose=f"办公费 {n}",
+                                   filed_at=AS_OF + dt.timedelta(minutes=n))
+             for n, (econ, who, amount) in enumerate(PLAN)]
+    return SimpleNamespace(items=items, filer=ready.people.filer)
+
+
+def one_by_one(items: list, filer: object) -> tuple[list, list]:
+    """The same requests filed and submitted by hand, one 保存并送审 each."""
+    done, failed = [], []
+    for n, x in enumerate(items):
+        try:
+            done.append(services.payment_request_create(
+                dims=x.dims, year=YEAR, amount=x.amount, payee=x.payee, purpose=x.purpose,
+                user=filer, as_of=x.filed_at, submit=True))
+        except errors.PaymentError as exc:
+            failed.append((n, exc))
+    return done, failed
+
+
+def trail(done: list, failed: list) -> dict:
+    """Everything the requests left, tracking ids replaced by the request's position."""
+    pos = {r.tracking_id: f"#{int(r.purpose.split()[-1])}" for r in done}
+
+    def plain(text: str) -> str:
+        return re.sub(r"TR\d{4}[0-9A-F]{16}", lambda m: pos.get(m.group(0), "?"), str(text))
+
+    out: dict = {"failed": [(n, type(e).__name__, str(e)) for n, e in failed]}
+    first = Entry.objects.order_by("number").filter(kind="commit").values_list(
+        "number", flat=True)
+    base = min(first) if first else 0
+    for r in sorted(done, key=lambda r: r.pk):
+        r = PaymentRequest.objects.get(pk=r.pk)
+        me = pos[r.tracking_id]
+        steps = WorkflowStep.objects.filter(doc_type__model="paymentrequest", doc_id=str(r.pk))
+        entry = Entry.objects.filter(pk=r.commit_entry_id).first()
+        out[me] = {
+            "status": r.status, "plan": r.plan_id, "submitted_at": r.submitted_at,
+            "hits": [(h.rule_code, h.action, plain(h.reason), h.created_at)
+                     for h in r.hits.order_by("id")],
+            "steps": [(s.action, s.from_state, s.to_state, plain(s.comment), s.at, s.actor_id)
+                      for s in steps.order_by("id")],
+            "history": [(h.status, h.history_change_reason, h.plan_id, bool(h.commit_entry_id),
+                         h.history_user_id, h.history_type)
+                        for h in PaymentRequest.history.filter(id=r.pk).order_by("history_id")],
+            "checks": [(c.outcome, c.mode, c.used_amount, c.amount, c.usage_percent, c.at)
+                       for c in ControlCheck.objects.filter(doc_type__model="paymentrequest",
+                                                            doc_id=str(r.pk))],
+            "entry": None if entry is None else (
+                entry.number - base, plain(entry.description), entry.date, entry.posted_at,
+                entry.kind, plain(entry.idempotency_key),
+                sorted((ln.book, ln.account.code, ln.debit_fen, ln.credit_fen)
+                       for ln in entry.lines.select_related("account"))),
+        }
+    out["balances"] = {(acc, econ): bal(acc, economic=econ)
+                       for acc in ("9101", "9201") for econ in ("30201", "30217")}
+    return out
+
+
+class _Undo(Exception):  # noqa: N818
+    pass
+
+
+class TestFiledAsOneByOne:
+    def test_the_batch_leaves_what_one_by_one_leaves(self, city):
+        try:
+            with transaction.atomic():
+                by_hand = trail(*one_by_one(city.items, city.filer))
+                raise _Undo
+        except _Undo:
+            pass
+        assert PaymentRequest.objects.count() == 0  # undone: both start from the same state
+        out = services.payment_requests_file(items=city.items, year=YEAR, user=city.filer,
+                                             as_of=AS_OF)
+        batch = trail(out.filed, out.refused)
+        assert batch["failed"] == by_hand["failed"]
+        assert batch == by_hand
+
+    def test_the_outcome_worked_out_by_hand(self, city):
+        out = services.payment_requests_file(items=city.items, year=YEAR, user=city.filer,
+                                             as_of=AS_OF)
+        status = {int(r.purpose.split()[-1]): r.status for r in out.filed}
+        assert status == {0: "unit_review", 1: "unit_review", 2: "unit_review",
+                          3: "unit_review", 4: "refused", 6: "unit_review",
+                          8: "unit_review", 10: "refused", 11: "unit_review"}
+        assert [(n, type(e)) for n, e in out.refused] == [
+            (5, errors.IndicatorShort), (7, errors.NoIndicator), (9, errors.PlanExceeded)]
+        assert str(out.refused[0][1]) == str(errors.MSG_INDICATOR_SHORT % {
+            "available": "190.00", "requested": "250.00"})
+        assert "420.00" in str(out.refused[2][1]) and "120.00" in str(out.refused[2][1])
+        by = {int(r.purpose.split()[-1]): r for r in out.filed}
+        hits = {n: [(h.rule_code, h.action) for h in r.hits.all()] for n, r in by.items()}
+        assert hits == {0: [], 1: [("duplicate", "flag")], 2: [("control", "flag")],
+                        3: [("splitting", "flag"), ("control", "flag")],
+                        4: [("blocked_payee", "refuse"), ("control", "flag")],
+                        6: [("control", "flag")], 8: [], 10: [("sangong_cap", "refuse")],
+                        11: []}
+        assert by[0].tracking_id in by[1].hits.get().reason
+        usage = {n: [(c.outcome, f"{c.usage_percent}") for c in control.checks_of(r)]
+                 for n, r in by.items()}
+        assert usage == {0: [("within", "12.00")], 1: [("within", "24.00")],
+                         2: [("warned", "53.00")], 3: [("warned", "81.00")],
+                         4: [("warned", "91.00")], 6: [("warned", "100.00")],
+                         8: [("within", "33.33")], 10: [("within", "45.56")],
+                         11: [("within", "44.44")]}
+        # A: 120 + 120 + 290 + 280 + 190 committed, nothing left; B: 300 + 100 of 900
+        assert bal("9201") == Decimal("1000.00") and bal("9101") == Decimal("0.00")
+        assert bal("9201", economic="30217") == Decimal("400.00")
+        assert bal("9101", economic="30217") == Decimal("500.00")
+        numbers = sorted(Entry.objects.filter(kind="commit").values_list("number", flat=True))
+        assert len(numbers) == 7 and numbers == list(range(numbers[0], numbers[0] + 7))
+
+    def test_the_filer_is_checked_for_the_whole_batch(self, city, ready):
+        with pytest.raises(errors.NotAllowed):
+            services.payment_requests_file(items=city.items, year=YEAR,
+                                           user=ready.people.head, as_of=AS_OF)
+        assert PaymentRequest.objects.count() == 0
+
+    def test_a_batch_above_the_limit_is_refused_before_anything_is_read(self, city):
+        with pytest.raises(ValueError, match="at most"):
+            services.payment_requests_file(items=city.items * 50, year=YEAR,
+                                           user=city.filer, as_of=AS_OF)
