@@ -969,22 +969,32 @@ class CityYear:
                                f"{out.refused[0][1]}")
 
     def request_unit(self, u: UnitSpec, month: int) -> None:
-        """A unit's month: its request filed and submitted in one step (保存并送审:
-        plan check, rules, commitment)."""
+        """A unit's month: its requests filed and submitted (保存并送审: plan check, rules,
+        commitment) — the month's list in one batch (payment_requests_file: each request
+        checked as if entered alone, one after the other, at its own time), or one by one
+        when the month has a single request."""
         S = PaymentRequest.Status  # noqa: N806
         filer = self.filers[u.code]
         parts = self.request_parts(u, month)
         # a month that had no request when it began needs no look-up per unit
         found = {} if self._month_fresh else {r.contract_ref: r for r in PaymentRequest.objects
                                               .filter(contract_ref__in=[p[0] for p in parts])}
-        for key, d, amount, payee, purpose, when in parts:
-            req = found.get(key)
-            if req is None:  # against the month's plan approved at the quarter's start
-                req = payments.payment_request_create(
-                    dims=d, year=self.year, amount=amount, payee=payee, contract_ref=key,
-                    purpose=purpose, user=filer, as_of=when, submit=True)  # 保存并送审
+        for req in found.values():  # a run stopped between filing and submitting
             if req.status == S.DRAFT:
-                payments.payment_request_submit(request=req, user=filer, as_of=when)
+                payments.payment_request_submit(request=req, user=filer, as_of=req.filed_at)
+        todo = [p for p in parts if p[0] not in found]
+        if len(todo) == 1:
+            key, d, amount, payee, purpose, when = todo[0]
+            payments.payment_request_create(
+                dims=d, year=self.year, amount=amount, payee=payee, contract_ref=key,
+                purpose=purpose, user=filer, as_of=when, submit=True)
+        elif todo:
+            out = payments.payment_requests_file(items=[payments.RequestInput(
+                dims=d, amount=amount, payee=payee, purpose=purpose, contract_ref=key,
+                filed_at=when) for key, d, amount, payee, purpose, when in todo],
+                year=self.year, user=filer, as_of=todo[0][5])
+            if out.refused:  # as the one-by-one filing raises
+                raise out.refused[0][1]
 
     def heads_approve(self, units: list[UnitSpec], month: int) -> None:
         """The unit heads of one department approve their units' requests of the month,
