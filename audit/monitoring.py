@@ -91,6 +91,13 @@ def _payees(entry_ids: list[int]) -> dict[int, Payee | None]:
     return {e.pk: payee_of(e) for e in entries}
 
 
+def _payees_of(entry_ids: list[int], known: dict[int, Payee | None] | None) -> dict[int, Payee | None]:
+    """`_payees` of these entries, reading only those not already `known` (a batch's)."""
+    known = known or {}
+    missing = [i for i in entry_ids if i not in known]
+    return {**known, **_payees(missing)} if missing else known
+
+
 def _yuan(fen: int) -> str:
     return f"{fen_to_decimal(fen):,}"
 
@@ -194,14 +201,17 @@ def entries_evaluate(entries: list[Entry], rules: dict[str, MonitoringRule] | No
     pairs = [(e, pay) for e in entries for pay in by_entry.get(e.pk, [])]
     nearby = _nearby_many(pairs, rules)
     payees_prefetch([e for e in entries if e.pk in by_entry])
+    # the payees of every payment near any of them, read once for the duplicate and split
+    # rules of all the entries (not once per payment)
+    payees = _payees(sorted({p.entry_id for near in nearby.values() for p in near}))
     raised: list[Alert | None] = []
     n = 0
     for entry in entries:
         raised.append(outside_hours(entry, rules))
         for pay in by_entry.get(entry.pk, []):
             near, n = nearby[n], n + 1
-            raised += [duplicate_payment(entry, pay, rules, near),
-                       split_payment(entry, pay, rules, near),
+            raised += [duplicate_payment(entry, pay, rules, near, payees),
+                       split_payment(entry, pay, rules, near, payees),
                        individual_payee(entry, pay, rules)]
             if entry.month == 12:
                 raised.append(december_spike(year=entry.fiscal_year, unit_id=pay.unit_id,
@@ -249,10 +259,12 @@ def _window(entry: Entry, days: int) -> Q:
 
 
 def duplicate_payment(entry: Entry, pay: _Payment, rules: dict[str, MonitoringRule],
-                      nearby: list[_Payment] | None = None) -> Alert | None:
+                      nearby: list[_Payment] | None = None,
+                      payees: dict[int, Payee | None] | None = None) -> Alert | None:
     """Another live payment of the same amount, unit, function and economic code (and
     payee, when known) within the window. `nearby`: the unit's payments on the economic
-    code in a window at least as wide (read once for this rule and the split rule)."""
+    code in a window at least as wide (read once for this rule and the split rule);
+    `payees`: payees of entries already read (by entry id)."""
     rule = rules["duplicate_payment"]
     days = int(rule.params.get("window_days", 7))
     if nearby is None:
@@ -265,9 +277,9 @@ def duplicate_payment(entry: Entry, pay: _Payment, rules: dict[str, MonitoringRu
         return None
     payee = payee_of(entry)
     if payee is not None:
+        known = _payees_of([p.entry_id for p in others], payees)
         others = [p for p in others
-                  if (other := payee_of(Entry.objects.get(pk=p.entry_id))) is None
-                  or other.key == payee.key]
+                  if (other := known.get(p.entry_id)) is None or other.key == payee.key]
     if not others:
         return None
     first = min(p.entry_id for p in others)
@@ -281,7 +293,8 @@ def duplicate_payment(entry: Entry, pay: _Payment, rules: dict[str, MonitoringRu
 
 
 def split_payment(entry: Entry, pay: _Payment, rules: dict[str, MonitoringRule],
-                  nearby: list[_Payment] | None = None) -> Alert | None:
+                  nearby: list[_Payment] | None = None,
+                  payees: dict[int, Payee | None] | None = None) -> Alert | None:
     """Several payments of one unit and economic code (same payee when known), each
     below the approval threshold, together reaching it within the window."""
     rule = rules["split_payment"]
@@ -296,7 +309,7 @@ def split_payment(entry: Entry, pay: _Payment, rules: dict[str, MonitoringRule],
     group = [p for p in _within(nearby, entry, days) if p.fen < threshold]
     payee = payee_of(entry)
     if payee is not None:
-        others = _payees([p.entry_id for p in group if p.entry_id != entry.pk])
+        others = _payees_of([p.entry_id for p in group if p.entry_id != entry.pk], payees)
         group = [p for p in group if p.entry_id == entry.pk
                  or (other := others.get(p.entry_id)) is None or other.key == payee.key]
     total = sum(p.fen for p in group)
