@@ -101,6 +101,58 @@ class RequestList(generics.ListCreateAPIView):
         return Response(self.get_serializer(req).data, status=status.HTTP_201_CREATED)
 
 
+class FileManyItem(RequestSerializer):
+    """One request of a batch: the filing form's fields (the year is the batch's)."""
+
+    class Meta(RequestSerializer.Meta):
+        fields = ["region", "unit", "function", "economic", "fund_source", "project",
+                  "amount", "payee", "purpose", "contract_ref", "procurement_ref"]
+        read_only_fields: list[str] = []
+
+
+class FileManyInput(serializers.Serializer):
+    year = serializers.IntegerField()
+    requests = FileManyItem(many=True, allow_empty=False,
+                            max_length=services.BATCH_LIMIT)
+
+
+class RequestFileMany(APIView):
+    """POST {year, requests: [...]}: file and submit many requests at once (批量录入并送审,
+    payments.services.payment_requests_file): each gets the checks of 保存并送审 one by one
+    and sees those before it. 200 with `filed` (the requests written: submitted, or refused
+    by a rule with its reasons) and `refused` (position in the list, error code, message:
+    nothing was written for them)."""
+
+    rule_perm = "payments.file_request"
+
+    @extend_schema(request=FileManyInput, responses=inline_serializer("FiledMany", {
+        "filed": RequestSerializer(many=True),
+        "refused": inline_serializer("FiledManyRefused", {
+            "index": serializers.IntegerField(), "code": serializers.CharField(),
+            "detail": serializers.CharField()}, many=True)}))
+    def post(self, request: Request) -> Response:
+        ser = FileManyInput(data=request.data)
+        ser.is_valid(raise_exception=True)
+        items = [services.RequestInput(
+            dims=Dims(region=d["region"], unit=d["unit"], function=d["function"],
+                      economic=d["economic"], fund_source=d["fund_source"],
+                      project=d.get("project", "")),
+            amount=Decimal(d["amount"]), payee=d["payee"], purpose=d["purpose"],
+            contract_ref=d.get("contract_ref", ""), procurement_ref=d.get("procurement_ref", ""))
+            for d in ser.validated_data["requests"]]
+        try:
+            out = services.payment_requests_file(items=items, year=ser.validated_data["year"],
+                                                 user=request.user)
+        except LedgerError as exc:
+            return _error(exc)
+        return Response({
+            "filed": RequestSerializer(out.filed, many=True).data,
+            "refused": [{"index": n, "code": getattr(exc, "code", "invalid"),
+                         "detail": "; ".join(m for ms in exc.message_dict.values() for m in ms)
+                         if hasattr(exc, "message_dict") else str(exc)}
+                        for n, exc in out.refused]})
+
+
 class RequestAction(APIView):
     """POST submit / approve / reject (with `comment`)."""
 

@@ -5,6 +5,7 @@ from payments import api
 
 urlpatterns = [
     path("requests/", api.RequestList.as_view(), name="api-payment-requests"),
+    path("requests/file-many/", api.RequestFileMany.as_view(), name="api-payment-requests-file-many"),
     path("requests/<int:pk>/submit/", api.RequestAction.as_view(action_name="submit"),
          name="api-payment-request-submit"),
     path("requests/<int:pk>/approve/", api.RequestAction.as_view(action_name="approve"),

@@ -187,3 +187,42 @@ class TestFiledAsOneByOne:
         with pytest.raises(ValueError, match="at most"):
             services.payment_requests_file(items=city.items * 50, year=YEAR,
                                            user=city.filer, as_of=AS_OF)
+
+
+class TestThroughTheApi:
+    URL = "/api/payments/requests/file-many/"
+
+    def test_a_list_is_filed_and_a_refusal_is_reported_by_its_position(self, city, client,
+                                                                         user):
+        # filed now (the API takes no filing time), not in March: no monthly plan control,
+        # which did not limit tuple A above either
+        services.fund_source_plan_control_set(fund_source="1", enabled=False, user=user,
+                                              reason="test: filed today")
+        client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+        client.force_login(city.filer)
+        rows = [{"region": x.dims.region, "unit": x.dims.unit, "function": x.dims.function,
+                 "economic": x.dims.economic, "fund_source": x.dims.fund_source,
+                 "project": x.dims.project, "amount": str(x.amount), "payee": x.payee.pk,
+                 "purpose": x.purpose} for x in city.items[:8]]
+        r = client.post(self.URL, {"year": YEAR, "requests": rows},
+                        content_type="application/json")
+        assert r.status_code == 200, r.content
+        body = r.json()
+        # items 0–7 of the table above: 5 and 7 refused, 4 refused by the blocked-payee rule
+        assert [(f["purpose"], f["status"]) for f in body["filed"]] == [
+            ("办公费 0", "unit_review"), ("办公费 1", "unit_review"), ("办公费 2", "unit_review"),
+            ("办公费 3", "unit_review"), ("办公费 4", "refused"), ("办公费 6", "unit_review")]
+        assert [(e["index"], e["code"]) for e in body["refused"]] == [
+            (5, "indicator_short"), (7, "no_indicator")]
+        assert body["refused"][0]["detail"] == str(errors.MSG_INDICATOR_SHORT % {
+            "available": "190.00", "requested": "250.00"})
+        assert PaymentRequest.objects.count() == 6
+
+    def test_an_approver_may_not_file(self, city, ready, client):
+        client.force_login(ready.people.reviewer)
+        r = client.post(self.URL, {"year": YEAR, "requests": [{
+            "region": "440300", "unit": "440300101", "function": "2050203",
+            "economic": "30201", "fund_source": "1", "amount": "1.00",
+            "payee": ready.payee.pk, "purpose": "x"}]}, content_type="application/json")
+        assert r.status_code == 403
+        assert PaymentRequest.objects.count() == 0

@@ -84,6 +84,7 @@ API = {
     "&economic=30201&fund_source=1":                       [U, A, A, D, A, A, A, A],
     "/api/payments/requests/":                              [U, A, A, A, A, A, A, A],
     "/api/payments/requests/?unit=440300102":               [U, A, A, A, A, A, A, A],
+    "/api/payments/requests/file-many/":                    [U, M, D, M, D, D, D, D],
     "/api/payments/requests/{r1_pk}/submit/":               API_ANY_POST,
     "/api/payments/requests/{r1_pk}/approve/":              API_ANY_POST,
     "/api/payments/requests/{r1_pk}/reject/":               API_ANY_POST,
