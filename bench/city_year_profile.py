@@ -31,6 +31,9 @@ def main() -> None:
     parser.add_argument("--payments", type=int, default=1,
                         help="payment requests per unit per month (city_year --payments)")
     parser.add_argument("--no-cprofile", action="store_true")
+    parser.add_argument("--seal-at-end", action="store_true",
+                        help="history sealed at the end of the run, as with --workers 2 "
+                             "(not after each commit)")
     parser.add_argument("--top", type=int, default=30)
     args = parser.parse_args()
     for sql in (f"DROP DATABASE IF EXISTS {DB}", f"CREATE DATABASE {DB}"):
@@ -78,6 +81,10 @@ def main() -> None:
         say(self, text)
 
     simulate.CityYear.say = say_step
+    if args.seal_at_end:
+        from audit import seals
+
+        seals.ON_WRITE = False
     prof = cProfile.Profile()
     with connection.execute_wrapper(wrapper):  # the coordinator's statements only
         t0 = time.perf_counter()

@@ -14,6 +14,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from finance.services import (
+    bulk_update,
     copy_insert,
     history_written_in_bulk,
     save_with_history,
@@ -74,8 +75,7 @@ def statement_reconcile(*, account: str, dates: list[dt.date], user: Any,
                 changed.append(StatementLine(
                     id=ln.id, voucher=voucher, notice=notice, matched_by=how,
                     tracking_id=voucher.request.tracking_id if voucher else ""))
-        StatementLine.objects.bulk_update(changed, ["voucher", "tracking_id", "matched_by",
-                                                    "notice"], batch_size=2000)
+        bulk_update(StatementLine, changed, ["voucher", "tracking_id", "matched_by", "notice"])
         opened = _settle(account, days, want, [f"voucher:{v.pk}" for v in found], user, as_of,
                          cause)
     return sum(1 for m in match.values() if m[2]), opened
