@@ -35,6 +35,7 @@ def main() -> None:
                         help="history sealed at the end of the run, as with --workers 2 "
                              "(not after each commit)")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--save", metavar="FILE", help="also write the cProfile stats to FILE")
     args = parser.parse_args()
     for sql in (f"DROP DATABASE IF EXISTS {DB}", f"CREATE DATABASE {DB}"):
         subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql, "postgres"],
@@ -109,6 +110,8 @@ def main() -> None:
         print(f"{t:7.2f} s {count[key]:7d}  {key}")
     if not args.no_cprofile:
         pstats.Stats(prof).sort_stats("cumulative").print_stats(args.top * 2)
+        if args.save:
+            prof.dump_stats(args.save)
 
 
 if __name__ == "__main__":
