@@ -14,8 +14,9 @@ Design (docs/apps/payments.md, "Payroll"):
   人员类 (`finance.dimensions.ProjectCategory.PERSONNEL`, read through
   `project_codes_of`) and whose economic code is in class 301 (工资福利支出).
 - Submission files one payment request per person (net, to the person as an individual
-  payee of the unit's book) and one per withheld kind; each commits on the indicator as
-  every request does (`payment_request_create(submit=True)`). A 退票 of one person is
+  payee of the unit's book) and one per withheld kind, filed and submitted together
+  (`payment_requests_file`: each with the checks of `payment_request_create(submit=True)`,
+  one after the other); each commits on the indicator. A 退票 of one person is
   the ordinary 退票 of that person's request; `payroll_line_repay` files it again to the
   corrected account (`payment_request_refile`).
 """
@@ -40,7 +41,7 @@ from finance import roles
 from finance.dimensions import ProjectCategory, project_codes_of
 from finance.ledger import Dims
 from finance.models import Organization
-from finance.services import save_with_history, workflow_record
+from finance.services import bulk_update, save_with_history, workflow_record
 from payments import errors
 from payments.importers.common import ImportIssue
 from payments.models import (
@@ -55,11 +56,11 @@ from payments.models import (
 )
 from payments.rules import account_problem, fmt
 from payments.services._common import CENT, S
+from payments.services.filing import RequestInput, payment_requests_file
 from payments.services.masterdata import payee_save
 from payments.services.requests import (
     LEVELS,
     Decided,
-    payment_request_create,
     payment_request_refile,
     payment_request_submit,
     payment_requests_approve,
@@ -531,26 +532,36 @@ def payroll_submit(*, batch: PayrollBatch, user: Any, withholding_payees: dict[s
                     amount=fmt(amount), kind=PayrollWithholding.Kind(kind).label)
         org = batch.organization
         period = f"{batch.year}年{batch.month}月"
-        for line in batch.lines.order_by("line_no"):
-            payee = _staff_payee(org, name=line.name, account=line.account,
-                                 bank_name=line.bank_name, user=user, as_of=as_of)
-            req = payment_request_create(
-                dims=batch.dims, year=batch.year, amount=line.net, payee=payee,
-                purpose=f"{PURPOSE} {period} {line.staff_no}", user=user, as_of=as_of,
-                submit=True)
-            _refused(req, line.name)
-            line.request = req
-            line.save(update_fields=["request"])
+        lines = list(batch.lines.order_by("line_no"))
+        items = [RequestInput(dims=batch.dims, amount=line.net, purpose=f"{PURPOSE} {period} "
+                              f"{line.staff_no}", payee=_staff_payee(
+                                  org, name=line.name, account=line.account,
+                                  bank_name=line.bank_name, user=user, as_of=as_of))
+                 for line in lines]
         for kind, amount in withheld.items():
             with translation.override(settings.LANGUAGE_CODE):  # stored text: not the UI's
                 label = str(PayrollWithholding.Kind(kind).label)
-            req = payment_request_create(
-                dims=batch.dims, year=batch.year, amount=amount,
-                payee=withholding_payees[kind],
-                purpose=f"{PURPOSE} {period} {label}",
-                user=user, as_of=as_of, submit=True)
-            _refused(req, withholding_payees[kind].name)
-            PayrollWithholding.objects.create(batch=batch, kind=kind, amount=amount, request=req)
+            items.append(RequestInput(dims=batch.dims, amount=amount,
+                                      payee=withholding_payees[kind],
+                                      purpose=f"{PURPOSE} {period} {label}"))
+        # every request filed and submitted as one by one would (payment_requests_file); the
+        # first refusal in the file's order refuses the payroll, and nothing stays
+        out = payment_requests_file(items=items, year=batch.year, user=user, as_of=as_of)
+        failed = dict(out.refused)
+        filed = iter(out.filed)
+        reqs = []
+        for n, item in enumerate(items):
+            if n in failed:
+                raise failed[n]
+            req = next(filed)
+            _refused(req, lines[n].name if n < len(lines) else item.payee.name)
+            reqs.append(req)
+        for line, req in zip(lines, reqs, strict=False):
+            line.request = req
+        bulk_update(PayrollLine, lines, ["request"])
+        PayrollWithholding.objects.bulk_create([
+            PayrollWithholding(batch=batch, kind=kind, amount=amount, request=req)
+            for (kind, amount), req in zip(withheld.items(), reqs[len(lines):], strict=True)])
         old, batch.status, batch.submitted_at = batch.status, PayrollBatch.Status.SUBMITTED, as_of
         save_with_history(batch, user=user, reason="submitted")
         workflow_record(document=batch, from_state=old, to_state=batch.status, action="submit",

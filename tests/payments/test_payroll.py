@@ -151,6 +151,23 @@ class TestPayrollPayment:
                 "30,796.17，缺口 796.17，工资统发被拒绝。")
         assert PaymentRequest.objects.count() == 0 and bal("9201", SHORT) == Decimal("0.00")
 
+    def test_a_request_over_the_plan_refuses_the_whole_payroll(self, school, people, user):  # noqa: ANN001
+        """March's plan cut to 25,000.00: the three people (23,566.69) and the tax
+        (762.28, 24,328.97 in all) fit; the social insurance (2,771.66) does not: 671.03
+        left. Nothing of the payroll stays."""
+        from payments.models import PaymentPlan  # noqa: PLC0415
+
+        plan = PaymentPlan.objects.get(year=YEAR, month=3, economic=WAGES.economic,
+                                       project=WAGES.project)
+        services.plan_approve(plan=plan, amount=Decimal("25000.00"), user=user, as_of=AS_OF)
+        batch = imp(people).batch
+        with pytest.raises(services.errors.PlanExceeded) as exc:
+            payroll.payroll_submit(batch=batch, user=people.filer, withholding_payees=school,
+                                   as_of=AS_OF)
+        assert "671.03" in str(exc.value) and "2,771.66" in str(exc.value)
+        assert PaymentRequest.objects.count() == 0 and bal("9201") == Decimal("0.00")
+        assert PayrollBatch.objects.get(pk=batch.pk).status == "draft"
+
     def test_paid_with_one_return_then_paid_again(self, school, people, agent, user):  # noqa: ANN001, PLR0915
         batch = imp(people).batch
         payroll.payroll_submit(batch=batch, user=people.filer, withholding_payees=school,
