@@ -20,7 +20,7 @@ import sys
 import time
 import traceback
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
@@ -256,6 +256,7 @@ class CityYear:
         self._month_fresh = False  # set by requests(): the month had no request yet
         self._roles_read = False  # the users' role caches are filled (requests())
         self._started: dict[str, float] = {}  # progress label → when it began (its time)
+        self._instalments_filed: set[str] = set()  # units whose instalment is filed (month)
 
     # ------------------------------------------------------------------ helpers
     def say(self, text: str) -> None:
@@ -275,6 +276,15 @@ class CityYear:
                               f"{done}/{total}{took}{end}")
             self.stdout.flush()
 
+    @contextlib.contextmanager
+    def timed(self, label: str) -> Iterator[None]:
+        """A step that is one call, not a list: its time in the progress, as `each` prints
+        a list's."""
+        t0 = time.perf_counter()
+        yield
+        self.stdout.write(f"  {label:28s} {time.perf_counter() - t0:.1f} s\n")
+        self.stdout.flush()
+
     def each(self, label: str, items: list, fn: Callable[[Any], None], *,
              atomic: bool = True) -> None:
         """`fn(item)` for each item, one transaction per item (its steps are one unit of
@@ -293,23 +303,26 @@ class CityYear:
         single-process)."""
         return self.workers > 1 and connection.vendor == "postgresql"
 
-    def each_unit(self, label: str, method: str, *args: Any, atomic: bool = True) -> None:
-        """`getattr(self, method)(unit, *args)` for every unit, one transaction per unit
-        (`atomic` False: the method's services commit as they go). With `workers` > 1 on
-        PostgreSQL, departments are handed out to forked worker processes (each opens its
-        own connection); the coordinator waits for all of them."""
+    def each_unit(self, label: str, method: str, *args: Any, atomic: bool = True,
+                  units: list[UnitSpec] | None = None) -> None:
+        """`getattr(self, method)(unit, *args)` for every unit (or those of `units`), one
+        transaction per unit (`atomic` False: the method's services commit as they go).
+        With `workers` > 1 on PostgreSQL, departments are handed out to forked worker
+        processes (each opens its own connection); the coordinator waits for all of them."""
+        units = self.units if units is None else units
         if not self.parallel():
-            self.each(label, self.units, lambda u: getattr(self, method)(u, *args),
-                      atomic=atomic)
+            self.each(label, units, lambda u: getattr(self, method)(u, *args), atomic=atomic)
             return
-        self.fan_out(label, method, list(self.units_by_department().values()), args,
+        self.fan_out(label, method, list(self.units_by_department(units).values()), args,
                      atomic=atomic)
 
-    def units_by_department(self) -> dict[str, list[UnitSpec]]:
-        """The units of each department, the largest departments first (the order in
-        which worker tasks are handed out, so the longest ones do not come last)."""
+    def units_by_department(self, units: list[UnitSpec] | None = None
+                            ) -> dict[str, list[UnitSpec]]:
+        """The units (all, or `units`) of each department, the largest departments first
+        (the order in which worker tasks are handed out, so the longest ones do not come
+        last)."""
         by_dept: dict[str, list[UnitSpec]] = defaultdict(list)
-        for u in self.units:
+        for u in self.units if units is None else units:
             by_dept[u.department].append(u)
         return {d: by_dept[d] for d in sorted(by_dept, key=lambda d: -len(by_dept[d]))}
 
@@ -786,11 +799,13 @@ class CityYear:
         self.card_repayments(month)
         if month == 12:
             self.year_end_payables()
-        self.vouchers(month)
+        with self.timed(f"vouchers {month:02d}"):
+            self.vouchers(month)
         self.bank_files(month)
         if month < 12:  # December is closed by the year-end close, which posts into it
-            reports.month_close(year=self.year, month=month, user=self.users["bureau"],
-                                as_of=_at(dt.date(self.year, month, 28), 17))
+            with self.timed(f"month {month:02d} closed"):
+                reports.month_close(year=self.year, month=month, user=self.users["bureau"],
+                                    as_of=_at(dt.date(self.year, month, 28), 17))
 
     @staticmethod
     def request_kind(u: UnitSpec, month: int) -> str:
@@ -1202,27 +1217,29 @@ class CityYear:
         if not purposes:
             return
         day = dt.date(self.year, month, 11)
-        filed = set(PaymentRequest.objects.filter(contract__isnull=False, purpose__in=purposes,
-                                                  year=self.year).values_list("unit", flat=True))
-
-        def one(u: UnitSpec) -> None:
-            if u.code in filed:
-                return
-            c = Contract.objects.get(unit=u.code, number=self.contract_number(u))
-            if c.status != Contract.Status.SIGNED:
-                return
-            _d, _total, parts = self.contract_plan(u)
-            amount = next(a for m, a in parts if m == month)
-            payments.payment_request_create(
-                dims=c.dims, year=self.year, amount=amount, payee=c.counterparty,
-                purpose=purposes[0], contract=c, user=self.filers[u.code],
-                as_of=_at(dt.date(self.year, month, 10), 15), submit=True)
-
-        self.each(f"contract instalments {month:02d} filed", self.contract_units(), one,
-                  atomic=False)
+        self._instalments_filed = set(PaymentRequest.objects.filter(
+            contract__isnull=False, purpose__in=purposes, year=self.year)
+            .values_list("unit", flat=True))
+        self.each_unit(f"contract instalments {month:02d} filed", "contract_instalment", month,
+                       atomic=False, units=self.contract_units())
         self.approve_through(PaymentRequest.objects.filter(
             contract__isnull=False, purpose__in=purposes, year=self.year),
             head_at=_at(day, 11, 30), reviewer_at=_at(day, 14, 30), director_at=_at(day, 16, 30))
+
+    def contract_instalment(self, u: UnitSpec, month: int) -> None:
+        """A unit's instalment due in the month, filed against its contract and submitted
+        (its own transaction: the service's)."""
+        if u.code in self._instalments_filed:
+            return
+        c = Contract.objects.get(unit=u.code, number=self.contract_number(u))
+        if c.status != Contract.Status.SIGNED:
+            return
+        _d, _total, parts = self.contract_plan(u)
+        amount = next(a for m, a in parts if m == month)
+        payments.payment_request_create(
+            dims=c.dims, year=self.year, amount=amount, payee=c.counterparty,
+            purpose=self.contract_purposes(month)[0], contract=c, user=self.filers[u.code],
+            as_of=_at(dt.date(self.year, month, 10), 15), submit=True)
 
     # ------------------------------------------------------------------ payroll, cards
     def payroll_units(self) -> list[UnitSpec]:

@@ -46,8 +46,8 @@ class RuleDef:
 
 # a request in these states holds its amount (plan used, duplicates, splits)
 OPEN = (PaymentRequest.Status.UNIT_REVIEW, PaymentRequest.Status.TREASURY_REVIEW,
-         PaymentRequest.Status.DIRECTOR_REVIEW, PaymentRequest.Status.APPROVED,
-         PaymentRequest.Status.VOUCHERED, PaymentRequest.Status.PAID)
+        PaymentRequest.Status.DIRECTOR_REVIEW, PaymentRequest.Status.APPROVED,
+        PaymentRequest.Status.VOUCHERED, PaymentRequest.Status.PAID)
 
 
 class RuleData:

@@ -34,7 +34,7 @@ from django.utils import timezone
 from finance import chart, roles
 from finance.chart import EntryKind
 from finance.ledger import Dims, cr, dr, entry_post
-from finance.models import Entry, Line
+from finance.models import Entry, Line, fen_to_decimal
 from finance.services import save_with_history, workflow_record
 from payments import errors
 from payments.models import Contract, ContractInstalment, Payee, PaymentRequest
@@ -201,20 +201,27 @@ def contract_entries(contract: Contract) -> Any:
                                 | Q(tracking_id__in=ids)).order_by("fiscal_year", "number")
 
 
-def _sum(lines: Any, account: str) -> Decimal:
-    got = lines.filter(account__code=account).aggregate(d=Sum("debit_fen"), c=Sum("credit_fen"))
-    return Decimal((got["d"] or 0) - (got["c"] or 0)) / 100
-
-
 def contract_figures(contract: Contract) -> ContractFigures:
-    lines = Line.objects.filter(book="indicator", entry__in=contract_entries(contract))
-    released = (-_sum(lines.filter(entry_id=contract.release_entry_id), chart.COMMITTED)
-                if contract.release_entry_id else ZERO)
+    """The contract's figures from the indicator-book lines of its entries (debit − credit
+    on 9201 committed and 9301 paid; released: the release entry's credit to 9201) and its
+    requests in payment. The entries are read first and their lines by entry id, so the
+    cost follows the contract's own entries, not the size of the ledger (a join that
+    leaves the planner free to scan every 9201 line of the year took 0.3 s per request
+    in a 3,000-unit city)."""
+    ids = list(contract_entries(contract).values_list("id", flat=True))
+    fen = {chart.COMMITTED: 0, chart.EXPENDED: 0}
+    released_fen = 0
+    for entry_id, code, d, c in Line.objects.filter(
+            book="indicator", entry_id__in=ids, account__code__in=list(fen)).values_list(
+            "entry_id", "account__code", "debit_fen", "credit_fen"):
+        fen[code] += d - c
+        if code == chart.COMMITTED and entry_id == contract.release_entry_id:
+            released_fen -= d - c
     pending = contract.requests.filter(status__in=IN_PAYMENT).aggregate(s=Sum("amount"))["s"]
     return ContractFigures(amount=contract.amount,
-                           committed=_sum(lines, chart.COMMITTED).quantize(CENT),
-                           paid=_sum(lines, chart.EXPENDED).quantize(CENT),
-                           released=released.quantize(CENT),
+                           committed=fen_to_decimal(fen[chart.COMMITTED]),
+                           paid=fen_to_decimal(fen[chart.EXPENDED]),
+                           released=fen_to_decimal(released_fen),
                            pending=(pending or ZERO).quantize(CENT))
 
 
