@@ -142,6 +142,21 @@ class TestPayingInInstalments:
         assert Entry.objects.filter(kind="payment", tracking_id__in=[
             first.tracking_id, last.tracking_id]).count() == 2
 
+    def test_the_figures_read_the_ledger_lines_by_entry_id_not_by_account(
+            self, ready, signed):  # noqa: ANN001
+        """Each contract's figures read only its own entries' lines: the line query names
+        the entry ids, so the planner cannot scan every 9201 line of the year (236 ms per
+        contract in a 3,000-unit city when it took a subquery)."""
+        from django.db import connection  # noqa: PLC0415
+        from django.test.utils import CaptureQueriesContext  # noqa: PLC0415
+
+        bank(ready, pay_under(ready, signed, "250.00"), ref="B1")
+        with CaptureQueriesContext(connection) as seen:
+            f = services.contract_figures(signed)
+        assert (f.committed, f.paid, f.remaining) == (D("350.00"), D("250.00"), D("350.00"))
+        on_lines = [q["sql"] for q in seen.captured_queries if 'FROM "finance_line"' in q["sql"]]
+        assert len(on_lines) == 1 and "SELECT" not in on_lines[0].split(" IN (", 1)[1]
+
     def test_two_requests_together_cannot_exceed_the_contract(self, ready, signed):  # noqa: ANN001
         pay_under(ready, signed, "500.00")
         with pytest.raises(errors.ContractExceeded):
