@@ -190,6 +190,16 @@ def bulk_save_with_history(objs: list[models.Model], *, user: Any, reason: str,
         raise ValidationError({f"{i}.{name}": msgs for i, p in sorted(problems.items())
                                for name, msgs in p.items()})
     if fields is None:
+        if _history_by_sql(model, user):
+            # PostgreSQL: the rows COPYed (bulk_insert), their "+" history rows made from
+            # them by one INSERT … SELECT (what bulk_create_with_history writes, without a
+            # historical instance per row in Python)
+            with transaction.atomic(savepoint=False):
+                bulk_insert(objs)
+                _history_from_table(model, objs, user=user, reason=reason, reasons=reasons,
+                                    kind="+")
+            history_written_in_bulk(model)
+            return
         for obj, why in zip(objs, reasons or [], strict=False):
             obj._change_reason = why  # type: ignore[attr-defined]  # read by simple-history
         bulk_create_with_history(objs, model, default_user=user, default_change_reason=reason)
@@ -242,14 +252,10 @@ def bulk_update(model: type[models.Model], objs: list[models.Model], fields: lis
         cur.execute(sql, params)
 
 
-def _history_from_table(model: type[models.Model], objs: list[models.Model], *, user: Any,
-                        reason: str, reasons: list[str] | None) -> bool:
-    """The "~" history rows of rows just updated, written on PostgreSQL by one INSERT …
-    SELECT from the table (the rows as stored, in id order: what simple-history's
-    bulk_history_create writes from the rows re-read, without reading them into Python);
-    the history time is one `now` for the batch. False (nothing written) where this does
-    not apply: another database, history off, no user with an id (simple-history then
-    asks its own default), a history model with extra fields."""
+def _history_by_sql(model: type[models.Model], user: Any) -> bool:
+    """Whether `_history_from_table` can write the model's history rows: PostgreSQL,
+    history on, a user with an id (else simple-history asks its own default), a history
+    model of the tracked columns and simple-history's own only."""
     hist = getattr(model, "history", None)
     if (connection.vendor != "postgresql" or hist is None or not getattr(user, "pk", None)
             or not getattr(settings, "SIMPLE_HISTORY_ENABLED", True)):
@@ -257,11 +263,23 @@ def _history_from_table(model: type[models.Model], objs: list[models.Model], *, 
     hmodel = hist.model
     if hasattr(hmodel, "history_relation"):
         return False
-    tracked = [f.column for f in hmodel.tracked_fields]
     own = {"history_id", "history_date", "history_change_reason", "history_type",
            "history_user_id"}
-    if {f.column for f in hmodel._meta.concrete_fields} != own | set(tracked):
+    return ({f.column for f in hmodel._meta.concrete_fields}
+            == own | {f.column for f in hmodel.tracked_fields})
+
+
+def _history_from_table(model: type[models.Model], objs: list[models.Model], *, user: Any,
+                        reason: str, reasons: list[str] | None, kind: str = "~") -> bool:
+    """The history rows ("~" of rows just updated, `kind` "+" of rows just created),
+    written on PostgreSQL by one INSERT … SELECT from the table (the rows as stored, in
+    id order: what simple-history's bulk_history_create writes from the rows re-read,
+    without reading them into Python); the history time is one `now` for the batch.
+    False (nothing written) where `_history_by_sql` says this does not apply."""
+    if not _history_by_sql(model, user):
         return False
+    hmodel = model.history.model  # type: ignore[attr-defined]
+    tracked = [f.column for f in hmodel.tracked_fields]
     qn = connection.ops.quote_name
     pk = model._meta.pk
     cols = ", ".join(qn(c) for c in tracked)
@@ -269,11 +287,11 @@ def _history_from_table(model: type[models.Model], objs: list[models.Model], *, 
     why = reasons if reasons is not None else [reason] * len(objs)
     sql = (f"INSERT INTO {qn(hmodel._meta.db_table)} ({cols}, history_date, "  # noqa: S608 - names from the model
            f"history_change_reason, history_type, history_user_id) "
-           f"SELECT {picked}, %s, v.why, '~', %s FROM {qn(model._meta.db_table)} AS t "
+           f"SELECT {picked}, %s, v.why, %s, %s FROM {qn(model._meta.db_table)} AS t "
            f"JOIN unnest(%s::{pk.cast_db_type(connection)}[], %s::text[]) AS v(pk_, why) "
            f"ON t.{qn(pk.column)} = v.pk_ ORDER BY t.{qn(pk.column)}")
     with connection.cursor() as cur:
-        cur.execute(sql, [timezone.now(), user.pk, [o.pk for o in objs], list(why)])
+        cur.execute(sql, [timezone.now(), kind, user.pk, [o.pk for o in objs], list(why)])
     return True
 
 
