@@ -207,6 +207,9 @@ def payment_requests_file(*, items: list[RequestInput], year: int, user: Any,
                 procurement_ref=x.procurement_ref, filed_by=user, filed_at=when,
                 **_dim_kwargs(x.dims))
             full_clean(req, skip_unique=frozenset({"tracking_id"}))
+        except errors.IndicatorOtherUnit as exc:  # this item's tuple: this item
+            out.refused.append((n, exc))
+            continue
         except errors.NotAllowed:
             raise  # the filer's own role or unit: the whole batch
         except (errors.PaymentError, ValidationError) as exc:

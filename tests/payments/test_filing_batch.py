@@ -183,6 +183,15 @@ class TestFiledAsOneByOne:
                                            user=ready.people.head, as_of=AS_OF)
         assert PaymentRequest.objects.count() == 0
 
+    def test_another_units_tuple_refuses_that_request_only(self, city):
+        other = services.RequestInput(dims=dims(unit="440300102"), amount=Decimal("10.00"),
+                                      payee=city.items[0].payee, purpose="办公费 99",
+                                      filed_at=AS_OF)
+        out = services.payment_requests_file(items=[other, city.items[0]], year=YEAR,
+                                             user=city.filer, as_of=AS_OF)
+        assert [(n, type(e)) for n, e in out.refused] == [(0, errors.IndicatorOtherUnit)]
+        assert [r.purpose for r in out.filed] == ["办公费 0"]
+
     def test_a_batch_above_the_limit_is_refused_before_anything_is_read(self, city):
         with pytest.raises(ValueError, match="at most"):
             services.payment_requests_file(items=city.items * 50, year=YEAR,
