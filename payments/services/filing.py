@@ -28,9 +28,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from budgets.models import Indicator
-from finance import chart, control
+from finance import control
 from finance.chart import EntryKind
-from finance.ledger import Dims, EntryInput, cr, dr, entries_post, to_fen
+from finance.ledger import Dims, EntryInput, entries_post, to_fen
 from finance.models import ControlCheck, ControlRule, Organization, fen_to_decimal
 from finance.services import bulk_insert, bulk_save_with_history, full_clean, workflow_record_many
 from payments import errors
@@ -45,7 +45,13 @@ from payments.models import (
 from payments.rules import OPEN, RuleData, fmt, plans_used, rules_run
 from payments.services._common import S, _dim_kwargs
 from payments.services.control import control_hits
-from payments.services.requests import _draft_check, _hits_known
+from payments.services.requests import (
+    _draft_check,
+    _hits_known,
+    commitment_lines,
+    plan_room_check,
+    request_commitment_text,
+)
 
 BATCH_LIMIT = 500  # requests per call: one transaction holds their plans and indicators
 
@@ -228,7 +234,6 @@ def payment_requests_file(*, items: list[RequestInput], year: int, user: Any,
 
 @dataclass
 class _Kept:
-    n: int
     req: PaymentRequest
     hits: list[Any]
     checks: list[ControlCheck]
@@ -255,13 +260,9 @@ def _submit_many(drafts: list[tuple[int, PaymentRequest]], year: int, user: Any,
             plan = None
             if setting is None or setting.plan_control:
                 plan = plans.get((on.month, req.dims))
-                approved = plan.approved if plan else Decimal("0.00")
-                spent = used.get(plan.pk, Decimal("0.00")) if plan else Decimal("0.00")
-                if spent + req.amount > approved:
-                    raise errors.PlanExceeded(
-                        year=year, month=on.month, approved=fmt(approved),
-                        remaining=fmt(max(approved - spent, Decimal("0.00"))),
-                        requested=fmt(req.amount))
+                plan_room_check(year=year, month=on.month, plan=plan, amount=req.amount,
+                                used=used.get(plan.pk, Decimal("0.00")) if plan
+                                else Decimal("0.00"))
             checks: list[ControlCheck] = []
             hits = rules_run(req, data) + control_hits(
                 req, on, req.filed_at, checks=checks,
@@ -283,7 +284,7 @@ def _submit_many(drafts: list[tuple[int, PaymentRequest]], year: int, user: Any,
         except errors.PaymentError as exc:
             out.refused.append((n, exc))
             continue
-        kept.append(_Kept(n, req, hits, checks))
+        kept.append(_Kept(req, hits, checks))
     return kept
 
 
@@ -311,11 +312,11 @@ def _write(kept: list[_Kept], user: Any, as_of: dt.datetime) -> None:
         r.status, r.plan, r.submitted_at = status, plan, submitted_at
     committing = [r for r in reqs if r.status == S.UNIT_REVIEW]
     entries = entries_post(entries=[EntryInput(
-        lines=[dr("indicator", chart.COMMITTED, r.amount, r.dims),
-               cr("indicator", chart.AVAILABLE, r.amount, r.dims)],
-        description=f"支付申请 指标占用 {r.tracking_id}", on=timezone.localdate(r.filed_at),
-        source=r, kind=EntryKind.COMMIT, tracking_id=r.tracking_id,
-        idempotency_key=f"{r.tracking_id}:commit", posted_at=r.filed_at) for r in committing],
+        lines=commitment_lines(r.amount, r.dims),
+        description=request_commitment_text(r.tracking_id)[0],
+        idempotency_key=request_commitment_text(r.tracking_id)[1],
+        on=timezone.localdate(r.filed_at), source=r, kind=EntryKind.COMMIT,
+        tracking_id=r.tracking_id, posted_at=r.filed_at) for r in committing],
         user=user, as_of=as_of)
     for r, entry in zip(committing, entries, strict=True):
         r.commit_entry = entry

@@ -376,7 +376,8 @@ def _submit(req: PaymentRequest, user: Any, as_of: dt.datetime, *,
     else:
         req.commit_entry = commitment_post(
             dims=req.dims, amount=req.amount, document=req, tracking_id=req.tracking_id,
-            description=f"支付申请 指标占用 {req.tracking_id}", user=user, on=on, as_of=as_of,
+            description=request_commitment_text(req.tracking_id)[0], user=user, on=on,
+            as_of=as_of,
             short=lambda exc: errors.IndicatorShort(available=fmt(exc.available),
                                                     requested=fmt(req.amount)))
     req.status = S.UNIT_REVIEW
@@ -385,6 +386,27 @@ def _submit(req: PaymentRequest, user: Any, as_of: dt.datetime, *,
                     user=user, as_of=as_of,
                     comment="; ".join(h.reason for h in hits))
     return req
+
+
+def commitment_lines(amount: Decimal, dims: Dims) -> list[Any]:
+    """A commitment in the control book: Dr 9201 committed / Cr 9101 available."""
+    return [dr("indicator", chart.COMMITTED, amount, dims),
+            cr("indicator", chart.AVAILABLE, amount, dims)]
+
+
+def request_commitment_text(tracking_id: str) -> tuple[str, str]:
+    """(description, idempotency key) of a request's commitment entry."""
+    return f"支付申请 指标占用 {tracking_id}", f"{tracking_id}:commit"
+
+
+def plan_room_check(*, year: int, month: int, plan: PaymentPlan | None, used: Decimal,
+                    amount: Decimal) -> None:
+    """`amount` more on a month's plan of which `used` is taken: PlanExceeded above it."""
+    approved = plan.approved if plan else Decimal("0.00")
+    if used + amount > approved:
+        raise errors.PlanExceeded(year=year, month=month, approved=fmt(approved),
+                                  remaining=fmt(max(approved - used, Decimal("0.00"))),
+                                  requested=fmt(amount))
 
 
 def commitment_post(*, dims: Dims, amount: Decimal, document: Any, tracking_id: str,
@@ -397,11 +419,10 @@ def commitment_post(*, dims: Dims, amount: Decimal, document: Any, tracking_id: 
     refuses a short indicator; `short(exc)` makes the caller's error of it."""
     try:
         return entry_post(
-            lines=[dr("indicator", chart.COMMITTED, amount, dims),
-                   cr("indicator", chart.AVAILABLE, amount, dims)],
+            lines=commitment_lines(amount, dims),
             description=description, user=user, on=on, as_of=as_of, source=document,
             kind=EntryKind.COMMIT, tracking_id=tracking_id,
-            idempotency_key=f"{tracking_id}:commit" if once else None)
+            idempotency_key=request_commitment_text(tracking_id)[1] if once else None)
     except ledger_errors.IndicatorInsufficient as exc:
         raise short(exc) from None
 
@@ -453,12 +474,8 @@ def _plan_check(req: PaymentRequest, on: dt.date) -> PaymentPlan | None:
     plan = PaymentPlan.objects.select_for_update().filter(
         year=req.year, month=on.month, status=PaymentPlan.Status.APPROVED,
         **_dim_kwargs(req.dims)).first()
-    approved = plan.approved if plan else Decimal("0.00")
-    used = plan_used(plan.pk) if plan else Decimal("0.00")
-    if used + req.amount > approved:
-        raise errors.PlanExceeded(year=req.year, month=on.month, approved=fmt(approved),
-                                  remaining=fmt(max(approved - used, Decimal("0.00"))),
-                                  requested=fmt(req.amount))
+    plan_room_check(year=req.year, month=on.month, plan=plan, amount=req.amount,
+                    used=plan_used(plan.pk) if plan else Decimal("0.00"))
     return plan
 
 
