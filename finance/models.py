@@ -323,16 +323,31 @@ class Entry(models.Model):
 class Line(models.Model):
     """One line of an entry: book, account, dimension tuple, debit or credit."""
 
-    entry = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="lines")
+    # The entry is a foreign key in the database. The account and the codes are not
+    # (db_constraint=False): the posting service reads every code before it writes a line
+    # and refuses an unknown one, codes are never deleted (PROTECT: Django refuses to
+    # delete a code a line uses) and `verify_ledger` checks that every line's codes
+    # exist. A database check of six codes per line cost more than half of a line's
+    # INSERT and locked the code rows (FOR KEY SHARE) on every posting. Indexes: the
+    # entry's is the unique (entry, seq); the account's is (account, year, unit); the
+    # unit's for a unit's lines; a project's lines by the partial (year, project_code).
+    entry = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="lines",
+                              db_index=False)
     seq = models.PositiveSmallIntegerField()
     book = models.CharField(max_length=10, choices=Book.choices)
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lines")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lines",
+                                db_constraint=False, db_index=False)
     year = models.PositiveSmallIntegerField()
-    region = models.ForeignKey(Region, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    unit = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    function = models.ForeignKey(FunctionCode, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    economic = models.ForeignKey(EconomicCode, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    fund_source = models.ForeignKey(FundSource, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    region = models.ForeignKey(Region, null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="+", db_constraint=False, db_index=False)
+    unit = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="+", db_constraint=False)
+    function = models.ForeignKey(FunctionCode, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="+", db_constraint=False, db_index=False)
+    economic = models.ForeignKey(EconomicCode, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="+", db_constraint=False, db_index=False)
+    fund_source = models.ForeignKey(FundSource, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+", db_constraint=False, db_index=False)
     project_code = models.CharField(max_length=40, blank=True)
     debit_fen = models.BigIntegerField(default=0)
     credit_fen = models.BigIntegerField(default=0)
@@ -350,7 +365,9 @@ class Line(models.Model):
             ),
             models.UniqueConstraint(fields=["entry", "seq"], name="line_unique_seq"),
         ]
-        indexes = [models.Index(fields=["account", "year", "unit"])]
+        indexes = [models.Index(fields=["account", "year", "unit"]),
+                   models.Index(fields=["year", "project_code"], name="line_project",
+                                condition=~Q(project_code=""))]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.book}/{self.account_id} Dr {self.debit} Cr {self.credit}"

@@ -307,6 +307,7 @@ def verify_lines(year: int, entry_ids: list[int]) -> QuerySet[Line]:
 
 
 def _verify_year(year: int, result: VerifyResult, chunk: int) -> None:
+    accounts = dict(Account.objects.values_list("id", "code"))
     seq = VoucherSequence.objects.filter(fiscal_year=year).first()
     prev = sha256(f"{GENESIS}|smart-finance|{year}")
     expected_number = 1
@@ -319,16 +320,21 @@ def _verify_year(year: int, result: VerifyResult, chunk: int) -> None:
         if not batch:
             break
         line_rows = defaultdict(list)
+        dangling: dict[int, list[str]] = defaultdict(list)
         for row in (verify_lines(year, [e.pk for e in batch])
-                    .values_list("entry_id", "seq", "book", "account__code", "year",
+                    .values_list("entry_id", "seq", "book", "account_id", "year",
                                  "region__code", "unit__code", "function__code",
                                  "economic__code", "fund_source__code", "project_code",
-                                 "debit_fen", "credit_fen")):
-            line_rows[row[0]].append(row)
+                                 "debit_fen", "credit_fen", *_CODE_IDS)):
+            # the account by id (a few hundred, read once): a join would drop a line
+            # whose account row is gone instead of naming it
+            row = (*row[:3], accounts.get(row[3]), *row[4:])
+            line_rows[row[0]].append(row[:13])
+            dangling[row[0]] += _dangling_codes(row)
         macs = {m.entry_id: m for m in EntryMac.objects.filter(entry_id__in=[e.pk for e in batch])}
         for e in batch:
-            for problem in _check_entry(e, expected_number, prev, line_rows.get(e.pk, []),
-                                        macs.get(e.pk)):
+            for problem in [*_check_entry(e, expected_number, prev, line_rows.get(e.pk, []),
+                                          macs.get(e.pk)), *dangling.get(e.pk, [])]:
                 result.add(VerifyProblem(year, e.number, e.pk, problem))
             result.entries_checked += 1
             result.lines_checked += len(line_rows.get(e.pk, []))
@@ -347,6 +353,26 @@ def _verify_year(year: int, result: VerifyResult, chunk: int) -> None:
         mac = EntryMac.objects.filter(entry_id=last.pk).first()
         result.heads.append(Anchor(year, last.number, last.hash, mac.mac if mac else "",
                                    mac.key_id if mac else "", str(timezone.localdate())))
+
+
+# a line's code ids beside the codes they name: the ledger's lines keep no database
+# foreign key to the account and the codes (finance.models.Line), so a code row deleted
+# outside Django (which refuses it: PROTECT) leaves an id that names nothing
+_CODE_IDS = ("account_id", "region_id", "unit_id", "function_id", "economic_id",
+             "fund_source_id")
+_CODE_OF_ID = {"account_id": 3, "region_id": 5, "unit_id": 6, "function_id": 7,
+               "economic_id": 8, "fund_source_id": 9}
+
+
+def _dangling_codes(row: tuple) -> list[str]:
+    """'line n names account id k, which does not exist' for each id of the row whose
+    code the join did not find (`row`: verification's line row, the ids after it)."""
+    found = []
+    for name, value in zip(_CODE_IDS, row[13:], strict=True):
+        if value is not None and row[_CODE_OF_ID[name]] is None:
+            found.append(f"line {row[1]} names {name.removesuffix('_id')} id {value}, "
+                         "which does not exist")
+    return found
 
 
 def _check_entry(e: Entry, expected_number: int, prev: str, rows: list[tuple],

@@ -85,8 +85,13 @@ class _BatchData(RuleData):
     def __init__(self, items: list[PaymentRequest]) -> None:
         self.items = items
         self.seen: list[PaymentRequest] = []  # submitted so far (open), in order
+        # the same, per payee, with each one's position in `seen` (the rules below only
+        # look at requests to the request's own payee)
+        self._seen_by_payee: dict[int, list[tuple[int, PaymentRequest]]] = defaultdict(list)
         self._rows: dict[str, Rule] | None = None
-        self._stored: dict[int, list[Any]] = {}  # days → open requests to the batch's payees
+        # days → payee → open requests to that payee (of the batch's payees)
+        self._stored: dict[int, dict[int, list[Any]]] = {}
+        self._sangong_seen: dict[tuple[int, str, str], Decimal] = defaultdict(Decimal)
         self._banks: dict[str, bool] = {}
         self._sangong: dict[tuple[int, str, str], Decimal] = {}
 
@@ -95,26 +100,36 @@ class _BatchData(RuleData):
             self._rows = super().rows()
         return self._rows
 
-    def _open(self, days: int) -> list[Any]:
-        """Stored open requests to the batch's payees filed at most `days` before the
-        batch's first (each request then keeps to its own window)."""
+    def seen_add(self, req: PaymentRequest) -> None:
+        """`req` is submitted (open): the batch's later requests see it."""
+        self._seen_by_payee[req.payee_id].append((len(self.seen), req))
+        self.seen.append(req)
+        self._sangong_seen[(req.year, req.unit, req.economic)] += req.amount
+
+    def _open(self, days: int, payee_id: int) -> list[Any]:
+        """Stored open requests to `payee_id` (one of the batch's payees) filed at most
+        `days` before the batch's first (each request then keeps to its own window)."""
         if days not in self._stored:
             since = min(r.filed_at for r in self.items) - dt.timedelta(days=days)
-            self._stored[days] = list(
-                PaymentRequest.objects.filter(
+            by_payee: dict[int, list[Any]] = defaultdict(list)
+            for o in (PaymentRequest.objects.filter(
                     status__in=OPEN, filed_at__gte=since,
                     payee_id__in={r.payee_id for r in self.items})
-                .values_list("id", "tracking_id", "filed_at", "unit", "payee_id", "amount",
-                             named=True))
-        return self._stored[days]
+                    .values_list("id", "tracking_id", "filed_at", "unit", "payee_id", "amount",
+                                 named=True)):
+                by_payee[o.payee_id].append(o)
+            self._stored[days] = by_payee
+        return self._stored[days].get(payee_id, [])
 
     def _candidates(self, req: PaymentRequest, days: int) -> list[tuple[tuple, Any]]:
-        """(order key, request) of the stored and earlier batch requests in the window, the
-        order being the requests' own (latest filed first, then the highest id: a request
-        of the batch is written after every stored one)."""
+        """(order key, request) of the stored and earlier batch requests to the request's
+        payee in the window, the order being the requests' own (latest filed first, then
+        the highest id: a request of the batch is written after every stored one)."""
         since = req.filed_at - dt.timedelta(days=days)
-        found = [((o.filed_at, 0, o.id), o) for o in self._open(days) if o.filed_at >= since]
-        found += [((o.filed_at, 1, n), o) for n, o in enumerate(self.seen) if o.filed_at >= since]
+        found = [((o.filed_at, 0, o.id), o) for o in self._open(days, req.payee_id)
+                 if o.filed_at >= since]
+        found += [((o.filed_at, 1, n), o) for n, o in self._seen_by_payee.get(req.payee_id, ())
+                  if o.filed_at >= since]
         return found
 
     def latest_duplicate(self, req: PaymentRequest, days: int) -> Any:
@@ -135,9 +150,7 @@ class _BatchData(RuleData):
         key = (year, unit, economic)
         if key not in self._sangong:
             self._sangong[key] = super().sangong_used(year=year, unit=unit, economic=economic)
-        return self._sangong[key] + sum(
-            (o.amount for o in self.seen
-             if (o.year, o.unit, o.economic) == key), Decimal("0.00"))
+        return self._sangong[key] + self._sangong_seen.get(key, Decimal("0.00"))
 
 
 class _Figures:
@@ -280,7 +293,7 @@ def _submit_many(drafts: list[tuple[int, PaymentRequest]], year: int, user: Any,
                 figures.commit(key, fen)
                 if plan is not None:
                     used[plan.pk] = used.get(plan.pk, Decimal("0.00")) + req.amount
-                data.seen.append(req)
+                data.seen_add(req)
         except errors.PaymentError as exc:
             out.refused.append((n, exc))
             continue

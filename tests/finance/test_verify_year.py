@@ -65,3 +65,33 @@ def test_a_tampered_line_of_one_year_is_found_by_that_year_only(two_years):  # n
     with pytest.raises(CommandError, match="ledger verification failed"):
         call_command("verify_ledger", "--year", "2027", stdout=io.StringIO(),
                      stderr=io.StringIO())
+
+
+def test_a_line_naming_a_code_that_does_not_exist_is_reported(two_years):  # noqa: ANN001, ARG001
+    """finance_line keeps no database foreign key to the account and the codes
+    (finance.models.Line): verification names a line whose code id names nothing."""
+    from django.db import connection, transaction
+
+    target = Entry.objects.get(description="2027 批复")
+    with transaction.atomic(), connection.cursor() as cur:
+        if connection.vendor == "postgresql":  # past the immutability trigger
+            cur.execute("SET LOCAL session_replication_role = replica")
+        cur.execute("UPDATE finance_line SET function_id = 987654 WHERE entry_id = %s "
+                    "AND seq = 1", [target.pk])
+    assert selectors.ledger_verify(year=2026).ok
+    broken = selectors.ledger_verify(year=2027)
+    texts = [p.reason for p in broken.problems]
+    assert "line 1 names function id 987654, which does not exist" in texts
+    assert (broken.first_broken.fiscal_year, broken.first_broken.number) == (2027, 1)
+
+
+def test_django_refuses_to_delete_a_code_a_line_names(two_years):  # noqa: ANN001, ARG001
+    from django.db.models import ProtectedError
+
+    from finance.models import Account, FunctionCode, Line
+
+    line = Line.objects.filter(year=2027).order_by("id").first()
+    with pytest.raises(ProtectedError):
+        FunctionCode.objects.get(pk=line.function_id).delete()
+    with pytest.raises(ProtectedError):
+        Account.objects.get(pk=line.account_id).delete()
