@@ -161,25 +161,29 @@ def history_written_in_bulk(model: type[models.Model]) -> None:
 def bulk_save_with_history(objs: list[models.Model], *, user: Any, reason: str,
                            fields: list[str] | None = None,
                            reasons: list[str] | None = None,
-                           unique_checked: bool = False) -> None:
+                           unique_checked: bool = False, validated: bool = False) -> None:
     """save_with_history for many rows of one model: each is validated as save_with_history
     validates it (single-field unique checks in one query per field for the batch), then
     all are written in one INSERT (`fields` None: new rows) or one UPDATE of `fields`, and
     their history rows in one INSERT with the same user and reason. A validation error of
     any object raises before anything is written (with several objects the error keys
     carry the object's position: "3.cnaps"). `reasons`: one reason per object instead
-    of the shared one. `unique_checked`: as for full_clean (no unique check is sent)."""
+    of the shared one. `unique_checked`: as for full_clean (no unique check is sent).
+    `validated`: the caller has just run `full_clean` on every object as it is now (new
+    rows only), so it is not run twice."""
     if not objs:
         return
     if reasons is not None and len(reasons) != len(objs):
         raise ValueError("bulk_save_with_history: one reason per object")
     model = type(objs[0])
+    if validated and fields is not None:
+        raise ValueError("bulk_save_with_history: validated= is for new rows")
     only = frozenset(fields) if fields is not None else None
     unique = [] if unique_checked else [f for f in _single_unique_fields(model)
                                         if only is None or f.name in only]
     skip = frozenset(f.name for f in unique)
     problems = _unique_in_batch(model, objs, unique) if unique else {}
-    for i, obj in enumerate(objs):
+    for i, obj in enumerate([] if validated else objs):
         try:
             full_clean(obj, skip_unique=skip, only=only, unique_checked=unique_checked)
         except ValidationError as e:

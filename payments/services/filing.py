@@ -311,7 +311,8 @@ def _write(kept: list[_Kept], user: Any, as_of: dt.datetime) -> None:
     final = [(r.status, r.plan, r.submitted_at) for r in reqs]
     for r in reqs:  # first as the draft the form saves
         r.status, r.plan, r.submitted_at = S.DRAFT, None, None
-    bulk_save_with_history(reqs, user=user, reason="filed", unique_checked=True)
+    # validated as drafts in payment_requests_file (full_clean), unchanged since
+    bulk_save_with_history(reqs, user=user, reason="filed", unique_checked=True, validated=True)
     _steps([(r, "", S.DRAFT, "") for r in reqs], "file", user)
     hits = RuleHit.objects.bulk_create([
         RuleHit(request=k.req, rule_code=h.rule_code, action=h.action, reason=h.reason,
