@@ -45,6 +45,27 @@ class TestEntriesPost:
         assert single.number == 5 and single.prev_hash == posted[-1].hash
         assert selectors.ledger_verify().ok
 
+    def test_a_batch_of_many_lines_is_written_as_the_small_one(self, ledger, user):
+        """From COPY_LINES_FROM lines PostgreSQL gets them by COPY (elsewhere, and below,
+        multi-row INSERTs): 40 commitments of 0.01–0.40 are 80 lines; worked by hand:
+        0.01 + … + 0.40 = 40 × 41 / 2 fen = 8.20 committed of the fixture's 1,000.00."""
+        from finance import ledger as ledger_module
+
+        assert 2 * 40 >= ledger_module.COPY_LINES_FROM
+        amounts = [f"0.{n:02d}" for n in range(1, 40)] + ["0.40"]
+        posted = entries_post(entries=_commits(*amounts), user=user)
+
+        assert [e.number for e in posted] == list(range(2, 42))
+        lines = Line.objects.filter(entry__in=posted).order_by("entry__number", "seq")
+        assert lines.count() == 80
+        first = lines[0]
+        assert (first.seq, first.unit.code, first.year, first.debit_fen + first.credit_fen) == (
+            1, "440300101", 2026, 1)
+        assert sorted({line.entry_id for line in lines}) == sorted(e.pk for e in posted)
+        assert selectors.balance(account="9201") == D("8.20")
+        assert selectors.balance(account="9101", unit="440300101") == D("991.80")
+        assert selectors.ledger_verify().ok
+
     def test_an_overdrawn_entry_refuses_the_whole_batch(self, ledger, user):
         before = _state()
         with pytest.raises(errors.IndicatorInsufficient) as exc:
