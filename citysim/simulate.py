@@ -1366,9 +1366,12 @@ class CityYear:
         if not units:
             return
         when = _at(_workday(dt.date(self.year, month, 8)), 11)
-        for line in (PayrollLine.objects.filter(batch__year=self.year, batch__month__lt=month,
-                                                request__status=PaymentRequest.Status.RETURNED)
-                     .select_related("batch__organization").order_by("id")):
+        returned = list(PayrollLine.objects.filter(
+            batch__year=self.year, batch__month__lt=month,
+            request__status=PaymentRequest.Status.RETURNED)
+            .select_related("batch__organization", "request").order_by("id"))
+        self.payroll_plans_topped_up(returned, month)
+        for line in returned:
             payroll.payroll_line_repay(line=line, account=line.account, bank_name=line.bank_name,
                                        user=self.filers[line.batch.organization.code],
                                        as_of=when)
@@ -1376,6 +1379,35 @@ class CityYear:
                   lambda u: self.payroll_import(u, month, submit=True), atomic=False)
         self.approve_in_month(PaymentRequest.objects.filter(
             year=self.year, purpose__startswith=f"{PAYROLL_PURPOSE} "), month)
+
+    def payroll_plans_topped_up(self, returned: list[Any], month: int) -> None:
+        """追加用款计划: salaries the bank returned (退票) are paid again this month, on this
+        month's plan of the 人员类 line, which was applied for the month's own payroll and
+        room for one more (a returned salary leaves its earlier month's plan). A unit with
+        salaries to pay again applies for the month's plan once more with those salaries
+        added, and the treasury approves it, before they are filed — at 3,000 units × 20
+        payments one unit had three salaries of March and April back in May: 25,334.14
+        over a 40,479.30 plan that also held May's payroll of 20,239.65, and the run
+        stopped (PlanExceeded)."""
+        extra: dict[str, Decimal] = defaultdict(Decimal)
+        for line in returned:
+            extra[line.batch.organization.code] += line.request.amount
+        if not extra:
+            return
+        on = _workday(dt.date(self.year, month, 8))
+        plans = []
+        for code, amount in sorted(extra.items()):
+            d = self.payroll_dims(self.unit_spec(code))
+            plan = PaymentPlan.objects.filter(
+                year=self.year, month=month, region=d.region, unit=d.unit, function=d.function,
+                economic=d.economic, fund_source=d.fund_source, project=d.project).first()
+            base = (plan.approved if plan is not None
+                    and plan.status == PaymentPlan.Status.APPROVED else Decimal(0))
+            plans += payments.plans_apply(
+                lines=[payments.PlanApplyLine(dims=d, month=month, amount=base + amount)],
+                year=self.year, user=self.filers[code], as_of=_at(on, 9))
+        payments.plans_approve(plans=plans, user=self.users["reviewer"], as_of=_at(on, 9, 30),
+                               comment="追加用款计划：退票重发工资")
 
     def approve_in_month(self, mine: Any, month: int) -> None:
         """`approve_through` at the month's usual times: the unit head on the 8th (the day

@@ -311,3 +311,35 @@ class TestWorkers:
                               stdout=io.StringIO())
         assert again.verify_ok
         assert (Entry.objects.count(), WorkflowStep.objects.count()) == before
+
+
+def test_returned_salaries_top_up_the_months_payroll_plan(city_year, tmp_path):  # noqa: ANN001
+    """追加用款计划 before salaries returned by the bank are paid again: the unit applies for
+    the month's 人员类 plan again with them added and the treasury approves it. By hand:
+    February's approved plan + the two returned January salaries' amounts, nothing else."""
+    from citysim.simulate import CityYear
+    from payments.models import PaymentPlan, PayrollLine
+
+    sim = CityYear(units=6, year=YEAR, out=tmp_path / "again", months=2, stdout=io.StringIO())
+    sim.people()
+    sim.organizations()
+    u = sim.payroll_units()[0]
+    lines = list(PayrollLine.objects.filter(batch__year=YEAR, batch__month=1,
+                                            batch__organization__code=u.code)
+                 .select_related("batch__organization", "request").order_by("id")[:2])
+    assert len(lines) == 2
+    # the bank's 退票, as its result file would leave them (the plan is all that is read)
+    PaymentRequest.objects.filter(pk__in=[ln.request_id for ln in lines]).update(
+        status=PaymentRequest.Status.RETURNED)
+    d = sim.payroll_dims(u)
+    plan = PaymentPlan.objects.get(year=YEAR, month=2, unit=d.unit, function=d.function,
+                                   economic=d.economic, project=d.project)
+    assert plan.status == PaymentPlan.Status.APPROVED
+    want = plan.approved + lines[0].request.amount + lines[1].request.amount
+
+    sim.payroll_plans_topped_up(lines, 2)
+
+    plan.refresh_from_db()
+    assert (plan.status, plan.approved, plan.applied) == (PaymentPlan.Status.APPROVED, want, want)
+    others = PaymentPlan.objects.filter(year=YEAR, month=2).exclude(pk=plan.pk)
+    assert not others.filter(status=PaymentPlan.Status.APPLIED).exists()
