@@ -62,6 +62,7 @@ from payments.models import (
     ReconException,
     Voucher,
 )
+from payments.services._common import _dim_kwargs  # the plan's dimension fields
 from payments.services.cards import REPAYMENT_PURPOSE as CARD_PURPOSE
 from payments.services.payroll import PURPOSE as PAYROLL_PURPOSE
 from reports import render as report_render
@@ -1409,9 +1410,8 @@ class CityYear:
         plans = []
         for code, amount in sorted(extra.items()):
             d = self.payroll_dims(self.unit_spec(code))
-            plan = PaymentPlan.objects.filter(
-                year=self.year, month=month, region=d.region, unit=d.unit, function=d.function,
-                economic=d.economic, fund_source=d.fund_source, project=d.project).first()
+            plan = PaymentPlan.objects.filter(year=self.year, month=month,
+                                              **_dim_kwargs(d)).first()
             base = (plan.approved if plan is not None
                     and plan.status == PaymentPlan.Status.APPROVED else Decimal(0))
             plans += payments.plans_apply(

@@ -323,8 +323,7 @@ def _verify_year(year: int, result: VerifyResult, chunk: int) -> None:
         dangling: dict[int, list[str]] = defaultdict(list)
         for row in (verify_lines(year, [e.pk for e in batch])
                     .values_list("entry_id", "seq", "book", "account_id", "year",
-                                 "region__code", "unit__code", "function__code",
-                                 "economic__code", "fund_source__code", "project_code",
+                                 *(_DIM_FIELDS[d] for d in DIMENSIONS),
                                  "debit_fen", "credit_fen", *_CODE_IDS)):
             # the account by id (a few hundred, read once): a join would drop a line
             # whose account row is gone instead of naming it
@@ -358,21 +357,18 @@ def _verify_year(year: int, result: VerifyResult, chunk: int) -> None:
 # a line's code ids beside the codes they name: the ledger's lines keep no database
 # foreign key to the account and the codes (finance.models.Line), so a code row deleted
 # outside Django (which refuses it: PROTECT) leaves an id that names nothing
-_CODE_IDS = ("account_id", "region_id", "unit_id", "function_id", "economic_id",
-             "fund_source_id")
-_CODE_OF_ID = {"account_id": 3, "region_id": 5, "unit_id": 6, "function_id": 7,
-               "economic_id": 8, "fund_source_id": 9}
+_CODED = [d for d in DIMENSIONS if _DIM_FIELDS[d].endswith("__code")]  # not the project
+_CODE_IDS = ("account_id", *(f"{d}_id" for d in _CODED))
+# where each id's code sits in the row: the account 4th, the coded dimensions from the 6th
+_CODE_AT = (3, *(5 + DIMENSIONS.index(d) for d in _CODED))
 
 
 def _dangling_codes(row: tuple) -> list[str]:
     """'line n names account id k, which does not exist' for each id of the row whose
-    code the join did not find (`row`: verification's line row, the ids after it)."""
-    found = []
-    for name, value in zip(_CODE_IDS, row[13:], strict=True):
-        if value is not None and row[_CODE_OF_ID[name]] is None:
-            found.append(f"line {row[1]} names {name.removesuffix('_id')} id {value}, "
-                         "which does not exist")
-    return found
+    code was not found (`row`: verification's line row, the ids after it)."""
+    return [f"line {row[1]} names {name.removesuffix('_id')} id {value}, which does not exist"
+            for name, at, value in zip(_CODE_IDS, _CODE_AT, row[13:], strict=True)
+            if value is not None and row[at] is None]
 
 
 def _check_entry(e: Entry, expected_number: int, prev: str, rows: list[tuple],

@@ -84,9 +84,9 @@ class _BatchData(RuleData):
 
     def __init__(self, items: list[PaymentRequest]) -> None:
         self.items = items
-        self.seen: list[PaymentRequest] = []  # submitted so far (open), in order
-        # the same, per payee, with each one's position in `seen` (the rules below only
-        # look at requests to the request's own payee)
+        self._seen = 0  # requests of the batch submitted so far (open)
+        # those requests per payee, each with its position among them (the rules below
+        # only look at requests to the request's own payee)
         self._seen_by_payee: dict[int, list[tuple[int, PaymentRequest]]] = defaultdict(list)
         self._rows: dict[str, Rule] | None = None
         # days → payee → open requests to that payee (of the batch's payees)
@@ -102,8 +102,8 @@ class _BatchData(RuleData):
 
     def seen_add(self, req: PaymentRequest) -> None:
         """`req` is submitted (open): the batch's later requests see it."""
-        self._seen_by_payee[req.payee_id].append((len(self.seen), req))
-        self.seen.append(req)
+        self._seen_by_payee[req.payee_id].append((self._seen, req))
+        self._seen += 1
         self._sangong_seen[(req.year, req.unit, req.economic)] += req.amount
 
     def _open(self, days: int, payee_id: int) -> list[Any]:
