@@ -223,7 +223,7 @@ def _settle(account: str, days: list[dt.date], want: dict[str, Due],
             exc.expected, exc.actual = new.expected, new.actual
             save_with_history(exc, user=user, reason=f"amounts updated by reconciliation: {why}")
     fresh = [e for k, e in want.items() if k not in stored]
-    _insert_exceptions(fresh, user, as_of)
+    _insert_exceptions(fresh, user)
     return len(fresh)
 
 
@@ -246,7 +246,7 @@ def reconcile(*, day: dt.date, account: str | None = None, user: Any,
             "open": still.count()}
 
 
-def _insert_exceptions(rows: list[Due], user: Any, as_of: dt.datetime) -> None:
+def _insert_exceptions(rows: list[Due], user: Any) -> None:
     """New exceptions (open, as the model's defaults make them) and their history rows
     ("+", reason "reconciliation"). On PostgreSQL ids are reserved from the sequence, the
     exceptions are COPYed and their history rows INSERTed from them by one statement;
@@ -269,13 +269,16 @@ def _insert_exceptions(rows: list[Due], user: Any, as_of: dt.datetime) -> None:
     ids = copy_insert(ReconException, [f.column for f in fields], (
         [getattr(due, name) if mine else default for mine, name, default in at]
         for due in rows), len(rows))
-    # the history rows from the rows just stored, in the database (no second stream)
+    # the history rows from the rows just stored, in the database (no second stream),
+    # dated when written as simple-history dates them (not by the day worked on, `as_of`:
+    # sealing walks history in id order up to a time, so a row dated ahead of its writing
+    # would stop it there and leave every later row unsealed)
     cols = ", ".join([ReconException._meta.pk.column, *[f.column for f in fields]])
     hcols = cols + ", history_date, history_change_reason, history_type, history_user_id"
     with connection.cursor() as cur:
         cur.execute(f"INSERT INTO {htable} ({hcols}) SELECT {cols}, %s, %s, %s, %s "  # noqa: S608 - names from the model
                     f"FROM {table} WHERE id = ANY(%s) ORDER BY id",
-                    [as_of, "reconciliation", "+", getattr(user, "pk", None), ids])
+                    [timezone.now(), "reconciliation", "+", getattr(user, "pk", None), ids])
 
 
 def _due_values(due: Due) -> dict[str, Any]:

@@ -106,3 +106,35 @@ class TestSealedInBulk:
         assert _sealed(Bank) == (before + 6, before + 6)
         result = selectors.ledger_verify()
         assert result.ok and result.checked["unsealed history rows"] == 0, result.problems
+
+
+@pytest.mark.django_db(transaction=True)
+class TestBackdatedWork:
+    """A run that works at a date of its own (the city-year's simulated days, a statement
+    imported "as of" its value date) writes history rows dated when they are written, as
+    simple-history dates them: sealing walks the rows in id order and stops at the first
+    row younger than its cut-off, so a row dated by the simulated day (in the future of the
+    run) left it and every row after it unsealed — the 3,000-unit year's 2 unsealed rows."""
+
+    def test_reconciliation_history_is_dated_when_written_and_sealed_at_the_end(
+            self, paid, user, monkeypatch):  # noqa: F811
+        from audit import seals
+        from audit import services as audit_services
+        from payments import services as pay
+        from payments.models import ReconException
+        from tests.payments.test_bank_set_based import odd_statement
+
+        monkeypatch.setattr(seals, "ON_WRITE", False)  # as in the city-year's parallel run
+        later = timezone.now() + dt.timedelta(days=30)  # the simulated day, ahead of now
+        before = timezone.now()
+        report = pay.bank_file_import(content=odd_statement(), filename="odd.xml", user=user,
+                                      as_of=later)
+        after = timezone.now()
+        assert report.exceptions == 2
+        dates = list(ReconException.history.values_list("history_date", flat=True))
+        assert len(dates) == 2 and all(before <= d <= after for d in dates)
+        assert ReconException.objects.filter(created_at=later).count() == 2  # the day is kept
+        audit_services.history_seal(grace=dt.timedelta(0))  # the run's end
+        assert _sealed(ReconException) == (2, 2)
+        result = selectors.ledger_verify()
+        assert result.checked["unsealed history rows"] == 0, result.problems
