@@ -35,6 +35,8 @@ def main() -> None:
                         help="history sealed at the end of the run, as with --workers 2 "
                              "(not after each commit)")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--progress", action="store_true",
+                        help="print the run's own progress lines (each list's time) to stderr")
     parser.add_argument("--save", metavar="FILE", help="also write the cProfile stats to FILE")
     args = parser.parse_args()
     for sql in (f"DROP DATABASE IF EXISTS {DB}", f"CREATE DATABASE {DB}"):
@@ -94,7 +96,7 @@ def main() -> None:
         outcome = simulate.city_year_run(units=args.units, year=2026, months=args.months,
                                          out=ROOT / "var" / "profile_city_year",
                                          workers=args.workers, payments=args.payments,
-                                         stdout=io.StringIO())
+                                         stdout=sys.stderr if args.progress else io.StringIO())
         if not args.no_cprofile:
             prof.disable()
         wall = time.perf_counter() - t0

@@ -842,7 +842,8 @@ class CityYear:
             self.year_end_payables()
         with self.timed(f"vouchers {month:02d}"):
             self.vouchers(month)
-        self.bank_files(month)
+        with self.timed(f"bank files {month:02d} (all banks)"):
+            self.bank_files(month)
         if month < 12:  # December is closed by the year-end close, which posts into it
             with self.timed(f"month {month:02d} closed"):
                 reports.month_close(year=self.year, month=month, user=self.users["bureau"],

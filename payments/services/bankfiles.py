@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,8 @@ from payments.services.cards import card_transactions_settle
 from payments.services.contracts import contracts_settle
 from payments.services.reconciliation import statement_reconcile
 from payments.services.requests import _requests_locked, carried_years, payment_lines
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -219,7 +222,12 @@ def _store_results(results: list[ResultRow], bank_file: BankFile, report: Import
             with transaction.atomic():
                 refused = bank_results_apply(rows=part, bank_file=bank_file, user=user,
                                              as_of=as_of)
-        except (errors.PaymentError, ledger_errors.LedgerError, IntegrityError, NotBatchable):
+        except (errors.PaymentError, ledger_errors.LedgerError, IntegrityError,
+                NotBatchable) as exc:
+            # each line on its own is many times slower: say why, so a file that keeps
+            # falling back (and what in it does) can be found
+            log.warning("%s: result lines %d–%d applied one by one (%s: %s)", bank_file.filename,
+                        part[0].line, part[-1].line, type(exc).__name__, exc)
             _forget_if_rolled_back(bank_file)
             for row in part:
                 _store_result(row, bank_file, report, user, as_of)
