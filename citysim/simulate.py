@@ -1990,7 +1990,8 @@ class CityYear:
 
         audit_services.history_seal(grace=dt.timedelta(0))
         audit_anchors.ledger_anchor()
-        verify = finance_selectors.ledger_verify()
+        # the ledger's years, its balances and the history seals at once, a process each
+        verify = finance_selectors.ledger_verify(workers=self.workers)
         lines = [f"ledger verify: {'OK' if verify.ok else 'FAILED'}",
                  f"entries {verify.entries_checked}, lines {verify.lines_checked}, "
                  f"balances {verify.balances_checked}"]

@@ -2,12 +2,14 @@
 the verification that recomputes everything from the lines and the hash chain."""
 from __future__ import annotations
 
+import multiprocessing
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from django.db import connection, connections
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -248,6 +250,18 @@ class VerifyResult:
     def first_broken(self) -> VerifyProblem | None:
         return self.problems[0] if self.problems else None
 
+    def merge(self, piece: VerifyResult) -> None:
+        """Add what another part of the verification found (its problems after these)."""
+        self.entries_checked += piece.entries_checked
+        self.lines_checked += piece.lines_checked
+        self.balances_checked += piece.balances_checked
+        self.anchors_checked += piece.anchors_checked
+        self.checked.update(piece.checked)
+        self.heads += piece.heads
+        for problem in piece.problems:
+            self.add(problem)
+        self.problems_found += piece.problems_found - len(piece.problems)  # beyond its limit
+
     def add(self, problem: VerifyProblem) -> None:
         """Record a problem; beyond `limit` it is only counted."""
         self.problems_found += 1
@@ -272,7 +286,8 @@ def register_verifier(verifier: Callable[[VerifyResult], None]) -> None:
 
 
 def ledger_verify(*, chunk: int = 2000, limit: int = PROBLEM_LIMIT,
-                  anchors: list[Anchor] | None = None, year: int | None = None) -> VerifyResult:
+                  anchors: list[Anchor] | None = None, year: int | None = None,
+                  workers: int = 1) -> VerifyResult:
     """Recompute every entry's content hash, the hash chain and the keyed MAC of every
     entry from the stored lines, check numbering, balancing per book, and every running
     balance; check the chain against each anchor given (heads remembered outside the
@@ -282,21 +297,62 @@ def ledger_verify(*, chunk: int = 2000, limit: int = PROBLEM_LIMIT,
     `year`: that fiscal year only — its chain, its lines (every line query filters on
     `year`, so on PostgreSQL only that year's partition of finance_line is read), its
     balances and its anchors; the registered verifiers (history seals, not per year)
-    are then not run."""
+    are then not run.
+
+    `workers` > 1 (PostgreSQL, outside a transaction): the years, the balances and each
+    registered verifier are checked at once in that many forked processes (each with its
+    own connection; not from a daemon process such as a Celery worker's), with the same
+    result as one after another."""
     result = VerifyResult(limit=limit)
     if year is None:
         years = sorted(set(Entry.objects.values_list("fiscal_year", flat=True))
                        | set(VoucherSequence.objects.values_list("fiscal_year", flat=True)))
     else:
         years = [year]
-    for y in years:
-        _verify_year(y, result, chunk)
-    _verify_balances(result, year)
+    # the independent parts: each year's chain, the balances, then (after the anchors,
+    # which need the years' heads) each registered verifier — the order problems are
+    # reported in, whether the parts run here one after another or in `workers` processes
+    parts: list[tuple[str, int | None]] = [("year", y) for y in years]
+    parts.append(("balances", year))
+    after = [("verifier", i) for i in range(len(_verifiers))] if year is None else []
+    if workers > 1 and len(parts) + len(after) > 1 and connection.vendor == "postgresql" \
+            and not connection.in_atomic_block:  # forked processes see only what is committed
+        connections.close_all()  # never share a connection across fork
+        todo = [(kind, arg, chunk, limit) for kind, arg in [*parts, *after]]
+        with multiprocessing.get_context("fork").Pool(min(workers, len(todo))) as pool:
+            pieces = pool.map(_verify_part, todo, chunksize=1)
+        for piece in pieces[:len(parts)]:
+            result.merge(piece)
+        _verify_anchors(result, [a for a in anchors or [] if year is None or a.year == year])
+        for piece in pieces[len(parts):]:
+            result.merge(piece)
+        return result
+    for kind, arg in parts:
+        _run_part(kind, arg, result, chunk)
     _verify_anchors(result, [a for a in anchors or [] if year is None or a.year == year])
-    if year is None:
-        for verifier in list(_verifiers):
-            verifier(result)
+    for kind, arg in after:
+        _run_part(kind, arg, result, chunk)
     return result
+
+
+def _run_part(kind: str, arg: int | None, result: VerifyResult, chunk: int) -> None:
+    if kind == "year":
+        _verify_year(arg, result, chunk)  # type: ignore[arg-type]
+    elif kind == "balances":
+        _verify_balances(result, arg)
+    else:
+        _verifiers[arg](result)  # type: ignore[index]
+
+
+def _verify_part(task: tuple[str, int | None, int, int]) -> VerifyResult:
+    """In a forked process: one part of `ledger_verify`, on the process's own connection."""
+    kind, arg, chunk, limit = task
+    piece = VerifyResult(limit=limit)
+    try:
+        _run_part(kind, arg, piece, chunk)
+    finally:
+        connections.close_all()
+    return piece
 
 
 def verify_lines(year: int, entry_ids: list[int]) -> QuerySet[Line]:

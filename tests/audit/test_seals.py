@@ -177,10 +177,60 @@ class TestRowHash:
         columns = ["a_at", "amount", "b_naive", "day", "flag", "history_id", "meta", "name",
                    "none", "code"]
         row = (dt.datetime(2026, 12, 14, 9, 30, 5, 120000, tzinfo=sh), Decimal("1234.50"),
-               dt.datetime(2026, 1, 2, 3, 4, 5), dt.date(2026, 12, 31), True, 42,
+               dt.datetime(2026, 1, 2, 3, 4, 5),  # noqa: DTZ001 - a naive one on purpose
+               dt.date(2026, 12, 31), True, 42,
                {"z": 1, "甲": [Decimal("0.10"), None]}, "深圳市财政局 \"国库\"", None, Code("07"))
         text = ('{"a_at":"2026-12-14T01:30:05.120000+00:00","amount":"1234.50",'
                 '"b_naive":"2026-01-02T03:04:05","code":"07","day":"2026-12-31","flag":true,'
                 '"history_id":42,"meta":"{\\"z\\": 1, \\"甲\\": [\\"0.10\\", null]}",'
                 '"name":"深圳市财政局 \\"国库\\"","none":null}')
         assert row_hash(columns, row) == hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+class TestVerifiedInProcesses:
+    """`verify_ledger --workers 2`: the year's chain, the balances and the history seals
+    are checked in forked processes (each on its own connection) with the report of the
+    one-process check: the same problems in the same order, the same counts."""
+
+    def test_the_same_report_as_one_process(self, sealed, capsys):
+        target = Entry.objects.get(number=6)
+        # 1.00 more on both sides of entry 6: it still balances, its content does not
+        _tamper("UPDATE finance_line SET debit_fen = debit_fen + 100, credit_fen = 0 "
+                "WHERE entry_id = %s AND seq = 1", [target.pk])
+        _tamper("UPDATE finance_line SET credit_fen = credit_fen + 100 WHERE entry_id = %s "
+                "AND seq = 2", [target.pk])
+        row = Organization.history.filter(name="深圳市财政局（新）").get()
+        _tamper("UPDATE finance_historicalorganization SET name = %s WHERE history_id = %s",
+                ["深圳市财政局（改）", row.history_id])
+        one = finance_selectors.ledger_verify()
+        two = finance_selectors.ledger_verify(workers=2)
+        found = [str(p) for p in two.problems]
+        # by hand: the entry's content hash, then the two running balances its two lines
+        # feed (each now 1.00 behind the lines), then the renamed history row
+        assert found[0] == (f"entry 2026-6 (id {target.pk}): content does not match its hash "
+                            "(a line or field was changed)")
+        assert len(found) == 4 and all("lines sum to" in p for p in found[1:3])
+        assert found[3] == (f"history finance.organization row {row.history_id}: row content "
+                            "does not match its seal (changed)")
+        assert found == [str(p) for p in one.problems]
+        assert (two.entries_checked, two.lines_checked, two.balances_checked, two.checked,
+                [h.line() for h in two.heads]) == (
+            one.entries_checked, one.lines_checked, one.balances_checked, one.checked,
+            [h.line() for h in one.heads])
+        assert two.entries_checked == Entry.objects.count() and two.problems_found == 4
+        with pytest.raises(CommandError):
+            call_command("verify_ledger", "--workers", "2")
+        assert "FIRST BROKEN: entry 2026-6" in capsys.readouterr().err
+
+    def test_the_parts_ran_in_other_processes(self, sealed, monkeypatch):
+        import os
+
+        def where(result):  # a registered verifier that says which process ran it
+            result.checked["process"] = os.getpid()
+
+        monkeypatch.setattr(finance_selectors, "_verifiers", [*finance_selectors._verifiers, where])
+        assert finance_selectors.ledger_verify().checked["process"] == os.getpid()
+        two = finance_selectors.ledger_verify(workers=2)
+        assert two.ok and two.checked["process"] != os.getpid()
