@@ -51,6 +51,17 @@ class TestSealedOnCommit:
 
 
 class TestUnsealed:
+    def test_history_written_by_migrations_is_sealed_before_the_tests(self, db, monkeypatch):  # noqa: ANN001, ARG002
+        from audit import seals
+        from payments.models import BankProfile
+
+        shipped = BankProfile.history.count()
+        assert shipped > 0  # the shipped profiles (payments migration 0006), with history
+        assert _sealed(BankProfile) == (shipped, shipped)
+        monkeypatch.setattr(seals, "UNSEALED_LIMIT", dt.timedelta(0))  # as if hours later
+        result = selectors.ledger_verify()
+        assert result.ok and result.checked["unsealed history rows"] == 0, result.problems
+
     def test_rows_left_unsealed_are_reported_once_old(self, orgs):
         # no commit here (the test's transaction): nothing was sealed
         result = selectors.ledger_verify()
