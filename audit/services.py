@@ -278,9 +278,10 @@ def pace_alert_close(*, alert_id: int, user: Any, text: str,
 
 # ----------------------------------------------------------- seal and verify
 def history_seal(*, as_of: dt.datetime | None = None,
-                 grace: dt.timedelta = seals.SEAL_GRACE) -> dict[str, int]:
-    """Seal history rows written since the last run (see audit.seals)."""
-    return seals.history_seal(as_of=as_of, grace=grace)
+                 grace: dt.timedelta = seals.SEAL_GRACE, workers: int = 1) -> dict[str, int]:
+    """Seal history rows written since the last run (see audit.seals; `workers`: tables
+    at once in that many processes)."""
+    return seals.history_seal(as_of=as_of, grace=grace, workers=workers)
 
 
 def ledger_verification_run(*, as_of: dt.datetime | None = None) -> VerifyResult:

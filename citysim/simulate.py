@@ -1988,7 +1988,7 @@ class CityYear:
         from audit import anchors as audit_anchors
         from audit import services as audit_services
 
-        audit_services.history_seal(grace=dt.timedelta(0))
+        audit_services.history_seal(grace=dt.timedelta(0), workers=self.workers)
         audit_anchors.ledger_anchor()
         # the ledger's years, its balances and the history seals at once, a process each
         verify = finance_selectors.ledger_verify(workers=self.workers)

@@ -51,6 +51,14 @@ class TestSealedOnCommit:
 
 
 class TestUnsealed:
+    def test_a_row_dated_in_the_future_is_named(self, orgs):  # noqa: ANN001, ARG002
+        ahead = dt.datetime(2099, 1, 1, tzinfo=dt.UTC)
+        row = Organization.history.order_by("history_id").first()
+        Organization.history.filter(history_id=row.history_id).update(history_date=ahead)
+        problems = [str(p) for p in selectors.ledger_verify().problems]
+        assert problems == [f"history finance.organization row {row.history_id}: row is dated "
+                            "2099-01-01T00:00:00+00:00, in the future: sealing stops at it"]
+
     def test_history_written_by_migrations_is_sealed_before_the_tests(self, db, monkeypatch):  # noqa: ANN001, ARG002
         from audit import seals
         from payments.models import BankProfile
@@ -149,3 +157,43 @@ class TestBackdatedWork:
         assert _sealed(ReconException) == (2, 2)
         result = selectors.ledger_verify()
         assert result.checked["unsealed history rows"] == 0, result.problems
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+class TestSealedInProcesses:
+    """`seal_history --workers 2` (the city-year's end): each table's chain sealed in a
+    forked process of its own — the same seals as one process makes: every row, the same
+    keyed links (a seal depends only on the row and the one before it), and it verifies."""
+
+    def test_the_same_seals_as_one_process(self, paid, user, monkeypatch):  # noqa: F811
+        import io
+
+        from django.core.management import call_command
+
+        from audit import seals
+        from payments import services as pay
+
+        monkeypatch.setattr(seals, "ON_WRITE", False)  # nothing sealed as it is written
+        for name in ("深圳市财政局（新）", "深圳市财政局"):
+            finance_services.organization_upsert(
+                code="440300001", name=name, kind="bureau", region_code="440300",
+                uscc=make_uscc("440300", 1), user=user, reason="rename")
+        pay.bank_upsert(cnaps="102584007799", name="新银行", user=user)
+        rows = {label: h.objects.count() for label, h in seals.history_models().items()}
+        sealed_before = HistorySeal.objects.count()  # the fixtures' rows, sealed on commit
+        waiting = sum(rows.values()) - sealed_before
+        out = io.StringIO()
+        call_command("seal_history", "--grace", "0", "--workers", "2", stdout=out)
+        assert waiting == 3  # by hand: the bureau renamed twice, one bank created
+        assert f"sealed {waiting} rows" in out.getvalue()
+        by_process = list(HistorySeal.objects.order_by("table", "history_id").values_list(
+            "table", "history_id", "row_hash", "prev_hash", "chain_hash"))
+        assert len(by_process) == sum(rows.values())
+        result = selectors.ledger_verify()
+        assert result.ok and result.checked["unsealed history rows"] == 0, result.problems
+        # the same seals again in one process (the table emptied as an attacker would)
+        _tamper("DELETE FROM audit_historyseal", [])
+        seals.history_seal(grace=dt.timedelta(0))
+        assert list(HistorySeal.objects.order_by("table", "history_id").values_list(
+            "table", "history_id", "row_hash", "prev_hash", "chain_hash")) == by_process

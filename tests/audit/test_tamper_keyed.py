@@ -36,11 +36,15 @@ K2 = base64.b64encode(b"k2: the rotated ledger secret 32B").decode()
 
 
 @pytest.fixture(autouse=True)
-def keyed():
-    """The ledger key of the test, set before anything is posted; restored after."""
+def keyed(db):  # noqa: ANN001, ARG001
+    """The ledger key of the test, set before anything is posted; restored after. The
+    installation has always had it: the seals the test database's set-up made with the
+    development key (tests/conftest.py django_db_setup) are made again with it."""
     old = os.environ.get("LEDGER_KEYS")
     os.environ["LEDGER_KEYS"] = f"k1:{K1}"
     ledger_keys.cache_clear()
+    HistorySeal.objects.all().delete()
+    seals.history_seal(grace=dt.timedelta(0))
     yield
     if old is None:
         os.environ.pop("LEDGER_KEYS", None)
@@ -349,9 +353,11 @@ class TestKeys:
         request_and_pay(budget, D("12.34"))
         assert EntryMac.objects.filter(key_id="k2").count() == 2
         assert selectors.ledger_verify().ok
-        _use_keys(f"k2:{K2}")  # k1 dropped: its entries can no longer be checked
+        _use_keys(f"k2:{K2}")  # k1 dropped: its entries and seals can no longer be checked
         result = selectors.ledger_verify()
-        assert result.problems_found == EntryMac.objects.filter(key_id="k1").count()
+        assert result.problems_found == (EntryMac.objects.filter(key_id="k1").count()
+                                         + HistorySeal.objects.filter(
+                                             chain_hash__startswith="k1:").count())
         assert "key id 'k1', which is not configured here" in result.first_broken.reason
 
     def test_the_mac_is_the_documented_hmac(self, budget):

@@ -11,9 +11,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):  # noqa: ANN001
         parser.add_argument("--grace", type=int, default=60)
+        parser.add_argument("--workers", type=int, default=1,
+                            help="on PostgreSQL: seal this many tables at once, a process each")
 
     def handle(self, *args, **options):  # noqa: ANN002, ANN003
-        sealed = services.history_seal(grace=dt.timedelta(seconds=options["grace"]))
+        sealed = services.history_seal(grace=dt.timedelta(seconds=options["grace"]),
+                                       workers=options["workers"])
         for label, count in sealed.items():
             self.stdout.write(f"{label}: {count} rows sealed")
         self.stdout.write(f"sealed {sum(sealed.values())} rows")
