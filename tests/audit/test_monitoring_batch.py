@@ -57,6 +57,25 @@ class TestEntriesEvaluate:
             monitoring.entries_evaluate(fresh)
         assert len(six) == len(two) <= 6  # does not grow with the batch
 
+    def test_december_payments_are_summed_once_per_batch_not_per_payment(self, budget):
+        # by hand: unit 440300102 holds 2,000.00 of authority (tests/audit/conftest.py);
+        # 6 December payments of 110.00-115.00 on it add up to 675.00, 33.8 % (> 30 %)
+        for i in range(6):
+            request_and_pay(budget, D("110.00") + i, unit="440300102",
+                            day=dt.date(2026, 12, 14 + i % 3))
+        entries = list(Entry.objects.exclude(kind="approval").order_by("id"))
+        monitoring.rules_all()
+        with CaptureQueriesContext(connection) as six:
+            monitoring.entries_evaluate(entries)
+        assert list(Alert.objects.filter(rule__code="december_spike").values_list(
+            "message", flat=True)) == ["Unit 440300102 paid 675.00 in December 2026, 33.8% of "
+                                       "its annual indicator 2,000.00 (limit 30.0%)."]
+        Alert.objects.all().delete()
+        fresh = list(Entry.objects.filter(pk__in=[e.pk for e in entries[:4]]))  # 2 payments
+        with CaptureQueriesContext(connection) as two:
+            monitoring.entries_evaluate(fresh)
+        assert len(six) == len(two)  # does not grow with the December payments
+
     def test_only_the_time_rule_for_entries_that_cannot_be_payments(self, budget):
         request_and_pay(budget, D("120.50"))
         request_and_pay(budget, D("120.50"), day=dt.date(2026, 3, 12))
