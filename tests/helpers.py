@@ -84,3 +84,14 @@ def person(username: str, *roles: str, organization=None, by=None):  # noqa: ANN
 
     user = get_user_model().objects.create_user(username=username, password="x-Secret-123")
     return grant(user, *roles, organization=organization, by=by)
+
+
+def sealed_under_the_key_now_set() -> None:
+    """For a test whose installation has always had the ledger key it sets: the seals the
+    test database's set-up made with the development key (tests/conftest.py
+    django_db_setup) are made again with the key now configured."""
+    from audit import seals
+    from audit.models import HistorySeal
+
+    HistorySeal.objects.all().delete()
+    seals.history_seal(grace=dt.timedelta(0))

@@ -28,6 +28,7 @@ from finance.ids import make_uscc
 from finance.ledger import canonical_content, chain_hash, sha256
 from finance.models import Entry, Line, Organization
 from tests.audit.conftest import request_and_pay
+from tests.helpers import sealed_under_the_key_now_set
 
 D = Decimal
 LATER = timezone.now() + dt.timedelta(days=1)
@@ -38,13 +39,11 @@ K2 = base64.b64encode(b"k2: the rotated ledger secret 32B").decode()
 @pytest.fixture(autouse=True)
 def keyed(db):  # noqa: ANN001, ARG001
     """The ledger key of the test, set before anything is posted; restored after. The
-    installation has always had it: the seals the test database's set-up made with the
-    development key (tests/conftest.py django_db_setup) are made again with it."""
+    installation has always had it (`sealed_under_the_key_now_set`)."""
     old = os.environ.get("LEDGER_KEYS")
     os.environ["LEDGER_KEYS"] = f"k1:{K1}"
     ledger_keys.cache_clear()
-    HistorySeal.objects.all().delete()
-    seals.history_seal(grace=dt.timedelta(0))
+    sealed_under_the_key_now_set()
     yield
     if old is None:
         os.environ.pop("LEDGER_KEYS", None)

@@ -17,16 +17,17 @@ from finance import ledger as posting
 from finance.chain import EntryMac, ledger_keys
 from finance.ledger import entry_post
 from finance.models import Entry
-from tests.helpers import ON, commit_lines
+from tests.helpers import ON, commit_lines, sealed_under_the_key_now_set
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)
-def keyed():
+def keyed(db):  # noqa: ANN001, ARG001
     old = os.environ.get("LEDGER_KEYS")
     os.environ["LEDGER_KEYS"] = "k1:" + "azEtdGhlLWNpdHlzLWxlZGdlci1zZWNyZXQ="
     ledger_keys.cache_clear()
+    sealed_under_the_key_now_set()  # the installation has always had k1
     yield
     if old is None:
         os.environ.pop("LEDGER_KEYS", None)

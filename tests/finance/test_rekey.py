@@ -22,6 +22,7 @@ from finance.ids import make_uscc
 from finance.models import Entry, Organization
 from tests.audit.conftest import budget, people, request_and_pay  # noqa: F401 - fixtures
 from tests.audit.test_tamper_keyed import K1, K2, _raise_amount, _rechain
+from tests.helpers import sealed_under_the_key_now_set
 
 D = Decimal
 LATER = timezone.now() + dt.timedelta(days=1)
@@ -33,9 +34,10 @@ def _use_keys(spec: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def keyed():
+def keyed(db):  # noqa: ANN001, ARG001
     old = os.environ.get("LEDGER_KEYS")
     _use_keys(f"k1:{K1}")
+    sealed_under_the_key_now_set()  # the installation has always had k1
     yield
     if old is None:
         os.environ.pop("LEDGER_KEYS", None)
