@@ -18,7 +18,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,13 +25,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, connections, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Max
 from django.utils import timezone
 from simple_history.models import registered_models
 
 from audit.models import HistorySeal
 from finance.chain import RekeyResult, check_rekey_keys, register_rekeyer, seal_mac, seal_mac_ok
+from finance.processes import forkable, in_processes
 from finance.selectors import VerifyProblem, VerifyResult
 from finance.services import bulk_insert
 
@@ -140,28 +140,22 @@ def history_seal(*, as_of: dt.datetime | None = None, grace: dt.timedelta = SEAL
     as_of = as_of or timezone.now()
     labels = [label for label, hmodel in history_models().items()
               if only is None or hmodel in only]
-    tasks = [(label, as_of, grace, contiguous, False) for label in labels]
-    if workers > 1 and len(tasks) > 1 and connection.vendor == "postgresql" \
-            and not connection.in_atomic_block:  # forked processes see only what is committed
+    tasks = [(label, as_of, grace, contiguous) for label in labels]
+    if forkable(workers, len(tasks)):
         waiting = _unsealed_estimate()
         tasks.sort(key=lambda t: -waiting.get(t[0], 0))
-        connections.close_all()  # never share a connection across fork
-        with multiprocessing.get_context("fork").Pool(min(workers, len(tasks))) as pool:
-            done = dict(pool.imap_unordered(_seal_part, [(*t[:4], True) for t in tasks]))
+        done = dict(in_processes(_seal_part, tasks, workers, ordered=False))
     else:
         done = dict(map(_seal_part, tasks))
     return {label: done[label] for label in labels if done[label]}
 
 
-def _seal_part(task: tuple[str, dt.datetime, dt.timedelta, bool, bool]) -> tuple[str, int]:
-    label, as_of, grace, contiguous, forked = task
+def _seal_part(task: tuple[str, dt.datetime, dt.timedelta, bool]) -> tuple[str, int]:
+    label, as_of, grace, contiguous = task
     try:
         return label, _seal_table(history_models()[label], as_of - grace, as_of, contiguous)
     except IntegrityError:  # another run sealed the same rows first
         return label, 0
-    finally:
-        if forked:  # a forked sealer closes its own connection
-            connections.close_all()
 
 
 def _unsealed_estimate() -> dict[str, int]:

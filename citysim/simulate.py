@@ -13,7 +13,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
-import multiprocessing
 import os
 import random
 import sys
@@ -30,7 +29,7 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, Permission
-from django.db import OperationalError, connection, connections, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Q, Sum
 
 from audit.models import PaceAlert
@@ -48,6 +47,7 @@ from finance.ids import make_uscc
 from finance.ledger import Dims, retryable
 from finance.measures import SANGONG
 from finance.models import Book, Entry, FiscalYear, Line, Organization, Period, Region
+from finance.processes import in_processes
 from payments import rules as payment_rules
 from payments import services as payments
 from payments.models import (
@@ -393,20 +393,16 @@ class CityYear:
         global _SIM  # noqa: PLW0603 - the forked workers inherit the run's state through it
         self.stats_fresh()
         _SIM = self
-        connections.close_all()  # never share a connection across fork
         done, total = 0, sum(map(len, chunks))
         self._started[label] = time.perf_counter()
         try:
-            with multiprocessing.get_context("fork").Pool(self.workers) as pool:
-                step = max(total // 10, 1)
-                for n, pid in pool.imap_unordered(_worker_chunk,
-                                                  [(method, args, c, atomic) for c in chunks]):
-                    before, done = done, done + n
-                    self.worker_pids.add(pid)
-                    if done == total or before // step != done // step:  # every tenth
-                        self.progress(label, done, total, force=True)
-                pool.close()
-                pool.join()
+            step = max(total // 10, 1)
+            for n, pid in in_processes(_worker_chunk, [(method, args, c, atomic) for c in chunks],
+                                       self.workers, ordered=False):
+                before, done = done, done + n
+                self.worker_pids.add(pid)
+                if done == total or before // step != done // step:  # every tenth
+                    self.progress(label, done, total, force=True)
         finally:
             _SIM = None
 
@@ -2068,8 +2064,8 @@ _SIM: CityYear | None = None  # the run a forked worker serves (set by each_unit
 
 def _worker_chunk(task: tuple[str, tuple, list[Any], bool]) -> tuple[int, int]:
     """In a worker process: one chunk (a department's units, an agent bank), one
-    transaction per item, on the worker's own connection (closed at the end so the server
-    sees a clean exit)."""
+    transaction per item, on the worker's own connection (`finance.processes` closes it
+    at the end so the server sees a clean exit)."""
     method, args, items, atomic = task
     sim = _SIM
     assert sim is not None  # noqa: S101 - set by the coordinator before the fork
@@ -2093,8 +2089,6 @@ def _worker_chunk(task: tuple[str, tuple, list[Any], bool]) -> tuple[int, int]:
         # that cannot be would leave the coordinator waiting forever: send its text
         raise RuntimeError(f"{method} failed in worker {os.getpid()}: "
                            f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}") from None
-    finally:
-        connections.close_all()
     return len(items), os.getpid()
 
 

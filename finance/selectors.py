@@ -2,14 +2,12 @@
 the verification that recomputes everything from the lines and the hash chain."""
 from __future__ import annotations
 
-import multiprocessing
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db import connection, connections
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -28,6 +26,7 @@ from finance.models import (
     VoucherSequence,
     fen_to_decimal,
 )
+from finance.processes import forkable, in_processes
 
 _DIM_FIELDS = {
     "region": "region__code",
@@ -315,12 +314,9 @@ def ledger_verify(*, chunk: int = 2000, limit: int = PROBLEM_LIMIT,
     parts: list[tuple[str, int | None]] = [("year", y) for y in years]
     parts.append(("balances", year))
     after = [("verifier", i) for i in range(len(_verifiers))] if year is None else []
-    if workers > 1 and len(parts) + len(after) > 1 and connection.vendor == "postgresql" \
-            and not connection.in_atomic_block:  # forked processes see only what is committed
-        connections.close_all()  # never share a connection across fork
+    if forkable(workers, len(parts) + len(after)):
         todo = [(kind, arg, chunk, limit) for kind, arg in [*parts, *after]]
-        with multiprocessing.get_context("fork").Pool(min(workers, len(todo))) as pool:
-            pieces = pool.map(_verify_part, todo, chunksize=1)
+        pieces = list(in_processes(_verify_part, todo, workers))
         for piece in pieces[:len(parts)]:
             result.merge(piece)
         _verify_anchors(result, [a for a in anchors or [] if year is None or a.year == year])
@@ -348,10 +344,7 @@ def _verify_part(task: tuple[str, int | None, int, int]) -> VerifyResult:
     """In a forked process: one part of `ledger_verify`, on the process's own connection."""
     kind, arg, chunk, limit = task
     piece = VerifyResult(limit=limit)
-    try:
-        _run_part(kind, arg, piece, chunk)
-    finally:
-        connections.close_all()
+    _run_part(kind, arg, piece, chunk)
     return piece
 
 

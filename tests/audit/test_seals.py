@@ -29,6 +29,17 @@ def _tamper(sql: str, params: list) -> None:
         cur.execute(sql, params)
 
 
+def _entry_6_raised() -> Entry:
+    """1.00 more on both sides of entry 6 (lines 1 and 2): it still balances, its content
+    does not match its hash."""
+    target = Entry.objects.get(number=6)
+    _tamper("UPDATE finance_line SET debit_fen = debit_fen + 100, credit_fen = 0 "
+            "WHERE entry_id = %s AND seq = 1", [target.pk])
+    _tamper("UPDATE finance_line SET credit_fen = credit_fen + 100 WHERE entry_id = %s "
+            "AND seq = 2", [target.pk])
+    return target
+
+
 @pytest.fixture
 def sealed(budget, orgs):
     """Three payments, the bureau renamed twice, every history row sealed."""
@@ -67,11 +78,7 @@ class TestHistorySeal:
 @pytest.mark.postgres
 class TestTamperingIsFound:
     def test_an_edited_amount(self, sealed, capsys):
-        target = Entry.objects.get(number=6)
-        _tamper("UPDATE finance_line SET debit_fen = debit_fen + 100, credit_fen = 0 "
-                "WHERE entry_id = %s AND seq = 1", [target.pk])
-        _tamper("UPDATE finance_line SET credit_fen = credit_fen + 100 WHERE entry_id = %s "
-                "AND seq = 2", [target.pk])
+        target = _entry_6_raised()
         with pytest.raises(CommandError):
             call_command("verify_ledger")
         err = capsys.readouterr().err
@@ -195,12 +202,7 @@ class TestVerifiedInProcesses:
     one-process check: the same problems in the same order, the same counts."""
 
     def test_the_same_report_as_one_process(self, sealed, capsys):
-        target = Entry.objects.get(number=6)
-        # 1.00 more on both sides of entry 6: it still balances, its content does not
-        _tamper("UPDATE finance_line SET debit_fen = debit_fen + 100, credit_fen = 0 "
-                "WHERE entry_id = %s AND seq = 1", [target.pk])
-        _tamper("UPDATE finance_line SET credit_fen = credit_fen + 100 WHERE entry_id = %s "
-                "AND seq = 2", [target.pk])
+        target = _entry_6_raised()
         row = Organization.history.filter(name="深圳市财政局（新）").get()
         _tamper("UPDATE finance_historicalorganization SET name = %s WHERE history_id = %s",
                 ["深圳市财政局（改）", row.history_id])
