@@ -24,7 +24,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from budgets.models import Indicator
@@ -35,6 +35,7 @@ from finance.models import ControlCheck, ControlRule, Organization, fen_to_decim
 from finance.services import bulk_insert, bulk_save_with_history, full_clean, workflow_record_many
 from payments import errors
 from payments.models import (
+    Bank,
     FundSourceSetting,
     Payee,
     PaymentPlan,
@@ -43,7 +44,7 @@ from payments.models import (
     RuleHit,
 )
 from payments.rules import OPEN, RuleData, fmt, plans_used, rules_run
-from payments.services._common import S, _dim_kwargs
+from payments.services._common import AnyOf, S, _dim_kwargs
 from payments.services.control import control_hits
 from payments.services.requests import (
     _draft_check,
@@ -108,11 +109,16 @@ class _BatchData(RuleData):
 
     def _open(self, days: int, payee_id: int) -> list[Any]:
         """Stored open requests to `payee_id` (one of the batch's payees) filed at most
-        `days` before the batch's first (each request then keeps to its own window)."""
+        `days` before the batch's first (each request then keeps to its own window) that
+        a rule here could count: for the amount of one of the batch's requests (a
+        duplicate) or from one of the batch's units (a split). A payee many units pay (the
+        power company) has hundreds of open requests in a week; the others are not read."""
         if days not in self._stored:
             since = min(r.filed_at for r in self.items) - dt.timedelta(days=days)
             by_payee: dict[int, list[Any]] = defaultdict(list)
             for o in (PaymentRequest.objects.filter(
+                    AnyOf(F("amount"), sorted({r.amount for r in self.items}))
+                    | AnyOf(F("unit"), sorted({r.unit for r in self.items})),
                     status__in=OPEN, filed_at__gte=since,
                     payee_id__in={r.payee_id for r in self.items})
                     .values_list("id", "tracking_id", "filed_at", "unit", "payee_id", "amount",
@@ -142,8 +148,12 @@ class _BatchData(RuleData):
                    if o.unit == req.unit and o.payee_id == req.payee_id and low <= o.amount < high)
 
     def bank_known(self, cnaps: str) -> bool:
+        """The batch's payees' banks looked up in the register at once, on the first ask."""
         if cnaps not in self._banks:
-            self._banks[cnaps] = super().bank_known(cnaps)
+            codes = {r.payee.cnaps for r in self.items} | {cnaps}
+            known = set(Bank.objects.filter(cnaps__in=codes, active=True)
+                        .values_list("cnaps", flat=True))
+            self._banks.update({code: code in known for code in codes})
         return self._banks[cnaps]
 
     def sangong_used(self, *, year: int, unit: str, economic: str) -> Decimal:

@@ -128,6 +128,27 @@ class _Undo(Exception):  # noqa: N818
     pass
 
 
+def _stored(city: SimpleNamespace, unit: str, amount: str) -> PaymentRequest:
+    """An open request to acme filed the day before the batch, as another filing left it."""
+    acme = city.items[0].payee
+    return PaymentRequest.objects.create(
+        **{k: getattr(dims(unit=unit), k) for k in ("region", "unit", "function", "economic",
+                                                    "fund_source", "project")},
+        year=YEAR, tracking_id=f"TR2026{unit[-4:]}{amount.replace('.', ''):0>12}",
+        amount=Decimal(amount), payee=acme, purpose="办公费", filed_by=city.filer,
+        status=PaymentRequest.Status.UNIT_REVIEW, filed_at=AS_OF - dt.timedelta(days=1))
+
+
+def _hits(done: list) -> dict[int, list[tuple[str, str, str]]]:
+    """Each filed request's rule hits, by its position in the batch (a request of the
+    batch named in a reason by its position too)."""
+    pos = {r.tracking_id: f"#{int(r.purpose.split()[-1])}" for r in done}
+    return {int(r.purpose.split()[-1]): [
+        (h.rule_code, h.action, re.sub(r"TR\w+", lambda m: pos.get(m.group(0), m.group(0)),
+                                       h.reason))
+        for h in r.hits.order_by("id")] for r in done}
+
+
 class TestFiledAsOneByOne:
     def test_the_batch_leaves_what_one_by_one_leaves(self, city):
         try:
@@ -176,6 +197,35 @@ class TestFiledAsOneByOne:
         assert bal("9101", economic="30217") == Decimal("500.00")
         numbers = sorted(Entry.objects.filter(kind="commit").values_list("number", flat=True))
         assert len(numbers) == 7 and numbers == list(range(numbers[0], numbers[0] + 7))
+
+    def test_stored_requests_are_seen_as_one_by_one_sees_them(self, city):
+        """The batch reads stored open requests only for its own amounts and units (a
+        payee many units pay has hundreds in a week): the requests the rules count are
+        still all found. Stored the day before (by hand): another unit's 120.00 to acme,
+        a duplicate of #0 (any unit, same payee and amount); another unit's 777.00 to acme,
+        which no rule counts; this unit's 285.00 to acme, in the splitting band (270.00–
+        299.99), so #2 (290.00) is the band's second request: split, as #3 already was."""
+        other = _stored(city, "440300102", "120.00")
+        _stored(city, "440300102", "777.00")
+        _stored(city, "440300101", "285.00")
+        try:
+            with transaction.atomic():
+                done, _failed = one_by_one(city.items, city.filer)
+                by_hand = _hits(done)
+                raise _Undo
+        except _Undo:
+            pass
+        out = services.payment_requests_file(items=city.items, year=YEAR, user=city.filer,
+                                             as_of=AS_OF)
+        hits = _hits(out.filed)
+        assert hits == by_hand
+        assert {n: [(code, action) for code, action, _why in h] for n, h in hits.items()} == {
+            0: [("duplicate", "flag")], 1: [("duplicate", "flag")],
+            2: [("splitting", "flag"), ("control", "flag")],
+            3: [("splitting", "flag"), ("control", "flag")],
+            4: [("blocked_payee", "refuse"), ("control", "flag")],
+            6: [("control", "flag")], 8: [], 10: [("sangong_cap", "refuse")], 11: []}
+        assert other.tracking_id in hits[0][0][2] and "#0" in hits[1][0][2]
 
     def test_the_filer_is_checked_for_the_whole_batch(self, city, ready):
         with pytest.raises(errors.NotAllowed):
