@@ -1014,9 +1014,10 @@ class CityYear:
             out.refused += out2.refused
         # last: a rejection posts (the release), and a posting holds the year's numbering
         # row until the batch commits
-        for req in rejected:
-            payments.payment_request_reject(request=req, user=reviewer,
-                                            comment="附件不全，退回单位", as_of=_at(day, 14))
+        if rejected:
+            out.refused += payments.payment_requests_reject(
+                requests=rejected, user=reviewer, comment="附件不全，退回单位",
+                as_of=_at(day, 14)).refused
         if out.refused:
             raise RuntimeError(f"treasury review refused {out.refused[0][0].tracking_id}: "
                                f"{out.refused[0][1]}")

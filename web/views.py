@@ -380,8 +380,8 @@ def request_submit(request: HttpRequest, tracking_id: str) -> HttpResponse:
 @require_POST
 def requests_decide(request: HttpRequest) -> HttpResponse:
     """Approve or reject one or many requests, each decided on its own and each outcome
-    reported: approvals in one locked pass of the batch service (every request gets the
-    checks of a single approval), rejections one by one (each releases its commitment)."""
+    reported: in one locked pass of the batch services (every request gets the checks of a
+    single approval or rejection; the rejections' commitments released in one posting)."""
     form = DecideForm(request.POST)
     ids = request.POST.getlist("ids")
     if not form.is_valid() or not ids:
@@ -396,13 +396,15 @@ def requests_decide(request: HttpRequest) -> HttpResponse:
             messages.error(request, f"{req.tracking_id}: {exc}")
         done[action] = sorted(r.tracking_id for r in out.approved)
     else:
-        for req in chosen:
-            try:
-                pay.payment_request_reject(request=req, user=request.user, comment=comment)
-            except LedgerError as exc:
+        try:
+            out = pay.payment_requests_reject(requests=chosen, user=request.user,
+                                              comment=comment)
+        except LedgerError as exc:  # the releases could not be posted: nothing rejected
+            messages.error(request, str(exc))
+        else:
+            for req, exc in out.refused:
                 messages.error(request, f"{req.tracking_id}: {exc}")
-            else:
-                done[action].append(req.tracking_id)
+            done[action] = sorted(r.tracking_id for r in out.rejected)
     if done:
         text = _("Approved: %(ids)s") if action == "approve" else _("Rejected: %(ids)s")
         messages.success(request, text % {"ids": ", ".join(done[action])})

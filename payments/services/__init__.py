@@ -81,6 +81,7 @@ from payments.services.requests import (
     payment_request_submit,
     payment_request_withdraw,
     payment_requests_approve,
+    payment_requests_reject,
     refiled_as,
     refiled_from,
 )
@@ -99,7 +100,8 @@ __all__ = [
     "fund_source_plan_control_set", "membership_set", "payee_block", "payee_save",
     "payment_request_approve", "payment_request_create", "payment_request_refile",
     "payment_request_reject", "refiled_as", "refiled_from",
-    "payment_request_submit", "payment_requests_approve", "plan_apply", "plan_approve",
+    "payment_request_submit", "payment_requests_approve", "payment_requests_reject",
+    "plan_apply", "plan_approve",
     "plans_apply", "plans_approve", "recon_exception_resolve", "reconcile", "rule_update",
     "statement_reconcile", "users_prefetch", "voucher_batch_create",
     "BATCH_LIMIT", "Filed", "RequestInput", "payment_requests_file",

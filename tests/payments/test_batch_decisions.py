@@ -6,13 +6,15 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from finance import roles
-from finance.models import WorkflowStep
+from finance.models import Entry, WorkflowStep
 from finance.services import bulk_save_with_history
 from payments import errors, services
 from payments.models import Bank, PaymentRequest
 from tests.payments.conftest import AS_OF, file_request
+from tests.payments.test_requests import bal
 
 
 def _at_treasury(ready, amounts: list[str]) -> list[PaymentRequest]:
@@ -80,6 +82,92 @@ class TestApproveMany:
         req = file_request(ready.people, ready.payee, "100.00")
         out = services.payment_requests_approve(requests=[req], user=ready.people.other_head)
         assert out.approved == [] and "another unit" in str(out.refused[0][1])
+
+
+class _Undo(Exception):  # noqa: N818
+    pass
+
+
+def _reject_trail(reqs: list[PaymentRequest]) -> dict:
+    """What rejecting left, per request (by amount): its row, history, workflow steps and
+    the reversal of its commitment; and the balances."""
+    out: dict = {}
+    for r in reqs:
+        r = PaymentRequest.objects.get(pk=r.pk)
+        rev = Entry.objects.filter(reverses_id=r.commit_entry_id).first()
+        out[r.amount] = {
+            "status": r.status,
+            "history": [(h.status, h.history_change_reason, h.history_user_id, h.history_type)
+                        for h in PaymentRequest.history.filter(id=r.pk).order_by("history_id")],
+            "steps": [(st.action, st.from_state, st.to_state, st.comment, st.at, st.actor_id)
+                      for st in WorkflowStep.objects.filter(doc_type__model="paymentrequest",
+                                                            doc_id=str(r.pk)).order_by("id")],
+            "reversal": None if rev is None else (
+                rev.number, rev.description, rev.date, rev.posted_at, rev.kind,
+                rev.idempotency_key, rev.tracking_id, rev.source_type_id, rev.source_id,
+                sorted((ln.book, ln.account.code, ln.debit_fen, ln.credit_fen)
+                       for ln in rev.lines.select_related("account"))),
+        }
+    out["balances"] = (bal("9101"), bal("9201"))
+    return out
+
+
+class TestRejectMany:
+    """批量退回: the treasury rejects the selected requests in one pass, each with the
+    checks of one rejection, every commitment released by one batch posting."""
+
+    def test_the_batch_leaves_what_one_by_one_leaves(self, ready):
+        reqs = _at_treasury(ready, ["100.00", "120.00", "130.00"])
+        try:
+            with transaction.atomic():
+                for r in reqs:
+                    services.payment_request_reject(request=r, user=ready.people.reviewer,
+                                                    comment="附件不全", as_of=AS_OF)
+                by_hand = _reject_trail(reqs)
+                raise _Undo
+        except _Undo:
+            pass
+        assert PaymentRequest.objects.filter(status="rejected").count() == 0
+        out = services.payment_requests_reject(requests=reqs, user=ready.people.reviewer,
+                                               comment="附件不全", as_of=AS_OF)
+        assert out.refused == [] and sorted(r.pk for r in out.rejected) == sorted(
+            r.pk for r in reqs)
+        batch = _reject_trail(reqs)
+        assert batch == by_hand
+        # by hand: 100 + 120 + 130 = 350.00 committed of the 1,000.00 indicator, all released
+        assert batch["balances"] == (Decimal("1000.00"), Decimal("0.00"))
+        assert [batch[Decimal(a)]["status"] for a in ("100.00", "120.00", "130.00")] == [
+            "rejected"] * 3
+        first = batch[Decimal("100.00")]
+        assert first["history"][-1][:2] == ("rejected", "附件不全")
+        assert first["steps"][-1][:4] == ("reject", "treasury_review", "rejected", "附件不全")
+        number, description, *_rest = first["reversal"]
+        assert description.startswith("冲销 reversal of 2026-") and "rejected: 附件不全" in description
+        # the three reversals numbered one after another, in the requests' order
+        numbers = [batch[Decimal(a)]["reversal"][0] for a in ("100.00", "120.00", "130.00")]
+        assert numbers == [number, number + 1, number + 2]
+
+    def test_a_refused_request_is_reported_and_the_others_are_rejected(self, ready):
+        reqs = _at_treasury(ready, ["100.00", "110.00"])
+        draft = file_request(ready.people, ready.payee, "50.00", submit=False)
+        out = services.payment_requests_reject(requests=[*reqs, draft],
+                                               user=ready.people.reviewer, comment="退回")
+        assert sorted(r.pk for r in out.rejected) == sorted(r.pk for r in reqs)
+        (refused, exc), = out.refused
+        assert refused.pk == draft.pk and isinstance(exc, errors.WrongState)
+        assert PaymentRequest.objects.get(pk=draft.pk).status == "draft"
+        assert bal("9201") == Decimal("0.00") and bal("9101") == Decimal("1000.00")
+
+    def test_the_filer_may_not_and_a_reason_is_needed(self, ready):
+        reqs = _at_treasury(ready, ["100.00"])
+        out = services.payment_requests_reject(requests=reqs, user=ready.people.filer,
+                                               comment="x")
+        assert out.rejected == [] and "the filer" in str(out.refused[0][1])
+        with pytest.raises(errors.ReasonRequired):
+            services.payment_requests_reject(requests=reqs, user=ready.people.reviewer,
+                                             comment=" ")
+        assert PaymentRequest.objects.get(pk=reqs[0].pk).status == "treasury_review"
+        assert bal("9201") == Decimal("100.00")
 
 
 class TestBulkSaveWithHistory:

@@ -153,6 +153,18 @@ class TestReviewQueues:
                 "unit_head is required.") in text
         assert PaymentRequest.objects.get(pk=world.r2.pk).status == "unit_review"
 
+    def test_many_are_rejected_each_on_its_own_checks(self, client, world):  # noqa: ANN001
+        pay.payment_request_approve(request=world.r1, user=world.people.head)
+        client.force_login(world.people.reviewer)
+        text = client.post("/web/requests/decide/", {
+            "ids": [world.r1.tracking_id, world.r2.tracking_id], "action": "reject",
+            "comment": "附件不全"}, follow=True).content.decode()
+        assert f"Rejected: {world.r1.tracking_id}" in text
+        assert (f"{world.r2.tracking_id}: reviewer may not reject this request: the role "
+                "unit_head is required.") in text
+        assert PaymentRequest.objects.get(pk=world.r1.pk).status == "rejected"
+        assert PaymentRequest.objects.get(pk=world.r2.pk).status == "unit_review"
+
     def test_a_rejection_without_a_comment_is_refused(self, client, world):  # noqa: ANN001
         client.force_login(world.people.head)
         text = client.post("/web/requests/decide/", {"ids": [world.r1.tracking_id],
