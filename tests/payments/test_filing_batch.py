@@ -227,6 +227,29 @@ class TestFiledAsOneByOne:
             6: [("control", "flag")], 8: [], 10: [("sangong_cap", "refuse")], 11: []}
         assert other.tracking_id in hits[0][0][2] and "#0" in hits[1][0][2]
 
+    @pytest.mark.postgres
+    def test_the_window_of_stored_requests_is_read_by_payee_and_filing_time(self, city):
+        """The rules' read of stored open requests is bounded by the window in the index
+        (payee, filed_at), not by every request of the year to the payee: the plan
+        PostgreSQL makes for the statement the batch sends names the index with both."""
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        _stored(city, "440300102", "120.00")
+        with CaptureQueriesContext(connection) as q:
+            services.payment_requests_file(items=city.items, year=YEAR, user=city.filer,
+                                           as_of=AS_OF)
+        sql = next(x["sql"] for x in q.captured_queries
+                   if x["sql"].startswith("SELECT") and '"filed_at" >=' in x["sql"]
+                   and '"payee_id"' in x["sql"] and "payments_paymentrequest" in x["sql"])
+        with connection.cursor() as cur:
+            cur.execute("SET LOCAL enable_seqscan = off")  # the test's tables are tiny
+            cur.execute("EXPLAIN " + sql)
+            plan = "\n".join(row[0] for row in cur.fetchall())
+        scan = next(line for line in plan.splitlines() if "payreq_payee_filed_idx" in line)
+        cond = plan.split(scan, 1)[1].splitlines()[1]
+        assert "Index Cond" in cond and "payee_id" in cond and "filed_at >=" in cond, plan
+
     def test_the_filer_is_checked_for_the_whole_batch(self, city, ready):
         with pytest.raises(errors.NotAllowed):
             services.payment_requests_file(items=city.items, year=YEAR,
