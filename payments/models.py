@@ -252,7 +252,9 @@ class PaymentRequest(IndicatorFields):
     plan = models.ForeignKey(PaymentPlan, null=True, blank=True, on_delete=models.PROTECT,
                              related_name="requests")
     amount = models.DecimalField(**MONEY)
-    payee = models.ForeignKey(Payee, on_delete=models.PROTECT, related_name="requests")
+    # no index of its own: the indexes (payee, amount) and (payee, filed_at) lead with it
+    payee = models.ForeignKey(Payee, on_delete=models.PROTECT, related_name="requests",
+                              db_index=False)
     purpose = models.CharField(max_length=300)
     contract_ref = models.CharField(max_length=100, blank=True)
     # a payment under a signed contract: draws on the contract's commitment (contract_ref
